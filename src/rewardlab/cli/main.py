@@ -1,0 +1,29 @@
+"""The ``rewardlab`` Typer application.
+
+Each command group lives in its own module with a ``register(app)`` function;
+this file only lists them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="rewardlab",
+    help="Train, audit, harden, use and serve reward models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+COMMAND_MODULES = (
+    "rewardlab.cli.train_cmd",
+    "rewardlab.cli.eval_cmd",
+    "rewardlab.cli.score_cmd",
+    "rewardlab.cli.demo_cmd",
+)
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)

@@ -1,0 +1,1 @@
+"""Reward model heads, losses, the training loop, and save/load."""

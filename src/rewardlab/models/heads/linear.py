@@ -1,0 +1,23 @@
+"""Linear head: r_k(x) = w_k · x + b_k for each member k."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class LinearHead(nn.Module):
+    """K independent linear rewards on shared or per-member features."""
+
+    def __init__(self, in_dim: int, n_members: int = 1, dropout: float = 0.0) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(n_members, in_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(n_members))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features (K, B, d) → rewards (K, B)."""
+        return torch.einsum("kbd,kd->kb", self.dropout(features), self.weight) + self.bias[:, None]

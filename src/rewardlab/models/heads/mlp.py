@@ -1,0 +1,34 @@
+"""MLP head: r_k(x) = w2_k · GELU(W1_k x + b1_k) + b2_k for each member k.
+
+Dropout before each layer also serves MC-dropout uncertainty (Gal &
+Ghahramani, 2016; used for reward models in UP-RLHF / UPO).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class MLPHead(nn.Module):
+    """K independent one-hidden-layer MLP rewards."""
+
+    def __init__(
+        self, in_dim: int, n_members: int = 1, hidden: int = 256, dropout: float = 0.1
+    ) -> None:
+        super().__init__()
+        b1, b2 = 1.0 / math.sqrt(in_dim), 1.0 / math.sqrt(hidden)
+        self.w1 = nn.Parameter(torch.empty(n_members, in_dim, hidden).uniform_(-b1, b1))
+        self.b1 = nn.Parameter(torch.zeros(n_members, hidden))
+        self.w2 = nn.Parameter(torch.empty(n_members, hidden).uniform_(-b2, b2))
+        self.b2 = nn.Parameter(torch.zeros(n_members))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features (K, B, d) → rewards (K, B)."""
+        hidden = torch.nn.functional.gelu(
+            torch.bmm(self.dropout(features), self.w1) + self.b1[:, None, :]
+        )
+        return torch.einsum("kbh,kh->kb", self.dropout(hidden), self.w2) + self.b2[:, None]

@@ -1,0 +1,94 @@
+"""A trained reward model: a backbone, a feature normalizer and K heads.
+
+``score`` is the mean over members (the plain reward of a single model);
+``score_members`` gives every member's reward for robust aggregation
+(``rewardlab.robust``); ``score_with_uncertainty`` gives the spread across
+members, or, for a single model whose head has dropout, across MC-dropout
+passes (Gal & Ghahramani, 2016; as used for reward uncertainty in UPO/UP-RLHF).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from rewardlab.features.base import Backbone, ProgressCallback
+from rewardlab.protocols import check_lengths
+
+
+class TrainedRewardModel:
+    """Implements ``RewardModel`` and ``UncertainRewardModel``."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        normalizer: torch.nn.Module,
+        head: torch.nn.Module,
+        config: dict[str, Any],
+        mc_passes: int = 20,
+    ) -> None:
+        self.backbone = backbone
+        self.normalizer = normalizer
+        self.head = head.eval()
+        self.config = config
+        self.mc_passes = mc_passes
+
+    @property
+    def n_members(self) -> int:
+        return int(self.config["n_members"])
+
+    @property
+    def id(self) -> str:
+        return str(self.config.get("id", "rewardlab-model"))
+
+    def features(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        check_lengths(prompts, responses)
+        return self.backbone.encode(prompts, responses, progress)
+
+    def rewards_from_features(self, features: np.ndarray, dropout: bool = False) -> np.ndarray:
+        """Member rewards (K, n) of precomputed backbone features."""
+        self.head.train(dropout)
+        with torch.inference_mode():
+            x = self.normalizer(torch.from_numpy(np.asarray(features, np.float32)))
+            rewards = self.head(x.expand(self.n_members, -1, -1)).double().numpy()
+        self.head.eval()
+        return rewards
+
+    def score_members(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        """Every member's reward, shape (K, n)."""
+        return self.rewards_from_features(self.features(prompts, responses, progress))
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        return self.score_members(prompts, responses).mean(axis=0)
+
+    def score_with_uncertainty(
+        self, prompts: Sequence[str], responses: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(mean reward, population std across members or MC-dropout passes)."""
+        features = self.features(prompts, responses)
+        members = self.rewards_from_features(features)
+        if self.n_members > 1 or not self._has_dropout():
+            return members.mean(axis=0), members.std(axis=0)
+        torch.manual_seed(0)
+        passes = np.stack(
+            [self.rewards_from_features(features, dropout=True)[0] for _ in range(self.mc_passes)]
+        )
+        return members[0], passes.std(axis=0)
+
+    def _has_dropout(self) -> bool:
+        return any(
+            isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.head.modules()
+        )

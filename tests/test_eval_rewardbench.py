@@ -1,0 +1,109 @@
+"""RewardBench-compatible scoring: strict ties, count-weighted sections, 2-2-2-2-1 overall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rewardlab.data.record import Comparison
+from rewardlab.evaluate.rewardbench import (
+    EXAMPLE_COUNTS,
+    aggregate,
+    best_of_n_credit,
+    evaluate_rewardbench,
+    section_scores,
+)
+
+
+class TableReward:
+    """Reward looked up by response text."""
+
+    def __init__(self, table: dict[str, float]) -> None:
+        self.table = table
+
+    def score(self, prompts, responses):
+        return np.array([self.table[r] for r in responses], dtype=float)
+
+
+def _records(spec: list[tuple[str, float, float]]) -> tuple[list[Comparison], TableReward]:
+    """One pair per (subset, r_chosen, r_rejected)."""
+    table, recs = {}, []
+    for i, (subset, rc, rr) in enumerate(spec):
+        table[f"c{i}"], table[f"r{i}"] = rc, rr
+        recs.append(Comparison(f"p{i}", (f"c{i}", f"r{i}"), (0, 1), category=subset))
+    return recs, TableReward(table)
+
+
+SPEC = [
+    ("alpacaeval-easy", 2, 1), ("alpacaeval-easy", 3, 0), ("alpacaeval-easy", 1, 0),
+    ("alpacaeval-easy", 1, 1),  # tie: wrong in v1
+    ("mt-bench-easy", 2, 1), ("mt-bench-easy", 0, 1),
+    ("mt-bench-hard", 1, 0), ("mt-bench-hard", 5, 4),
+    ("llmbar-natural", 0, 2),
+    ("refusals-dangerous", 1, 0),
+    ("math-prm", 1, 0), ("math-prm", 0, 1),
+    ("hep-python", 2, 1), ("hep-go", 1, 2),
+]
+
+
+def test_sections_and_overall_by_hand():
+    recs, model = _records(SPEC)
+    res = evaluate_rewardbench(model, recs)
+    assert res["per_subset"]["alpacaeval-easy"] == 0.75
+    assert res["ties"] == 1
+    chat = (0.75 * 100 + 0.5 * 28) / (100 + 28)
+    chat_hard = (1.0 * 37 + 0.0 * 100) / (37 + 100)
+    safety = 1.0
+    reasoning = (0.5 * 984 + 1.0 * 164 + 0.0 * 164) / (984 + 164 + 164)
+    assert res["sections"] == pytest.approx(
+        {"Chat": chat, "Chat Hard": chat_hard, "Safety": safety, "Reasoning": reasoning}
+    )
+    assert res["overall"] == pytest.approx((chat + chat_hard + safety + reasoning) / 4)
+    assert res["scores_chosen"][3] == 1.0 and res["scores_rejected"][3] == [1.0]
+    assert res["credits"][3] == 0.0
+
+
+def test_reasoning_is_half_math_half_code_mean():
+    subset_scores = {"math-prm": 0.2, **{f"hep-{x}": v for x, v in zip(
+        ["cpp", "go", "java", "js", "python", "rust"], [1, 0, 1, 1, 0, 1], strict=True)}}
+    sec = section_scores(subset_scores)
+    assert sec["Reasoning"] == pytest.approx(0.5 * 0.2 + 0.5 * (4 / 6))
+    assert EXAMPLE_COUNTS["math-prm"] == 6 * EXAMPLE_COUNTS["hep-cpp"]
+
+
+def test_prior_sets_weighted_half():
+    recs, model = _records(SPEC + [("shp", 1, 0), ("anthropic_hhh", 0, 1)])
+    res = evaluate_rewardbench(model, recs)
+    four = sum(res["sections"][s] for s in ("Chat", "Chat Hard", "Safety", "Reasoning"))
+    assert res["sections"]["Prior Sets"] == 0.5
+    assert res["overall"] == pytest.approx((2 * four + 1 * 0.5) / 9)
+
+
+def test_v2_tie_credit():
+    assert best_of_n_credit([3, 3, 1]) == 0.5
+    assert best_of_n_credit([3, 3, 3, 1]) == pytest.approx(1 / 3)
+    assert best_of_n_credit([3, 1, 2]) == 1.0
+    assert best_of_n_credit([2, 3, 1]) == 0.0
+    model = TableReward({"a": 2.0, "b": 2.0, "c": 0.0})
+    rec = Comparison("p", ("a", "b", "c"), (0,), category="alpacaeval-easy")
+    assert evaluate_rewardbench(model, [rec])["credits"] == [0.5]
+
+
+def test_custom_mapping_weights_by_examples_found():
+    recs, model = _records([("s1", 1, 0), ("s1", 0, 1), ("s2", 1, 0), ("s3", 0, 1)])
+    res = evaluate_rewardbench(model, recs, subset_mapping={"A": ["s1", "s2"], "B": ["s3"]})
+    assert res["sections"] == pytest.approx({"A": (2 * 0.5 + 1 * 1.0) / 3, "B": 0.0})
+    assert res["overall"] == pytest.approx(((2 / 3) + 0.0) / 2)
+
+
+def test_reaggregate_from_per_example_output():
+    recs, model = _records(SPEC)
+    res = evaluate_rewardbench(model, recs)
+    credits = [float(c > r[0]) for c, r in zip(res["scores_chosen"], res["scores_rejected"],
+                                               strict=True)]
+    assert aggregate(res["subsets"], credits)["overall"] == pytest.approx(res["overall"])
+
+
+def test_missing_subset_is_an_error():
+    with pytest.raises(ValueError, match="category"):
+        evaluate_rewardbench(TableReward({"a": 1, "b": 0}), [Comparison("p", ("a", "b"), (0, 1))])

@@ -20,6 +20,8 @@ app = typer.Typer(
 
 COMMAND_MODULES = (
     "rewardlab.cli.data_cmd",
+    "rewardlab.cli.bon_cmd",
+    "rewardlab.cli.build_cmd",
     "rewardlab.cli.train_cmd",
     "rewardlab.cli.eval_cmd",
     "rewardlab.cli.score_cmd",

@@ -7,6 +7,7 @@ this file only lists them.
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.data_cmd",
     "rewardlab.cli.bon_cmd",
     "rewardlab.cli.build_cmd",
+    "rewardlab.cli.serve_cmd",
     "rewardlab.cli.train_cmd",
     "rewardlab.cli.eval_cmd",
     "rewardlab.cli.score_cmd",
@@ -30,6 +32,14 @@ COMMAND_MODULES = (
 
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
+
+
+@app.callback()
+def _quiet_libraries() -> None:
+    """The CLI draws its own progress bars: silence transformers' bars and warnings
+    (set before any command imports transformers; a user's own setting wins)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 if __name__ == "__main__":

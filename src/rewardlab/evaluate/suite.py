@@ -15,7 +15,6 @@ Following lm-evaluation-harness, ``metrics`` is a flat name → value map and
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab import __version__
+from rewardlab.data.fingerprint import fingerprint
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.calibration import pair_calibration
 from rewardlab.evaluate.one_to_many import evaluate_one_to_many
@@ -51,16 +51,6 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "attack_median_queries": True,
     "fraction_small_margin": False,
 }
-
-
-def data_fingerprint(records: Sequence[Comparison]) -> str:
-    """SHA-256 over prompts, responses and rankings (first 16 hex digits)."""
-    h = hashlib.sha256()
-    for r in records:
-        for part in (r.prompt, *r.responses, ",".join(map(str, r.ranking))):
-            h.update(part.encode("utf-8"))
-            h.update(b"\0")
-    return h.hexdigest()[:16]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -171,7 +161,7 @@ def run_evaluation(
         "seed": seed,
         "n_records": len(pairs),
         "n_pairs": len(flat_pairs),
-        "data_fingerprint": data_fingerprint(pairs),
+        "data_fingerprint": fingerprint(pairs),
         "metrics": metrics,
         "higher_is_better": {k: HIGHER_IS_BETTER[k] for k in metrics},
         "suite_results": suite_res,

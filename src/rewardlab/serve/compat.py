@@ -1,0 +1,201 @@
+"""The wire formats RL frameworks already speak, mapped onto ``RewardModel.score``.
+
+Each parser validates a body and returns ``(prompts, responses)``; each
+builder turns rewards back into the framework's response. Sources read:
+
+**OpenRLHF** (``--reward.remote_url``, formerly ``--remote_rm_url``):
+``openrlhf/utils/remote_rm_utils.py`` posts
+``{"query": [prompt + response], "prompts": [prompt], "labels": [...]}`` to
+``/get_reward`` and reads ``response["rewards"]`` (``score_key``);
+``openrlhf/cli/serve_rm.py`` answers ``{"rewards": [...]}`` and the custom
+``reward_func`` contract adds ``"scores"`` (used by dynamic filtering; OpenRLHF
+falls back to ``rewards`` without it) and ``"extra_logs"`` (per-sample values
+concatenated per key and logged). The response part of each query is what
+follows its prompt: ``response = query[len(prompt):]`` when ``prompt`` is a
+prefix of ``query``. Fallback when ``prompts`` is missing or a prompt is not a
+prefix (e.g. the tokenizer re-spaced it): prompt ``""`` and the whole query as
+the response; ``extra_logs["prompt_split"]`` is 1.0 where the split worked and
+0.0 where the fallback was used, so a template mismatch shows in the logs.
+``labels`` (ground truth for rule-based rewards) are accepted and ignored.
+
+**LLaMA-Factory** (``reward_model_type: api``): ``get_rewards_from_server`` in
+``src/llamafactory/train/ppo/ppo_utils.py`` posts
+``{"model": "model", "messages": [decoded prompt + response]}`` to
+``/v1/score/evaluation`` and reads ``["scores"]``; the schema is
+``ScoreEvaluationRequest {model, messages: list[str], max_length?}`` →
+``ScoreEvaluationResponse {id, object: "score.evaluation", model, scores}`` in
+``src/llamafactory/api/protocol.py``. Texts carry no prompt boundary, so each is
+scored as prompt ``""`` and response = the whole text; ``max_length`` (tokens)
+is accepted and ignored.
+
+**vLLM classify** (as verl's reward loop calls it): ``compute_score_disrm`` in
+``verl/experimental/reward_loop/reward_loop.py`` posts
+``{"model": name, "input": chat-templated text, "activation": false}`` to
+``/classify`` and reads ``output["data"][-1]["probs"][-1]``. vLLM's
+``ClassificationRequest`` takes ``input: str | list[str]`` and
+``use_activation`` (older: ``activation``, ``softmax``; default true) and
+answers ``{id: "classify-…", object: "list", created, model,
+data: [{index, label, probs, num_classes}], usage}``. A scalar reward r is a
+one-label classifier: ``probs = [r]`` without activation (verl's setting: the
+raw reward) and ``probs = [sigmoid(r)] = [1 / (1 + e^{-r})]`` with it, which is
+what vLLM applies to a one-label head. Texts are scored as prompt ``""`` and
+response = the whole text. ``usage`` counts whitespace tokens (rewardlab does
+not know the client's tokenizer). Token-id inputs and chat ``messages`` are
+refused with 400.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rewardlab.serve.schemas import (
+    RequestError,
+    check_text,
+    require_object,
+    same_length,
+    text_list,
+)
+from rewardlab.serve.settings import ServeSettings
+
+
+@dataclass(frozen=True)
+class SplitTexts:
+    """Texts cut into (prompt, response), with 1.0 where a prompt prefix was found."""
+
+    prompts: list[str]
+    responses: list[str]
+    split: list[float]
+
+
+def split_queries(queries: Sequence[str], prompts: Sequence[str] | None) -> SplitTexts:
+    """``query = prompt + response`` → ``(prompt, response)``; see the module docstring."""
+    out_prompts: list[str] = []
+    out_responses: list[str] = []
+    split: list[float] = []
+    for i, query in enumerate(queries):
+        prompt = prompts[i] if prompts is not None else None
+        if prompt is not None and query.startswith(prompt):
+            out_prompts.append(prompt)
+            out_responses.append(query[len(prompt) :])
+            split.append(1.0)
+        else:
+            out_prompts.append("")
+            out_responses.append(query)
+            split.append(0.0)
+    return SplitTexts(out_prompts, out_responses, split)
+
+
+def parse_openrlhf(body: Any, settings: ServeSettings) -> SplitTexts:
+    """Validate an OpenRLHF ``/get_reward`` body and split its queries."""
+    body = require_object(body)
+    queries = text_list(body, "query", settings)
+    prompts = None
+    if body.get("prompts") is not None:
+        prompts = text_list(body, "prompts", settings)
+        same_length("query", len(queries), prompts=prompts)
+    labels = body.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list):
+            raise RequestError("must be a list", field="labels")
+        same_length("query", len(queries), labels=labels)
+    return split_queries(queries, prompts)
+
+
+def openrlhf_response(rewards: Sequence[float], texts: SplitTexts) -> dict[str, Any]:
+    """``{"rewards", "scores", "extra_logs"}`` as OpenRLHF's reward contract reads it."""
+    values = [float(r) for r in rewards]
+    return {"rewards": values, "scores": values, "extra_logs": {"prompt_split": texts.split}}
+
+
+def parse_llamafactory(body: Any, settings: ServeSettings) -> tuple[str, list[str]]:
+    """Validate a LLaMA-Factory ``/v1/score/evaluation`` body: ``(model, texts)``."""
+    body = require_object(body)
+    model = body.get("model", "")
+    if not isinstance(model, str):
+        raise RequestError("must be a string", field="model")
+    texts = text_list(body, "messages", settings)
+    max_length = body.get("max_length")
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)):
+        raise RequestError("must be an integer or null", field="max_length")
+    return model, texts
+
+
+def llamafactory_response(model: str, scores: Sequence[float]) -> dict[str, Any]:
+    """LLaMA-Factory's ``ScoreEvaluationResponse``."""
+    return {
+        "id": f"scoreval-{uuid.uuid4().hex}",
+        "object": "score.evaluation",
+        "model": model,
+        "scores": [float(s) for s in scores],
+    }
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    """A validated vLLM-style ``/classify`` body."""
+
+    model: str
+    texts: list[str]
+    use_activation: bool
+
+
+def parse_classify(body: Any, settings: ServeSettings) -> ClassifyRequest:
+    """Validate a vLLM ``/classify`` body (``input`` a string or a list of strings)."""
+    body = require_object(body)
+    if "messages" in body:
+        raise RequestError("chat requests are not supported; send 'input' text", field="messages")
+    model = body.get("model") or ""
+    if not isinstance(model, str):
+        raise RequestError("must be a string", field="model")
+    raw = body.get("input")
+    if isinstance(raw, str):
+        texts = [check_text(raw, "input", settings)]
+    elif isinstance(raw, list) and raw and not all(isinstance(t, str) for t in raw):
+        raise RequestError("must be a string or a list of strings (not token ids)", field="input")
+    else:
+        texts = text_list(body, "input", settings)
+    use_activation = True
+    for name in ("softmax", "activation", "use_activation"):  # newest name wins
+        value = body.get(name)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise RequestError("must be true, false or null", field=name)
+            use_activation = value
+    return ClassifyRequest(model, texts, use_activation)
+
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^{-x}), computed without overflow."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def classify_response(
+    request: ClassifyRequest, rewards: Sequence[float], served_model: str
+) -> dict[str, Any]:
+    """vLLM's ``ClassificationResponse`` for a one-label (scalar reward) head."""
+    data = []
+    for i, r in enumerate(rewards):
+        prob = sigmoid(float(r)) if request.use_activation else float(r)
+        data.append({"index": i, "label": "reward", "probs": [prob], "num_classes": 1})
+    tokens = sum(len(t.split()) for t in request.texts)
+    return {
+        "id": f"classify-{uuid.uuid4().hex}",
+        "object": "list",
+        "created": int(time.time()),
+        "model": request.model or served_model,
+        "data": data,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0},
+    }
+
+
+def whole_texts(texts: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Texts without a prompt boundary: prompts ``""`` and responses = the texts."""
+    return [""] * len(texts), list(texts)

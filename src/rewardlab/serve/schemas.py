@@ -1,0 +1,172 @@
+"""Request validation for the native routes (``/score``, ``/compare``).
+
+Bodies are checked by hand rather than by pydantic so that every rejection is
+one JSON error that names the offending field (``{"error": ..., "field": ...}``)
+and the bounds of :class:`~rewardlab.serve.settings.ServeSettings` apply:
+at most ``max_items`` items per list, at most ``max_chars`` characters per text.
+
+``/score`` takes ``{"prompts": [...], "responses": [...]}`` (or, for a process
+reward model, ``"steps": [[step, ...], ...]`` instead of ``responses``) and an
+optional ``"uncertainty": true``; ``/compare`` takes
+``{"prompts": [...], "first": [...], "second": [...]}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rewardlab.serve.settings import ServeSettings
+
+
+class RequestError(ValueError):
+    """A bad request: HTTP ``status`` (4xx), a message and the field at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
+        super().__init__(f"field {field!r}: {message}" if field else message)
+        self.field = field
+        self.status = status
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body sent back to the client."""
+        return {"error": str(self), "field": self.field}
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """A validated ``/score`` body; exactly one of ``responses``/``steps`` is set."""
+
+    prompts: list[str]
+    responses: list[str] | None
+    steps: list[list[str]] | None
+    uncertainty: bool
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """A validated ``/compare`` body."""
+
+    prompts: list[str]
+    first: list[str]
+    second: list[str]
+
+
+def require_object(body: Any) -> Mapping[str, Any]:
+    """The body must be a JSON object."""
+    if not isinstance(body, Mapping):
+        raise RequestError(f"the request body must be a JSON object, got {_kind(body)}")
+    return body
+
+
+def optional_text_list(
+    body: Mapping[str, Any], field: str, settings: ServeSettings
+) -> list[str] | None:
+    """Like :func:`text_list`, but ``None`` when the field is absent or null."""
+    return None if body.get(field) is None else text_list(body, field, settings)
+
+
+def text_list(body: Mapping[str, Any], field: str, settings: ServeSettings) -> list[str]:
+    """``body[field]`` as a non-empty list of at most ``max_items`` bounded strings."""
+    value = body.get(field)
+    if value is None:
+        raise RequestError("is required", field=field)
+    if not isinstance(value, list):
+        raise RequestError(f"must be a list of strings, got {_kind(value)}", field=field)
+    if not value:
+        raise RequestError("must not be empty", field=field)
+    if len(value) > settings.max_items:
+        raise RequestError(
+            f"has {len(value)} items; the limit is {settings.max_items}", field=field, status=413
+        )
+    for i, text in enumerate(value):
+        check_text(text, f"{field}[{i}]", settings)
+    return value
+
+
+def check_text(text: Any, field: str, settings: ServeSettings) -> str:
+    """One string of at most ``max_chars`` characters."""
+    if not isinstance(text, str):
+        raise RequestError(f"must be a string, got {_kind(text)}", field=field)
+    if len(text) > settings.max_chars:
+        raise RequestError(
+            f"has {len(text)} characters; the limit is {settings.max_chars}",
+            field=field,
+            status=413,
+        )
+    return text
+
+
+def same_length(reference: str, n: int, **others: list[Any] | None) -> None:
+    """Every list in ``others`` has ``n`` items, like ``reference``."""
+    for name, seq in others.items():
+        if seq is not None and len(seq) != n:
+            raise RequestError(
+                f"has {len(seq)} items but {reference!r} has {n}; they must match", field=name
+            )
+
+
+def flag(body: Mapping[str, Any], field: str, default: bool = False) -> bool:
+    """An optional boolean field."""
+    value = body.get(field, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise RequestError(f"must be true or false, got {_kind(value)}", field=field)
+    return value
+
+
+def parse_score(body: Any, settings: ServeSettings) -> ScoreRequest:
+    """Validate a ``/score`` body."""
+    body = require_object(body)
+    prompts = text_list(body, "prompts", settings)
+    has_responses = body.get("responses") is not None
+    has_steps = body.get("steps") is not None
+    if has_responses == has_steps:
+        raise RequestError("give exactly one of 'responses' and 'steps'", field="responses")
+    responses = optional_text_list(body, "responses", settings)
+    steps = _steps(body["steps"], settings) if has_steps else None
+    same_length("prompts", len(prompts), responses=responses, steps=steps)
+    return ScoreRequest(prompts, responses, steps, flag(body, "uncertainty"))
+
+
+def parse_compare(body: Any, settings: ServeSettings) -> CompareRequest:
+    """Validate a ``/compare`` body."""
+    body = require_object(body)
+    prompts = text_list(body, "prompts", settings)
+    first = text_list(body, "first", settings)
+    second = text_list(body, "second", settings)
+    same_length("prompts", len(prompts), first=first, second=second)
+    return CompareRequest(prompts, first, second)
+
+
+def _steps(value: Any, settings: ServeSettings) -> list[list[str]]:
+    if not isinstance(value, list) or not value:
+        raise RequestError("must be a non-empty list of lists of strings", field="steps")
+    if len(value) > settings.max_items:
+        raise RequestError(
+            f"has {len(value)} items; the limit is {settings.max_items}", field="steps", status=413
+        )
+    for i, item in enumerate(value):
+        if not isinstance(item, list) or not item:
+            raise RequestError(
+                f"must be a non-empty list of strings, got {_kind(item)}", field=f"steps[{i}]"
+            )
+        if len(item) > settings.max_items:
+            raise RequestError(
+                f"has {len(item)} steps; the limit is {settings.max_items}",
+                field=f"steps[{i}]",
+                status=413,
+            )
+        for j, text in enumerate(item):
+            check_text(text, f"steps[{i}][{j}]", settings)
+    return value
+
+
+def _kind(value: Any) -> str:
+    """A JSON-flavoured name for the type of ``value``."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names.update({list: "a list", dict: "an object"})
+    return names.get(type(value), type(value).__name__)

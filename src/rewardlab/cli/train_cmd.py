@@ -1,4 +1,12 @@
-"""``rewardlab train``: fit a reward model on preference data and save it."""
+"""``rewardlab train``: fit a reward model on preference data and save it.
+
+``--loss`` picks any registered loss (``rewardlab.models.losses``: bt,
+scaled-bt, margin-bt, label-smoothing, adaptive-margin, davidson,
+plackett-luce, regression, bce) with its options in ``--loss-params``;
+``--init-from`` continues from a saved model (e.g. BT from regression);
+``--grad-penalty`` and ``--lat-eps`` turn on the regularizers of
+``rewardlab.models.regularizers``.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +28,24 @@ def train(
     backbone: str = typer.Option("encoder", help="hashing | encoder | encoder:PATH_OR_NAME"),
     head: str = typer.Option("linear", help="Head name (linear, mlp, …)."),
     head_params: str = typer.Option(None, help='Head options as JSON, e.g. \'{"hidden": 64}\'.'),
-    loss: str = typer.Option("bt", help="Loss name."),
-    loss_params: str = typer.Option(None, help="Loss options as JSON."),
+    loss: str = typer.Option(
+        "bt",
+        help="bt | scaled-bt | margin-bt | label-smoothing | adaptive-margin | davidson | "
+        "plackett-luce | regression | bce.",
+    ),
+    loss_params: str = typer.Option(
+        None,
+        help='Loss options as JSON, e.g. \'{"alpha": 0.1}\', \'{"strength_from": "judge"}\', '
+        '\'{"attributes": ["helpfulness"], "weights": [1.0]}\', \'{"label": "success"}\'.',
+    ),
+    init_from: Path = typer.Option(
+        None, help="Continue from this saved model (its head and normalizer), e.g. BT from regression."
+    ),
+    grad_penalty: float = typer.Option(0.0, help="λ of the gradient penalty λ·E‖∇ₓr(x)‖² (0 = off)."),
+    lat_eps: float = typer.Option(
+        0.0, help="ε of latent adversarial training: L2 radius per feature row (0 = off)."
+    ),
+    lat_steps: int = typer.Option(1, help="PGD steps of latent adversarial training."),
     ensemble: int = typer.Option(1, help="Number of ensemble members (heads trained together)."),
     bootstrap: bool = typer.Option(False, help="Train each member on a bootstrap resample."),
     epochs: int = typer.Option(40, help="Maximum epochs (early stopping on validation)."),
@@ -43,7 +67,7 @@ def train(
     from rewardlab.evaluate.pairwise import evaluate_pairs
     from rewardlab.features.base import build_backbone
     from rewardlab.models.fit import train_reward_model
-    from rewardlab.models.io import save_model
+    from rewardlab.models.io import load_model, save_model
     from rewardlab.models.train import TrainConfig
 
     with user_errors():
@@ -69,7 +93,11 @@ def train(
             batch_size=batch_size,
             center_weight=center_weight,
             seed=seed,
+            grad_penalty=grad_penalty,
+            lat_eps=lat_eps,
+            lat_steps=lat_steps,
         )
+        init = None if init_from is None else load_model(init_from)
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
                 train_records,
@@ -78,14 +106,17 @@ def train(
                 val_records,
                 data_fingerprint=fingerprint(loaded.records),
                 encode_progress=encode_progress,
+                init=init,
             )
         console.print(
-            f"trained on {report.n_train_pairs} pairs (val {report.n_val_pairs}); "
+            f"trained on {report.n_train_pairs} {report.unit_kind} (val {report.n_val_pairs}); "
             f"encode {report.encode_seconds:.1f}s, fit {report.fit_seconds:.1f}s, "
             f"best epoch {report.best_epoch}"
         )
         metrics = {"train": report.to_dict(), "data": str(data), "data_report": loaded.report.__dict__}
-        if test:
+        if init_from is not None:
+            metrics["init_from"] = str(init_from)
+        if any(len(r.ranking) >= 2 and not r.tie for r in test):
             metrics["test"] = evaluate_pairs(model, test)
             t = metrics["test"]
             console.print(

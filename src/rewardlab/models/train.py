@@ -3,11 +3,23 @@
 Objective per member k (Bradley & Terry, 1952; Eisenstein et al., 2023):
 
     L_k = loss(r_k(x, y⁺), r_k(x, y⁻)) + η·E[(r_k(x, y⁺) + r_k(x, y⁻))²]
+          [+ λ·E‖∇_x r_k(x)‖²]   (optional, ``rewardlab.models.regularizers``)
 
-minimized with AdamW. Members differ by head initialization and data order
-(and, with ``bootstrap=True``, by a bootstrap resample of the pairs). All K
-heads run in one batched forward/backward pass, so an ensemble costs little
-more than one model. Early stopping keeps, for each member, the parameters of
+minimized with AdamW. The loss is any registered :class:`Objective`; it
+declares its training units (pairs, tie pairs, k-wise rankings, pointwise
+targets) as rows of one feature matrix (one row per distinct text, see
+``rewardlab.models.pairs``), gathered per minibatch. The centering term
+applies to every unit with several responses as η·E[(2·r̄)²], r̄ the mean
+reward of the unit's responses (= (r⁺ + r⁻)² for a pair); pointwise units
+have absolute targets and no centering. With ``lat_eps > 0`` the features of
+each batch are first moved adversarially (latent adversarial training).
+
+Members differ by head initialization and, with ``bootstrap=True``, by a
+bootstrap resample of the units, each member with its own data order. Without
+bootstrap (and without the input-gradient regularizers, which need each
+member's own inputs) all members see the same minibatch: its features are
+gathered once and every head evaluates them in one matrix product, so an
+ensemble of K costs little more than one model. Early stopping keeps, for each member, the parameters of
 its best validation loss; training stops when no member improved for
 ``patience`` epochs.
 """
@@ -22,7 +34,9 @@ import numpy as np
 import torch
 
 from rewardlab.models.heads import HEADS
-from rewardlab.models.losses import LOSSES, PairBatch
+from rewardlab.models.losses import LOSSES, Objective, PairBatch, PointBatch, RankingBatch
+from rewardlab.models.pairs import Units
+from rewardlab.models.regularizers import gradient_penalty, latent_adversarial_features
 
 
 @dataclass
@@ -42,6 +56,9 @@ class TrainConfig:
     center_weight: float = 0.01
     patience: int = 4
     seed: int = 0
+    grad_penalty: float = 0.0
+    lat_eps: float = 0.0
+    lat_steps: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +74,17 @@ class PairFeatures:
 
     def __len__(self) -> int:
         return len(self.chosen)
+
+
+@dataclass
+class UnitFeatures:
+    """A feature matrix (M, d), one row per distinct text, and units indexing it."""
+
+    features: np.ndarray
+    units: Units
+
+    def __len__(self) -> int:
+        return len(self.units)
 
 
 class Normalizer(torch.nn.Module):
@@ -88,15 +116,24 @@ class FitResult:
     normalizer: Normalizer
     history: list[dict[str, Any]]
     best_epoch: list[int]
+    learned: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
 
 
-def _member_losses(head, loss_fn, loss_params, center_weight, xc, xr, margin) -> torch.Tensor:
-    rc, rr = head(xc), head(xr)
-    losses = loss_fn(PairBatch(rc, rr, margin), **loss_params)
-    return losses + center_weight * ((rc + rr) ** 2).mean(dim=1)
+def pair_units_of(pairs: PairFeatures, kind: str = "pairs") -> UnitFeatures:
+    """Pair features as units of ``kind`` (pairs, ties with none flagged, 2-rankings)."""
+    n = len(pairs)
+    index = np.stack([np.arange(n), np.arange(n) + n], axis=1)
+    units = Units(kind if kind in ("ties", "rankings") else "pairs", index, margin=pairs.margin)
+    if kind == "ties":
+        units.tie = np.zeros(n, dtype=bool)
+    elif kind == "rankings":
+        units.n_ranked = np.full(n, 2, dtype=np.int64)
+    elif kind != "pairs":
+        raise ValueError(f"a loss trained on {kind!r} units cannot train on pairs")
+    return UnitFeatures(np.vstack([pairs.chosen, pairs.rejected]), units)
 
 
 def fit_heads(
@@ -108,52 +145,166 @@ def fit_heads(
     """Train ``config.n_members`` heads on pair features; returns the best heads."""
     if len(train) == 0:
         raise ValueError("no training pairs")
+    kind = LOSSES.get(config.loss).units
+    val_units = None if val is None or len(val) == 0 else pair_units_of(val, kind)
+    return fit_units(pair_units_of(train, kind), val_units, config, on_epoch)
+
+
+class _Tensors:
+    """A unit set as tensors, with the normalized feature matrix."""
+
+    def __init__(self, data: UnitFeatures, normalizer: Normalizer) -> None:
+        units = data.units
+        with torch.no_grad():
+            self.x = normalizer(torch.from_numpy(np.asarray(data.features, np.float32)))
+        self.index = torch.from_numpy(units.index)
+        self.margin = None if units.margin is None else torch.from_numpy(units.margin).float()
+        self.tie = None if units.tie is None else torch.from_numpy(units.tie)
+        self.n_ranked = None if units.n_ranked is None else torch.from_numpy(units.n_ranked)
+        self.target = None if units.target is None else torch.from_numpy(units.target).float()
+
+    def gather(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features and validity mask of units ``idx``: (K, b·w, d) and (K, b, w) for
+        per-member ``idx`` (K, b); (b·w, d) and (b, w) for a shared ``idx`` (b,)."""
+        rows = self.index[idx]
+        mask = rows >= 0
+        x = self.x[rows.clamp(min=0)]
+        return x.reshape(*idx.shape[:-1], -1, x.shape[-1]), mask
+
+
+def _outputs(head, objective: Objective, x: torch.Tensor, width: int) -> torch.Tensor:
+    """Rewards (K, b, w), or per-attribute outputs (K, b, w, A)."""
+    if objective.outputs == "attributes":
+        if not hasattr(head, "attribute_rewards"):
+            raise ValueError("a multi-attribute loss needs a multi-attribute head")
+        out = head.attribute_rewards(x)
+        return out.reshape(out.shape[0], -1, width, out.shape[-1])
+    out = head(x)
+    return out.reshape(out.shape[0], -1, width)
+
+
+def _per_member(values: torch.Tensor | None, idx: torch.Tensor, k: int) -> torch.Tensor | None:
+    """``values[idx]`` with the member axis first (a view when ``idx`` is shared)."""
+    if values is None:
+        return None
+    picked = values[idx]
+    return picked.expand(k, *picked.shape) if idx.dim() == 1 else picked
+
+
+def _batch(objective: Objective, data: _Tensors, idx: torch.Tensor, out, mask):
+    kind, k = objective.units, out.shape[0]
+    if kind in ("pairs", "ties"):
+        margin, tie = _per_member(data.margin, idx, k), _per_member(data.tie, idx, k)
+        return PairBatch(out[..., 0], out[..., 1], margin, tie)
+    if kind == "rankings":
+        return RankingBatch(out, _members(mask, k), _per_member(data.n_ranked, idx, k))
+    return PointBatch(out[:, :, 0], _per_member(data.target, idx, k))
+
+
+def _members(mask: torch.Tensor, k: int) -> torch.Tensor:
+    """A (b, w) mask of a shared batch as (K, b, w); per-member masks pass through."""
+    return mask.expand(k, *mask.shape) if mask.dim() == 2 else mask
+
+
+@dataclass
+class _Bound:
+    head: torch.nn.Module
+    objective: Objective
+
+
+def _loss(bound: _Bound, params, learned, data: _Tensors, idx, x, mask, center_weight: float):
+    """Objective loss (K,) on features ``x`` (+ centering for multi-response units)."""
+    out = _outputs(bound.head, bound.objective, x, mask.shape[-1])
+    return _loss_of_outputs(bound, params, learned, data, idx, out, mask, center_weight)
+
+
+def _loss_of_outputs(bound: _Bound, params, learned, data: _Tensors, idx, out, mask,
+                     center_weight: float):
+    """Objective loss (K,) of head outputs ``out`` (+ centering for multi-response units)."""
+    objective = bound.objective
+    losses = objective(_batch(objective, data, idx, out, mask), **params, **learned)
+    if objective.units != "points" and center_weight:
+        valid = mask.to(out.dtype)
+        width = valid.sum(dim=-1)
+        total = (out * valid).sum(dim=-1)
+        losses = losses + center_weight * ((4 / width**2) * total**2).mean(dim=1)
+    return losses
+
+
+def fit_units(
+    train: UnitFeatures,
+    val: UnitFeatures | None,
+    config: TrainConfig,
+    on_epoch: EpochCallback | None = None,
+    head: torch.nn.Module | None = None,
+    normalizer: Normalizer | None = None,
+) -> FitResult:
+    """Train ``config.n_members`` heads with ``config.loss`` on its units.
+
+    ``head``/``normalizer`` continue from given (e.g. loaded) ones instead of
+    a fresh ``config.head`` and a normalizer fitted on ``train.features``.
+    """
+    objective = LOSSES.get(config.loss)
+    for name, data in (("train", train), ("val", val)):
+        if data is not None and data.units.kind != objective.units:
+            raise ValueError(
+                f"loss {config.loss!r} trains on {objective.units} units, {name} has {data.units.kind}"
+            )
+    if len(train) == 0:
+        raise ValueError(f"no training {objective.units}")
+    params = objective.loss_params(config.loss_params)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    k, n, dim = config.n_members, len(train), train.chosen.shape[1]
-    normalizer = Normalizer(dim).fit(np.vstack([train.chosen, train.rejected]))
-    with torch.no_grad():
-        xc = normalizer(torch.from_numpy(train.chosen).float())
-        xr = normalizer(torch.from_numpy(train.rejected).float())
-    margin = None if train.margin is None else torch.from_numpy(train.margin).float()
-    head = HEADS.get(config.head)(dim, k, **config.head_params)
-    loss_fn = LOSSES.get(config.loss)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    k, n, dim = config.n_members, len(train), train.features.shape[1]
+    normalizer = normalizer if normalizer is not None else Normalizer(dim).fit(train.features)
+    data = _Tensors(train, normalizer)
+    head = head if head is not None else HEADS.get(config.head)(dim, k, **config.head_params)
+    learned = {name: torch.nn.Parameter(v) for name, v in objective.initial_learned(k).items()}
+    bound = _Bound(head, objective)
+    optimizer = torch.optim.AdamW(
+        [{"params": list(head.parameters())},
+         {"params": list(learned.values()), "weight_decay": 0.0}],
+        lr=config.lr, weight_decay=config.weight_decay,
+    )
+    shared = not config.bootstrap and config.grad_penalty == 0 and config.lat_eps == 0
     sample = (
         torch.randint(0, n, (k, n), generator=generator)
         if config.bootstrap
         else torch.arange(n).expand(k, n)
     )
-    val_tensors = _val_tensors(val, normalizer, k)
+    val_data = None if val is None or len(val) == 0 else _Tensors(val, normalizer)
     best_loss = torch.full((k,), float("inf"))
-    best_state = {name: p.detach().clone() for name, p in head.state_dict().items()}
+    best_state = _state(head, learned)
     best_epoch = [0] * k
     history: list[dict[str, Any]] = []
     stale = 0
     for epoch in range(1, config.epochs + 1):
         head.train()
-        order = torch.stack([sample[m, torch.randperm(n, generator=generator)] for m in range(k)])
+        if shared:
+            order = torch.randperm(n, generator=generator)
+        else:
+            order = torch.stack(
+                [sample[m, torch.randperm(n, generator=generator)] for m in range(k)]
+            )
         total = torch.zeros(k)
         for start in range(0, n, config.batch_size):
-            idx = order[:, start : start + config.batch_size]
-            batch_margin = None if margin is None else margin[idx]
-            losses = _member_losses(
-                head, loss_fn, config.loss_params, config.center_weight, xc[idx], xr[idx],
-                batch_margin,
-            )
+            idx = order[..., start : start + config.batch_size]
+            losses = _train_step_losses(bound, params, learned, data, idx, config)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()
-            total += losses.detach() * idx.shape[1]
+            total += losses.detach() * idx.shape[-1]
         record: dict[str, Any] = {"epoch": epoch, "train_loss": (total / n).tolist()}
         monitor = total / n
-        if val_tensors is not None:
-            val_loss, val_acc = _validate(head, loss_fn, config, *val_tensors)
-            record.update(val_loss=val_loss.tolist(), val_accuracy=val_acc.tolist())
+        if val_data is not None:
+            val_loss, val_acc = _validate(bound, params, learned, val_data, k)
+            record["val_loss"] = val_loss.tolist()
+            if val_acc is not None:
+                record["val_accuracy"] = val_acc.tolist()
             monitor = val_loss
         improved = monitor < best_loss - 1e-4
         if improved.any():
-            _keep_best(head, best_state, improved)
+            _keep_best(_state(head, learned, detach=False), best_state, improved)
             best_loss = torch.where(improved, monitor, best_loss)
             best_epoch = [epoch if improved[m] else best_epoch[m] for m in range(k)]
             stale = 0
@@ -164,31 +315,68 @@ def fit_heads(
             on_epoch(epoch, config.epochs, record)
         if stale >= config.patience:
             break
-    head.load_state_dict(best_state)
+    head.load_state_dict({n: v for n, v in best_state.items() if not n.startswith("learned.")})
     head.eval()
-    return FitResult(head, normalizer, history, best_epoch)
+    final = {name: best_state[f"learned.{name}"] for name in learned}
+    return FitResult(head, normalizer, history, best_epoch, final)
 
 
-def _val_tensors(val: PairFeatures | None, normalizer: Normalizer, k: int):
-    if val is None or len(val) == 0:
-        return None
+def _train_step_losses(bound: _Bound, params, learned, data: _Tensors, idx, config: TrainConfig):
+    x, mask = data.gather(idx)
+    if config.lat_eps > 0:
+        x = latent_adversarial_features(
+            x, lambda z: _loss(bound, params, learned, data, idx, z, mask, 0.0),
+            config.lat_eps, config.lat_steps,
+        )
+    if config.grad_penalty > 0:
+        x = x.detach().requires_grad_(True)
+    losses = _loss(bound, params, learned, data, idx, x, mask, config.center_weight)
+    if config.grad_penalty > 0:
+        rewards = bound.head(x)
+        losses = losses + config.grad_penalty * gradient_penalty(rewards, x, mask.flatten(1))
+    return losses
+
+
+def _validate(bound: _Bound, params, learned, data: _Tensors, k: int):
+    """(val loss (K,), val accuracy (K,) or None when the loss has no notion of it)."""
+    bound.head.eval()
+    idx = torch.arange(len(data.index))
     with torch.no_grad():
-        xc = normalizer(torch.from_numpy(val.chosen).float()).expand(k, -1, -1)
-        xr = normalizer(torch.from_numpy(val.rejected).float()).expand(k, -1, -1)
-    margin = None if val.margin is None else torch.from_numpy(val.margin).float().expand(k, -1)
-    return xc, xr, margin
+        x, mask = data.gather(idx)
+        out = _outputs(bound.head, bound.objective, x, mask.shape[-1])
+        losses = _loss_of_outputs(bound, params, learned, data, idx, out, mask, 0.0)
+    return losses, _accuracy(bound.objective, data, idx.expand(k, -1), out, _members(mask, k))
 
 
-def _validate(head, loss_fn, config: TrainConfig, xc, xr, margin):
-    head.eval()
-    with torch.no_grad():
-        rc, rr = head(xc), head(xr)
-        losses = loss_fn(PairBatch(rc, rr, margin), **config.loss_params)
-        accuracy = ((rc > rr).float() + 0.5 * (rc == rr).float()).mean(dim=1)
-    return losses, accuracy
+def _accuracy(objective: Objective, data: _Tensors, idx, out, mask) -> torch.Tensor | None:
+    """Pairs: P(r⁺ > r⁻) with ties of reward ½ (tie labels left out); rankings:
+    the share of ordered (ranked, lower) pairs in order; 0/1 points: sign agreement."""
+    if objective.units in ("pairs", "ties"):
+        delta = out[..., 0] - out[..., 1]
+        right = (delta > 0).float() + 0.5 * (delta == 0).float()
+        keep = torch.ones_like(right) if data.tie is None else (~data.tie[idx]).float()
+        return (right * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
+    if objective.units == "rankings":
+        width = out.shape[-1]
+        pos = torch.arange(width)
+        ranked = pos[:, None] < data.n_ranked[idx][..., None, None]  # (K, b, w, 1) over i
+        later = (pos[None, :] > pos[:, None]) & mask[..., None, :] & mask[..., :, None] & ranked
+        diff = out[..., :, None] - out[..., None, :]
+        right = ((diff > 0).float() + 0.5 * (diff == 0).float()) * later
+        return right.sum(dim=(1, 2, 3)) / later.sum(dim=(1, 2, 3)).clamp(min=1)
+    if objective.outputs == "reward":
+        label = data.target[idx][..., 0] > 0.5
+        return ((out[:, :, 0] > 0) == label).float().mean(dim=1)
+    return None
 
 
-def _keep_best(head: torch.nn.Module, best_state: dict, improved: torch.Tensor) -> None:
+def _state(head: torch.nn.Module, learned: dict, detach: bool = True) -> dict[str, torch.Tensor]:
+    state = {name: v.detach().clone() if detach else v for name, v in head.state_dict().items()}
+    state.update({f"learned.{name}": (p.detach().clone() if detach else p) for name, p in learned.items()})
+    return state
+
+
+def _keep_best(current: dict, best_state: dict, improved: torch.Tensor) -> None:
     """Copy the improved members' slices (dim 0 is the member axis) into ``best_state``."""
-    for name, value in head.state_dict().items():
+    for name, value in current.items():
         best_state[name][improved] = value.detach()[improved]

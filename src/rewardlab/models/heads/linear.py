@@ -19,5 +19,12 @@ class LinearHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """features (K, B, d) → rewards (K, B)."""
-        return torch.einsum("kbd,kd->kb", self.dropout(features), self.weight) + self.bias[:, None]
+        """features (K, B, d), or (B, d) shared by all members, → rewards (K, B).
+
+        Shared features take one (B, d)×(d, K) product instead of K
+        matrix-vector products over K copies of the batch.
+        """
+        x = self.dropout(features)
+        if x.dim() == 2:
+            return (x @ self.weight.T).T + self.bias[:, None]
+        return torch.einsum("kbd,kd->kb", x, self.weight) + self.bias[:, None]

@@ -27,8 +27,13 @@ class MLPHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """features (K, B, d) → rewards (K, B)."""
-        hidden = torch.nn.functional.gelu(
-            torch.bmm(self.dropout(features), self.w1) + self.b1[:, None, :]
-        )
+        """features (K, B, d), or (B, d) shared by all members, → rewards (K, B)."""
+        x = self.dropout(features)
+        if x.dim() == 2:
+            k, d, h = self.w1.shape
+            first = (x @ self.w1.permute(1, 0, 2).reshape(d, k * h)).reshape(-1, k, h)
+            first = first.transpose(0, 1)
+        else:
+            first = torch.bmm(x, self.w1)
+        hidden = torch.nn.functional.gelu(first + self.b1[:, None, :])
         return torch.einsum("kbh,kh->kb", self.dropout(hidden), self.w2) + self.b2[:, None]

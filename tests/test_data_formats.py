@@ -31,7 +31,10 @@ def _load(name, *dicts, **options):
 
 
 def test_registry_names():
-    assert FORMATS.names() == ["alpaca-eval", "auto", "hh-rlhf", "ratings", "rewardbench", "trl"]
+    assert FORMATS.names() == [
+        "alpaca-eval", "auto", "big-bench-mistake", "hh-rlhf", "prmbench", "ratings",
+        "rewardbench", "trl",
+    ]
 
 
 # --- trl ----------------------------------------------------------------------------------
@@ -256,7 +259,8 @@ def test_auto_undetectable_lists_known_formats(tmp_path):
     with pytest.raises(DataError) as err:
         load_comparisons(path)
     assert str(err.value).startswith(f"{path}:1: cannot detect the format")
-    assert "known formats: alpaca-eval, hh-rlhf, ratings, rewardbench, trl" in str(err.value)
+    known = "alpaca-eval, big-bench-mistake, hh-rlhf, prmbench, ratings, rewardbench, trl"
+    assert f"known formats: {known}" in str(err.value)
     with pytest.raises(DataError, match="AlpacaEval layout"):
         load_comparisons(tmp_path)
 
@@ -395,3 +399,11 @@ def test_alpaca_eval_outputs_file_with_instructions_elsewhere(tmp_path):
         load_comparisons(outputs, format="alpaca-eval")
     result = load_comparisons(outputs, instructions_path=folder / "instructions.jsonl")
     assert len(result.records) == 7
+
+
+def test_auto_detects_step_labelled_files(shared_data):
+    bbm = load_comparisons(shared_data / "big-bench-mistake" / "word_sorting.jsonl").records
+    assert bbm and all(r.steps is not None and r.step_labels is not None for r in bbm)
+    prm = sorted((shared_data / "prmbench").glob("*.jsonl.gz"))[0]
+    records = load_comparisons(prm).records
+    assert records and all(r.steps is not None for r in records)

@@ -1,14 +1,15 @@
 """Loaders that turn each known preference format into :class:`Comparison` records.
 
 ``FORMATS`` maps a name (``trl``, ``hh-rlhf``, ``alpaca-eval``, ``rewardbench``,
-``ratings``, ``auto``) to a loader ``(rows, path, **options) -> list[Comparison]``.
+``ratings``, ``big-bench-mistake``, ``prmbench``, ``auto``) to a loader ``(rows, path, **options) -> list[Comparison]``.
 Each format lives in its own module, with its paper and its rules.
 """
 
-from rewardlab.data.formats import alpaca_eval, hh_rlhf, ratings, rewardbench, trl
+from rewardlab.data.formats import alpaca_eval, hh_rlhf, ratings, rewardbench, steps, trl
 from rewardlab.data.formats._base import FORMATS, Loader
 from rewardlab.data.formats.alpaca_eval import alpaca_eval_files, load_alpaca_eval_pool
 from rewardlab.data.formats.auto import detect_format
+from rewardlab.data.formats.steps import load_step_folder
 from rewardlab.data.formats.trl import flatten
 
 __all__ = [
@@ -20,7 +21,9 @@ __all__ = [
     "flatten",
     "hh_rlhf",
     "load_alpaca_eval_pool",
+    "load_step_folder",
     "ratings",
     "rewardbench",
+    "steps",
     "trl",
 ]

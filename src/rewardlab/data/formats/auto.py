@@ -7,7 +7,9 @@ Rules, first match wins:
 - ``{prompt, chosen, rejected, subset}`` with string values → ``rewardbench``;
 - ``{chosen, rejected}`` without a prompt, both strings with ``\\n\\nHuman:`` → ``hh-rlhf``;
 - ``{chosen, rejected}`` otherwise → ``trl`` (standard, conversational, implicit prompt);
-- ``{prompt, response}`` → ``ratings``.
+- ``{prompt, response}`` → ``ratings``;
+- ``{input, steps, mistake_index}`` → ``big-bench-mistake``;
+- ``{question, original_process, modified_process}`` → ``prmbench``.
 
 Anything else raises :class:`DataError` listing the known formats.
 """
@@ -37,6 +39,10 @@ def detect_format(row: dict[str, Any], path: str = "<input>", line: int | None =
         return "trl"
     if {"prompt", "response"} <= keys:
         return "ratings"
+    if {"input", "steps", "mistake_index"} <= keys:
+        return "big-bench-mistake"
+    if {"question", "original_process", "modified_process"} <= keys:
+        return "prmbench"
     known = ", ".join(name for name in FORMATS.names() if name != "auto")
     raise DataError(
         f"cannot detect the format from the columns {sorted(keys)}; known formats: {known} "

@@ -1,0 +1,312 @@
+"""Pluralistic ideal-point model (PAL-A): one reward model, many annotators' tastes.
+
+Chen et al., "PAL: Pluralistic Alignment Framework for Learning from
+Heterogeneous Preferences", 2024 (arXiv:2406.08469), model A. A learned
+projection f maps the normalized backbone features of (prompt, response) to
+R^m; K prototype ideal points p_1..p_K live in the same space; annotator i has
+mixture logits β_i ∈ R^K and ideal point
+
+    a_i = Σ_k w_ik p_k,        w_i = softmax(β_i)
+
+The preferred response is the one CLOSER to the annotator's ideal point:
+
+    logit P_i(y_l ≻ y_r | x) = ‖f(x, y_r) − a_i‖ − ‖f(x, y_l) − a_i‖
+    reward_i(x, y)           = −‖f(x, y) − a_i‖
+
+Training maximizes log σ(logit) over every labelled pair, each under its
+record's ``annotator`` (records without one share the annotator ``""``).
+Querying without an annotator uses the population ideal point, the mixture of
+the mean of the known annotators' weights. A new annotator is fitted few-shot
+(``add_annotator``): only its β is learned, f and the prototypes stay frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import rewardlab
+from rewardlab.data.record import Comparison
+from rewardlab.features.base import Backbone, backbone_from_config
+from rewardlab.models.gpm import prefixed, read_directory, save_directory
+from rewardlab.models.train import Normalizer
+from rewardlab.protocols import check_lengths
+
+FORMAT = "rewardlab-pal"
+NO_ANNOTATOR = ""
+
+
+@dataclass
+class PALOptions:
+    """``k`` prototypes in an ``dim``-dimensional space; ``hidden`` > 0 makes f an MLP."""
+
+    k: int = 2
+    dim: int = 16
+    hidden: int = 0
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 1e-2
+    weight_decay: float = 0.0
+    few_shot_epochs: int = 300
+    few_shot_lr: float = 0.1
+    seed: int = 0
+
+
+class IdealPoints(nn.Module):
+    """f, the prototypes and each annotator's mixture logits."""
+
+    def __init__(self, in_dim: int, n_annotators: int, options: PALOptions) -> None:
+        super().__init__()
+        self.f = (
+            nn.Linear(in_dim, options.dim)
+            if options.hidden <= 0
+            else nn.Sequential(
+                nn.Linear(in_dim, options.hidden), nn.GELU(), nn.Linear(options.hidden, options.dim)
+            )
+        )
+        self.prototypes = nn.Parameter(torch.randn(options.k, options.dim))
+        self.logits = nn.Parameter(torch.zeros(n_annotators, options.k))
+
+    def ideal(self, logits: torch.Tensor) -> torch.Tensor:
+        """a = softmax(β) @ prototypes, for logits (B, K) → (B, m)."""
+        return torch.softmax(logits, dim=-1) @ self.prototypes
+
+    def distance(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(self.f(x) - self.ideal(logits), dim=-1)
+
+    def pair_logit(self, xl: torch.Tensor, xr: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        return self.distance(xr, logits) - self.distance(xl, logits)
+
+
+def _pairs(records: Sequence[Comparison]) -> list[tuple[str, str, str, str]]:
+    """(annotator, prompt, chosen, rejected) for every ordered pair of every ranking."""
+    out = []
+    for record in records:
+        if record.tie or len(record.ranking) < 2:
+            continue
+        name = record.annotator if record.annotator is not None else NO_ANNOTATOR
+        for a, better in enumerate(record.ranking):
+            for worse in record.ranking[a + 1 :]:
+                out.append((name, record.prompt, record.responses[better], record.responses[worse]))
+    return out
+
+
+def _encode_pairs(pairs, backbone: Backbone) -> tuple[np.ndarray, np.ndarray]:
+    prompts = [p[1] for p in pairs]
+    both = backbone.encode(prompts + prompts, [p[2] for p in pairs] + [p[3] for p in pairs])
+    return both[: len(pairs)], both[len(pairs) :]
+
+
+def _fit(
+    module: IdealPoints,
+    params: list[nn.Parameter],
+    xl: torch.Tensor,
+    xr: torch.Tensor,
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    seed: int,
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    for _ in range(epochs):
+        order = torch.randperm(len(xl), generator=generator)
+        for start in range(0, len(xl), batch_size):
+            idx = order[start : start + batch_size]
+            logit = module.pair_logit(xl[idx], xr[idx], logits_of(idx))
+            optimizer.zero_grad(set_to_none=True)
+            (-nn.functional.logsigmoid(logit).mean()).backward()
+            optimizer.step()
+
+
+class PluralisticRewardModel:
+    """Implements ``RewardModel`` (population or per-annotator reward) and ``prob``."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        normalizer: Normalizer,
+        module: IdealPoints,
+        annotators: Sequence[str],
+        config: dict[str, Any],
+    ) -> None:
+        self.backbone = backbone
+        self.normalizer = normalizer
+        self.module = module.eval()
+        self.annotators = list(annotators)
+        self.config = config
+
+    def _logits(self, annotators: Sequence[str | None] | None, n: int) -> torch.Tensor:
+        table = self.module.logits.detach()
+        population = torch.log(torch.softmax(table, dim=-1).mean(dim=0))
+        if annotators is None:
+            return population.expand(n, -1)
+        if len(annotators) != n:
+            raise ValueError(f"annotators has {len(annotators)} items but prompts has {n}")
+        index = {name: i for i, name in enumerate(self.annotators)}
+        rows = []
+        for name in annotators:
+            if name is not None and name not in index:
+                raise ValueError(
+                    f"unknown annotator {name!r}; fit it first with add_annotator "
+                    f"({len(self.annotators)} known)"
+                )
+            rows.append(population if name is None else table[index[name]])
+        return torch.stack(rows) if rows else population.expand(0, -1)
+
+    def _x(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        features = self.backbone.encode(prompts, responses)
+        return self.normalizer(torch.from_numpy(np.asarray(features, np.float32)))
+
+    def weights(self, annotator: str) -> np.ndarray:
+        """The annotator's mixture weights softmax(β_i) over the K prototypes."""
+        return self._logits([annotator], 1).softmax(-1)[0].double().numpy()
+
+    def score(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        annotators: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """−‖f(x, y) − a_i‖ for each item's annotator (population ideal point if None)."""
+        n = check_lengths(prompts, responses)
+        with torch.inference_mode():
+            logits = self._logits(annotators, n)
+            return -self.module.distance(self._x(prompts, responses), logits).double().numpy()
+
+    def prob(
+        self,
+        prompts: Sequence[str],
+        first: Sequence[str],
+        second: Sequence[str],
+        annotators: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """P_i(first ≻ second) = σ(‖f(second) − a_i‖ − ‖f(first) − a_i‖)."""
+        n = check_lengths(prompts, first, second)
+        with torch.inference_mode():
+            logits = self._logits(annotators, n)
+            logit = self.module.pair_logit(
+                self._x(prompts, first), self._x(prompts, second), logits
+            )
+            return torch.sigmoid(logit.double()).numpy()
+
+    def add_annotator(
+        self, name: str, records: Sequence[Comparison], options: PALOptions | None = None
+    ) -> PluralisticRewardModel:
+        """A new model with annotator ``name`` fitted few-shot on ``records`` (β only)."""
+        if name in self.annotators:
+            raise ValueError(f"annotator {name!r} is already fitted")
+        options = options or PALOptions(**self.config["options"])
+        pairs = _pairs(records)
+        if not pairs:
+            raise ValueError(f"no ranked pairs in {len(records)} records for annotator {name!r}")
+        module = IdealPoints(
+            self.config["feature_dim"],
+            len(self.annotators) + 1,
+            PALOptions(**self.config["options"]),
+        )
+        state = dict(self.module.state_dict())
+        state["logits"] = torch.cat([state["logits"], torch.zeros(1, state["logits"].shape[1])])
+        module.load_state_dict(state)
+        module.requires_grad_(False)
+        new = nn.Parameter(torch.zeros(1, module.logits.shape[1]))
+        with torch.no_grad():
+            xl, xr = (
+                self.normalizer(torch.from_numpy(a).float())
+                for a in _encode_pairs(pairs, self.backbone)
+            )
+        _fit(
+            module,
+            [new],
+            xl,
+            xr,
+            lambda idx: new.expand(len(idx), -1),
+            options.few_shot_epochs,
+            options.few_shot_lr,
+            0.0,
+            options.batch_size,
+            options.seed,
+        )
+        with torch.no_grad():
+            module.logits[-1] = new[0]
+        config = dict(self.config, annotators=[*self.annotators, name])
+        return PluralisticRewardModel(
+            self.backbone, self.normalizer, module, [*self.annotators, name], config
+        )
+
+
+def train_pal(
+    records: Sequence[Comparison],
+    backbone: Backbone,
+    options: PALOptions | None = None,
+    val_records: Sequence[Comparison] = (),
+) -> PluralisticRewardModel:
+    """Fit f, the prototypes and every annotator's mixture on ranked records.
+
+    ``val_records`` are not used for model selection (the epochs are fixed);
+    score them with ``prob`` to report held-out accuracy.
+    """
+    del val_records
+    options = options or PALOptions()
+    pairs = _pairs(records)
+    if not pairs:
+        raise ValueError(f"no ranked pairs in {len(records)} records")
+    annotators = sorted({p[0] for p in pairs})
+    index = {name: i for i, name in enumerate(annotators)}
+    chosen, rejected = _encode_pairs(pairs, backbone)
+    torch.manual_seed(options.seed)
+    normalizer = Normalizer(chosen.shape[1]).fit(np.vstack([chosen, rejected]))
+    with torch.no_grad():
+        xl, xr = (normalizer(torch.from_numpy(a).float()) for a in (chosen, rejected))
+    who = torch.tensor([index[p[0]] for p in pairs])
+    module = IdealPoints(chosen.shape[1], len(annotators), options)
+    _fit(
+        module,
+        list(module.parameters()),
+        xl,
+        xr,
+        lambda idx: module.logits[who[idx]],
+        options.epochs,
+        options.lr,
+        options.weight_decay,
+        options.batch_size,
+        options.seed,
+    )
+    config = {
+        "format": FORMAT,
+        "id": f"rewardlab-pal-k{options.k}",
+        "rewardlab_version": rewardlab.__version__,
+        "backbone": backbone.config(),
+        "feature_dim": int(chosen.shape[1]),
+        "options": asdict(options),
+        "annotators": annotators,
+        "n_train_pairs": len(pairs),
+    }
+    return PluralisticRewardModel(backbone, normalizer, module, annotators, config)
+
+
+def save_pal(model: PluralisticRewardModel, directory: str | Path) -> Path:
+    tensors = {f"module.{k}": v for k, v in model.module.state_dict().items()}
+    tensors.update({f"normalizer.{k}": v for k, v in model.normalizer.state_dict().items()})
+    return save_directory(directory, tensors, dict(model.config, annotators=model.annotators))
+
+
+def load_pal(directory: str | Path, backbone: Backbone | None = None) -> PluralisticRewardModel:
+    """Load a saved model; ``backbone`` replaces the one rebuilt from its config."""
+    config, tensors = read_directory(directory, FORMAT)
+    backbone = backbone or backbone_from_config(config["backbone"])
+    module = IdealPoints(
+        config["feature_dim"], len(config["annotators"]), PALOptions(**config["options"])
+    )
+    module.load_state_dict(prefixed(tensors, "module"))
+    normalizer = Normalizer(config["feature_dim"])
+    normalizer.load_state_dict(prefixed(tensors, "normalizer"))
+    return PluralisticRewardModel(backbone, normalizer, module, config["annotators"], config)

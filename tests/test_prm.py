@@ -1,0 +1,215 @@
+"""Process reward model: step labels from the first wrong step, the solution
+aggregations by hand, first-error detection, and the step loaders on the real files."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from rewardlab.data.errors import DataError
+from rewardlab.data.formats.steps import (
+    first_wrong_step,
+    labels_from_first_wrong,
+    load_big_bench_mistake,
+    load_prmbench,
+    load_step_folder,
+)
+from rewardlab.data.record import Comparison
+from rewardlab.features.base import build_backbone
+from rewardlab.models.heads import LinearHead
+from rewardlab.models.prm import (
+    PRMOptions,
+    ProcessRewardModel,
+    aggregate_steps,
+    evaluate_prm,
+    load_prm,
+    predicted_first_error,
+    save_prm,
+    split_steps,
+    step_inputs,
+    train_prm,
+)
+from rewardlab.models.train import Normalizer
+from rewardlab.protocols import RewardModel
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny tensors: one thread avoids thread contention on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+class WrongFlagBackbone:
+    """One feature: 1 when the step (the response) contains "WRONG", else 0."""
+
+    dim = 1
+
+    def __init__(self):
+        self.calls = []
+
+    def encode(self, prompts, responses, progress=None):
+        self.calls.append((list(prompts), list(responses)))
+        return np.array([[float("WRONG" in r)] for r in responses], np.float32)
+
+    def config(self):
+        return {"kind": "wrong-flag"}
+
+
+def _hand_model(aggregate: str = "min") -> ProcessRewardModel:
+    """r = 4 − 8·flag: p = σ(4) for a plain step, σ(−4) for a WRONG one."""
+    head = LinearHead(1, 1)
+    with torch.no_grad():
+        head.weight.fill_(-8.0)
+        head.bias.fill_(4.0)
+    return ProcessRewardModel(
+        WrongFlagBackbone(), Normalizer(1), head, {"options": {"aggregate": aggregate}}
+    )
+
+
+def test_labels_from_first_wrong_step():
+    assert labels_from_first_wrong(4, 2) == (1, 1, 0, 0)  # steps after the mistake are 0 too
+    assert labels_from_first_wrong(3, None) == (1, 1, 1)
+    assert labels_from_first_wrong(2, 0) == (0, 0)
+    assert first_wrong_step((1, 1, 0, 0)) == 2
+    assert first_wrong_step((1, 1)) is None
+
+
+def test_aggregations_by_hand():
+    probs = np.array([0.9, 0.5, 0.8])
+    assert aggregate_steps(probs, "min") == 0.5
+    assert aggregate_steps(probs, "product") == pytest.approx(0.9 * 0.5 * 0.8)  # 0.36
+    assert aggregate_steps(np.array([]), "min") == 1.0
+    with pytest.raises(ValueError, match="aggregate"):
+        aggregate_steps(probs, "mean")
+
+
+def test_first_error_and_inputs_by_hand():
+    assert predicted_first_error(np.array([0.9, 0.4, 0.3])) == 1
+    assert predicted_first_error(np.array([0.9, 0.5])) is None  # 0.5 passes
+    assert step_inputs("Q", ["a", "b", "c"]) == (["Q", "Q\n\na", "Q\n\na\nb"], ["a", "b", "c"])
+    assert split_steps("a\n\n b \nc") == ["a", " b ", "c"]
+
+
+def test_scores_and_first_error_detection_on_a_hand_built_case():
+    model = _hand_model("min")
+    assert isinstance(model, RewardModel)
+    probs = model.score_steps(["Q", "R"], [["ok", "ok", "WRONG x", "ok"], ["ok", "ok"]])
+    hi, lo = sigmoid(4), sigmoid(-4)
+    assert np.allclose(probs[0], [hi, hi, lo, hi]) and np.allclose(probs[1], [hi, hi])
+    contexts, steps = model.backbone.calls[-1]
+    assert contexts[2] == "Q\n\nok\nok" and steps[2] == "WRONG x"
+    assert model.first_errors(["Q", "R"], [["ok", "ok", "WRONG x", "ok"], ["ok"]]) == [2, None]
+    assert model.score(["Q"], ["ok\nWRONG\nok"])[0] == pytest.approx(lo)
+    assert _hand_model("product").score(["Q"], ["ok\nWRONG\nok"])[0] == pytest.approx(hi * lo * hi)
+    records = [
+        Comparison("Q", ("",), steps=(("ok", "ok", "WRONG x", "ok"),), step_labels=((1, 1, 0, 0),)),
+        Comparison("R", ("",), steps=(("ok", "ok"),), step_labels=((1, 1),)),
+        Comparison("S", ("",), steps=(("WRONG", "ok"),), step_labels=((1, 1),)),
+    ]
+    # steps right: 3/4 + 2/2 + 1/2 = 6 of 8; first errors right: 2 = 2, None = None, 0 ≠ None
+    metrics = evaluate_prm(model, records)
+    assert metrics["step_accuracy"] == 6 / 8
+    assert metrics["first_error_accuracy"] == 2 / 3
+    assert metrics["n_steps"] == 8
+
+
+def test_training_learns_the_wrong_flag():
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(60):
+        n = int(rng.integers(2, 6))
+        wrong = int(rng.integers(0, n)) if i % 2 else None
+        steps = tuple("WRONG" if k == wrong else f"step {k}" for k in range(n))
+        records.append(
+            Comparison(
+                f"q{i}",
+                ("\n".join(steps),),
+                steps=(steps,),
+                step_labels=(labels_from_first_wrong(n, wrong),),
+            )
+        )
+    model = train_prm(
+        records, WrongFlagBackbone(), PRMOptions(head="linear", epochs=200, lr=0.05, patience=200)
+    )
+    assert model.first_errors(["q", "q"], [["a", "WRONG", "b"], ["a", "b"]]) == [1, None]
+    assert evaluate_prm(model, records)["first_error_accuracy"] == 1.0
+
+
+def test_save_load_roundtrip_and_errors(tmp_path):
+    records = [
+        Comparison(
+            f"q{i}", ("x",), steps=((f"add {i}", f"then {i % 3}"),), step_labels=((1, i % 2),)
+        )
+        for i in range(20)
+    ]
+    model = train_prm(records, build_backbone("hashing", n_features=128), PRMOptions(epochs=3))
+    loaded = load_prm(save_prm(model, tmp_path / "prm"))
+    steps = [["add 3", "then 1"], ["then 2"]]
+    for a, b in zip(
+        model.score_steps(["q", "r"], steps), loaded.score_steps(["q", "r"], steps), strict=True
+    ):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="no step-labelled"):
+        train_prm([Comparison("q", ("a",))], WrongFlagBackbone())
+    with pytest.raises(ValueError, match="aggregate"):
+        train_prm(records, WrongFlagBackbone(), PRMOptions(aggregate="mean"))
+
+
+def test_loader_errors_name_line_and_field():
+    with pytest.raises(DataError, match=r"f.jsonl:3: field 'mistake_index'"):
+        load_big_bench_mistake([(3, {"input": "q", "steps": ["a"], "mistake_index": 1})], "f.jsonl")
+    with pytest.raises(
+        DataError, match=r"g.jsonl:2: field 'error_steps': step numbers are 1-based"
+    ):
+        row = {
+            "original_question": "q",
+            "modified_question": "q",
+            "original_process": ["a"],
+            "modified_process": ["b"],
+            "error_steps": [0],
+            "classification": "c",
+        }
+        load_prmbench([(2, row)], "g.jsonl")
+
+
+def test_big_bench_mistake_real_files(shared_data):
+    records = load_step_folder(shared_data / "big-bench-mistake", "big-bench-mistake")
+    assert len(records) == 2186
+    assert Counter(r.category for r in records) == {
+        "dyck_languages": 986,
+        "logical_deduction": 300,
+        "multistep_arithmetic": 300,
+        "tracking_shuffled_objects": 300,
+        "word_sorting": 300,
+    }
+    assert sum(len(r.steps[0]) for r in records) == 33306
+    assert sum(sum(r.step_labels[0]) for r in records) == 15739
+    assert sum(r.meta["mistake_index"] is None for r in records) == 478
+    for r in records:
+        labels = r.step_labels[0]
+        assert first_wrong_step(labels) == r.meta["mistake_index"]
+        assert r.responses[0].split("\n") == list(r.steps[0])
+
+
+def test_prmbench_real_files(shared_data):
+    records = load_step_folder(shared_data / "prmbench", "prmbench")
+    assert len(records) == 3124
+    pairs = [r for r in records if r.is_pair]
+    assert len(pairs) == 2568  # questions agree; the 280 with an edited question give 2 records
+    assert sum("modified_skipped" in r.meta for r in records) == 4
+    for r in pairs:
+        assert all(r.step_labels[0])  # the original process is all correct
+        first = first_wrong_step(r.step_labels[1])
+        in_range = [e for e in r.meta["error_steps"] if e <= len(r.steps[1])]
+        assert first == min(in_range) - 1  # error_steps are 1-based

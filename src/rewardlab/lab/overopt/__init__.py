@@ -1,0 +1,21 @@
+"""The overoptimization lab: gold vs proxy reward under best-of-n (Gao et al. 2023;
+Coste et al. 2024). ``run_overopt(OveroptConfig(...))`` runs it;
+``report.write_report`` writes the JSON, the HTML report and the PNGs.
+
+``OveroptConfig`` and ``run_overopt`` are imported on first use (they pull in
+torch), so the CLI and ``pools`` load fast.
+"""
+
+from typing import Any
+
+from rewardlab.lab.overopt.pools import SyntheticPoolConfig
+
+__all__ = ["OveroptConfig", "SyntheticPoolConfig", "run_overopt"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("OveroptConfig", "run_overopt"):
+        from rewardlab.lab.overopt import experiment
+
+        return getattr(experiment, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,247 @@
+"""The gold-vs-proxy overoptimization experiment (best-of-n).
+
+Gao, Schulman & Hilton, "Scaling Laws for Reward Model Overoptimization"
+(ICML 2023): train proxy reward models on preferences labelled by a gold
+reward, optimise against the proxy by best-of-n, and watch the gold reward of
+the pick as the optimisation distance d = √KL_bon(n) grows — the proxy keeps
+rising while gold peaks and falls. Coste et al., "Reward Model Ensembles Help
+Mitigate Overoptimization" (ICLR 2024): with 25% label noise, optimising the
+worst case (WCO) or an uncertainty-penalised mean (UWO) of an ensemble loses
+less gold than a single proxy.
+
+For every backbone × proxy size × noise, one K-member ensemble is trained
+(:mod:`rewardlab.lab.overopt.proxies`), read as ``single`` (member 0) and
+through each aggregation; each reading gets its best-of-n curve on the test
+pool and a fit of R_bon(d) = d(α − βd) to its gold relative to n = 1
+(:mod:`rewardlab.lab.scaling_fit`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+import rewardlab
+from rewardlab.data.fingerprint import fingerprint
+from rewardlab.features.base import build_backbone
+from rewardlab.lab.overopt.pools import (
+    LabData,
+    SyntheticPoolConfig,
+    alpaca_eval_data,
+    flip_labels,
+    synthetic_data,
+)
+from rewardlab.lab.overopt.proxies import (
+    SINGLE,
+    Proxy,
+    bon_curves,
+    default_ns,
+    read_rewards,
+    score_pool,
+    train_proxy,
+)
+from rewardlab.lab.scaling_fit import fit_bon
+from rewardlab.models.train import TrainConfig
+from rewardlab.robust.aggregate import AGGREGATIONS
+
+StageCallback = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)``."""
+
+SOURCES = ("synthetic", "alpaca-eval")
+
+
+@dataclass
+class OveroptConfig:
+    """What :func:`run_overopt` runs; the defaults are the measured synthetic setting.
+
+    Attributes:
+        pool: "synthetic" or "alpaca-eval".
+        data: the AlpacaEval folder (``pool="alpaca-eval"`` only).
+        proxy_sizes: training pairs per proxy (data scaling).
+        noises: label-flip rates ε.
+        ensemble: members K per proxy (``single`` reads member 0).
+        aggregates: aggregations of the K members (names in ``AGGREGATIONS``).
+        backbones: backbone specs ("hashing", "encoder", "encoder:PATH").
+        ns: values of n (must include 1); empty: 1, 2, 4, … up to the smallest pool.
+        uwo_lambda: λ of UWO = mean − λ·Var.
+        seed: seed of the split, the pairs, the noise, the pool and the training.
+        synthetic: arena sizes (``pool="synthetic"``).
+        test_fraction / val_fraction: share of AlpacaEval instructions held out.
+        max_test_prompts: cap on AlpacaEval test instructions (None: all).
+        epochs / lr / batch_size / weight_decay / patience: head training.
+    """
+
+    pool: str = "synthetic"
+    data: str | None = None
+    proxy_sizes: tuple[int, ...] = (1000, 4000)
+    noises: tuple[float, ...] = (0.25,)
+    ensemble: int = 5
+    aggregates: tuple[str, ...] = ("mean", "wco", "uwo")
+    backbones: tuple[str, ...] = ("hashing",)
+    ns: tuple[int, ...] = ()
+    uwo_lambda: float = 0.5
+    seed: int = 0
+    synthetic: SyntheticPoolConfig = field(default_factory=SyntheticPoolConfig)
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    max_test_prompts: int | None = None
+    epochs: int = 40
+    lr: float = 2e-3
+    batch_size: int = 128
+    weight_decay: float = 0.05
+    patience: int = 2
+
+    def __post_init__(self) -> None:
+        if self.pool not in SOURCES:
+            raise ValueError(f"field 'pool': expected one of {SOURCES}, got {self.pool!r}")
+        if self.pool == "alpaca-eval" and not self.data:
+            raise ValueError("field 'data': the alpaca-eval pool needs the AlpacaEval folder")
+        if not self.proxy_sizes or any(int(s) < 1 for s in self.proxy_sizes):
+            raise ValueError(f"field 'proxy_sizes': expected positive sizes, got {self.proxy_sizes}")
+        if not self.noises or any(not 0.0 <= e <= 0.5 for e in self.noises):
+            raise ValueError(f"field 'noises': expected rates in [0, 0.5], got {self.noises}")
+        if self.ensemble < 1:
+            raise ValueError(f"field 'ensemble': expected K >= 1, got {self.ensemble}")
+        for name in self.aggregates:
+            AGGREGATIONS.get(name)  # did-you-mean error on a typo
+        if self.aggregates and self.ensemble < 2:
+            raise ValueError("field 'aggregates': aggregating needs an ensemble of K >= 2")
+        if not self.backbones:
+            raise ValueError("field 'backbones': name at least one backbone")
+        if self.ns and (sorted(set(self.ns)) != list(self.ns) or self.ns[0] != 1):
+            raise ValueError(f"field 'ns': expected increasing values starting at 1, got {self.ns}")
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            n_members=self.ensemble,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_data(config: OveroptConfig, progress: StageCallback | None = None) -> LabData:
+    """The source's split data, with enough training pairs for the largest proxy."""
+    largest = max(config.proxy_sizes)
+    if config.pool == "synthetic":
+        stage = None if progress is None else (lambda d, t: progress("pool", d, t))
+        data = synthetic_data(config.synthetic, largest, config.seed, stage)
+    else:
+        data = alpaca_eval_data(
+            str(config.data),
+            config.test_fraction,
+            config.val_fraction,
+            config.seed,
+            config.max_test_prompts,
+        )
+    if len(data.train) < largest:
+        raise ValueError(
+            f"field 'proxy_sizes': {largest} pairs asked for, but the training prompts "
+            f"give {len(data.train)}"
+        )
+    return data
+
+
+def _summary(curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """Peak of gold over n, gold at the largest n and the loss from the peak."""
+    peak = max(curve, key=lambda p: p["gold"])
+    last = curve[-1]
+    return {
+        "gold_n1": curve[0]["gold"],
+        "gold_peak": peak["gold"],
+        "n_at_peak": peak["n"],
+        "gold_max_n": last["gold"],
+        "drop_from_peak": peak["gold"] - last["gold"],
+        "proxy_gain_max_n": last["proxy_delta"],
+        "gold_gain_max_n": last["gold_delta"],
+    }
+
+
+def _settings(
+    proxy: Proxy, members: np.ndarray, data: LabData, config: OveroptConfig, ns: list[int]
+) -> list[dict[str, Any]]:
+    """One result per reading of ``proxy`` (single, then each aggregation)."""
+    out = []
+    for name in (SINGLE, *config.aggregates):
+        rewards = read_rewards(members, data.test.prompts, name, config.uwo_lambda)
+        curve = bon_curves(data.test, rewards, ns)
+        fit = fit_bon([p["sqrt_kl"] for p in curve], [p["gold_delta"] for p in curve])
+        out.append(
+            {
+                "backbone": proxy.backbone,
+                "proxy_size": proxy.size,
+                "noise": proxy.noise,
+                "aggregate": name,
+                "members": 1 if name == SINGLE else config.ensemble,
+                "train": proxy.train_summary(),
+                "curve": curve,
+                "fit": fit.to_dict(),
+                "summary": _summary(curve),
+            }
+        )
+    return out
+
+
+def run_overopt(
+    config: OveroptConfig, progress: StageCallback | None = None
+) -> dict[str, Any]:
+    """Run the experiment; return every number (JSON-ready).
+
+    ``progress(stage, done, total)`` follows the stages "pool", "train" and
+    "score <backbone>".
+    """
+    started = time.perf_counter()
+    data = load_data(config, progress)
+    loaded = time.perf_counter()
+    ns = list(config.ns) or default_ns(min(data.test.pool_sizes()))
+    train_config = config.train_config()
+    jobs = [(b, s, e) for b in config.backbones for s in config.proxy_sizes for e in config.noises]
+    settings: list[dict[str, Any]] = []
+    proxies_done = 0
+    timing = {"data_seconds": loaded - started, "train_seconds": 0.0, "score_seconds": 0.0}
+    for spec in config.backbones:
+        backbone = build_backbone(spec)
+        proxies = []
+        for size in config.proxy_sizes:
+            for k, noise in enumerate(config.noises):
+                seed = config.seed * 1000 + k
+                train = flip_labels(data.train[:size], noise, seed)
+                val = flip_labels(data.val, noise, seed + 500)
+                tick = time.perf_counter()
+                proxies.append(train_proxy(train, val, backbone, spec, size, noise, train_config))
+                timing["train_seconds"] += time.perf_counter() - tick
+                proxies_done += 1
+                if progress is not None:
+                    progress("train", proxies_done, len(jobs))
+        tick = time.perf_counter()
+        stage = None if progress is None else (lambda d, t, s=spec: progress(f"score {s}", d, t))
+        member_scores = score_pool(proxies, backbone, data.test, progress=stage)
+        timing["score_seconds"] += time.perf_counter() - tick
+        for proxy, members in zip(proxies, member_scores, strict=True):
+            settings.extend(_settings(proxy, members, data, config, ns))
+    timing["total_seconds"] = time.perf_counter() - started
+    return {
+        "experiment": "overopt",
+        "rewardlab_version": rewardlab.__version__,
+        "config": config.to_dict(),
+        "data": {
+            **data.info,
+            "train_fingerprint": fingerprint(data.train[: max(config.proxy_sizes)]),
+            "test_fingerprint": data.test.fingerprint(),
+            "pool_sizes": {"min": min(data.test.pool_sizes()), "max": max(data.test.pool_sizes())},
+        },
+        "ns": ns,
+        "settings": settings,
+        "timing": timing,
+    }
+

@@ -1,0 +1,104 @@
+"""The overoptimization lab: label noise, ensemble readings, best-of-n curves and the
+whole run (deterministic by seed) on a tiny synthetic arena."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rewardlab.data.record import Comparison
+from rewardlab.lab.overopt import OveroptConfig, SyntheticPoolConfig, run_overopt
+from rewardlab.lab.overopt.pools import CandidatePool, flip_labels, synthetic_data
+from rewardlab.lab.overopt.proxies import bon_curves, default_ns, read_rewards
+from rewardlab.lab.scaling_fit import fit_bon
+
+TINY = SyntheticPoolConfig(
+    n_prompts=80, test_prompts=5, val_prompts=8, pool_size=12, n_val_pairs=40
+)
+
+
+def tiny_config(**changes) -> OveroptConfig:
+    base = {
+        "proxy_sizes": (60,),
+        "noises": (0.25,),
+        "ensemble": 3,
+        "synthetic": TINY,
+        "epochs": 2,
+    }
+    return OveroptConfig(**{**base, **changes})
+
+
+def test_flip_labels_is_seeded_and_nested_across_rates():
+    pairs = [Comparison("p", (f"a{i}", f"b{i}"), ranking=(0, 1)) for i in range(400)]
+    low = [r.ranking == (1, 0) for r in flip_labels(pairs, 0.1, seed=3)]
+    high = [r.ranking == (1, 0) for r in flip_labels(pairs, 0.25, seed=3)]
+    assert all(h for lo, h in zip(low, high, strict=True) if lo)  # ε=0.1 flips ⊂ ε=0.25 flips
+    assert 20 < sum(low) < 60 and 70 < sum(high) < 130
+    assert high == [r.ranking == (1, 0) for r in flip_labels(pairs, 0.25, seed=3)]
+    assert flip_labels(pairs, 0.0, seed=3) == pairs
+    with pytest.raises(ValueError, match="noise"):
+        flip_labels(pairs, 1.5, seed=0)
+
+
+def test_readings_single_member_zero_and_centred_aggregations():
+    # One prompt, three responses, two members: m0 = (0, 1, 2), m1 = (0, 0, 3).
+    # Centred per prompt: m0 − 1 = (−1, 0, 1), m1 − 1 = (−1, −1, 2).
+    members = np.array([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0]])
+    prompts = ["p", "p", "p"]
+    np.testing.assert_allclose(read_rewards(members, prompts, "single", 0.5), [0, 1, 2])
+    np.testing.assert_allclose(read_rewards(members, prompts, "mean", 0.5), [-1, -0.5, 1.5])
+    np.testing.assert_allclose(read_rewards(members, prompts, "wco", 0.5), [-1, -1, 1])
+    # UWO = mean − 0.5·Var, Var (ddof 0) of (−1, −1), (0, −1), (1, 2) = 0, 0.25, 0.25.
+    np.testing.assert_allclose(read_rewards(members, prompts, "uwo", 0.5), [-1, -0.625, 1.375])
+
+
+def test_bon_curve_is_the_unbiased_estimate_with_deltas_and_attributes():
+    # Proxy (1, 2, 3), gold (5, 0, 1). n=1: mean gold 2. n=2: the pick is rank 2 with
+    # weight C(1,1)/C(3,2) = 1/3 and rank 3 with 2/3: gold = 0·1/3 + 1·2/3 = 2/3.
+    # n=3: always the top (gold 1). Words (10, 20, 30) follow the same weights.
+    pool = CandidatePool(["p"] * 3, ["a", "b", "c"], np.array([5.0, 0.0, 1.0]),
+                         {"words": np.array([10.0, 20.0, 30.0])})
+    curve = bon_curves(pool, np.array([1.0, 2.0, 3.0]), [1, 2, 3])
+    assert [p["gold"] for p in curve] == pytest.approx([2.0, 2 / 3, 1.0])
+    assert [p["gold_delta"] for p in curve] == pytest.approx([0.0, -4 / 3, -1.0])
+    assert [p["proxy_delta"] for p in curve] == pytest.approx([0.0, 8 / 3 - 2, 1.0])
+    assert [p["attributes"]["words"] for p in curve] == pytest.approx([20.0, 20 / 3 + 20, 30.0])
+
+
+def test_default_ns_are_powers_of_two_then_the_pool_size():
+    assert default_ns(8) == [1, 2, 4, 8]
+    assert default_ns(1000) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="pool"):
+        OveroptConfig(pool="arena")
+    with pytest.raises(ValueError, match="data"):
+        OveroptConfig(pool="alpaca-eval")
+    with pytest.raises(ValueError, match="ns"):
+        OveroptConfig(ns=(2, 4))
+    with pytest.raises(Exception, match="uwo"):
+        OveroptConfig(aggregates=("uwoo",))
+
+
+def test_run_is_deterministic_and_gold_at_n1_is_the_pool_mean():
+    first = run_overopt(tiny_config())
+    second = run_overopt(tiny_config())
+    for run in (first, second):
+        for setting in run["settings"]:
+            del setting["train"]["fit_seconds"]  # wall time, the one thing allowed to differ
+    assert json.dumps(first["settings"], sort_keys=True) == json.dumps(
+        second["settings"], sort_keys=True
+    )
+    assert [s["aggregate"] for s in first["settings"]] == ["single", "mean", "wco", "uwo"]
+    pool = synthetic_data(TINY, 60, seed=0).test
+    assert first["ns"] == [1, 2, 4, 8, 12]
+    for setting in first["settings"]:
+        curve = setting["curve"]
+        assert curve[0]["gold"] == pytest.approx(pool.gold.mean())  # n = 1 ignores the proxy
+        refit = fit_bon([p["sqrt_kl"] for p in curve], [p["gold_delta"] for p in curve])
+        assert setting["fit"]["alpha"] == pytest.approx(refit.alpha)
+    assert synthetic_data(TINY, 60, seed=1).test.fingerprint() != pool.fingerprint()
+    assert pool.fingerprint() == first["data"]["test_fingerprint"]

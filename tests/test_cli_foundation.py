@@ -47,9 +47,11 @@ def test_train_eval_score_round_trip(hh_subset, tmp_path):
     results_path = tmp_path / "results.json"
     invoke("eval", "--model", model_dir, "--data", hh_subset, "--out", results_path)
     results = json.loads(results_path.read_text())
-    assert results["n_pairs"] == 600
+    assert results["n_pairs"] == 600 and results["suite"] == "pairs"
+    metrics = results["metrics"]
     # trained on ~80% of these pairs: it must do better on them than chance and than length
-    assert results["accuracy"] > max(0.6, results["length_baseline_accuracy"])
+    assert metrics["accuracy"] > max(0.6, metrics["length_baseline_accuracy"])
+    assert results["higher_is_better"]["accuracy"] is True
 
     pool = tmp_path / "pool.jsonl"
     pool.write_text(

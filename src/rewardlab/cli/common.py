@@ -74,6 +74,6 @@ def user_errors() -> Iterator[None]:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    from rewardlab.models.io import write_json_atomic
+    from rewardlab.atomic import write_json_atomic
 
     write_json_atomic(path, payload)

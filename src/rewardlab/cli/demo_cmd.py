@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
+from rewardlab.atomic import write_text_atomic
 from rewardlab.cli.common import console, progress_bar, user_errors, write_json
 
 
@@ -37,9 +36,6 @@ def demo(
     save_model(model, out / "model", results)
     write_json(out / "report.json", results)
     text = summary_text(results)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".summary.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, out / "summary.md")
+    write_text_atomic(out / "summary.md", text)
     console.print(text)
     console.print(f"wrote {out / 'report.json'}, {out / 'summary.md'} and {out / 'model'}")

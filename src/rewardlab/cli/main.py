@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.bon_cmd",
     "rewardlab.cli.build_cmd",
     "rewardlab.cli.serve_cmd",
+    "rewardlab.cli.lab_cmd",
     "rewardlab.cli.train_cmd",
     "rewardlab.cli.eval_cmd",
     "rewardlab.cli.score_cmd",

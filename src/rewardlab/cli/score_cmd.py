@@ -18,14 +18,15 @@ def score(
     input: Path = typer.Option(..., help="JSONL/JSON/CSV/Parquet with prompt and response."),
     output: Path = typer.Option(..., help="JSONL to write (input rows + reward)."),
     uncertainty: bool = typer.Option(False, help="Also write the spread across members."),
+    aggregate: str = typer.Option(None, help="Aggregation for ensembles (mean, wco, uwo, …)."),
 ) -> None:
     """Score a file of responses; each output line gets ``reward`` (and ``uncertainty``)."""
+    from rewardlab.cli.eval_cmd import load_for_scoring
     from rewardlab.data.errors import DataError
     from rewardlab.data.io import read_rows, write_jsonl
-    from rewardlab.models.io import load_model
 
     with user_errors():
-        reward_model = load_model(model)
+        reward_model = load_for_scoring(model, aggregate)
         rows = []
         for line, row in read_rows(input):
             for name in ("prompt", "response"):
@@ -35,6 +36,8 @@ def score(
         prompts = [r["prompt"] for r in rows]
         responses = [r["response"] for r in rows]
         if uncertainty:
+            if not hasattr(reward_model, "score_with_uncertainty"):
+                raise ValueError(f"{model}: this model reports no uncertainty")
             rewards, spread = reward_model.score_with_uncertainty(prompts, responses)
             for row, s in zip(rows, spread, strict=True):
                 row["uncertainty"] = float(s)

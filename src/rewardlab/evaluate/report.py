@@ -15,14 +15,14 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rewardlab.atomic import write_text_atomic
 
-def _png(draw: Callable[[Any], None], size: tuple[float, float] = (7.0, 4.0)) -> str:
+
+def png_base64(draw: Callable[[Any], None], size: tuple[float, float] = (7.0, 4.0)) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +55,7 @@ def _figures(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             ax.barh(names, [subsets[n] for n in names], color="#4c72b0")
             ax.set_xlim(0, 1)
             ax.set_xlabel("accuracy")
-        figs.append(("Accuracy per subset", _png(bars, (7.0, 1.0 + 0.3 * len(subsets)))))
+        figs.append(("Accuracy per subset", png_base64(bars, (7.0, 1.0 + 0.3 * len(subsets)))))
     rel = results.get("calibration", {}).get("reliability")
     if rel:
         def reliability(ax):
@@ -67,7 +67,7 @@ def _figures(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             ax.set_xlabel("confidence σ(Δ)")
             ax.set_ylabel("accuracy")
             ax.legend()
-        figs.append(("Reliability diagram", _png(reliability, (5.0, 5.0))))
+        figs.append(("Reliability diagram", png_base64(reliability, (5.0, 5.0))))
     probes = results.get("probes", {})
     scatter = probes.get("length", {}).get("scatter")
     if scatter and scatter["lengths"]:
@@ -75,7 +75,7 @@ def _figures(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             ax.scatter(scatter["lengths"], scatter["rewards"], s=6, alpha=0.4)
             ax.set_xlabel("length (whitespace tokens)")
             ax.set_ylabel("reward")
-        figs.append(("Reward vs length", _png(lengths)))
+        figs.append(("Reward vs length", png_base64(lengths)))
     per = probes.get("perturb", {}).get("per_perturbation")
     if per:
         def boxes(ax):
@@ -84,7 +84,7 @@ def _figures(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
             ax.axhline(0, color="grey", lw=0.8)
             ax.set_ylabel("reward change")
-        figs.append(("Reward change under perturbations", _png(boxes)))
+        figs.append(("Reward change under perturbations", png_base64(boxes)))
     curve = probes.get("attack", {}).get("curve")
     if curve:
         def attack(ax):
@@ -92,7 +92,7 @@ def _figures(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             ax.set_ylim(0, 1)
             ax.set_xlabel("queries per pair")
             ax.set_ylabel("fraction of pairs flipped")
-        figs.append(("Attack success vs queries", _png(attack)))
+        figs.append(("Attack success vs queries", png_base64(attack)))
     return figs
 
 
@@ -133,15 +133,4 @@ def render_html(results: Mapping[str, Any]) -> str:
 
 def write_html_report(results: Mapping[str, Any], path: str | Path) -> Path:
     """Render ``results`` and write it to ``path`` atomically; return the path."""
-    path = Path(path)
-    text = render_html(results)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, render_html(results))

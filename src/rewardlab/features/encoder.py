@@ -9,10 +9,14 @@ Features of a pair: ``[e(joined), e(response), log(1 + |response| tokens)]``
 where ``e`` is the encoder's pooled (mean by default, per the model's
 ``1_Pooling/config.json``) and, when the model says so, L2-normalized
 embedding, and ``joined`` is the prompt + response text with the prompt cut
-from the left (see ``rewardlab.features.join``). Texts are encoded in batches
-sorted by length (less padding), under ``torch.inference_mode``; every vector
-goes to the cache, so a second run, a new head or an ensemble re-encodes
-nothing.
+from the left (see ``rewardlab.features.join``). Texts are tokenized once,
+sorted by token length and cut into token-budget batches (at most
+``max_tokens`` padded tokens and ``batch_size`` texts each); BERT encoders run
+padding-free (``rewardlab.features.fast_encode``), others padded, all under
+``torch.inference_mode``. ``quantize=True`` (opt-in) runs int8 dynamic
+quantization: faster, not exact, so its vectors live in their own cache
+folder. Every vector goes to the cache, so a second run, a new head or an
+ensemble re-encodes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ import numpy as np
 
 from rewardlab.features.base import ProgressCallback
 from rewardlab.features.cache import EmbeddingCache
+from rewardlab.features.fast_encode import (
+    PackedBert,
+    quantize_int8,
+    supports_packing,
+    token_budget_batches,
+)
 from rewardlab.features.join import join_truncated
 
 
@@ -62,7 +72,14 @@ class SentenceEncoder:
     first ``encode``, so a run served entirely from the cache never loads them.
     """
 
-    def __init__(self, model: str, max_length: int | None, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: str,
+        max_length: int | None,
+        batch_size: int,
+        max_tokens: int = 16384,
+        quantize: bool = False,
+    ) -> None:
         import torch
         from transformers import AutoConfig, AutoTokenizer
 
@@ -71,8 +88,11 @@ class SentenceEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.hidden_size = int(AutoConfig.from_pretrained(model).hidden_size)
         self._model = None
+        self._runner = None
         self.torch = torch
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.quantize = quantize
         self.pooling, self.normalize, default_max = self._read_sentence_config()
         self.max_length = max_length or default_max
 
@@ -98,6 +118,14 @@ class SentenceEncoder:
         return self._model
 
     @property
+    def runner(self):
+        """The module that encodes: packed BERT when possible, else the model; int8 if asked."""
+        if self._runner is None:
+            runner = PackedBert(self.model) if supports_packing(self.model) else self.model
+            self._runner = quantize_int8(runner) if self.quantize else runner
+        return self._runner
+
+    @property
     def dim(self) -> int:
         return self.hidden_size
 
@@ -107,32 +135,39 @@ class SentenceEncoder:
         )
         return [list(map(tuple, spans)) for spans in encoded["offset_mapping"]]
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with special tokens, truncated to ``max_length``."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return encoded["input_ids"]
+
+    def _pooled(self, ids: list[list[int]]):
+        runner = self.runner
+        if isinstance(runner, PackedBert):
+            return runner(ids, self.pooling)
+        batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
+        hidden = runner(**batch).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Embeddings of ``texts`` in their original order, float32 (n, dim)."""
         torch = self.torch
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        ids = self.token_ids(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        done = 0
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = self.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**batch).last_hidden_state
-                if self.pooling == "cls":
-                    pooled = hidden[:, 0]
-                else:
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            for idx in token_budget_batches([len(x) for x in ids], self.max_tokens, self.batch_size):
+                pooled = self._pooled([ids[i] for i in idx])
                 if self.normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.float().numpy()
+                done += len(idx)
                 if progress is not None:
-                    progress(min(start + self.batch_size, len(texts)), len(texts))
+                    progress(done, len(texts))
         return out
 
 
@@ -143,13 +178,17 @@ class EncoderBackbone:
         self,
         model: str | None = None,
         max_length: int | None = None,
-        batch_size: int = 64,
+        batch_size: int = 256,
         cache_dir: str | None = None,
+        max_tokens: int = 16384,
+        quantize: bool = False,
     ) -> None:
         self.model = model
         self.max_length = max_length
         self.batch_size = batch_size
         self.cache_dir = cache_dir
+        self.max_tokens = max_tokens
+        self.quantize = quantize
         self._encoder: SentenceEncoder | None = None
         self._cache: EmbeddingCache | None = None
 
@@ -160,7 +199,9 @@ class EncoderBackbone:
     @property
     def encoder(self) -> SentenceEncoder:
         if self._encoder is None:
-            self._encoder = SentenceEncoder(self.model_path, self.max_length, self.batch_size)
+            self._encoder = SentenceEncoder(
+                self.model_path, self.max_length, self.batch_size, self.max_tokens, self.quantize
+            )
         return self._encoder
 
     @property
@@ -168,8 +209,13 @@ class EncoderBackbone:
         if self._cache is None:
             max_length = self.max_length or self.encoder.max_length
             root = Path(self.cache_dir) if self.cache_dir else None
-            self._cache = EmbeddingCache(model_identity(self.model_path), max_length, root)
+            self._cache = EmbeddingCache(self.cache_identity(), max_length, root)
         return self._cache
+
+    def cache_identity(self) -> str:
+        """The cache key's model part; int8 vectors never share a folder with exact ones."""
+        identity = model_identity(self.model_path)
+        return f"{identity}|int8-dynamic" if self.quantize else identity
 
     @property
     def dim(self) -> int:
@@ -218,4 +264,6 @@ class EncoderBackbone:
             "model_id": model_identity(self.model_path),
             "max_length": self.max_length,
             "batch_size": self.batch_size,
+            "max_tokens": self.max_tokens,
+            "quantize": self.quantize,
         }

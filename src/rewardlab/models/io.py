@@ -19,8 +19,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
+from rewardlab.atomic import write_json_atomic
 from rewardlab.features.base import backbone_from_config
 from rewardlab.models.heads import HEADS
 from rewardlab.models.reward_model import TrainedRewardModel
@@ -28,17 +28,6 @@ from rewardlab.models.train import Normalizer
 
 FORMAT = "rewardlab-reward-model"
 FORMAT_VERSION = 1
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
-    os.replace(tmp, path)
 
 
 def save_model(

@@ -68,7 +68,8 @@ def test_bon_with_scores_column(app, pool_file, tmp_path):
 def test_bon_with_model(app, pool_file, tmp_path, monkeypatch):
     loaded = []
     monkeypatch.setattr(
-        "rewardlab.models.io.load_model", lambda path: loaded.append(path) or LengthReward()
+        "rewardlab.robust.loading.load_reward_model",
+        lambda path: loaded.append(path) or LengthReward(),
     )
     out = tmp_path / "bon.json"
     args = ["bon", "--model", str(tmp_path / "rm"), "--candidates", str(pool_file)]

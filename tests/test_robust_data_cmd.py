@@ -44,11 +44,11 @@ PAIRS = [
 
 @pytest.fixture()
 def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    models_io = types.ModuleType("rewardlab.models.io")
-    models_io.load_model = lambda path: ENSEMBLE  # type: ignore[attr-defined]
+    loading = types.ModuleType("rewardlab.robust.loading")
+    loading.load_reward_model = lambda path: ENSEMBLE  # type: ignore[attr-defined]
     data_load = types.ModuleType("rewardlab.data.load")
     data_load.load_comparisons = lambda path: types.SimpleNamespace(records=PAIRS)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rewardlab.models.io", models_io)
+    monkeypatch.setitem(sys.modules, "rewardlab.robust.loading", loading)
     monkeypatch.setitem(sys.modules, "rewardlab.data.load", data_load)
     app = typer.Typer()
 

@@ -19,14 +19,14 @@ def cli(monkeypatch, tmp_path):
     loaded: list[object] = []
     served: list[tuple[object, object]] = []
 
-    fake_io = types.ModuleType("rewardlab.models.io")
+    fake_loading = types.ModuleType("rewardlab.robust.loading")
 
-    def load_model(path):
+    def load_reward_model(path):
         loaded.append(path)
         return LengthReward()
 
-    fake_io.load_model = load_model
-    monkeypatch.setitem(sys.modules, "rewardlab.models.io", fake_io)
+    fake_loading.load_reward_model = load_reward_model
+    monkeypatch.setitem(sys.modules, "rewardlab.robust.loading", fake_loading)
     import rewardlab.serve.runner as runner
 
     monkeypatch.setattr(

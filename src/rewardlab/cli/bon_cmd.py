@@ -41,9 +41,9 @@ def load_pools(
         raise ValueError("give exactly one of --model and --scores-column")
     if model is None:
         return read_pool(candidates, score_column=scores_column, gold_column=gold_column)
-    from rewardlab.models.io import load_model
+    from rewardlab.robust.loading import load_reward_model
 
-    reward_model = load_model(model)
+    reward_model = load_reward_model(model)
     with progress_bar("scoring candidates") as progress:
         return read_pool(
             candidates,

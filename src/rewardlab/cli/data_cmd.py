@@ -67,9 +67,9 @@ def register(app: typer.Typer) -> None:
         if flip_lowest is not None and drop_lowest is not None:
             raise typer.BadParameter("use --flip-lowest or --drop-lowest, not both")
         from rewardlab.data.load import load_comparisons
-        from rewardlab.models.io import load_model
+        from rewardlab.robust.loading import load_reward_model
 
-        ensemble = load_model(model)
+        ensemble = load_reward_model(model)
         pairs = list(load_comparisons(data).records)
         mu, sigma = preference_strength(ensemble, pairs)
         flipped = (

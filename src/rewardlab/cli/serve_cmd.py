@@ -1,6 +1,6 @@
 """``rewardlab serve``: serve a saved reward model over HTTP (uvicorn).
 
-Loads the model directory with ``rewardlab.models.io.load_model`` and serves it
+Loads the model directory with ``rewardlab.robust.loading.load_reward_model`` and serves it
 with :func:`rewardlab.serve.create_app`; see :mod:`rewardlab.serve.app` for the
 routes (native, OpenRLHF, LLaMA-Factory and vLLM-style). Heavy imports happen
 only when the command runs.
@@ -55,9 +55,9 @@ def serve(
         raise typer.BadParameter(str(err)) from None
     if not model.is_dir():
         raise typer.BadParameter(f"{model} is not a directory", param_hint="--model")
-    from rewardlab.models.io import load_model
+    from rewardlab.robust.loading import load_reward_model
 
-    loaded = load_model(model)
+    loaded = load_reward_model(model)
     typer.echo(f"serving {model} on http://{host}:{port} (max batch {max_batch})")
     run_server(loaded, settings)
 

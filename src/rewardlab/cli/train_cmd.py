@@ -25,8 +25,14 @@ def train(
     data: str = typer.Option(..., help="Data file, AlpacaEval folder, or hf:<dataset>."),
     out: Path = typer.Option(..., help="Directory to write the model to."),
     format: str = typer.Option("auto", help="auto|trl|hh-rlhf|alpaca-eval|rewardbench|ratings"),
-    backbone: str = typer.Option("encoder", help="hashing | encoder | encoder:PATH_OR_NAME"),
-    head: str = typer.Option("linear", help="Head name (linear, mlp, …)."),
+    backbone: str = typer.Option(
+        "encoder",
+        help="hashing | encoder | encoder:PATH_OR_NAME; a comma list (encoder,hashing) trains "
+        "one member per backbone (a multi-backbone ensemble).",
+    ),
+    head: str = typer.Option(
+        "linear", help="linear | mlp | multi-attribute, or a structured model: gpm | pal | dmoe | prm."
+    ),
     head_params: str = typer.Option(None, help='Head options as JSON, e.g. \'{"hidden": 64}\'.'),
     loss: str = typer.Option(
         "bt",
@@ -69,6 +75,7 @@ def train(
     from rewardlab.models.fit import train_reward_model
     from rewardlab.models.io import load_model, save_model
     from rewardlab.models.train import TrainConfig
+    from rewardlab.models.zoo import STRUCTURED
 
     with user_errors():
         options = {}
@@ -97,6 +104,9 @@ def train(
             lat_eps=lat_eps,
             lat_steps=lat_steps,
         )
+        if head in STRUCTURED or "," in backbone:
+            fit_other(head, backbone, config, train_records, val_records, test, out, loaded)
+            return
         init = None if init_from is None else load_model(init_from)
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
@@ -125,3 +135,42 @@ def train(
             )
         save_model(model, out, metrics)
         console.print(f"saved {out}")
+
+
+def fit_other(head, backbone, config, train_records, val_records, test, out, loaded) -> None:
+    """Structured models (``--head gpm|pal|dmoe|prm``) and multi-backbone ensembles."""
+    from rewardlab.data.fingerprint import fingerprint
+    from rewardlab.evaluate.pairwise import evaluate_pairs, evaluate_preference_pairs
+    from rewardlab.features.base import build_backbone
+    from rewardlab.models.io import save_metrics
+    from rewardlab.models.zoo import STRUCTURED, train_structured
+    from rewardlab.robust.backbone_ensemble import (
+        save_backbone_ensemble,
+        train_backbone_ensemble,
+    )
+
+    if head in STRUCTURED:
+        if "," in backbone:
+            raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
+        model = train_structured(
+            head, train_records, build_backbone(backbone), config.head_params, val_records
+        )
+        STRUCTURED[head].save(model, out)
+    else:
+        specs = [spec.strip() for spec in backbone.split(",") if spec.strip()]
+        model = train_backbone_ensemble(
+            train_records, specs, config, val_records, data_fingerprint=fingerprint(loaded.records)
+        )
+        save_backbone_ensemble(model, out)
+    metrics: dict = {"data": loaded.report.__dict__, "head": head, "backbone": backbone}
+    pairs = [r for r in test if len(r.ranking) >= 2 and not r.tie]
+    if pairs:
+        scorer = evaluate_pairs if hasattr(model, "score") else evaluate_preference_pairs
+        metrics["test"] = scorer(model, pairs)
+        t = metrics["test"]
+        console.print(
+            f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
+            f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
+        )
+    save_metrics(out, metrics)
+    console.print(f"saved {out}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from rewardlab.data.record import Comparison
 from rewardlab.models.baselines import LengthReward
-from rewardlab.protocols import RewardModel
+from rewardlab.protocols import PreferenceModel, RewardModel
 
 
 @dataclass
@@ -72,3 +72,19 @@ def evaluate_pairs(model: RewardModel, pairs: Sequence[Comparison]) -> dict:
         c: v["accuracy"] for c, v in baseline["per_category"].items()
     }
     return report
+
+
+def evaluate_preference_pairs(model: PreferenceModel, pairs: Sequence[Comparison]) -> dict:
+    """Accuracy of a pairwise model: P(chosen ≻ rejected) > ½ is right, = ½ counts ½."""
+    pairs = [p for p in pairs if len(p.ranking) >= 2 and not p.tie]
+    probs = np.asarray(
+        model.prob([p.prompt for p in pairs], [p.chosen for p in pairs],
+                   [p.rejected for p in pairs]),
+        dtype=np.float64,
+    )
+    baseline = accuracy_report(score_pairs(LengthReward(), pairs))
+    return {
+        "accuracy": float(pair_outcomes(probs, np.full_like(probs, 0.5)).mean()),
+        "n_pairs": len(pairs),
+        "length_baseline_accuracy": baseline["accuracy"],
+    }

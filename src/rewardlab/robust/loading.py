@@ -28,6 +28,7 @@ import numpy as np
 
 from rewardlab.models.io import FORMAT as MODEL_FORMAT
 from rewardlab.models.io import load_model
+from rewardlab.models.zoo import LOADERS_BY_FORMAT
 from rewardlab.protocols import RewardModel
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.backbone_ensemble import (
@@ -60,14 +61,18 @@ def load_reward_model(
     directory = Path(directory)
     config = read_config(directory)
     fmt = config.get("format")
+    if fmt in LOADERS_BY_FORMAT:
+        if aggregate is not None or center:
+            raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
+        return LOADERS_BY_FORMAT[fmt](directory)
     if fmt == ENSEMBLE_FORMAT:
         model = load_backbone_ensemble(directory)
     elif fmt == MODEL_FORMAT:
         model = load_model(directory)
     else:
+        known = ", ".join(sorted([MODEL_FORMAT, ENSEMBLE_FORMAT, *LOADERS_BY_FORMAT]))
         raise ValueError(
-            f"{directory / 'config.json'}: field 'format' is {fmt!r}, expected "
-            f"{MODEL_FORMAT!r} or {ENSEMBLE_FORMAT!r}"
+            f"{directory / 'config.json'}: field 'format' is {fmt!r}, expected one of {known}"
         )
     saved = saved_aggregation(config, directory / "config.json")
     name = saved["name"] if aggregate is None else aggregate

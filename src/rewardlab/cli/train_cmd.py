@@ -27,8 +27,8 @@ def train(
     format: str = typer.Option("auto", help="auto|trl|hh-rlhf|alpaca-eval|rewardbench|ratings"),
     backbone: str = typer.Option(
         "encoder",
-        help="hashing | encoder | encoder:PATH_OR_NAME; a comma list (encoder,hashing) trains "
-        "one member per backbone (a multi-backbone ensemble).",
+        help="hashing | encoder | encoder:PATH_OR_NAME | transformer:PATH (fine-tune it); a comma "
+        "list (encoder,hashing) trains one member per backbone (a multi-backbone ensemble).",
     ),
     head: str = typer.Option(
         "linear", help="linear | mlp | multi-attribute, or a structured model: gpm | pal | dmoe | prm."
@@ -54,9 +54,16 @@ def train(
     lat_steps: int = typer.Option(1, help="PGD steps of latent adversarial training."),
     ensemble: int = typer.Option(1, help="Number of ensemble members (heads trained together)."),
     bootstrap: bool = typer.Option(False, help="Train each member on a bootstrap resample."),
-    epochs: int = typer.Option(40, help="Maximum epochs (early stopping on validation)."),
-    lr: float = typer.Option(2e-3, help="AdamW learning rate."),
-    batch_size: int = typer.Option(128, help="Pairs per step."),
+    epochs: int = typer.Option(
+        None, help="Maximum epochs (early stopping on validation); default 40, transformer 1."
+    ),
+    lr: float = typer.Option(
+        None, help="AdamW learning rate; default 2e-3, transformer 2e-5 (LoRA 1e-4)."
+    ),
+    batch_size: int = typer.Option(None, help="Pairs per step; default 128, transformer 8."),
+    lora: bool = typer.Option(False, help="transformer:PATH: train LoRA adapters, not all weights."),
+    max_length: int = typer.Option(512, help="transformer:PATH: tokens per prompt + response."),
+    grad_accum: int = typer.Option(1, help="transformer:PATH: micro-batches per optimizer step."),
     center_weight: float = typer.Option(0.01, help="η of the centering term η·E[(r⁺+r⁻)²]."),
     test_fraction: float = typer.Option(
         0.0, help="Hold out this fraction of prompts, evaluate on it and save the metrics."
@@ -95,15 +102,26 @@ def train(
             loss_params=parse_json_option(loss_params, "--loss-params"),
             n_members=ensemble,
             bootstrap=bootstrap,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
+            epochs=epochs or 40,
+            lr=lr or 2e-3,
+            batch_size=batch_size or 128,
             center_weight=center_weight,
             seed=seed,
             grad_penalty=grad_penalty,
             lat_eps=lat_eps,
             lat_steps=lat_steps,
         )
+        if backbone.startswith("transformer:"):
+            from rewardlab.models.transformer_train import TransformerTrainConfig
+
+            transformer_config = TransformerTrainConfig(
+                model=backbone.partition(":")[2], lora=lora, lr=lr, epochs=epochs or 1,
+                batch_size=batch_size or 8, grad_accum=grad_accum, max_length=max_length,
+                loss=loss, loss_params=config.loss_params, center_weight=center_weight,
+                seed=seed, num_labels=ensemble,
+            )
+            fine_tune(transformer_config, train_records, val_records, test, out, loaded)
+            return
         if head in STRUCTURED or "," in backbone:
             fit_other(head, backbone, config, train_records, val_records, test, out, loaded)
             return
@@ -173,4 +191,35 @@ def fit_other(head, backbone, config, train_records, val_records, test, out, loa
             f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
         )
     save_metrics(out, metrics)
+    console.print(f"saved {out}")
+
+
+def fine_tune(config, train_records, val_records, test, out, loaded) -> None:
+    """``--backbone transformer:PATH``: fine-tune a sequence-classification model end to end."""
+    from rewardlab.data.fingerprint import fingerprint
+    from rewardlab.evaluate.pairwise import evaluate_pairs
+    from rewardlab.models.transformer_rm import save_transformer_model
+    from rewardlab.models.transformer_train import train_transformer_reward_model
+
+    with progress_bar("fine-tune") as train_progress:
+        model, report = train_transformer_reward_model(
+            train_records, config, val_records, progress=train_progress,
+            data_fingerprint=fingerprint(loaded.records),
+        )
+    console.print(
+        f"fine-tuned in {report.train_seconds:.1f}s ({report.pairs_per_second:.2f} pairs/s), "
+        f"best epoch {report.best_epoch}"
+    )
+    metrics: dict = {"data": loaded.report.__dict__, "train": {
+        "train_seconds": report.train_seconds, "pairs_per_second": report.pairs_per_second,
+        "best_epoch": report.best_epoch,
+    }}
+    if any(len(r.ranking) >= 2 and not r.tie for r in test):
+        metrics["test"] = evaluate_pairs(model, test)
+        t = metrics["test"]
+        console.print(
+            f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
+            f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
+        )
+    save_transformer_model(model, out, metrics)
     console.print(f"saved {out}")

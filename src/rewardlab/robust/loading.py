@@ -28,6 +28,7 @@ import numpy as np
 
 from rewardlab.models.io import FORMAT as MODEL_FORMAT
 from rewardlab.models.io import load_model
+from rewardlab.models.transformer_rm import is_transformer_model_dir, load_transformer_model
 from rewardlab.models.zoo import LOADERS_BY_FORMAT
 from rewardlab.protocols import RewardModel
 from rewardlab.robust.aggregate import AGGREGATIONS
@@ -59,6 +60,12 @@ def load_reward_model(
 ) -> RewardModel:
     """A reward model from ``directory``; ensembles come aggregated (see the module doc)."""
     directory = Path(directory)
+    if is_transformer_model_dir(directory):
+        model = load_transformer_model(directory)
+        if aggregate is None and not center and model.n_members == 1:
+            return model
+        return AggregatedRewardModel(model, aggregate=aggregate or "mean", center=bool(center),
+                                     **params)
     config = read_config(directory)
     fmt = config.get("format")
     if fmt in LOADERS_BY_FORMAT:

@@ -1,0 +1,289 @@
+"""A fine-tuned transformer reward model: scoring, saving and loading.
+
+The reward of a response is the output of a sequence-classification head on
+the transformer's summary of the joined text (Stiennon et al., 2020; Ouyang
+et al., InstructGPT, 2022):
+
+    r_k(x, y) = w_k · h(join(x, y)) + b_k,   k = 1..K (K = ``num_labels``, usually 1)
+
+where ``h`` is the pooled [CLS] state for encoders (BERT) and the state of the
+last non-pad token for decoders, exactly as ``AutoModelForSequenceClassification``
+computes it. With K > 1 outputs the members share the transformer and
+``score`` is their mean.
+
+``join(x, y)``: when the tokenizer has a chat template, the prompt is the user
+turn and the response the assistant turn; otherwise ``<prompt>\\n\\n<response>``
+(``rewardlab.features.join``). Either way the prompt is cut from the *left* to
+fit ``max_length`` tokens and the response is never cut for the prompt's sake.
+Texts are scored in batches sorted by length under ``torch.inference_mode``.
+
+A saved model is a directory that ``AutoModelForSequenceClassification
+.from_pretrained(dir)`` and ``AutoTokenizer.from_pretrained(dir)`` load as is:
+the Hugging Face files (``config.json``, ``model.safetensors``, tokenizer
+files) sit at its top level, LoRA adapters merged into the weights, and
+rewardlab's own config is ``rewardlab.json`` beside them (HF owns
+``config.json``), with ``metrics.json`` for its last evaluation. It is
+written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rewardlab.features.join import SEPARATOR, join_truncated
+from rewardlab.protocols import check_lengths
+
+CONFIG_NAME = "rewardlab.json"
+FORMAT = "rewardlab-transformer-reward-model"
+FORMAT_VERSION = 1
+DEFAULT_MAX_LENGTH = 512
+
+
+def prepare_tokenizer(tokenizer: Any) -> Any:
+    """Give a tokenizer without a pad token (most decoders) its EOS as pad token."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(
+                f"tokenizer {tokenizer.name_or_path!r} has neither a pad nor an EOS token"
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _token_spans(tokenizer: Any):
+    def spans(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError(
+                f"tokenizer {tokenizer.name_or_path!r} is not a fast tokenizer; "
+                "prompt truncation needs its character offsets"
+            )
+        encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        return [list(map(tuple, s)) for s in encoded["offset_mapping"]]
+
+    return spans
+
+
+def _chat(tokenizer: Any, prompt: str, response: str) -> str:
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    return tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def uses_chat_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def join_for_model(
+    tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_length: int
+) -> list[str]:
+    """The texts the model reads: chat template if the tokenizer has one, else plain join."""
+    check_lengths(prompts, responses)
+    spans = _token_spans(tokenizer)
+    if not uses_chat_template(tokenizer):
+        return join_truncated(prompts, responses, max_length, spans)
+    overhead = len(tokenizer(_chat(tokenizer, "", ""), add_special_tokens=False)["input_ids"])
+    # join_truncated reserves 2 tokens for special tokens; the template needs `overhead`.
+    joined = join_truncated(prompts, responses, max_length - overhead + 2, spans)
+    texts = []
+    for text, response in zip(joined, responses, strict=True):
+        tail = text[: len(text) - len(response)]
+        tail = tail[: -len(SEPARATOR)] if tail.endswith(SEPARATOR) else tail
+        texts.append(_chat(tokenizer, tail, response))
+    return texts
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    """Padded input tensors; chat-templated texts already carry their special tokens."""
+    return tokenizer(
+        list(texts),
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        add_special_tokens=not uses_chat_template(tokenizer),
+        return_tensors="pt",
+    )
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_precision(
+    precision: str, cuda: bool | None = None, bf16_supported: bool | None = None
+) -> str:
+    """"auto" → "bf16" on a CUDA device with bf16 support, else "fp32"."""
+    if precision in ("bf16", "fp32"):
+        return precision
+    if precision != "auto":
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if bf16_supported is None:
+        bf16_supported = cuda and torch.cuda.is_bf16_supported()
+    return "bf16" if cuda and bf16_supported else "fp32"
+
+
+class TransformerRewardModel:
+    """Implements ``RewardModel`` (and per-output ``score_members``) for a HF classifier.
+
+    ``TransformerRewardModel(path_or_dir)`` loads a directory saved by
+    :func:`save_transformer_model`, or any local ``AutoModelForSequenceClassification``
+    folder (a published reward model, say); a hub name works for users with a
+    network. ``from_model`` wraps a model already in memory (the trainer's).
+    """
+
+    def __init__(
+        self,
+        path_or_dir: str | Path,
+        max_length: int | None = None,
+        batch_size: int = 16,
+        device: str | torch.device | None = None,
+    ) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = str(path_or_dir)
+        config_path = Path(path) / CONFIG_NAME
+        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        device = torch.device(device) if device is not None else default_device()
+        bf16 = resolve_precision("auto", cuda=device.type == "cuda") == "bf16"
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, dtype=torch.bfloat16 if bf16 else torch.float32
+        )
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
+        model.config.pad_token_id = tokenizer.pad_token_id
+        max_length = max_length or config.get("max_length")
+        if max_length is None:
+            max_length = min(int(tokenizer.model_max_length), DEFAULT_MAX_LENGTH)
+        self._setup(model.to(device), tokenizer, config, int(max_length), batch_size)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        config: dict[str, Any],
+        max_length: int,
+        batch_size: int = 16,
+    ) -> TransformerRewardModel:
+        """Wrap an in-memory (possibly LoRA-wrapped) classifier."""
+        self = cls.__new__(cls)
+        self._setup(model, tokenizer, config, max_length, batch_size)
+        return self
+
+    def _setup(self, model, tokenizer, config, max_length: int, batch_size: int) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = dict(config, max_length=max_length)
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    @property
+    def n_members(self) -> int:
+        return int(self.model.config.num_labels)
+
+    @property
+    def id(self) -> str:
+        return str(self.config.get("id", "rewardlab-transformer"))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
+        return join_for_model(self.tokenizer, prompts, responses, self.max_length)
+
+    def score_members(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Every output's reward, shape (K, n), float64."""
+        if check_lengths(prompts, responses) == 0:
+            return np.zeros((self.n_members, 0), dtype=np.float64)
+        texts = self.texts(prompts, responses)
+        out = np.zeros((self.n_members, len(texts)), dtype=np.float64)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = tokenize(self.tokenizer, [texts[i] for i in idx], self.max_length)
+                logits = self.model(**batch.to(self.device)).logits
+                out[:, idx] = logits.float().cpu().numpy().T
+        return out
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        return self.score_members(prompts, responses).mean(axis=0)
+
+    def merge_adapters(self) -> None:
+        """Fold LoRA adapters into the weights (scores unchanged); no-op without LoRA."""
+        if hasattr(self.model, "merge_and_unload"):
+            self.model = self.model.merge_and_unload().eval()
+
+
+def _process_state():
+    """accelerate's process state (one process unless launched distributed), if installed."""
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        return None
+    return PartialState()
+
+
+def save_transformer_model(
+    model: TransformerRewardModel, directory: str | Path, metrics: dict | None = None
+) -> Path:
+    """Write ``model`` to ``directory``, replacing a model there; LoRA is merged first.
+
+    Under ``accelerate launch`` only the main process writes; all processes
+    return once the directory is in place.
+    """
+    directory = Path(directory)
+    model.merge_adapters()
+    state = _process_state()
+    if state is None or state.is_main_process:
+        _write_model_dir(model, directory, metrics)
+    if state is not None:
+        state.wait_for_everyone()
+    return directory
+
+
+def _write_model_dir(model: TransformerRewardModel, directory: Path, metrics: dict | None) -> None:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        model.model.save_pretrained(staging, safe_serialization=True)
+        model.tokenizer.save_pretrained(staging)
+        config = dict(model.config, format=FORMAT, format_version=FORMAT_VERSION)
+        _write_json(staging / CONFIG_NAME, config)
+        if metrics is not None:
+            _write_json(staging / "metrics.json", metrics)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(staging, directory)
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def is_transformer_model_dir(directory: str | Path) -> bool:
+    """True for a directory written by :func:`save_transformer_model`."""
+    return (Path(directory) / CONFIG_NAME).is_file()
+
+
+def load_transformer_model(directory: str | Path, **options: Any) -> TransformerRewardModel:
+    """Load a model saved by :func:`save_transformer_model` (``options`` go to the model)."""
+    config_path = Path(directory) / CONFIG_NAME
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{directory} is not a rewardlab transformer model: no {CONFIG_NAME}")
+    found = json.loads(config_path.read_text()).get("format")
+    if found != FORMAT:
+        raise ValueError(f"{config_path}: field 'format' is {found!r}, not {FORMAT!r}")
+    return TransformerRewardModel(directory, **options)

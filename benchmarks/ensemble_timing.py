@@ -1,7 +1,8 @@
 """Ensemble training cost: one member vs K members trained together in one batched pass.
 
-``rewardlab.models.train.fit_heads`` trains the K heads of an ensemble in one
-forward/backward pass per batch (inputs ``(K, B, d)``), so the issue "Robust
+``rewardlab.models.train`` trains the K heads of an ensemble in one
+forward/backward pass per batch (members share the minibatch, gathered once,
+and the heads evaluate it in one matrix product), so the issue "Robust
 rewards" targets
 
     ratio = median wall time (K members) / median wall time (1 member) ≤ 1.5.

@@ -77,7 +77,6 @@ def train(
     from rewardlab.data.fingerprint import fingerprint
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
-    from rewardlab.evaluate.pairwise import evaluate_pairs
     from rewardlab.features.base import build_backbone
     from rewardlab.models.fit import train_reward_model
     from rewardlab.models.io import load_model, save_model
@@ -144,13 +143,7 @@ def train(
         metrics = {"train": report.to_dict(), "data": str(data), "data_report": loaded.report.__dict__}
         if init_from is not None:
             metrics["init_from"] = str(init_from)
-        if any(len(r.ranking) >= 2 and not r.tie for r in test):
-            metrics["test"] = evaluate_pairs(model, test)
-            t = metrics["test"]
-            console.print(
-                f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
-                f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
-            )
+        evaluate_held_out(model, test, metrics)
         save_model(model, out, metrics)
         console.print(f"saved {out}")
 
@@ -158,7 +151,6 @@ def train(
 def fit_other(head, backbone, config, train_records, val_records, test, out, loaded) -> None:
     """Structured models (``--head gpm|pal|dmoe|prm``) and multi-backbone ensembles."""
     from rewardlab.data.fingerprint import fingerprint
-    from rewardlab.evaluate.pairwise import evaluate_pairs, evaluate_preference_pairs
     from rewardlab.features.base import build_backbone
     from rewardlab.models.io import save_metrics
     from rewardlab.models.zoo import STRUCTURED, train_structured
@@ -181,15 +173,7 @@ def fit_other(head, backbone, config, train_records, val_records, test, out, loa
         )
         save_backbone_ensemble(model, out)
     metrics: dict = {"data": loaded.report.__dict__, "head": head, "backbone": backbone}
-    pairs = [r for r in test if len(r.ranking) >= 2 and not r.tie]
-    if pairs:
-        scorer = evaluate_pairs if hasattr(model, "score") else evaluate_preference_pairs
-        metrics["test"] = scorer(model, pairs)
-        t = metrics["test"]
-        console.print(
-            f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
-            f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
-        )
+    evaluate_held_out(model, test, metrics)
     save_metrics(out, metrics)
     console.print(f"saved {out}")
 
@@ -197,7 +181,6 @@ def fit_other(head, backbone, config, train_records, val_records, test, out, loa
 def fine_tune(config, train_records, val_records, test, out, loaded) -> None:
     """``--backbone transformer:PATH``: fine-tune a sequence-classification model end to end."""
     from rewardlab.data.fingerprint import fingerprint
-    from rewardlab.evaluate.pairwise import evaluate_pairs
     from rewardlab.models.transformer_rm import save_transformer_model
     from rewardlab.models.transformer_train import train_transformer_reward_model
 
@@ -214,12 +197,22 @@ def fine_tune(config, train_records, val_records, test, out, loaded) -> None:
         "train_seconds": report.train_seconds, "pairs_per_second": report.pairs_per_second,
         "best_epoch": report.best_epoch,
     }}
-    if any(len(r.ranking) >= 2 and not r.tie for r in test):
-        metrics["test"] = evaluate_pairs(model, test)
-        t = metrics["test"]
-        console.print(
-            f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
-            f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
-        )
+    evaluate_held_out(model, test, metrics)
     save_transformer_model(model, out, metrics)
     console.print(f"saved {out}")
+
+
+def evaluate_held_out(model, test, metrics: dict) -> None:
+    """Accuracy on the held-out labelled pairs (``prob`` for preference-only models),
+    stored under ``metrics["test"]`` and printed; nothing when there are none."""
+    from rewardlab.evaluate.pairwise import evaluate_pairs, evaluate_preference_pairs
+
+    pairs = [r for r in test if len(r.ranking) >= 2 and not r.tie]
+    if not pairs:
+        return
+    scorer = evaluate_pairs if hasattr(model, "score") else evaluate_preference_pairs
+    metrics["test"] = t = scorer(model, pairs)
+    console.print(
+        f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
+        f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
+    )

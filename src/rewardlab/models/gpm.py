@@ -27,9 +27,6 @@ unpickled when loading.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,9 +37,9 @@ import torch
 from torch import nn
 
 import rewardlab
+from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone, backbone_from_config
-from rewardlab.models.io import write_json_atomic
 from rewardlab.models.pairs import pair_table
 from rewardlab.models.train import Normalizer
 from rewardlab.protocols import check_lengths
@@ -70,17 +67,12 @@ def save_directory(directory: str | Path, tensors: dict[str, torch.Tensor], conf
     """Write ``model.safetensors`` and ``config.json`` to ``directory`` atomically."""
     from safetensors.torch import save_file
 
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    save_file(
-        {k: v.detach().contiguous() for k, v in tensors.items()}, staging / "model.safetensors"
-    )
-    write_json_atomic(staging / "config.json", config)
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-    return directory
+    with atomic_directory(directory) as staging:
+        save_file(
+            {k: v.detach().contiguous() for k, v in tensors.items()}, staging / "model.safetensors"
+        )
+        write_json_atomic(staging / "config.json", config)
+    return Path(directory)
 
 
 def read_directory(directory: str | Path, format: str) -> tuple[dict, dict[str, torch.Tensor]]:

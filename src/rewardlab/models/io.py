@@ -15,12 +15,9 @@ only (nothing is unpickled) and needs no network for local backbones.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from rewardlab.atomic import write_json_atomic
+from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.features.base import backbone_from_config
 from rewardlab.models.heads import HEADS
 from rewardlab.models.reward_model import TrainedRewardModel
@@ -36,20 +33,15 @@ def save_model(
     """Write ``model`` to ``directory`` (replacing an existing model there)."""
     from safetensors.torch import save_file
 
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     tensors = {f"head.{k}": v.contiguous() for k, v in model.head.state_dict().items()}
     tensors.update({f"normalizer.{k}": v for k, v in model.normalizer.state_dict().items()})
-    save_file(tensors, staging / "model.safetensors")
     config = dict(model.config, format=FORMAT, format_version=FORMAT_VERSION)
-    write_json_atomic(staging / "config.json", config)
-    if metrics is not None:
-        write_json_atomic(staging / "metrics.json", metrics)
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-    return directory
+    with atomic_directory(directory) as staging:
+        save_file(tensors, staging / "model.safetensors")
+        write_json_atomic(staging / "config.json", config)
+        if metrics is not None:
+            write_json_atomic(staging / "metrics.json", metrics)
+    return Path(directory)
 
 
 def save_metrics(directory: str | Path, metrics: dict) -> None:

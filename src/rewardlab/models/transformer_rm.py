@@ -29,9 +29,6 @@ written under a temporary name and renamed into place.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.features.join import SEPARATOR, join_truncated
 from rewardlab.protocols import check_lengths
 
@@ -252,25 +250,13 @@ def save_transformer_model(
 
 
 def _write_model_dir(model: TransformerRewardModel, directory: Path, metrics: dict | None) -> None:
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    config = dict(model.config, format=FORMAT, format_version=FORMAT_VERSION)
+    with atomic_directory(directory) as staging:
         model.model.save_pretrained(staging, safe_serialization=True)
         model.tokenizer.save_pretrained(staging)
-        config = dict(model.config, format=FORMAT, format_version=FORMAT_VERSION)
-        _write_json(staging / CONFIG_NAME, config)
+        write_json_atomic(staging / CONFIG_NAME, config)
         if metrics is not None:
-            _write_json(staging / "metrics.json", metrics)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+            write_json_atomic(staging / "metrics.json", metrics)
 
 
 def is_transformer_model_dir(directory: str | Path) -> bool:

@@ -32,9 +32,6 @@ Saved layout (one directory, written under a temporary name and renamed)::
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -43,10 +40,11 @@ from typing import Any
 import numpy as np
 
 import rewardlab
+from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import ProgressCallback, build_backbone
 from rewardlab.models.fit import TrainReport, train_reward_model
-from rewardlab.models.io import load_model, save_model, write_json_atomic
+from rewardlab.models.io import load_model, save_model
 from rewardlab.models.reward_model import TrainedRewardModel
 from rewardlab.models.train import TrainConfig
 from rewardlab.protocols import check_lengths
@@ -173,23 +171,14 @@ def save_backbone_ensemble(
     ensemble: BackboneEnsemble, directory: str | Path, metrics: dict | None = None
 ) -> Path:
     """Write ``ensemble`` to ``directory`` as one unit (replacing what was there)."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        config = ensemble.config
+    config = ensemble.config
+    with atomic_directory(directory) as staging:
         for name, model in zip(config["members"], ensemble.models, strict=True):
             save_model(model, staging / name)
         write_json_atomic(staging / "config.json", config)
         if metrics is not None:
             write_json_atomic(staging / "metrics.json", metrics)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-    return directory
+    return Path(directory)
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def test_unknown_structured_option_is_a_clear_error(hh_pairs, tmp_path):
 
 def test_multi_backbone_ensemble_scores_with_any_aggregation(hh_pairs, tmp_path):
     out = tmp_path / "ens"
-    invoke("train", "--data", hh_pairs, "--backbone", "hashing,hashing", "--ensemble", "2",
+    invoke("train", "--data", hh_pairs, "--backbones", "hashing,hashing", "--ensemble", "2",
            "--epochs", "3", "--out", out)
     config = json.loads((out / "config.json").read_text())
     assert config["format"] == "rewardlab-ensemble"
@@ -77,3 +77,20 @@ def test_multi_backbone_ensemble_scores_with_any_aggregation(hh_pairs, tmp_path)
     uwo = members.mean(axis=0) - 0.5 * members.var(axis=0)
     np.testing.assert_allclose([r["reward"] for r in rows], uwo, rtol=1e-6)
     np.testing.assert_allclose([r["uncertainty"] for r in rows], members.std(axis=0), rtol=1e-6)
+
+
+def test_prm_head_trains_on_step_labels_and_scores_steps(shared_data, tmp_path):
+    source = shared_data / "big-bench-mistake" / "multistep_arithmetic.jsonl"
+    subset = tmp_path / "bbm.jsonl"
+    subset.write_text("".join(source.read_text().splitlines(keepends=True)[:120]))
+    out = tmp_path / "prm"
+    invoke("train", "--data", subset, "--format", "big-bench-mistake", "--backbone", "hashing",
+           "--head", "prm", "--head-params", '{"epochs": 5}', "--out", out)
+    assert json.loads((out / "config.json").read_text())["format"] == "rewardlab-prm"
+    model = load_reward_model(out)
+    steps = [["Step one.", "Step two.", "Step three."]]
+    (per_step,) = model.score_steps(["Solve 2 + 2."], steps)
+    assert per_step.shape == (3,)
+    solution = model.score(["Solve 2 + 2."], ["Step one.\nStep two.\nStep three."])
+    # the default aggregate is the minimum step probability
+    assert solution[0] == pytest.approx(float(per_step.min()), rel=1e-5)

@@ -30,6 +30,11 @@ def train(
         help="hashing | encoder | encoder:PATH_OR_NAME | transformer:PATH (fine-tune it); a comma "
         "list (encoder,hashing) trains one member per backbone (a multi-backbone ensemble).",
     ),
+    backbones: str = typer.Option(
+        None,
+        help="Multi-backbone ensemble, e.g. encoder:A,encoder:B,hashing: one model (of --ensemble "
+        "members) per backbone, saved as one directory (Eisenstein et al.'s pretrain diversity).",
+    ),
     head: str = typer.Option(
         "linear", help="linear | mlp | multi-attribute, or a structured model: gpm | pal | dmoe | prm."
     ),
@@ -121,7 +126,9 @@ def train(
             )
             fine_tune(transformer_config, train_records, val_records, test, out, loaded)
             return
-        if head in STRUCTURED or "," in backbone:
+        if backbones:
+            backbone = backbones
+        if head in STRUCTURED or backbones or "," in backbone:
             fit_other(head, backbone, config, train_records, val_records, test, out, loaded)
             return
         init = None if init_from is None else load_model(init_from)

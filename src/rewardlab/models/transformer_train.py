@@ -212,13 +212,29 @@ class SingleProcess:
 
 
 def make_runtime(config: TransformerTrainConfig, precision: str):
-    """``accelerate.Accelerator`` when installed and wanted, else :class:`SingleProcess`."""
+    """``accelerate.Accelerator`` when installed and wanted, else :class:`SingleProcess`.
+
+    accelerate keeps one process-wide state whose precision cannot change; when an
+    earlier trainer in this single process (a notebook, a test run, TRL) set another
+    one, that state is reset first. Under ``accelerate launch`` (several processes)
+    it is never touched.
+    """
     if config.use_accelerate:
         try:
             from accelerate import Accelerator
+            from accelerate.state import AcceleratorState
         except ImportError:
             return SingleProcess(precision)
-        return Accelerator(mixed_precision="bf16" if precision == "bf16" else "no")
+        wanted = "bf16" if precision == "bf16" else "no"
+        state = AcceleratorState._shared_state
+        if state and state.get("_mixed_precision", wanted) != wanted:
+            if state.get("num_processes", 1) > 1:
+                raise ValueError(
+                    f"accelerate already runs with mixed precision "
+                    f"{state['_mixed_precision']!r}; this config asks for {wanted!r}"
+                )
+            AcceleratorState._reset_state()
+        return Accelerator(mixed_precision=wanted)
     return SingleProcess(precision)
 
 

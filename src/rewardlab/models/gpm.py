@@ -27,7 +27,7 @@ unpickled when loading.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,12 @@ import rewardlab
 from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone, backbone_from_config
+from rewardlab.models.early_stopping import EpochLog, fit_with_early_stopping
 from rewardlab.models.pairs import pair_table
 from rewardlab.models.train import Normalizer
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-gpm"
-EpochLog = Callable[[int, dict[str, float]], None]
 
 
 @dataclass
@@ -190,7 +190,6 @@ def fit_gpm_head(
     if len(chosen) == 0:
         raise ValueError("no training pairs")
     torch.manual_seed(options.seed)
-    generator = torch.Generator().manual_seed(options.seed)
     normalizer = Normalizer(chosen.shape[1]).fit(np.vstack([chosen, rejected]))
     with torch.no_grad():
         xc, xr = (normalizer(torch.from_numpy(a).float()) for a in (chosen, rejected))
@@ -200,37 +199,21 @@ def fit_gpm_head(
             else (None, None)
         )
     head = GPMHead(chosen.shape[1], options.k, options.hidden)
-    optimizer = torch.optim.AdamW(
-        head.parameters(), lr=options.lr, weight_decay=options.weight_decay
+
+    def evaluate() -> dict[str, float]:
+        log = {"train_loss": float(_loss(head, xc, xr, options.tau))}
+        if vc is not None:
+            log["val_loss"] = float(_loss(head, vc, vr, options.tau))
+            log["val_accuracy"] = float((gpm_score(head(vc), head(vr)) > 0).float().mean())
+        return log
+
+    fit_with_early_stopping(
+        head, lambda idx: _loss(head, xc[idx], xr[idx], options.tau), evaluate, len(xc),
+        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
+        on_epoch=on_epoch,
     )
-    best, stale = float("inf"), 0
-    best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-    for epoch in range(1, options.epochs + 1):
-        head.train()
-        order = torch.randperm(len(xc), generator=generator)
-        for start in range(0, len(xc), options.batch_size):
-            idx = order[start : start + options.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            _loss(head, xc[idx], xr[idx], options.tau).backward()
-            optimizer.step()
-        head.eval()
-        with torch.no_grad():
-            log = {"train_loss": float(_loss(head, xc, xr, options.tau))}
-            if vc is not None:
-                log["val_loss"] = float(_loss(head, vc, vr, options.tau))
-                log["val_accuracy"] = float((gpm_score(head(vc), head(vr)) > 0).float().mean())
-        if on_epoch is not None:
-            on_epoch(epoch, log)
-        monitor = log.get("val_loss", log["train_loss"])
-        if monitor < best - 1e-4:
-            best, stale = monitor, 0
-            best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= options.patience:
-                break
-    head.load_state_dict(best_state)
-    return normalizer, head.eval()
+    return normalizer, head
 
 
 def train_gpm(

@@ -26,7 +26,7 @@ included).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import rewardlab
 from rewardlab.data.formats.steps import first_wrong_step
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone, backbone_from_config
+from rewardlab.models.early_stopping import EpochLog, fit_with_early_stopping
 from rewardlab.models.gpm import prefixed, read_directory, save_directory
 from rewardlab.models.heads import HEADS
 from rewardlab.models.train import Normalizer
@@ -45,7 +46,6 @@ from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-prm"
 AGGREGATES = ("min", "product")
-EpochLog = Callable[[int, dict[str, float]], None]
 
 
 @dataclass
@@ -205,7 +205,6 @@ def fit_step_head(
     if len(features) == 0:
         raise ValueError("no labelled steps")
     torch.manual_seed(options.seed)
-    generator = torch.Generator().manual_seed(options.seed)
     normalizer = Normalizer(features.shape[1]).fit(features)
     with torch.no_grad():
         x = normalizer(torch.from_numpy(features).float())
@@ -213,36 +212,20 @@ def fit_step_head(
     y = torch.from_numpy(labels).float()
     vy = torch.from_numpy(val[1]).float() if vx is not None else None
     head = HEADS.get(options.head)(features.shape[1], 1, **options.head_params)
-    optimizer = torch.optim.AdamW(
-        head.parameters(), lr=options.lr, weight_decay=options.weight_decay
+
+    def evaluate() -> dict[str, float]:
+        log = {"train_loss": float(_bce(head, x, y))}
+        if vx is not None:
+            log["val_loss"] = float(_bce(head, vx, vy))
+        return log
+
+    fit_with_early_stopping(
+        head, lambda idx: _bce(head, x[idx], y[idx]), evaluate, len(x),
+        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
+        on_epoch=on_epoch,
     )
-    best, stale = float("inf"), 0
-    best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-    for epoch in range(1, options.epochs + 1):
-        head.train()
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), options.batch_size):
-            idx = order[start : start + options.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            _bce(head, x[idx], y[idx]).backward()
-            optimizer.step()
-        head.eval()
-        with torch.no_grad():
-            log = {"train_loss": float(_bce(head, x, y))}
-            if vx is not None:
-                log["val_loss"] = float(_bce(head, vx, vy))
-        if on_epoch is not None:
-            on_epoch(epoch, log)
-        monitor = log.get("val_loss", log["train_loss"])
-        if monitor < best - 1e-4:
-            best, stale = monitor, 0
-            best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= options.patience:
-                break
-    head.load_state_dict(best_state)
-    return normalizer, head.eval()
+    return normalizer, head
 
 
 def train_prm(

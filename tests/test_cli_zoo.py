@@ -94,3 +94,55 @@ def test_prm_head_trains_on_step_labels_and_scores_steps(shared_data, tmp_path):
     solution = model.score(["Solve 2 + 2."], ["Step one.\nStep two.\nStep three."])
     # the default aggregate is the minimum step probability
     assert solution[0] == pytest.approx(float(per_step.min()), rel=1e-5)
+
+
+def opposed_tastes(n: int, seed: int, key: str) -> list[dict]:
+    """Two groups with opposite tastes: group "a" prefers the answer about cats, "b" the
+    one about dogs. ``key`` names the column that carries the group (annotator or category)."""
+    rng = np.random.default_rng(seed)
+    filler = ["really", "quite", "honestly", "truly", "always", "so", "very", "just"]
+    rows = []
+    for i in range(n):
+        group = "a" if i % 2 == 0 else "b"
+        words = list(rng.choice(filler, size=3))
+        cats = " ".join(["I", *words[:2], "love", "cats"])
+        dogs = " ".join(["I", *words[1:], "love", "dogs"])
+        chosen, rejected = (cats, dogs) if group == "a" else (dogs, cats)
+        row = {"prompt": f"question {i}", "chosen": chosen, "rejected": rejected, key: group}
+        if key == "annotator":
+            row["annotator"] = f"{group}{i % 6}"
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("head", "key", "params", "at_least"),
+    [
+        # PAL on hashed n-grams through the CLI reaches ~0.72 here (0.995 on fixed
+        # features in tests/test_pal.py); a scalar BT stays near 0.5.
+        ("pal", "annotator", '{"k": 2, "epochs": 80}', 0.68),
+        ("dmoe", "category", '{"epochs": 80}', 0.9),
+    ],
+)
+def test_group_aware_heads_learn_opposed_tastes_that_bt_cannot(tmp_path, head, key, params,
+                                                              at_least):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in opposed_tastes(400, 0, key)))
+    bt, structured = tmp_path / "bt", tmp_path / head
+    invoke("train", "--data", data, "--backbone", "hashing", "--out", bt, "--test-fraction", "0.25")
+    invoke("train", "--data", data, "--backbone", "hashing", "--head", head,
+           "--head-params", params, "--out", structured, "--test-fraction", "0.25")
+    bt_acc = json.loads((bt / "metrics.json").read_text())["test"]["accuracy"]
+    model = load_reward_model(structured)
+    test = opposed_tastes(200, 1, key)
+    prompts = [r["prompt"] for r in test]
+    if head == "pal":
+        annotators = [r["annotator"] for r in test]
+        good = model.score(prompts, [r["chosen"] for r in test], annotators=annotators)
+        bad = model.score(prompts, [r["rejected"] for r in test], annotators=annotators)
+    else:
+        categories = [r["category"] for r in test]
+        good = model.score(prompts, [r["chosen"] for r in test], categories=categories)
+        bad = model.score(prompts, [r["rejected"] for r in test], categories=categories)
+    assert bt_acc < 0.65  # one scalar cannot serve two opposed groups
+    assert np.mean(good > bad) > at_least

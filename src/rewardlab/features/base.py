@@ -34,6 +34,17 @@ class Backbone(Protocol):
     def config(self) -> dict[str, Any]: ...
 
 
+def response_lengths(responses: Sequence[str]) -> np.ndarray:
+    """Whitespace-token count of each response, as float64: the one notion of length
+    shared by the backbones' length feature and the length-only baseline."""
+    return np.array([len(r.split()) for r in responses], dtype=np.float64)
+
+
+def log_length_feature(responses: Sequence[str]) -> np.ndarray:
+    """The backbones' last feature column, log(1 + |response|), float32 (n, 1)."""
+    return np.log1p(response_lengths(responses)).astype(np.float32)[:, None]
+
+
 def build_backbone(spec: str, **options: Any) -> Backbone:
     """Build a backbone from a CLI spec such as ``hashing`` or ``encoder:PATH``."""
     kind, _, arg = spec.partition(":")

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.features.base import ProgressCallback
+from rewardlab.features.base import ProgressCallback, log_length_feature
 from rewardlab.features.cache import EmbeddingCache
 from rewardlab.features.fast_encode import (
     PackedBert,
@@ -248,12 +248,11 @@ class EncoderBackbone:
         distinct = list(dict.fromkeys([*joined, *responses]))
         position = {text: i for i, text in enumerate(distinct)}
         vectors = self.embed(distinct, progress)
-        lengths = np.log1p([len(r.split()) for r in responses]).astype(np.float32)
         return np.hstack(
             [
                 vectors[[position[t] for t in joined]],
                 vectors[[position[t] for t in responses]],
-                lengths[:, None],
+                log_length_feature(responses),
             ]
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.features.base import ProgressCallback
+from rewardlab.features.base import ProgressCallback, log_length_feature
 from rewardlab.features.join import join_pair
 
 
@@ -57,8 +57,9 @@ class HashingBackbone:
             words.transform(joined),
             chars.transform(joined),
         ]
-        lengths = np.log1p([len(r.split()) for r in responses]).astype(np.float32)
-        out = np.hstack([b.toarray().astype(np.float32) for b in blocks] + [lengths[:, None]])
+        out = np.hstack(
+            [b.toarray().astype(np.float32) for b in blocks] + [log_length_feature(responses)]
+        )
         if progress is not None:
             progress(len(responses), len(responses))
         return out

@@ -12,12 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rewardlab.features.base import response_lengths
 from rewardlab.protocols import check_lengths
-
-
-def response_lengths(responses: Sequence[str]) -> np.ndarray:
-    """Whitespace-token count of each response, as float64."""
-    return np.array([len(r.split()) for r in responses], dtype=np.float64)
 
 
 class LengthReward:

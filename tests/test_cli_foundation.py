@@ -43,6 +43,10 @@ def test_train_eval_score_round_trip(hh_subset, tmp_path):
     assert 100 <= test["n_pairs"] <= 140
     assert 0.0 <= test["accuracy"] <= 1.0 and "length_baseline_accuracy" in test
     assert metrics["train"]["n_train_pairs"] + metrics["train"]["n_val_pairs"] + test["n_pairs"] == 600
+    l2 = metrics["train"]["l2"]
+    assert l2["value"] == l2["selection"]["selected"] and len(l2["selection"]["cv_loss"]) == 9
+    saved = json.loads((model_dir / "config.json").read_text())
+    assert saved["l2"] == l2 and saved["train"]["l2"] == "auto"
 
     results_path = tmp_path / "results.json"
     invoke("eval", "--model", model_dir, "--data", hh_subset, "--out", results_path)
@@ -72,6 +76,17 @@ def test_train_eval_score_round_trip(hh_subset, tmp_path):
     assert [r["reward"] for r in rows] == pytest.approx(
         list(model.score([r["prompt"] for r in rows], [r["response"] for r in rows]))
     )
+
+
+def test_fixed_l2_is_used_and_a_bad_one_refused(hh_subset, tmp_path):
+    invoke("train", "--data", hh_subset, "--backbone", "hashing", "--out", tmp_path / "m",
+           "--l2", "0.5", "--epochs", "2")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["l2"]["value"] == 0.5 and config["l2"]["selection"] is None
+    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
+                                 "--out", str(tmp_path / "n"), "--l2", "-1"])
+    assert result.exit_code != 0 and "--l2 must be 'auto' or a number >= 0" in result.output
+    assert not (tmp_path / "n").exists()
 
 
 def test_bad_line_gives_one_clear_error(tmp_path):

@@ -65,6 +65,37 @@ def test_packed_bert_equals_the_padded_model():
         torch.testing.assert_close(packed([ids[1]], "mean")[0], mean_ref[1], atol=1e-5, rtol=1e-5)
 
 
+def test_packed_bert_pools_the_chosen_layers_in_order():
+    model = tiny_bert()
+    ids = [[1, 5, 7, 9, 2], [1, 4, 2], [1, 8, 8, 8, 8, 8, 3, 2]]
+    width = max(map(len, ids))
+    input_ids = torch.tensor([x + [0] * (width - len(x)) for x in ids])
+    mask = (input_ids != 0).long()
+    with torch.inference_mode():
+        states = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+        m = mask.unsqueeze(-1).float()
+        means = [(h * m).sum(1) / m.sum(1) for h in states.hidden_states]  # 0 = embeddings
+        packed = PackedBert(model)
+        torch.testing.assert_close(
+            packed(ids, "mean", [2, 0, 1]), torch.cat([means[2], means[0], means[1]], dim=1),
+            atol=1e-5, rtol=1e-5,
+        )
+        torch.testing.assert_close(packed(ids, "cls", [1]), states.hidden_states[1][:, 0])
+
+
+def test_layer_choices_resolve_and_bad_ones_are_refused():
+    from rewardlab.features.encoder import default_layers, resolve_layers
+
+    assert default_layers(6) == [2, 4, 6] and default_layers(12) == [4, 8, 12]
+    assert default_layers(1) == [1]
+    assert resolve_layers(None, 6) == [6]
+    assert resolve_layers([-1, 0, -3], 6) == [6, 0, 4]
+    assert resolve_layers(default_layers, 6) == [2, 4, 6]
+    for bad in ([7], [-8], [2, 2], []):
+        with pytest.raises(ValueError, match="layers"):
+            resolve_layers(bad, 6)
+
+
 def test_int8_mode_changes_outputs_but_stays_close():
     model = tiny_bert()
     ids = [[1, 5, 7, 9, 2], [1, 4, 2]]
@@ -110,6 +141,26 @@ def test_real_encoder_matches_sentence_transformers_across_budget_batches(shared
     assert cosine.min() > 1 - 1e-6
     np.testing.assert_allclose(ours, reference, atol=1e-5)
     assert calls[-1] == (len(texts), len(texts))
+
+
+@pytest.mark.encoder
+def test_layer_sets_have_their_own_cache_and_old_configs_load_the_last_layer(tmp_path):
+    from rewardlab.features.base import backbone_from_config
+    from rewardlab.features.encoder import EncoderBackbone
+
+    default = EncoderBackbone(cache_dir=str(tmp_path))
+    last = EncoderBackbone(cache_dir=str(tmp_path), layers=[-1])
+    assert default.config()["layers"] == [2, 4, 6] and last.config()["layers"] == [6]
+    assert default.dim == 2 * 1152 + 1 and last.dim == 769
+    assert "|layers=2,4,6" in default.cache_identity()
+    assert last.cache_identity() == last.cache_identity().split("|")[0], "last layer: old key"
+    old = {k: v for k, v in last.config().items() if k != "layers"}
+    rebuilt = backbone_from_config(old)
+    assert rebuilt.encoder.layers == [6] and rebuilt.dim == 769
+    assert backbone_from_config(default.config()).encoder.layers == [2, 4, 6]
+    texts = ["one text", "and another, longer text"]
+    both = default.embed(texts)
+    np.testing.assert_allclose(both[:, 768:], last.embed(texts), atol=1e-6)
 
 
 @pytest.mark.encoder

@@ -89,11 +89,14 @@ def test_encoder_matches_sentence_transformers_and_hits_cache(tmp_path):
     prompts = ["What is the capital of France?", "Say hi."]
     responses = ["Paris is the capital of France.", "Hello there!"]
     features = backbone.encode(prompts, responses)
-    assert features.shape == (2, 769)
+    assert backbone.encoder.layers == [2, 4, 6]
+    assert features.shape == (2, 2 * 3 * 384 + 1) and backbone.length_column == 2304
     reference = SentenceTransformer(backbone.model_path, device="cpu")
     expected = reference.encode([f"{p}\n\n{r}" for p, r in zip(prompts, responses)] + responses)
-    np.testing.assert_allclose(features[:, :384], expected[:2], atol=1e-5)
-    np.testing.assert_allclose(features[:, 384:768], expected[2:], atol=1e-5)
+    # the last of each text's three blocks is the model's own sentence embedding
+    np.testing.assert_allclose(features[:, 768:1152], expected[:2], atol=1e-5)
+    np.testing.assert_allclose(features[:, 1920:2304], expected[2:], atol=1e-5)
+    np.testing.assert_allclose(features[:, -1], np.log1p([6, 2]), rtol=1e-6)
     assert backbone.cache.misses == 4 and backbone.cache.hits == 0
 
     again = EncoderBackbone(cache_dir=str(tmp_path))

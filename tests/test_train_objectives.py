@@ -218,7 +218,7 @@ def test_init_from_starts_at_the_given_weights():
 
 def test_regularizers_change_training_and_grad_penalty_shrinks_the_slope():
     def weight_norm(**options) -> float:
-        config = TrainConfig(epochs=8, lr=1e-2, seed=0, **options)
+        config = TrainConfig(epochs=8, lr=1e-2, seed=0, l2=0.0, **options)
         model, _ = train_reward_model(quality(100, 0), HashingBackbone(256), config)
         return model.head.weight.detach().norm().item()
 

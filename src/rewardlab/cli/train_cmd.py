@@ -17,6 +17,19 @@ import typer
 from rewardlab.cli.common import console, parse_json_option, progress_bar, user_errors
 
 
+def parse_l2(value: str) -> float | str:
+    """``--l2``: 'auto' or a non-negative number."""
+    if value == "auto":
+        return value
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = -1.0
+    if weight < 0:
+        raise typer.BadParameter(f"--l2 must be 'auto' or a number >= 0, got {value!r}")
+    return weight
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
 
@@ -70,6 +83,11 @@ def train(
     max_length: int = typer.Option(512, help="transformer:PATH: tokens per prompt + response."),
     grad_accum: int = typer.Option(1, help="transformer:PATH: micro-batches per optimizer step."),
     center_weight: float = typer.Option(0.01, help="η of the centering term η·E[(r⁺+r⁻)²]."),
+    l2: str = typer.Option(
+        "auto",
+        help="λ₂ of the L2 penalty λ₂·‖w‖² on the head (the length coefficient stays free); "
+        "'auto' picks it from a grid by 5-fold cross-validation over prompts.",
+    ),
     test_fraction: float = typer.Option(
         0.0, help="Hold out this fraction of prompts, evaluate on it and save the metrics."
     ),
@@ -114,6 +132,7 @@ def train(
             grad_penalty=grad_penalty,
             lat_eps=lat_eps,
             lat_steps=lat_steps,
+            l2=parse_l2(l2),
         )
         if backbone.startswith("transformer:"):
             from rewardlab.models.transformer_train import TransformerTrainConfig
@@ -145,7 +164,7 @@ def train(
         console.print(
             f"trained on {report.n_train_pairs} {report.unit_kind} (val {report.n_val_pairs}); "
             f"encode {report.encode_seconds:.1f}s, fit {report.fit_seconds:.1f}s, "
-            f"best epoch {report.best_epoch}"
+            f"best epoch {report.best_epoch}, l2 {report.l2['value']}"
         )
         metrics = {"train": report.to_dict(), "data": str(data), "data_report": loaded.report.__dict__}
         if init_from is not None:

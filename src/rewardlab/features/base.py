@@ -3,7 +3,9 @@
 A backbone maps (prompt, response) pairs to a float32 matrix of shape
 ``(n, dim)``. Specs on the command line: ``hashing``, ``encoder`` (the bundled
 all-MiniLM-L6-v2) or ``encoder:PATH_OR_HUB_NAME``. ``config()`` returns a JSON
-dict from which ``backbone_from_config`` rebuilds the same backbone.
+dict from which ``backbone_from_config`` rebuilds the same backbone. A backbone
+may name the column that holds the response length (``length_column``); the
+trainer leaves that coefficient out of its L2 penalty.
 """
 
 from __future__ import annotations
@@ -73,5 +75,6 @@ def backbone_from_config(config: dict[str, Any]) -> Backbone:
         from rewardlab.features.encoder import EncoderBackbone
 
         config.pop("model_id", None)
+        config.setdefault("layers", [-1])  # saved before layers were configurable
         return EncoderBackbone(**config)
     raise ValueError(f"unknown backbone kind {kind!r} in model config")

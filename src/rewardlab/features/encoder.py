@@ -6,10 +6,17 @@ Any local sentence-transformers or transformers folder works, and a hub name
 works for users with a network.
 
 Features of a pair: ``[e(joined), e(response), log(1 + |response| tokens)]``
-where ``e`` is the encoder's pooled (mean by default, per the model's
-``1_Pooling/config.json``) and, when the model says so, L2-normalized
-embedding, and ``joined`` is the prompt + response text with the prompt cut
-from the left (see ``rewardlab.features.join``). Texts are tokenized once,
+where ``joined`` is the prompt + response text with the prompt cut from the
+left (see ``rewardlab.features.join``) and ``e`` concatenates the encoder's
+pooled hidden states (mean by default, per the model's
+``1_Pooling/config.json``) after several layers: by default a third, two
+thirds and all of the way up (layers 2, 4 and 6 of MiniLM-L6). The last
+layer's vector is the model's sentence embedding, L2-normalized when the model
+says so; the intermediate ones are raw. Intermediate layers carry lexical and
+syntactic information the last layer has abstracted away (Tenney et al., "BERT
+Rediscovers the Classical NLP Pipeline", 2019), and a linear head on the
+concatenation is a better reward than one on the sentence embedding alone: on
+HH-RLHF harmless the held-out accuracy rose from 0.62 to 0.66 (README). Texts are tokenized once,
 sorted by token length and cut into token-budget batches (at most
 ``max_tokens`` padded tokens and ``batch_size`` texts each); BERT encoders run
 padding-free (``rewardlab.features.fast_encode``), others padded, all under
@@ -65,11 +72,35 @@ def model_identity(model: str) -> str:
     return f"local:{digest.hexdigest()[:24]}"
 
 
+def default_layers(n_layers: int) -> list[int]:
+    """A third, two thirds and all of the way up: [2, 4, 6] for a 6-layer model."""
+    return sorted({max(1, round(n_layers * k / 3)) for k in (1, 2, 3)})
+
+
+def resolve_layers(layers, n_layers: int) -> list[int]:
+    """Hidden-state indices in 0..n_layers from a list (negatives count from the top,
+    -1 = last), a callable of ``n_layers``, or None (the last layer only)."""
+    if layers is None:
+        return [n_layers]
+    chosen = layers(n_layers) if callable(layers) else list(layers)
+    resolved = [int(x) + n_layers + 1 if int(x) < 0 else int(x) for x in chosen]
+    bad = [x for x, r in zip(chosen, resolved, strict=True) if not 0 <= r <= n_layers]
+    if bad or not resolved or len(set(resolved)) != len(resolved):
+        raise ValueError(
+            f"layers must be distinct hidden-state indices in 0..{n_layers} (or -1..-"
+            f"{n_layers + 1}), got {list(chosen)}"
+        )
+    return resolved
+
+
 class SentenceEncoder:
     """A transformers encoder with sentence-transformers pooling.
 
     The tokenizer loads at once (joining needs it); the weights load on the
     first ``encode``, so a run served entirely from the cache never loads them.
+    ``layers`` (see ``resolve_layers``) are the hidden states pooled and
+    concatenated; the default, the last layer alone, is the model's own
+    sentence embedding.
     """
 
     def __init__(
@@ -79,6 +110,7 @@ class SentenceEncoder:
         batch_size: int,
         max_tokens: int = 16384,
         quantize: bool = False,
+        layers: Sequence[int] | None = None,
     ) -> None:
         import torch
         from transformers import AutoConfig, AutoTokenizer
@@ -86,7 +118,10 @@ class SentenceEncoder:
         self.name = model
         self.path = Path(model)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.hidden_size = int(AutoConfig.from_pretrained(model).hidden_size)
+        model_config = AutoConfig.from_pretrained(model)
+        self.hidden_size = int(model_config.hidden_size)
+        self.n_layers = int(model_config.num_hidden_layers)
+        self.layers = resolve_layers(layers, self.n_layers)
         self._model = None
         self._runner = None
         self.torch = torch
@@ -127,7 +162,7 @@ class SentenceEncoder:
 
     @property
     def dim(self) -> int:
-        return self.hidden_size
+        return self.hidden_size * len(self.layers)
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         encoded = self.tokenizer(
@@ -143,14 +178,28 @@ class SentenceEncoder:
         return encoded["input_ids"]
 
     def _pooled(self, ids: list[list[int]]):
+        """Pooled states of ``self.layers``, concatenated; the last layer's normalized
+        when the model normalizes its sentence embeddings."""
         runner = self.runner
         if isinstance(runner, PackedBert):
-            return runner(ids, self.pooling)
-        batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
-        hidden = runner(**batch).last_hidden_state
+            pooled = runner(ids, self.pooling, self.layers)
+        else:
+            batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
+            states = runner(**batch, output_hidden_states=True).hidden_states
+            mask = batch["attention_mask"].unsqueeze(-1)
+            pooled = self.torch.cat([self._pool(states[d], mask) for d in self.layers], dim=1)
+        if self.normalize and self.n_layers in self.layers:
+            d = self.hidden_size
+            at = self.layers.index(self.n_layers) * d
+            pooled[:, at : at + d] = self.torch.nn.functional.normalize(
+                pooled[:, at : at + d], p=2, dim=1
+            )
+        return pooled
+
+    def _pool(self, hidden, mask):
         if self.pooling == "cls":
             return hidden[:, 0]
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        mask = mask.to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
@@ -162,8 +211,6 @@ class SentenceEncoder:
         with torch.inference_mode():
             for idx in token_budget_batches([len(x) for x in ids], self.max_tokens, self.batch_size):
                 pooled = self._pooled([ids[i] for i in idx])
-                if self.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.float().numpy()
                 done += len(idx)
                 if progress is not None:
@@ -172,7 +219,11 @@ class SentenceEncoder:
 
 
 class EncoderBackbone:
-    """Frozen encoder features ``[e(joined), e(response), log-length]``, cached on disk."""
+    """Frozen encoder features ``[e(joined), e(response), log-length]``, cached on disk.
+
+    ``layers`` are the hidden states pooled into ``e`` (0 = embeddings, negative
+    counts from the top, -1 = the last layer); default: ``default_layers``.
+    """
 
     def __init__(
         self,
@@ -182,6 +233,7 @@ class EncoderBackbone:
         cache_dir: str | None = None,
         max_tokens: int = 16384,
         quantize: bool = False,
+        layers: Sequence[int] | None = None,
     ) -> None:
         self.model = model
         self.max_length = max_length
@@ -189,6 +241,7 @@ class EncoderBackbone:
         self.cache_dir = cache_dir
         self.max_tokens = max_tokens
         self.quantize = quantize
+        self.layers = None if layers is None else [int(x) for x in layers]
         self._encoder: SentenceEncoder | None = None
         self._cache: EmbeddingCache | None = None
 
@@ -200,7 +253,8 @@ class EncoderBackbone:
     def encoder(self) -> SentenceEncoder:
         if self._encoder is None:
             self._encoder = SentenceEncoder(
-                self.model_path, self.max_length, self.batch_size, self.max_tokens, self.quantize
+                self.model_path, self.max_length, self.batch_size, self.max_tokens, self.quantize,
+                self.layers if self.layers is not None else default_layers,
             )
         return self._encoder
 
@@ -213,13 +267,22 @@ class EncoderBackbone:
         return self._cache
 
     def cache_identity(self) -> str:
-        """The cache key's model part; int8 vectors never share a folder with exact ones."""
+        """The cache key's model part: the model, the pooled layers unless only the last,
+        and int8 (whose vectors never share a folder with exact ones)."""
         identity = model_identity(self.model_path)
+        encoder = self.encoder
+        if encoder.layers != [encoder.n_layers]:
+            identity += "|layers=" + ",".join(map(str, encoder.layers))
         return f"{identity}|int8-dynamic" if self.quantize else identity
 
     @property
     def dim(self) -> int:
         return 2 * self.encoder.dim + 1
+
+    @property
+    def length_column(self) -> int:
+        """The column holding log(1 + |response|)."""
+        return self.dim - 1
 
     def embed(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Embeddings of distinct texts, from the cache where possible."""
@@ -265,4 +328,5 @@ class EncoderBackbone:
             "batch_size": self.batch_size,
             "max_tokens": self.max_tokens,
             "quantize": self.quantize,
+            "layers": self.encoder.layers,
         }

@@ -11,6 +11,9 @@ with a key mask (Vaswani et al. 2017), and gathers the real rows back:
     h'  = LN(a + W_2 · GELU(W_1 a))
     e_i = mean over the n_i real tokens of sequence i of h_L   (mean pooling)
 
+``layers`` picks which hidden states are pooled (0 = embeddings, L = last);
+their pooled vectors are concatenated, [e_i^(l) for l in layers].
+
 which is exactly BERT's encoder (Devlin et al. 2019) with sentence-transformers
 mean pooling (Reimers & Gurevych 2019); outputs equal the padded model's to
 float rounding. Batches are formed by a token budget rather than a fixed count
@@ -119,8 +122,13 @@ class PackedBert(nn.Module):
         self.layers = nn.ModuleList(_Layer(layer) for layer in model.encoder.layer)
         self.eval()
 
-    def forward(self, ids: list[list[int]], pooling: str = "mean") -> torch.Tensor:
-        """Pooled last hidden states, one row per token-id list (``mean`` or ``cls``)."""
+    def forward(
+        self, ids: list[list[int]], pooling: str = "mean", layers: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Pooled hidden states (``mean`` or ``cls``), one row per token-id list: the
+        states after each layer in ``layers`` (0 = embeddings; default: the last),
+        concatenated in that order, (B, len(layers) · d)."""
+        layers = [len(self.layers)] if layers is None else list(layers)
         lengths = torch.tensor([len(x) for x in ids])
         batch, width = len(ids), int(lengths.max())
         seq = torch.repeat_interleave(torch.arange(batch), lengths)
@@ -131,12 +139,17 @@ class PackedBert(nn.Module):
         h = self.word(flat) + self.position(pos) + self.token_type.weight[0]
         h = self.norm(h)
         key_mask = (torch.arange(width)[None, :] < lengths[:, None])[:, None, None, :]
-        for layer in self.layers:
+        states = {0: h}
+        for depth, layer in enumerate(self.layers[: max(layers)], start=1):
             h = layer(h, slots, (batch, width), key_mask)
+            states[depth] = h
         if pooling == "cls":
-            return h[starts]
-        summed = h.new_zeros(batch, h.shape[1]).index_add_(0, seq, h)
-        return summed / lengths[:, None].to(h.dtype)
+            return torch.cat([states[d][starts] for d in layers], dim=1)
+        pooled = []
+        for d in layers:
+            summed = h.new_zeros(batch, h.shape[1]).index_add_(0, seq, states[d])
+            pooled.append(summed / lengths[:, None].to(h.dtype))
+        return torch.cat(pooled, dim=1)
 
 
 def quantize_int8(module: nn.Module) -> nn.Module:

@@ -64,5 +64,10 @@ class HashingBackbone:
             progress(len(responses), len(responses))
         return out
 
+    @property
+    def length_column(self) -> int:
+        """The column holding log(1 + |response|)."""
+        return self.dim - 1
+
     def config(self) -> dict[str, Any]:
         return {"kind": "hashing", "n_features": self.n_features}

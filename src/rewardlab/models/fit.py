@@ -44,6 +44,7 @@ class TrainReport:
     history: list[dict[str, Any]]
     unit_kind: str = "pairs"
     skipped_unrated: int = 0
+    l2: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -111,7 +112,7 @@ def train_reward_model(
         encode_progress,
     )
     n = len(train_table.prompts)
-    train = UnitFeatures(features[:n], train_table.units)
+    train = UnitFeatures(features[:n], train_table.units, prompt_groups(train_table))
     val = UnitFeatures(features[n:], val_table.units)
     encoded = time.perf_counter()
     if train.units.margin is None or config.loss_params.get("use_margin") is False:
@@ -119,7 +120,8 @@ def train_reward_model(
     elif val.units.margin is None:
         val.units.margin = np.zeros(len(val), np.float32)
     head, normalizer, head_config = _initial_head(init, objective, config, train_table, features)
-    result = fit_units(train, val if len(val) else None, config, on_epoch, head, normalizer)
+    free = (backbone.length_column,) if hasattr(backbone, "length_column") else ()
+    result = fit_units(train, val if len(val) else None, config, on_epoch, head, normalizer, free)
     fitted = time.perf_counter()
     model_config = {
         "id": f"rewardlab-{head_config['name']}-{config.loss}",
@@ -134,6 +136,11 @@ def train_reward_model(
         },
         "n_members": config.n_members,
         "train": config.to_dict(),
+        "l2": {
+            "value": result.l2,
+            "free_columns": list(free),
+            "selection": result.l2_selection.to_dict() if result.l2_selection else None,
+        },
         "data_fingerprint": data_fingerprint,
     }
     if init is not None:
@@ -154,8 +161,15 @@ def train_reward_model(
         history=result.history,
         unit_kind=objective.units,
         skipped_unrated=train_table.skipped_unrated + val_table.skipped_unrated,
+        l2=model_config["l2"],
     )
     return model, report
+
+
+def prompt_groups(table: UnitTable) -> np.ndarray:
+    """Each unit's prompt, as an integer id: the groups cross-validation keeps whole."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(table.prompts[row], len(ids)) for row in table.units.index[:, 0]])
 
 
 def _check_init(init: TrainedRewardModel, backbone: Backbone, config: TrainConfig) -> None:

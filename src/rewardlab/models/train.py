@@ -3,9 +3,16 @@
 Objective per member k (Bradley & Terry, 1952; Eisenstein et al., 2023):
 
     L_k = loss(r_k(x, y⁺), r_k(x, y⁻)) + η·E[(r_k(x, y⁺) + r_k(x, y⁻))²]
+          + λ₂·‖w_k‖²
           [+ λ·E‖∇_x r_k(x)‖²]   (optional, ``rewardlab.models.regularizers``)
 
-minimized with AdamW. The loss is any registered :class:`Objective`; it
+minimized with AdamW. The L2 term penalizes the head's weights except the
+coefficient of the backbone's length column (``free_columns``): length is one
+strong, known covariate and keeps its own unshrunk coefficient, as in the
+length-controlled GLM of Dubois et al. (2024). ``l2="auto"`` chooses λ₂ by
+prompt-grouped cross-validation (``rewardlab.models.l2_select``); it applies
+to fresh heads that define ``l2_penalty`` given at least two units per fold
+(a head continued from another model, or a tiny set, trains unpenalized). The loss is any registered :class:`Objective`; it
 declares its training units (pairs, tie pairs, k-wise rankings, pointwise
 targets) as rows of one feature matrix (one row per distinct text, see
 ``rewardlab.models.pairs``), gathered per minibatch. The centering term
@@ -27,13 +34,14 @@ its best validation loss; training stops when no member improved for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from rewardlab.models.heads import HEADS
+from rewardlab.models.l2_select import L2Selection, select_l2, subset_units
 from rewardlab.models.losses import LOSSES, Objective, PairBatch, PointBatch, RankingBatch
 from rewardlab.models.pairs import Units
 from rewardlab.models.regularizers import gradient_penalty, latent_adversarial_features
@@ -59,6 +67,9 @@ class TrainConfig:
     grad_penalty: float = 0.0
     lat_eps: float = 0.0
     lat_steps: int = 1
+    l2: float | str | list[float] = "auto"
+    l2_grid: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+    cv_folds: int = 5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,10 +89,12 @@ class PairFeatures:
 
 @dataclass
 class UnitFeatures:
-    """A feature matrix (M, d), one row per distinct text, and units indexing it."""
+    """A feature matrix (M, d), one row per distinct text, and units indexing it;
+    ``groups`` (N,) names each unit's prompt group for cross-validation."""
 
     features: np.ndarray
     units: Units
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.units)
@@ -117,6 +130,8 @@ class FitResult:
     history: list[dict[str, Any]]
     best_epoch: list[int]
     learned: dict[str, torch.Tensor] = field(default_factory=dict)
+    l2_selection: L2Selection | None = None
+    l2: float | list[float] = 0.0
 
 
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
@@ -210,6 +225,8 @@ def _members(mask: torch.Tensor, k: int) -> torch.Tensor:
 class _Bound:
     head: torch.nn.Module
     objective: Objective
+    l2: torch.Tensor | None = None
+    free_columns: tuple[int, ...] = ()
 
 
 def _loss(bound: _Bound, params, learned, data: _Tensors, idx, x, mask, center_weight: float):
@@ -238,11 +255,13 @@ def fit_units(
     on_epoch: EpochCallback | None = None,
     head: torch.nn.Module | None = None,
     normalizer: Normalizer | None = None,
+    free_columns: tuple[int, ...] = (),
 ) -> FitResult:
     """Train ``config.n_members`` heads with ``config.loss`` on its units.
 
     ``head``/``normalizer`` continue from given (e.g. loaded) ones instead of
     a fresh ``config.head`` and a normalizer fitted on ``train.features``.
+    ``free_columns`` are feature columns whose weights the L2 term leaves out.
     """
     objective = LOSSES.get(config.loss)
     for name, data in (("train", train), ("val", val)):
@@ -253,14 +272,23 @@ def fit_units(
     if len(train) == 0:
         raise ValueError(f"no training {objective.units}")
     params = objective.loss_params(config.loss_params)
-    torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     k, n, dim = config.n_members, len(train), train.features.shape[1]
     normalizer = normalizer if normalizer is not None else Normalizer(dim).fit(train.features)
+    selection = None
+    if config.l2 == "auto":
+        penalizable = head is None and hasattr(HEADS.get(config.head), "l2_penalty")
+        if penalizable and n >= 2 * config.cv_folds:
+            selection = _cross_validate_l2(train, config, normalizer, tuple(free_columns))
+        config = replace(config, l2=selection.selected if selection is not None else 0.0)
+    torch.manual_seed(config.seed)
     data = _Tensors(train, normalizer)
     head = head if head is not None else HEADS.get(config.head)(dim, k, **config.head_params)
+    l2 = _member_l2(config.l2, k)
+    if l2 is not None and not hasattr(head, "l2_penalty"):
+        raise ValueError(f"head {config.head!r} has no L2 penalty; train it with l2=0")
     learned = {name: torch.nn.Parameter(v) for name, v in objective.initial_learned(k).items()}
-    bound = _Bound(head, objective)
+    bound = _Bound(head, objective, l2, tuple(free_columns))
     optimizer = torch.optim.AdamW(
         [{"params": list(head.parameters())},
          {"params": list(learned.values()), "weight_decay": 0.0}],
@@ -318,7 +346,41 @@ def fit_units(
     head.load_state_dict({n: v for n, v in best_state.items() if not n.startswith("learned.")})
     head.eval()
     final = {name: best_state[f"learned.{name}"] for name in learned}
-    return FitResult(head, normalizer, history, best_epoch, final)
+    return FitResult(head, normalizer, history, best_epoch, final, selection, config.l2)
+
+
+def _member_l2(value: float | str | list[float], k: int) -> torch.Tensor | None:
+    """The L2 weight of each member (K,), or None when no member is penalized."""
+    if isinstance(value, str):
+        raise ValueError(f"l2 must be a number, a list of numbers or 'auto', got {value!r}")
+    weights = torch.as_tensor(value, dtype=torch.float32).flatten()
+    if weights.numel() == 1:
+        weights = weights.expand(k)
+    if weights.numel() != k or bool((weights < 0).any()):
+        raise ValueError(f"l2 needs one non-negative weight or one per member ({k}), got {value}")
+    return weights if bool((weights > 0).any()) else None
+
+
+def _cross_validate_l2(
+    train: UnitFeatures, config: TrainConfig, normalizer: Normalizer, free_columns: tuple[int, ...]
+) -> L2Selection:
+    """λ₂ from ``config.l2_grid`` by prompt-grouped ``config.cv_folds``-fold CV."""
+    groups = train.groups if train.groups is not None else np.arange(len(train))
+
+    def fit(train_mask: np.ndarray, held_out: np.ndarray, grid: list[float]):
+        fold_config = replace(config, l2=grid, n_members=len(grid), bootstrap=False)
+        result = fit_units(
+            UnitFeatures(train.features, subset_units(train.units, train_mask)),
+            UnitFeatures(train.features, subset_units(train.units, held_out)),
+            fold_config, normalizer=normalizer, free_columns=free_columns,
+        )
+        best = [result.history[e - 1] for e in result.best_epoch]
+        loss = np.array([rec["val_loss"][m] for m, rec in enumerate(best)])
+        if "val_accuracy" not in best[0]:
+            return loss, None
+        return loss, np.array([rec["val_accuracy"][m] for m, rec in enumerate(best)])
+
+    return select_l2(groups, config.l2_grid, config.cv_folds, config.seed, fit)
 
 
 def _train_step_losses(bound: _Bound, params, learned, data: _Tensors, idx, config: TrainConfig):
@@ -331,6 +393,8 @@ def _train_step_losses(bound: _Bound, params, learned, data: _Tensors, idx, conf
     if config.grad_penalty > 0:
         x = x.detach().requires_grad_(True)
     losses = _loss(bound, params, learned, data, idx, x, mask, config.center_weight)
+    if bound.l2 is not None:
+        losses = losses + bound.l2 * bound.head.l2_penalty(bound.free_columns)
     if config.grad_penalty > 0:
         rewards = bound.head(x)
         losses = losses + config.grad_penalty * gradient_penalty(rewards, x, mask.flatten(1))

@@ -28,3 +28,11 @@ class LinearHead(nn.Module):
         if x.dim() == 2:
             return (x @ self.weight.T).T + self.bias[:, None]
         return torch.einsum("kbd,kd->kb", x, self.weight) + self.bias[:, None]
+
+    def l2_penalty(self, free_columns: tuple[int, ...] = ()) -> torch.Tensor:
+        """‖w_k‖² per member (K,), without the weights of ``free_columns``."""
+        squares = self.weight.square()
+        if free_columns:
+            squares = squares.clone()
+            squares[:, list(free_columns)] = 0
+        return squares.sum(dim=1)

@@ -37,3 +37,11 @@ class MLPHead(nn.Module):
             first = torch.bmm(x, self.w1)
         hidden = torch.nn.functional.gelu(first + self.b1[:, None, :])
         return torch.einsum("kbh,kh->kb", self.dropout(hidden), self.w2) + self.b2[:, None]
+
+    def l2_penalty(self, free_columns: tuple[int, ...] = ()) -> torch.Tensor:
+        """‖W1_k‖² + ‖w2_k‖² per member (K,), without W1's rows of ``free_columns``."""
+        squares = self.w1.square()
+        if free_columns:
+            squares = squares.clone()
+            squares[:, list(free_columns), :] = 0
+        return squares.sum(dim=(1, 2)) + self.w2.square().sum(dim=1)

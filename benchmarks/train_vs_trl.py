@@ -11,15 +11,17 @@ cut from the left to fit ``--max-length`` tokens with the response
 
 - TRL: ``RewardTrainer`` fine-tunes all of all-MiniLM-L6-v2 (sequence
   classification head, 1 epoch, batch 8, lr 2e-5) on pre-tokenized ids, so
-  TRL's length filter drops nothing.
+  TRL's length filter drops nothing. ``RewardConfig``'s own defaults stay:
+  bf16 autocast (on CPU too) and gradient checkpointing; the JSON records them.
 - rewardlab cached head: ``train_reward_model`` with the frozen encoder
   backbone, timed cold (empty embedding cache: encoding + fitting) and warm
   (everything cached: fitting only, plus cache reads).
 - rewardlab fine-tuned transformer: ``train_transformer_reward_model``
   (``rewardlab.models.transformer_train``) with the same model, epochs, batch,
-  learning rate, max length and objective (centering weight 0, as TRL's
-  default), fp32, one process; timed by its own ``train_seconds``, as TRL by
-  ``trainer.train()`` (model loading and tokenization excluded for both).
+  learning rate, max length, objective (centering weight 0, as TRL's
+  default) and precision (bf16 autocast, as TRL's default), one process; timed
+  by its own ``train_seconds``, as TRL by ``trainer.train()`` (model loading
+  and tokenization excluded for both).
 
 Held-out accuracy counts ties as ½. pairs/s = training pairs / wall seconds.
 """
@@ -113,7 +115,8 @@ def run_trl(train: list, test: list, max_length: int, workdir: Path) -> dict[str
                 out.append(model(**batch).logits[:, 0].numpy())
             scores.append(np.concatenate(out))
     return {"seconds": seconds, "pairs_per_s": len(train) / seconds,
-            "accuracy": pair_accuracy(*scores)}
+            "accuracy": pair_accuracy(*scores), "bf16": args.bf16,
+            "gradient_checkpointing": args.gradient_checkpointing}
 
 
 def run_cached_head(train: list, test: list, max_length: int, cache: Path) -> dict[str, Any]:
@@ -147,13 +150,13 @@ def run_finetuned(train: list, test: list, max_length: int) -> dict[str, Any]:
 
     config = TransformerTrainConfig(
         model=bundled_encoder_path(), epochs=1, batch_size=8, lr=2e-5, max_length=max_length,
-        center_weight=0.0, precision="fp32", use_accelerate=False, seed=0,
+        center_weight=0.0, precision="bf16", use_accelerate=False, seed=0,
     )
     model, report = train_transformer_reward_model(train, config)
     prompts, chosen, rejected = _sides(test)
     accuracy = pair_accuracy(model.score(prompts, chosen), model.score(prompts, rejected))
     return {"seconds": report.train_seconds, "pairs_per_s": len(train) / report.train_seconds,
-            "accuracy": accuracy}
+            "accuracy": accuracy, "precision": config.precision}
 
 
 def run(data: Path, n_train: int, n_test: int, max_length: int) -> dict[str, Any]:

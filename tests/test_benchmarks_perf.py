@@ -84,3 +84,42 @@ def test_encoder_throughput_tiny_run(tmp_path, shared_data):
     assert math.isclose(median["exact_speedup"], median["baseline_s"] / median["exact_s"])
     assert 0 < median["roofline_gflops"]
     assert "roofline" in encoder_throughput.table(result)
+
+
+def test_alpaca_eval_pool_holds_only_instructions_the_training_split_never_saw(
+    shared_data, tmp_path
+):
+    import alpaca_eval_pool
+
+    from rewardlab.data.load import load_comparisons
+    from rewardlab.data.split import split_by_prompt
+
+    out = tmp_path / "pool.jsonl"
+    alpaca_eval_pool.main(["--data", str(shared_data / "alpaca-eval"), "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    records = load_comparisons(shared_data / "alpaca-eval", "alpaca-eval", seed=0).records
+    train, test = split_by_prompt(records, (0.8, 0.2), 0)
+    pool_prompts = {r["prompt"] for r in rows}
+    assert pool_prompts == {r.prompt for r in test}
+    assert not pool_prompts & {r.prompt for r in train}
+    per_prompt = np.bincount(np.unique([r["prompt"] for r in rows], return_inverse=True)[1])
+    assert per_prompt.min() >= 50, "every candidate of an instruction is in the pool"
+    first = rows[0]
+    assert first["length"] == len(first["response"].split()) and 1.0 <= first["gold"] <= 2.0
+
+
+def test_held_out_pairs_are_the_train_command_s_test_split(shared_data, tmp_path):
+    import held_out_pairs
+
+    from rewardlab.data.load import load_comparisons
+    from rewardlab.data.split import split_by_prompt
+
+    data = shared_data / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+    out = tmp_path / "test.jsonl"
+    rows = held_out_pairs.main(["--data", str(data), "--seed", "1", "--out", str(out)])
+    train, test = split_by_prompt(load_comparisons(data).records, (0.8, 0.2), 1)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == rows
+    assert [(r["prompt"], r["chosen"]) for r in rows] == [(t.prompt, t.chosen) for t in test]
+    assert not {r["prompt"] for r in rows} & {t.prompt for t in train}
+    sampled = held_out_pairs.held_out(str(data), 1, 0.2, 50)
+    assert len(sampled) == 50 and all(row in rows for row in sampled)

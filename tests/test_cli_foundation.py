@@ -89,6 +89,13 @@ def test_fixed_l2_is_used_and_a_bad_one_refused(hh_subset, tmp_path):
     assert not (tmp_path / "n").exists()
 
 
+def test_int8_is_refused_for_backbones_other_than_the_encoder(hh_subset, tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
+                                 "--int8", "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "--int8 quantizes the encoder backbone" in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_bad_line_gives_one_clear_error(tmp_path):
     data = tmp_path / "bad.jsonl"
     data.write_text(

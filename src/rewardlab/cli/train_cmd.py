@@ -83,6 +83,10 @@ def train(
     max_length: int = typer.Option(512, help="transformer:PATH: tokens per prompt + response."),
     grad_accum: int = typer.Option(1, help="transformer:PATH: micro-batches per optimizer step."),
     center_weight: float = typer.Option(0.01, help="η of the centering term η·E[(r⁺+r⁻)²]."),
+    int8: bool = typer.Option(
+        False, help="encoder: int8 dynamic quantization, several times faster to encode but "
+        "not exact (cached apart; its accuracy cost is in benchmarks/README.md)."
+    ),
     l2: str = typer.Option(
         "auto",
         help="λ₂ of the L2 penalty λ₂·‖w‖² on the head (the length coefficient stays free); "
@@ -145,6 +149,8 @@ def train(
             )
             fine_tune(transformer_config, train_records, val_records, test, out, loaded)
             return
+        if int8 and not backbone.startswith("encoder"):
+            raise ValueError(f"--int8 quantizes the encoder backbone, not {backbone!r}")
         if backbones:
             backbone = backbones
         if head in STRUCTURED or backbones or "," in backbone:
@@ -154,7 +160,7 @@ def train(
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
                 train_records,
-                build_backbone(backbone),
+                build_backbone(backbone, **({"quantize": True} if int8 else {})),
                 config,
                 val_records,
                 data_fingerprint=fingerprint(loaded.records),

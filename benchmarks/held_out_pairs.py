@@ -1,0 +1,47 @@
+"""The pairs ``rewardlab train --test-fraction F --seed S`` holds out, as TRL JSONL.
+
+Run: ``PYTHONPATH=src python benchmarks/held_out_pairs.py --data PATH --out test.jsonl``
+(``--sample N`` keeps N of them, drawn with ``random.Random(seed)``).
+
+Each line is ``{prompt, chosen, rejected}``, ready for ``rewardlab eval
+--data test.jsonl``: the audit in the README evaluates a model on exactly the
+prompts it never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from rewardlab.atomic import write_text_atomic
+from rewardlab.data.load import load_comparisons
+from rewardlab.data.split import split_by_prompt
+
+
+def held_out(data: str, seed: int, test_fraction: float, sample: int | None) -> list[dict]:
+    """The held-out split of ``data`` as TRL rows, optionally a seeded sample of it."""
+    records = load_comparisons(data).records
+    test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)[1]
+    if sample is not None and sample < len(test):
+        test = random.Random(seed).sample(test, sample)
+    return [{"prompt": r.prompt, "chosen": r.chosen, "rejected": r.rejected} for r in test]
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="data file or AlpacaEval folder")
+    parser.add_argument("--seed", type=int, default=0, help="split seed, as rewardlab train")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--sample", type=int, default=None, help="keep this many pairs")
+    parser.add_argument("--out", type=Path, required=True, help="TRL JSONL to write")
+    args = parser.parse_args(argv)
+    rows = held_out(args.data, args.seed, args.test_fraction, args.sample)
+    write_text_atomic(args.out, "".join(json.dumps(row) + "\n" for row in rows))
+    print(f"{len(rows)} held-out pairs -> {args.out}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -3,10 +3,10 @@
 Run: ``PYTHONPATH=src python benchmarks/alpaca_eval_pool.py --out pool.jsonl``.
 
 The split is the one ``rewardlab train --data ALPACA_EVAL_FOLDER
---test-fraction 0.2 --seed S`` makes (pairs sampled with the CLI's defaults,
-``split_by_prompt`` by instruction), so a model trained that way never saw a
-judgment on these instructions. Every candidate of every held-out instruction
-becomes one line ``{prompt, response, generator, gold, length}``: ``gold`` is
+--test-fraction 0.2 --seed S`` makes (``held_out_pairs.held_out``: pairs
+sampled with the CLI's defaults, ``split_by_prompt`` by instruction), so a
+model trained that way never saw a judgment on these instructions. Every
+candidate of every held-out instruction becomes one line ``{prompt, response, generator, gold, length}``: ``gold`` is
 the GPT-4-turbo judge's preference in [1, 2] and ``length`` the response's
 whitespace-token count (the length-only selector's score). Feed it to
 ``rewardlab bon --candidates pool.jsonl --gold-column gold``.
@@ -15,24 +15,23 @@ whitespace-token count (the length-only selector's score). Feed it to
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from rewardlab.atomic import write_text_atomic
 from rewardlab.data.formats import load_alpaca_eval_pool
-from rewardlab.data.load import load_comparisons
-from rewardlab.data.split import split_by_prompt
+from rewardlab.data.io import write_jsonl
 from rewardlab.features.base import response_lengths
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from held_out_pairs import held_out  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alpaca-eval"
 
 
 def held_out_pool(folder: Path, seed: int, test_fraction: float) -> list[dict]:
     """Candidates of the instructions ``rewardlab train`` holds out with this seed."""
-    records = load_comparisons(folder, "alpaca-eval", min_gap=0.1, pairs_per_prompt=8,
-                               seed=seed).records
-    _, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
-    held_out = {r.prompt for r in test}
-    rows = [row for row in load_alpaca_eval_pool(folder) if row["prompt"] in held_out]
+    prompts = {row["prompt"] for row in held_out(str(folder), seed, test_fraction, None)}
+    rows = [row for row in load_alpaca_eval_pool(folder) if row["prompt"] in prompts]
     lengths = response_lengths([row["response"] for row in rows])
     return [
         {"prompt": row["prompt"], "response": row["response"], "generator": row["generator"],
@@ -42,8 +41,6 @@ def held_out_pool(folder: Path, seed: int, test_fraction: float) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="AlpacaEval folder")
     parser.add_argument("--seed", type=int, default=0, help="split seed, as rewardlab train")
@@ -51,7 +48,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, required=True, help="pool JSONL")
     args = parser.parse_args(argv)
     rows = held_out_pool(args.data, args.seed, args.test_fraction)
-    write_text_atomic(args.out, "".join(json.dumps(row) + "\n" for row in rows))
+    write_jsonl(args.out, rows)
     n_prompts = len({row["prompt"] for row in rows})
     print(f"{len(rows)} candidates of {n_prompts} held-out instructions -> {args.out}")
     return rows

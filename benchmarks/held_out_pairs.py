@@ -11,18 +11,20 @@ prompts it never trained on.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
-from rewardlab.atomic import write_text_atomic
+from rewardlab.data.io import write_jsonl
 from rewardlab.data.load import load_comparisons
 from rewardlab.data.split import split_by_prompt
 
 
 def held_out(data: str, seed: int, test_fraction: float, sample: int | None) -> list[dict]:
-    """The held-out split of ``data`` as TRL rows, optionally a seeded sample of it."""
-    records = load_comparisons(data).records
+    """The held-out split of ``data`` as TRL rows, optionally a seeded sample of it.
+
+    An AlpacaEval folder's pairs are sampled with ``seed`` too, as the CLI does."""
+    options = {"seed": seed} if Path(data).is_dir() else {}
+    records = load_comparisons(data, **options).records
     test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)[1]
     if sample is not None and sample < len(test):
         test = random.Random(seed).sample(test, sample)
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, required=True, help="TRL JSONL to write")
     args = parser.parse_args(argv)
     rows = held_out(args.data, args.seed, args.test_fraction, args.sample)
-    write_text_atomic(args.out, "".join(json.dumps(row) + "\n" for row in rows))
+    write_jsonl(args.out, rows)
     print(f"{len(rows)} held-out pairs -> {args.out}")
     return rows
 

@@ -87,11 +87,18 @@ def test_fixed_l2_is_used_and_a_bad_one_refused(hh_subset, tmp_path):
                                  "--out", str(tmp_path / "n"), "--l2", "-1"])
     assert result.exit_code != 0 and "--l2 must be 'auto' or a number >= 0" in result.output
     assert not (tmp_path / "n").exists()
+    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
+                                 "--out", str(tmp_path / "n"), "--l2", "nan"])
+    assert result.exit_code != 0 and "--l2 must be 'auto' or a number >= 0" in result.output
 
 
 def test_int8_is_refused_for_backbones_other_than_the_encoder(hh_subset, tmp_path):
     result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
                                  "--int8", "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "--int8 quantizes the encoder backbone" in result.output
+    assert not (tmp_path / "m").exists()
+    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbones",
+                                 "encoder,hashing", "--int8", "--out", str(tmp_path / "m")])
     assert result.exit_code != 0 and "--int8 quantizes the encoder backbone" in result.output
     assert not (tmp_path / "m").exists()
 

@@ -24,8 +24,8 @@ def parse_l2(value: str) -> float | str:
     try:
         weight = float(value)
     except ValueError:
-        weight = -1.0
-    if weight < 0:
+        weight = float("nan")
+    if not weight >= 0:  # also refuses NaN
         raise typer.BadParameter(f"--l2 must be 'auto' or a number >= 0, got {value!r}")
     return weight
 
@@ -111,6 +111,13 @@ def train(
     from rewardlab.models.zoo import STRUCTURED
 
     with user_errors():
+        l2_weight = parse_l2(l2)
+        if int8 and (backbones or "," in backbone or not backbone.startswith("encoder")):
+            raise ValueError(
+                f"--int8 quantizes the encoder backbone (one of them), not "
+                f"{backbones or backbone!r}"
+            )
+        backbone_options = {"quantize": True} if int8 else {}
         options = {}
         if format in ("alpaca-eval", "auto") and Path(data).is_dir():
             options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_prompt, "seed": seed}
@@ -136,7 +143,7 @@ def train(
             grad_penalty=grad_penalty,
             lat_eps=lat_eps,
             lat_steps=lat_steps,
-            l2=parse_l2(l2),
+            l2=l2_weight,
         )
         if backbone.startswith("transformer:"):
             from rewardlab.models.transformer_train import TransformerTrainConfig
@@ -149,18 +156,17 @@ def train(
             )
             fine_tune(transformer_config, train_records, val_records, test, out, loaded)
             return
-        if int8 and not backbone.startswith("encoder"):
-            raise ValueError(f"--int8 quantizes the encoder backbone, not {backbone!r}")
         if backbones:
             backbone = backbones
         if head in STRUCTURED or backbones or "," in backbone:
-            fit_other(head, backbone, config, train_records, val_records, test, out, loaded)
+            fit_other(head, backbone, config, train_records, val_records, test, out, loaded,
+                      backbone_options)
             return
         init = None if init_from is None else load_model(init_from)
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
                 train_records,
-                build_backbone(backbone, **({"quantize": True} if int8 else {})),
+                build_backbone(backbone, **backbone_options),
                 config,
                 val_records,
                 data_fingerprint=fingerprint(loaded.records),
@@ -180,8 +186,11 @@ def train(
         console.print(f"saved {out}")
 
 
-def fit_other(head, backbone, config, train_records, val_records, test, out, loaded) -> None:
-    """Structured models (``--head gpm|pal|dmoe|prm``) and multi-backbone ensembles."""
+def fit_other(
+    head, backbone, config, train_records, val_records, test, out, loaded, backbone_options
+) -> None:
+    """Structured models (``--head gpm|pal|dmoe|prm``) and multi-backbone ensembles;
+    ``backbone_options`` go to a structured model's one backbone."""
     from rewardlab.data.fingerprint import fingerprint
     from rewardlab.features.base import build_backbone
     from rewardlab.models.io import save_metrics
@@ -195,7 +204,8 @@ def fit_other(head, backbone, config, train_records, val_records, test, out, loa
         if "," in backbone:
             raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         model = train_structured(
-            head, train_records, build_backbone(backbone), config.head_params, val_records
+            head, train_records, build_backbone(backbone, **backbone_options), config.head_params,
+            val_records,
         )
         STRUCTURED[head].save(model, out)
     else:

@@ -16,12 +16,14 @@ says so; the intermediate ones are raw. Intermediate layers carry lexical and
 syntactic information the last layer has abstracted away (Tenney et al., "BERT
 Rediscovers the Classical NLP Pipeline", 2019), and a linear head on the
 concatenation is a better reward than one on the sentence embedding alone: on
-HH-RLHF harmless the held-out accuracy rose from 0.62 to 0.66 (README). Texts are tokenized once,
-sorted by token length and cut into token-budget batches (at most
-``max_tokens`` padded tokens and ``batch_size`` texts each; the default 2,048
-keeps a layer's activations in cache and ran 1.25× faster than 16,384 on 2
-cores); BERT encoders run
-padding-free (``rewardlab.features.fast_encode``), others padded, all under
+HH-RLHF harmless, with the same cross-validated head, the mean held-out
+accuracy over 3 splits rose from 0.634 to 0.662 (README).
+
+Texts are tokenized once, sorted by token length and cut into token-budget
+batches (at most ``max_tokens`` padded tokens and ``batch_size`` texts each;
+the default 2,048 keeps a layer's activations in cache and ran 1.25× faster
+than 16,384 on 2 cores); BERT encoders run padding-free
+(``rewardlab.features.fast_encode``), others padded, all under
 ``torch.inference_mode``. ``quantize=True`` (opt-in) runs int8 dynamic
 quantization: faster, not exact, so its vectors live in their own cache
 folder. Every vector goes to the cache, so a second run, a new head or an

@@ -12,7 +12,8 @@ strong, known covariate and keeps its own unshrunk coefficient, as in the
 length-controlled GLM of Dubois et al. (2024). ``l2="auto"`` chooses λ₂ by
 prompt-grouped cross-validation (``rewardlab.models.l2_select``); it applies
 to fresh heads that define ``l2_penalty`` given at least two units per fold
-(a head continued from another model, or a tiny set, trains unpenalized). The loss is any registered :class:`Objective`; it
+(a head continued from another model, or a tiny set, trains unpenalized).
+The loss is any registered :class:`Objective`; it
 declares its training units (pairs, tie pairs, k-wise rankings, pointwise
 targets) as rows of one feature matrix (one row per distinct text, see
 ``rewardlab.models.pairs``), gathered per minibatch. The centering term

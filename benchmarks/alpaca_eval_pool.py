@@ -40,13 +40,18 @@ def held_out_pool(folder: Path, seed: int, test_fraction: float) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``tests/test_readme.py`` checks documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="AlpacaEval folder")
     parser.add_argument("--seed", type=int, default=0, help="split seed, as rewardlab train")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--out", type=Path, required=True, help="pool JSONL")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = build_parser().parse_args(argv)
     rows = held_out_pool(args.data, args.seed, args.test_fraction)
     write_jsonl(args.out, rows)
     n_prompts = len({row["prompt"] for row in rows})

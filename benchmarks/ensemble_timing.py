@@ -59,7 +59,8 @@ DEFAULT_DATA = "../shared/data/hh-rlhf/harmless-base-test.jsonl.gz"
 TARGET_RATIO = 1.5
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``tests/test_readme.py`` checks documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="pairs file (any loader format)")
     parser.add_argument("--format", default="auto", help="loader format of --data")
@@ -69,6 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the 'fixed' setting")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
     return parser.parse_args(argv)
 
 

@@ -31,14 +31,19 @@ def held_out(data: str, seed: int, test_fraction: float, sample: int | None) -> 
     return [{"prompt": r.prompt, "chosen": r.chosen, "rejected": r.rejected} for r in test]
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``tests/test_readme.py`` checks documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="data file or AlpacaEval folder")
     parser.add_argument("--seed", type=int, default=0, help="split seed, as rewardlab train")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--sample", type=int, default=None, help="keep this many pairs")
     parser.add_argument("--out", type=Path, required=True, help="TRL JSONL to write")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = build_parser().parse_args(argv)
     rows = held_out(args.data, args.seed, args.test_fraction, args.sample)
     write_jsonl(args.out, rows)
     print(f"{len(rows)} held-out pairs -> {args.out}")

@@ -102,7 +102,8 @@ def subset(records: list[Comparison], n: int, seed: int) -> list[Comparison]:
     return [pairs[i] for i in index]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``tests/test_readme.py`` checks documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--pairs", type=int, default=300)
@@ -114,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--rewards", default=",".join(REWARDS))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/lm_rewards.json"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     import torch

@@ -14,7 +14,7 @@ heads trained together on bootstrap resamples (``bootstrap=True``: a linear
 head under the convex BT loss otherwise converges to nearly the same solution
 for every member). Held-out accuracy (ties ½) of the aggregated score
 R = agg_k r_k with agg = mean, min (WCO) and UWO, R = mean − λ·Var with λ = 0.5
-(Coste et al., 2023, "Reward Model Ensembles Help Mitigate Overoptimization").
+(Coste et al., 2024, "Reward Model Ensembles Help Mitigate Overoptimization").
 Each also with per-prompt centering (``center_per_prompt``: every member's
 mean over a prompt's responses in the test batch subtracted first), which
 removes each member's arbitrary per-prompt offset before min/Var compare
@@ -75,7 +75,8 @@ DEFAULT_DATA = "../shared/data/alpaca-eval"
 AGGREGATIONS = (("mean", {}), ("min", {}), ("uwo", {"lam": 0.5}))
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``tests/test_readme.py`` checks documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="pairs file or AlpacaEval folder")
     parser.add_argument("--format", default="auto", help="loader format of --data")
@@ -87,6 +88,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if not 0.0 < args.noise < 1.0 or not 0.0 < args.flip_fraction < 1.0:

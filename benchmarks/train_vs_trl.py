@@ -200,14 +200,19 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``tests/test_readme.py`` checks documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=400)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--out", type=Path, default=Path("train_vs_trl.json"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
     os.environ.setdefault("WANDB_DISABLED", "true")
     result = {"machine": machine_info(), **run(args.data, args.n_train, args.n_test,
                                                  args.max_length)}

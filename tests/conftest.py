@@ -1,7 +1,13 @@
-"""Shared fixtures: the real data beside the project, skipped cleanly when absent."""
+"""Shared fixtures: the real data beside the project, skipped cleanly when absent.
+
+CI sets ``REWARDLAB_REQUIRE_SHARED=1``: there a missing ``../shared/data`` fails
+every test that needs it instead of skipping it, so a wrong data path cannot
+silently turn the end-to-end tests off.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +19,10 @@ SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").r
 def shared_data() -> Path:
     """``../shared/data``; tests that use it skip with a reason when it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+        message = f"real data folder {SHARED_DATA} is absent"
+        if os.environ.get("REWARDLAB_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{message} and REWARDLAB_REQUIRE_SHARED=1")
+        pytest.skip(message)
     return SHARED_DATA
 
 

@@ -32,8 +32,8 @@ def _load(name, *dicts, **options):
 
 def test_registry_names():
     assert FORMATS.names() == [
-        "alpaca-eval", "auto", "big-bench-mistake", "hh-rlhf", "prmbench", "ratings",
-        "rewardbench", "trl",
+        "alpaca-eval", "auto", "big-bench-mistake", "gsm8k", "hh-rlhf", "prmbench", "ratings",
+        "rewardbench", "rewardbench2", "trl",
     ]
 
 
@@ -247,6 +247,7 @@ def test_ratings_csv_values_and_bad_value(tmp_path):
         ({"prompt": "p", "chosen": "c", "rejected": "r"}, "trl"),
         ({"chosen": [{"role": "user", "content": "a"}], "rejected": []}, "trl"),
         ({"prompt": "p", "response": "r", "score": 1}, "ratings"),
+        ({"question": "q", "ground_truth": "a", "6b_finetuning": {}}, "gsm8k"),
     ],
 )
 def test_detect_format(row, name):
@@ -259,10 +260,13 @@ def test_auto_undetectable_lists_known_formats(tmp_path):
     with pytest.raises(DataError) as err:
         load_comparisons(path)
     assert str(err.value).startswith(f"{path}:1: cannot detect the format")
-    known = "alpaca-eval, big-bench-mistake, hh-rlhf, prmbench, ratings, rewardbench, trl"
+    known = (
+        "alpaca-eval, big-bench-mistake, gsm8k, hh-rlhf, prmbench, ratings, rewardbench, "
+        "rewardbench2, trl"
+    )
     assert f"known formats: {known}" in str(err.value)
-    with pytest.raises(DataError, match="AlpacaEval layout"):
-        load_comparisons(tmp_path)
+    with pytest.raises(DataError, match=f"^{path}:1: cannot detect the format"):
+        load_comparisons(tmp_path)  # a folder: each of its files read as auto
 
 
 # --- alpaca-eval --------------------------------------------------------------------------
@@ -407,3 +411,39 @@ def test_auto_detects_step_labelled_files(shared_data):
     prm = sorted((shared_data / "prmbench").glob("*.jsonl.gz"))[0]
     records = load_comparisons(prm).records
     assert records and all(r.steps is not None for r in records)
+
+
+def _gsm8k_row(question, *solutions):
+    keys = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
+    row = {"question": question, "ground_truth": f"ref {question}"}
+    row.update({k: {"is_correct": ok, "solution": text} for k, (ok, text) in zip(keys, solutions)})
+    return row
+
+
+def test_gsm8k_file_is_detected_and_grouped(tmp_path):
+    path = tmp_path / "example_model_solutions.jsonl"
+    write_jsonl(path, [
+        _gsm8k_row("q1", (False, "w1"), (True, "ok"), (False, "w1"), (False, "w2")),
+        _gsm8k_row("q2", (True, "a"), (True, "b")),  # nothing wrong: skipped
+    ])
+    (group,) = load_comparisons(path).records  # --format auto
+    assert group.prompt == "q1" and group.responses == ("ref q1", "w1", "w2")
+    assert group.ranking == (0,) and group.source == f"{path}:1"
+    with pytest.raises(DataError, match=r":1: field '6b_finetuning'"):
+        _load("gsm8k", {"question": "q", "ground_truth": "a", "6b_finetuning": "text"})
+
+
+def test_a_folder_of_step_files_is_read_file_by_file(tmp_path):
+    for task, mistake in (("b_task", None), ("a_task", 1)):
+        write_jsonl(tmp_path / f"{task}.jsonl", [
+            {"input": f"{task}?", "steps": ["s1", "s2"], "target": "t", "answer": "t",
+             "mistake_index": mistake},
+        ])
+    for name in ("big-bench-mistake", "auto"):
+        records = load_comparisons(tmp_path, name).records
+        assert [r.category for r in records] == ["a_task", "b_task"]  # sorted by file name
+        assert [r.step_labels for r in records] == [((1, 0),), ((1, 1),)]
+    (tmp_path / "a_task.jsonl").unlink()
+    (tmp_path / "b_task.jsonl").unlink()
+    with pytest.raises(DataError, match="AlpacaEval layout .* or hold .jsonl"):
+        load_comparisons(tmp_path, "big-bench-mistake")

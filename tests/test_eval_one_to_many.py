@@ -73,3 +73,36 @@ def test_prmbench_groups_and_char_length_rule(shared_data):
     res = evaluate_one_to_many(CharLength(), groups)
     assert res["accuracy"] == pytest.approx(wins / len(found))
     assert res["mrr"] == pytest.approx(np.mean([1 / r for r in ranks]))
+
+
+def test_cli_eval_detects_a_gsm8k_file_and_runs_one_to_many(tmp_path):
+    """`rewardlab eval --format auto` on GSM8K model solutions runs the one-to-many suite."""
+    from typer.testing import CliRunner
+
+    from rewardlab.cli.main import app
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(
+        json.dumps({"prompt": f"q{i}", "chosen": f"answer {i} with steps", "rejected": "no"}) + "\n"
+        for i in range(12)
+    ))
+    solutions = tmp_path / "example_model_solutions.jsonl"
+    keys = ("6b_finetuning", "6b_verification")
+    solutions.write_text("".join(
+        json.dumps({"question": f"q{i}", "ground_truth": f"ref {i}",
+                    **{k: {"is_correct": j == i % 2, "solution": f"sol {i} {j}"}
+                       for j, k in enumerate(keys)}}) + "\n"
+        for i in range(4)
+    ))
+    runner = CliRunner()
+    model, out = tmp_path / "m", tmp_path / "res.json"
+    trained = runner.invoke(app, ["train", "--data", str(pairs), "--backbone", "hashing",
+                                  "--out", str(model), "--l2", "0", "--epochs", "2"])
+    assert trained.exit_code == 0, trained.output
+    result = runner.invoke(app, ["eval", "--model", str(model), "--data", str(solutions),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["suite"] == "one-to-many"
+    assert report["n_records"] == 4  # each question has exactly one wrong solution
+    assert report["n_pairs"] == 4

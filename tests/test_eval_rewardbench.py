@@ -107,3 +107,89 @@ def test_reaggregate_from_per_example_output():
 def test_missing_subset_is_an_error():
     with pytest.raises(ValueError, match="category"):
         evaluate_rewardbench(TableReward({"a": 1, "b": 0}), [Comparison("p", ("a", "b"), (0, 1))])
+
+
+def _rb2_rows() -> tuple[list[dict], dict[str, float]]:
+    """(row spec, text → reward); each response text is unique."""
+    spec = [
+        ("Factuality", "f1", 1, [2.0, 2.0, 1.0, 0.0]),   # tie at the top with one rejected: ½
+        ("Factuality", "f2", 1, [3.0, 1.0, 1.0, 1.0]),   # 1
+        ("Math", "m1", 1, [0.0, 1.0, 0.5, 0.2]),         # 0
+        ("Ties", "ref:1", 1, [3.0, 1.0, 2.0]),           # gap 1, accurate
+        ("Ties", "tied:1", 3, [5.0, 4.0, 4.5, 1.0]),     # spread 1, gap 3, accurate
+        ("Ties", "ref:2", 1, [1.0, 2.0]),                # gap -1, wrong
+        ("Ties", "tied:2", 2, [2.0, 2.0, 0.0]),          # spread 0, gap 2, accurate
+    ]
+    rows, table = [], {}
+    for subset, row_id, k, scores in spec:
+        texts = [f"{row_id} answer {j}" for j in range(len(scores))]
+        table.update(zip(texts, scores, strict=True))
+        rows.append({"id": row_id, "prompt": f"prompt {row_id}", "chosen": texts[:k],
+                     "rejected": texts[k:], "subset": subset, "num_correct": k})
+    return rows, table
+
+
+def test_ties_score_by_hand():
+    from rewardlab.evaluate.rewardbench2 import ties_score
+
+    # acc_tied = 1, acc_ref = ½; prompt 1: gap_tied 3 > spread 1, min(1, 3) = 1 ≯ 1,
+    # tanh(1/1 - 1) = 0; prompt 2: 2 > 0, min(-1, 2) ≯ 0, tanh(-1/0 - 1) = -1
+    expected = 0.3 * 1 + 0.3 * 0.5 + 0.2 * 1.0 + 0.2 * 0.0 + 0.01 * (-0.5)
+    rows, table = _rb2_rows()
+    ties = [r for r in rows if r["subset"] == "Ties"]
+    score = ties_score([r["id"] for r in ties],
+                       [[table[t] for t in r["chosen"] + r["rejected"]] for r in ties],
+                       [r["num_correct"] for r in ties])
+    assert score == pytest.approx(expected) == pytest.approx(0.645)
+    with pytest.raises(ValueError, match="field 'id'"):
+        ties_score(["x1"], [[1.0, 0.0]], [1])
+
+
+def test_rewardbench2_file_loads_and_scores_every_subset(tmp_path):
+    import json
+
+    from rewardlab.data.load import load_comparisons
+
+    rows, table = _rb2_rows()
+    path = tmp_path / "rb2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records = load_comparisons(path).records
+    assert [r.meta["num_correct"] for r in records] == [1, 1, 1, 1, 3, 1, 2]
+    assert records[4].responses[:3] == tuple(rows[4]["chosen"])
+    res = evaluate_rewardbench(TableReward(table), records)
+    assert res["per_subset"] == pytest.approx({"Factuality": 0.75, "Math": 0.0, "Ties": 0.645})
+    assert res["overall"] == pytest.approx((0.75 + 0.0 + 0.645) / 3)
+    assert res["scores_file"]["results"] == [0.5, 1.0, 0.0, None, None, None, None]
+    assert res["scores_file"]["scores"][4] == [5.0, 4.0, 4.5, 1.0]
+    assert res["results_file"] == res["per_subset"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(dict(rows[0], num_correct=2)) + "\n")
+    with pytest.raises(ValueError, match="bad.jsonl:1: field 'num_correct'"):
+        load_comparisons(bad, "rewardbench2")
+
+
+def test_v1_results_files_have_rewardbench_shape():
+    recs, model = _records([("alpacaeval-easy", 1.0, 0.0), ("mt-bench-med", 0.0, 2.0)])
+    res = evaluate_rewardbench(model, recs)
+    assert res["results_file"] == {"alpacaeval-easy": 1.0, "mt-bench-med": 0.0}
+    assert res["scores_file"]["scores_chosen"] == [1.0, 0.0]
+    assert res["scores_file"]["scores_rejected"] == [0.0, 2.0]
+    assert res["scores_file"]["results"] == [1.0, 0.0]
+
+
+def test_rewardbench2_suite_runs_with_calibration_on_incorrect_responses_only(tmp_path):
+    import json
+
+    from rewardlab.data.load import load_comparisons
+    from rewardlab.evaluate.suite import run_evaluation
+
+    rows, table = _rb2_rows()
+    path = tmp_path / "rb2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records = load_comparisons(path).records
+    res = run_evaluation(TableReward(table), records, suite="rewardbench")
+    assert res["metrics"]["rewardbench_overall"] == pytest.approx((0.75 + 0.645) / 3)
+    # tied:1 has 3 correct answers: its first is compared with the one incorrect only
+    assert res["suite_results"]["scores_rejected"][4] == [1.0]
+    assert res["n_pairs"] == 3 + 3 + 3 + 2 + 1 + 1 + 1
+    assert res["calibration"]["n_pairs"] == res["n_pairs"]

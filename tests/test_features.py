@@ -103,3 +103,22 @@ def test_encoder_matches_sentence_transformers_and_hits_cache(tmp_path):
     np.testing.assert_array_equal(again.encode(prompts, responses), features)
     assert again.cache.hits == 4 and again.cache.misses == 0
     assert again.encoder._model is None, "a full cache hit must not load the weights"
+
+
+def test_cache_mode_read_uses_but_never_grows_the_cache(tmp_path, monkeypatch):
+    """REWARDLAB_CACHE_MODE=read (what `rewardlab serve` sets) finds stored vectors but
+    writes no shard and keeps no new vector in memory; off ignores the cache; a typo fails."""
+    cache = EmbeddingCache("model", 128, tmp_path)
+    cache.store(["known"], np.ones((1, 3), np.float32))
+    monkeypatch.setenv("REWARDLAB_CACHE_MODE", "read")
+    reader = EmbeddingCache("model", 128, tmp_path)
+    found, missing = reader.lookup(["known", "new"])
+    assert missing == [1] and np.array_equal(found[0], np.ones(3, np.float32))
+    reader.store(["new"], np.zeros((1, 3), np.float32))
+    assert len(list(cache.folder.glob("*.safetensors"))) == 1
+    assert reader.lookup(["new"])[1] == [0]
+    monkeypatch.setenv("REWARDLAB_CACHE_MODE", "off")
+    assert EmbeddingCache("model", 128, tmp_path).lookup(["known"])[1] == [0]
+    monkeypatch.setenv("REWARDLAB_CACHE_MODE", "sometimes")
+    with pytest.raises(ValueError, match="REWARDLAB_CACHE_MODE"):
+        EmbeddingCache("model", 128, tmp_path).lookup(["known"])

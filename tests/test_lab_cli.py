@@ -43,7 +43,7 @@ def test_cli_end_to_end_writes_json_html_and_png(tmp_path):
     assert "wco" in result.output and "α=" in result.output
 
     bad = CliRunner().invoke(app, ["lab", "overopt", "--out", str(out), "--aggregate", "wcoo"])
-    assert bad.exit_code == 1 and "wco" in bad.output
+    assert bad.exit_code == 2 and "--aggregate" in bad.output and "wco" in bad.output
 
 
 def test_alpaca_eval_split_keeps_test_instructions_away_from_training(shared_data):

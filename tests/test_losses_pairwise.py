@@ -31,6 +31,18 @@ def test_margin_bt_subtracts_the_strength():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_plain_bt_ignores_the_strength_unless_asked():
+    plain = -(log_sigmoid(1.0) + log_sigmoid(-1.0)) / 2
+    loss = LOSSES.get("bt")(PairBatch(CHOSEN, REJECTED, MARGIN))
+    assert loss.item() == pytest.approx(plain, rel=1e-6)
+    with_margin = LOSSES.get("bt")(PairBatch(CHOSEN, REJECTED, MARGIN), use_margin=True)
+    assert with_margin.item() == pytest.approx(
+        -(log_sigmoid(1.0 - 3.0) + log_sigmoid(-1.0 - 0.5)) / 2, rel=1e-6
+    )
+    with pytest.raises(ValueError, match="use_margin"):
+        LOSSES.get("bt")(PairBatch(CHOSEN, REJECTED), use_margin=True)
+
+
 def test_adaptive_margin_subtracts_scaled_mu():
     expected = -(log_sigmoid(1.0 - 1.5) + log_sigmoid(-1.0 - 0.25)) / 2
     loss = LOSSES.get("adaptive-margin")(PairBatch(CHOSEN, REJECTED, MARGIN), scale=0.5)

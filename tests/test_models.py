@@ -29,12 +29,12 @@ def test_bt_loss_matches_hand_computation():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
-def test_bt_loss_with_margin_subtracts_it():
+def test_bt_loss_subtracts_a_margin_only_when_asked():
     chosen, rejected = torch.tensor([[2.0]]), torch.tensor([[0.0]])
     loss = LOSSES.get("bt")(PairBatch(chosen, rejected, margin=torch.tensor([[0.5]])))
-    assert loss.item() == pytest.approx(math.log(1 + math.exp(-1.5)), rel=1e-6)
-    unmarginal = LOSSES.get("bt")(PairBatch(chosen, rejected, torch.tensor([[0.5]])), use_margin=False)
-    assert unmarginal.item() == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-6)
+    assert loss.item() == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-6)
+    marginal = LOSSES.get("bt")(PairBatch(chosen, rejected, torch.tensor([[0.5]])), use_margin=True)
+    assert marginal.item() == pytest.approx(math.log(1 + math.exp(-1.5)), rel=1e-6)
 
 
 def test_registry_suggests_close_names():

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from rewardlab.models.baselines import LengthReward
-from rewardlab.optimize.bon import best_of_n_curve, bon_weights, expected_best_of_n, kl_bon
+from rewardlab.optimize.bon import (
+    best_of_n_curve,
+    bon_weights,
+    bon_weights_with_replacement,
+    expected_best_of_n,
+    kl_bon,
+    kl_bon_exact,
+)
 from rewardlab.optimize.pool import PromptPool, group_by_prompt
 
 
@@ -81,6 +88,36 @@ def test_kl_bon():
         kl_bon(0)
 
 
+def test_exact_kl_of_a_tiny_pool_by_hand():
+    proxy = np.array([0.3, 0.1, 0.2])
+    # without replacement, n = 2 of 3: ranks picked with p = (0, 1/3, 2/3)
+    assert kl_bon_exact(proxy, 2) == pytest.approx(2 / 3 * math.log(2))
+    # with replacement: p = (1/9, 3/9, 5/9)
+    np.testing.assert_allclose(bon_weights_with_replacement(3, 2), [1 / 9, 3 / 9, 5 / 9])
+    by_hand = (1 / 9) * math.log(1 / 3) + (5 / 9) * math.log(5 / 3)
+    assert kl_bon_exact(proxy, 2, replace=True) == pytest.approx(by_hand)
+    assert by_hand < kl_bon(2)  # 0.162 < log 2 − 1/2 = 0.193
+    assert kl_bon_exact(proxy, 1) == pytest.approx(0.0, abs=1e-15)
+    assert kl_bon_exact(proxy, 3) == pytest.approx(math.log(3))  # always the top one
+    # ties share their block's mean: ranks 2 and 3 tied → p = (0, 1/2, 1/2)
+    assert kl_bon_exact(np.array([1.0, 1.0, 0.0]), 2) == pytest.approx(math.log(1.5))
+
+
+def test_exact_kl_with_replacement_stays_below_the_bound_and_reaches_it():
+    for n in (2, 4, 16, 100):
+        for size in (2, 5, 58, 1000):
+            exact = kl_bon_exact(np.arange(size, dtype=float), n, replace=True)
+            assert exact <= kl_bon(n) + 1e-12
+    gaps = [kl_bon(4) - kl_bon_exact(np.arange(size, dtype=float), 4, replace=True)
+            for size in (10, 100, 1000, 10000)]
+    assert gaps[0] > 1e-3 and all(a > b > 0 for a, b in zip(gaps, gaps[1:], strict=False))
+    assert gaps[-1] < 1e-7
+    # without replacement it lies above the bound and comes down to it
+    above = [kl_bon_exact(np.arange(size, dtype=float), 4) for size in (10, 100, 10000)]
+    assert above[0] > above[1] > above[2] > kl_bon(4)
+    assert above[2] - kl_bon(4) < 1e-3
+
+
 def test_curve_skips_small_pools_and_averages_by_hand():
     pools = [pool([0.1, 0.5, 0.3, 0.9], [1.0, 2.0, 0.0, -1.0]), pool([2.0, 1.0], [0.0, 4.0])]
     curve = best_of_n_curve(pools, [1, 2, 3])
@@ -95,12 +132,22 @@ def test_curve_skips_small_pools_and_averages_by_hand():
     assert three["gold"] == pytest.approx(0.25 * 2 + 0.75 * -1)
     assert three["kl"] == pytest.approx(math.log(3) - 2 / 3)
     assert three["sqrt_kl"] == pytest.approx(math.sqrt(three["kl"]))
+    # exact KL, mean over prompts: n = 2 picks ranks with p = (0, 1/6, 2/6, 3/6) in the
+    # pool of 4 and always the top one in the pool of 2 (log 2)
+    four = (1 / 6) * math.log(4 / 6) + (2 / 6) * math.log(8 / 6) + (3 / 6) * math.log(2)
+    assert two["kl_exact"] == pytest.approx((four + math.log(2)) / 2)
+    # with replacement: (1/16, 3/16, 5/16, 7/16) and (1/4, 3/4)
+    drawn4 = sum(p * math.log(4 * p) for p in (1 / 16, 3 / 16, 5 / 16, 7 / 16))
+    drawn2 = sum(p * math.log(2 * p) for p in (1 / 4, 3 / 4))
+    assert two["kl_exact_with_replacement"] == pytest.approx((drawn4 + drawn2) / 2)
+    assert three["kl_exact"] == pytest.approx(0.25 * math.log(1.0) + 0.75 * math.log(3.0))
 
 
 def test_curve_without_gold_and_bad_input():
     curve = best_of_n_curve([pool([1.0, 2.0])], [2, 5])
     assert curve[0]["gold"] is None and curve[0]["proxy"] == 2.0
     assert curve[1]["proxy"] is None and curve[1]["skipped"] == 1
+    assert curve[1]["kl_exact"] is None and curve[1]["kl_exact_with_replacement"] is None
     with pytest.raises(ValueError, match="'gold'"):
         best_of_n_curve([pool([1.0, 2.0], [0.0, 1.0]), pool([1.0, 2.0])], [1])
     with pytest.raises(ValueError, match="'ns'"):

@@ -59,6 +59,11 @@ def test_bon_with_scores_column(app, pool_file, tmp_path):
     # n=2: q1 is the worked example (1/6); q2 always picks y (gold 4)
     assert two["gold"] == pytest.approx((1 / 6 + 4.0) / 2)
     assert two["kl"] == pytest.approx(math.log(2) - 0.5)
+    # exact KL without replacement, mean over prompts: q1 (4 candidates) picks ranks with
+    # p = (0, 1/6, 2/6, 3/6); q2 (2 candidates) always picks y: log 2
+    q1 = (1 / 6) * math.log(4 / 6) + (2 / 6) * math.log(8 / 6) + (3 / 6) * math.log(2)
+    assert two["kl_exact"] == pytest.approx((q1 + math.log(2)) / 2)
+    assert "kl_exact_with_replacement" in two and "pool 0.534" in result.output
     # n=4: only q1; picks d (proxy 0.9, gold −1); q2 is skipped
     assert (four["gold"], four["prompts"], four["skipped"]) == (pytest.approx(-1.0), 1, 1)
     assert four["proxy"] == pytest.approx(0.9)
@@ -69,13 +74,13 @@ def test_bon_with_model(app, pool_file, tmp_path, monkeypatch):
     loaded = []
     monkeypatch.setattr(
         "rewardlab.robust.loading.load_reward_model",
-        lambda path: loaded.append(path) or LengthReward(),
+        lambda path, **options: loaded.append(path) or LengthReward(),
     )
     out = tmp_path / "bon.json"
     args = ["bon", "--model", str(tmp_path / "rm"), "--candidates", str(pool_file)]
     result = CliRunner().invoke(app, [*args, "--n", "4", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert loaded == [tmp_path / "rm"]
+    assert loaded == [str(tmp_path / "rm")]
     # q1 by length picks "d d d d": proxy 4
     assert json.loads(out.read_text())["curve"][0]["proxy"] == pytest.approx(4.0)
 

@@ -3,6 +3,7 @@ aggregations by hand, first-error detection, and the step loaders on the real fi
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 
@@ -28,6 +29,7 @@ from rewardlab.models.prm import (
     evaluate_prm,
     load_prm,
     predicted_first_error,
+    prm_baselines,
     save_prm,
     split_steps,
     step_inputs,
@@ -122,6 +124,58 @@ def test_scores_and_first_error_detection_on_a_hand_built_case():
     assert metrics["step_accuracy"] == 6 / 8
     assert metrics["first_error_accuracy"] == 2 / 3
     assert metrics["n_steps"] == 8
+    assert metrics["baselines"] == prm_baselines([(1, 1, 0, 0), (1, 1), (1, 1)])
+
+
+def test_trivial_baselines_by_hand():
+    # 3 of 7 steps correct; first errors at 0, 1 and none (one each)
+    base = prm_baselines([(0, 0, 0), (1, 0), (1, 1)])
+    assert base["all_correct"] == {"step_accuracy": 3 / 7, "first_error_accuracy": 1 / 3}
+    assert base["best_constant"] == {"step_accuracy": 4 / 7, "first_error_accuracy": 1 / 3}
+    # first errors at 1, 1 and 0: the best constant answer "step 1" is right for 2 of 3
+    base = prm_baselines([(1, 0), (1, 0), (0,)])
+    assert base["all_correct"] == {"step_accuracy": 2 / 5, "first_error_accuracy": 0.0}
+    assert base["best_constant"] == {"step_accuracy": 3 / 5, "first_error_accuracy": 2 / 3}
+
+
+def test_cli_train_prm_on_a_folder_evaluates_held_out_steps(tmp_path):
+    """`rewardlab train --head prm --test-fraction` on a BIG-Bench-Mistake-style folder
+    prints and saves held-out step and first-error accuracy with their baselines."""
+    from typer.testing import CliRunner
+
+    from rewardlab.cli.main import app
+    from rewardlab.data.load import load_comparisons
+    from rewardlab.data.split import split_by_prompt
+
+    folder = tmp_path / "bbm"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for task in ("sorting", "arithmetic"):
+        rows = []
+        for i in range(30):
+            n = int(rng.integers(2, 6))
+            wrong = int(rng.integers(0, n)) if i % 3 else None
+            rows.append({
+                "input": f"{task} question {i}", "target": "t", "answer": "a",
+                "steps": ["WRONG" if k == wrong else f"step {k} of {task}" for k in range(n)],
+                "mistake_index": wrong,
+            })
+        (folder / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "prm"
+    result = CliRunner().invoke(app, [
+        "train", "--head", "prm", "--data", str(folder), "--format", "big-bench-mistake",
+        "--test-fraction", "0.3", "--backbone", "hashing", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "held-out step accuracy" in " ".join(result.output.split())
+    test = json.loads((out / "metrics.json").read_text())["test"]
+    records = load_comparisons(folder, "big-bench-mistake").records
+    rest, held_out = split_by_prompt(records, (0.7, 0.3), 0)
+    assert test["n_solutions"] == len(held_out) > 0
+    assert test["n_steps"] == sum(len(r.step_labels[0]) for r in held_out)
+    assert test["baselines"] == prm_baselines([r.step_labels[0] for r in held_out])
+    assert test["step_accuracy"] > test["baselines"]["best_constant"]["step_accuracy"]
+    assert test == evaluate_prm(load_prm(out), held_out)
 
 
 def test_training_learns_the_wrong_flag():

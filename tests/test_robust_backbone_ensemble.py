@@ -105,7 +105,7 @@ def test_load_rejects_bad_configs(ensemble, tmp_path):
     with pytest.raises(ValueError, match="field 'members': expected a non-empty list"):
         load_backbone_ensemble(out)
     (out / "config.json").write_text("{not json")
-    with pytest.raises(ValueError, match="config.json: line 1: not valid JSON"):
+    with pytest.raises(ValueError, match=r"config\.json:1: malformed JSON"):
         load_backbone_ensemble(out)
 
 

@@ -87,33 +87,49 @@ def test_thresholded_sum() -> None:
     np.testing.assert_allclose(weighted.score(P, R), [2 + 1.0, 1 + 2.0])
 
 
-def test_constrained_multiplier_rises_above_threshold_and_falls_to_zero() -> None:
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def test_constrained_multipliers_follow_the_sigmoid_gradient_step() -> None:
     combiner = ConstrainedCombiner([A, B], thresholds=[1.0, 2.0], lr=0.5)
     np.testing.assert_array_equal(combiner.multipliers_, [0.0, 0.0])
-    # batch means (2, 1): component 0 above its threshold, component 1 below
+    np.testing.assert_allclose(combiner.weights, [0.5, 0.5])
+    # batch means (2, 1): component 0 above its threshold (loses weight), 1 below (gains)
     lam = combiner.update(np.array([[3.0, 1.0], [0.0, 2.0]]))
-    np.testing.assert_allclose(lam, [0.0 + 0.5 * (2 - 1), max(0.0, 0.0 + 0.5 * (1 - 2))])
-    # batch means (3, 4): both above
-    lam = combiner.update(np.array([[3.0, 3.0], [4.0, 4.0]]))
-    np.testing.assert_allclose(lam, [0.5 + 0.5 * 2, 0.0 + 0.5 * 2])
-    # batches at zero: both below, multipliers fall and stop at the 0 floor
-    history = [combiner.update(np.zeros((2, 3))) for _ in range(4)]
-    np.testing.assert_allclose(history[0], [1.5 - 0.5, 1.0 - 1.0])
-    np.testing.assert_allclose(history[1], [0.5, 0.0])
-    np.testing.assert_allclose(history[2], [0.0, 0.0])
-    np.testing.assert_allclose(history[3], [0.0, 0.0])
+    # λ ← λ − η σ(λ)(1 − σ(λ)) (mean − θ), σ(0)(1 − σ(0)) = 1/4
+    np.testing.assert_allclose(lam, [0.0 - 0.5 * 0.25 * (2 - 1), 0.0 - 0.5 * 0.25 * (1 - 2)])
+    # second step from λ = (−0.125, 0.125), batch means (3, 4): both above
+    s0, s1 = _sigmoid(-0.125), _sigmoid(0.125)
+    lam2 = combiner.update(np.array([[3.0, 3.0], [4.0, 4.0]]))
+    expected = [-0.125 - 0.5 * s0 * (1 - s0) * 2, 0.125 - 0.5 * s1 * (1 - s1) * 2]
+    np.testing.assert_allclose(lam2, expected)
+    np.testing.assert_allclose(combiner.weights, [_sigmoid(v) for v in expected])
 
 
-def test_constrained_combined_reward() -> None:
-    combiner = ConstrainedCombiner([A, B], thresholds=[1.0, 2.0], initial_multiplier=0.0)
-    # no multipliers yet: the plain sum
-    np.testing.assert_allclose(combiner.score(P, R), [3 + 2, 1 + 5])
-    combiner.multipliers_ = np.array([1.5, 1.0])
-    # R = sum_i (1 - lam_i) r_i + lam_i theta_i
-    x = (1 - 1.5) * 3 + 1.5 * 1 + (1 - 1.0) * 2 + 1.0 * 2
-    y = (1 - 1.5) * 1 + 1.5 * 1 + (1 - 1.0) * 5 + 1.0 * 2
-    np.testing.assert_allclose(combiner.score(P, R), [x, y])
+def test_constrained_combined_reward_is_the_sigmoid_weighted_sum() -> None:
+    combiner = ConstrainedCombiner([A, B], thresholds=[1.0, 2.0])
+    # λ = 0: both weights ½
+    np.testing.assert_allclose(combiner.score(P, R), [0.5 * (3 + 2), 0.5 * (1 + 5)])
+    combiner.multipliers_ = np.array([1.5, -1.0])
+    w0, w1 = _sigmoid(1.5), _sigmoid(-1.0)
+    np.testing.assert_allclose(combiner.score(P, R), [w0 * 3 + w1 * 2, w0 * 1 + w1 * 5])
     np.testing.assert_array_equal(combiner.component_scores(P, R), [[3, 1], [2, 5]])
+
+
+def test_constrained_weights_never_turn_negative() -> None:
+    """The old form Σ(1 − λ_i) r_i + λ_i θ_i gave a negative weight once λ_i > 1: a higher
+    component reward then lowered the total. With σ(λ) every weight stays in (0, 1)."""
+    combiner = ConstrainedCombiner([A], thresholds=[0.0], lr=10.0)
+    for _ in range(200):  # the component stays far below its threshold: λ keeps growing
+        combiner.update(np.array([[-5.0, -5.0]]))
+    assert combiner.multipliers_[0] > 1.0
+    assert 0.0 < combiner.weights[0] < 1.0
+    low, high = combiner.combine(np.array([[1.0, 2.0]]))
+    assert high > low  # more component reward is never worse
+    combiner.multipliers_ = np.array([3.0])  # the old form would give (1 − 3) = −2 per unit
+    low, high = combiner.combine(np.array([[1.0, 2.0]]))
+    assert high - low == pytest.approx(_sigmoid(3.0))
 
 
 def test_constrained_bad_input() -> None:
@@ -126,5 +142,7 @@ def test_constrained_bad_input() -> None:
         ConstrainedCombiner([A, B], thresholds=[1.0])
     with pytest.raises(ValueError, match="lr"):
         ConstrainedCombiner([A, B], thresholds=[1.0, 1.0], lr=0.0)
+    with pytest.raises(ValueError, match="initial_multiplier"):
+        ConstrainedCombiner([A, B], thresholds=[1.0, 1.0], initial_multiplier=float("nan"))
     with pytest.raises(ValueError, match="models"):
         WeightedSum([])

@@ -45,7 +45,7 @@ PAIRS = [
 @pytest.fixture()
 def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     loading = types.ModuleType("rewardlab.robust.loading")
-    loading.load_reward_model = lambda path: ENSEMBLE  # type: ignore[attr-defined]
+    loading.load_reward_model = lambda path, **options: ENSEMBLE  # type: ignore[attr-defined]
     data_load = types.ModuleType("rewardlab.data.load")
     data_load.load_comparisons = lambda path: types.SimpleNamespace(records=PAIRS)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rewardlab.robust.loading", loading)

@@ -156,3 +156,22 @@ def test_bad_names_params_and_directories(tmp_path, four_members):
     (tmp_path / "rm" / "config.json").write_text(json.dumps(dict(config, aggregate="min")))
     with pytest.raises(ValueError, match="field 'aggregate'"):
         load_reward_model(tmp_path / "rm")
+
+
+def test_spec_kinds_and_where_metrics_may_be_saved(tmp_path, four_members):
+    from rewardlab.models.lm.hf_reward import HFRewardModel
+    from rewardlab.models.lm.judge import LLMJudge
+    from rewardlab.robust.loading import is_rewardlab_directory
+    from tiny_hf import save_causal_lm, save_encoder_rm
+
+    save_model(four_members[0], tmp_path / "rm")
+    save_encoder_rm(tmp_path / "hf")
+    save_causal_lm(tmp_path / "lm")
+    assert isinstance(load_reward_model(tmp_path / "hf"), HFRewardModel)
+    assert isinstance(load_reward_model(f"judge:{tmp_path / 'lm'}"), LLMJudge)
+    with pytest.raises(ValueError, match="a judge has no members to aggregate"):
+        load_reward_model(f"judge:{tmp_path / 'lm'}", aggregate="wco")
+    assert is_rewardlab_directory(tmp_path / "rm")
+    assert not is_rewardlab_directory(tmp_path / "hf")
+    assert not is_rewardlab_directory("hf:org/name")
+    assert not is_rewardlab_directory(f"judge:{tmp_path / 'rm'}")

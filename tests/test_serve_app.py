@@ -124,10 +124,13 @@ def test_bad_requests_get_4xx_json_and_the_server_keeps_serving(
     assert good.status_code == 200 and good.json()["rewards"] == [2.0]
 
 
-def test_compare_on_a_scalar_model_is_400(length_server):
+def test_compare_on_a_scalar_model_uses_bradley_terry(length_server):
     url, _ = length_server
-    r = httpx.post(f"{url}/compare", json={"prompts": ["p"], "first": ["a"], "second": ["b"]})
-    assert r.status_code == 400 and "not a PreferenceModel" in r.json()["error"]
+    body = {"prompts": ["p", "p"], "first": ["a b c", "a"], "second": ["a", "a b"]}
+    r = httpx.post(f"{url}/compare", json=body)
+    assert r.status_code == 200 and r.json()["rule"] == "bradley_terry"
+    # rewards are word counts: σ(3 − 1) and σ(1 − 2)
+    assert r.json()["probs"] == pytest.approx([1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(1.0))])
 
 
 def test_concurrent_requests_are_merged_into_batches(length_server):
@@ -166,7 +169,11 @@ def test_health_info_and_metrics_routes(length_server):
         "uncertainty": False,
         "compare": False,
         "steps": False,
+        "references": False,
+        "requires_reference": False,
+        "batch_dependent": False,
     }
+    assert info["components"] == []
     assert info["settings"]["max_items"] == 8
     metrics = httpx.get(f"{url}/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
@@ -244,6 +251,7 @@ def test_preference_model_compare_and_no_score():
         body = {"prompts": ["p", "p"], "first": ["a b c", "a"], "second": ["a", "a"]}
         out = httpx.post(f"{server.url}/compare", json=body).json()
         assert out["probs"] == pytest.approx([1 / (1 + np.exp(-2.0)), 0.5])
+        assert out["rule"] == "preference_model"
         r = httpx.post(f"{server.url}/score", json={"prompts": ["p"], "responses": ["a"]})
         assert r.status_code == 400 and "/compare" in r.json()["error"]
 

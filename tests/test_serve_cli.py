@@ -21,7 +21,7 @@ def cli(monkeypatch, tmp_path):
 
     fake_loading = types.ModuleType("rewardlab.robust.loading")
 
-    def load_reward_model(path):
+    def load_reward_model(path, **options):
         loaded.append(path)
         return LengthReward()
 
@@ -47,7 +47,7 @@ def test_serve_passes_every_option(cli, monkeypatch):
     args += ["--max-batch", "16", "--max-wait-ms", "2.5", "--api-key-env", "RM_TOKEN"]
     result = CliRunner(env={"COLUMNS": "250"}).invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert loaded == [model_dir]
+    assert loaded == [str(model_dir)]
     ((model, settings),) = served
     assert isinstance(model, LengthReward)
     assert (settings.host, settings.port, settings.max_batch) == ("0.0.0.0", 9001, 16)
@@ -77,3 +77,73 @@ def test_bad_batch_size_and_missing_directory(cli, tmp_path):
     )
     assert result.exit_code != 0 and "not a directory" in result.output
     assert loaded == []
+
+
+def test_serve_reliability_options(cli):
+    app, model_dir, _, served = cli
+    args = ["serve", "--model", str(model_dir), "--metrics-public", "--max-body-bytes", "2048"]
+    args += ["--max-json-depth", "50", "--strip-suffix", "</s>", "--strip-suffix", "<|im_end|>"]
+    args += ["--drift-reference", "200", "--drift-bins", "5"]
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, args)
+    assert result.exit_code == 0, result.output
+    ((_, settings),) = served
+    assert settings.metrics_public and settings.max_body_bytes == 2048
+    assert settings.max_json_depth == 50 and settings.strip_suffixes == ("</s>", "<|im_end|>")
+    assert (settings.drift_reference, settings.drift_bins) == (200, 5)
+
+
+def test_strip_suffix_defaults_to_the_tokenizer_and_empty_turns_it_off(cli):
+    app, model_dir, _, served = cli
+    runner = CliRunner(env={"COLUMNS": "250"})
+    assert runner.invoke(app, ["serve", "--model", str(model_dir)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["serve", "--model", str(model_dir), "--strip-suffix", ""]).exit_code
+        == 0
+    )
+    (_, default), (_, off) = served
+    assert default.strip_suffixes is None and default.metrics_public is False
+    assert off.strip_suffixes == ()
+    bad = runner.invoke(app, ["serve", "--model", str(model_dir), "--drift-bins", "1"])
+    assert bad.exit_code != 0 and "drift_bins" in bad.output
+
+
+def test_rewards_serves_a_verifier_or_recipe_instead_of_a_model(cli, tmp_path):
+    from rewardlab.robust.recipe import Recipe
+
+    app, model_dir, loaded, served = cli
+    runner = CliRunner(env={"COLUMNS": "250"})
+    result = runner.invoke(app, ["serve", "--rewards", "math", "--port", "9002"])
+    assert result.exit_code == 0, result.output
+    ((recipe, settings),) = served
+    assert isinstance(recipe, Recipe) and list(recipe.components) == ["math"]
+    assert recipe.requires_reference and settings.port == 9002 and loaded == []
+    recipe_file = tmp_path / "r.json"
+    recipe_file.write_text('{"components": {"fmt": {"verifier": "format"}}}')
+    assert runner.invoke(app, ["serve", "--rewards", str(recipe_file)]).exit_code == 0
+    assert list(served[1][0].components) == ["fmt"]
+    both = runner.invoke(app, ["serve", "--model", str(model_dir), "--rewards", "math"])
+    neither = runner.invoke(app, ["serve"])
+    for result in (both, neither):
+        assert result.exit_code != 0 and "exactly one of --model and --rewards" in result.output
+    assert len(served) == 2 and loaded == []
+
+
+def test_serving_reads_the_embedding_cache_without_growing_it(cli, monkeypatch):
+    """While serving, REWARDLAB_CACHE_MODE is ``read`` (no new shards for every new text);
+    afterwards the environment is as it was, and a mode the user set wins."""
+    import os
+
+    import rewardlab.serve.runner as runner
+
+    app, model_dir, _, _ = cli
+    seen: list[str | None] = []
+    monkeypatch.setattr(
+        runner, "run_server", lambda model, settings: seen.append(os.environ.get("REWARDLAB_CACHE_MODE"))
+    )
+    monkeypatch.delenv("REWARDLAB_CACHE_MODE", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert seen == ["read"] and "REWARDLAB_CACHE_MODE" not in os.environ
+    monkeypatch.setenv("REWARDLAB_CACHE_MODE", "off")
+    assert CliRunner().invoke(app, ["serve", "--model", str(model_dir)]).exit_code == 0
+    assert seen == ["read", "off"] and os.environ["REWARDLAB_CACHE_MODE"] == "off"

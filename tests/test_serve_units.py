@@ -201,7 +201,7 @@ def test_batcher_merges_concurrent_jobs_and_splits_results_back():
     assert calls == [5]  # one forward pass for all three requests
 
 
-def test_batcher_respects_max_batch_without_splitting_a_job():
+def test_batcher_respects_max_batch_and_chunks_a_large_job():
     calls: list[int] = []
 
     async def main() -> list[list[float]]:
@@ -220,11 +220,12 @@ def test_batcher_respects_max_batch_without_splitting_a_job():
 
     out = asyncio.run(main())
     assert out == [[2.0, 2.0], [4.0], [6.0, 6.0], [18.0] * 5]
-    # [2 + 1] fills a batch of 3; [2] cannot join the next 5-item job; the 5-item job runs alone
-    assert calls == [3, 2, 5]
+    # [2 + 1] fills a batch of 3; [2] cannot join the next 5-item job, which runs alone
+    # in chunks of max_batch = 3
+    assert calls == [3, 2, 3, 2]
 
 
-def test_batcher_failure_fails_only_that_batch():
+def test_batcher_failure_is_isolated_to_the_failing_request():
     seen: list[tuple[int, int, bool]] = []
 
     def fn(xs: list[float]) -> list[float]:
@@ -244,11 +245,12 @@ def test_batcher_failure_fails_only_that_batch():
         finally:
             await b.stop()
 
-    bad, bad_too, good = asyncio.run(main())
+    bad, innocent, good = asyncio.run(main())
     assert isinstance(bad, ScoringError) and "RuntimeError: boom" in str(bad)
-    assert isinstance(bad_too, ScoringError)  # shared the failing batch
+    assert innocent == [1.0]  # shared the failing batch, then succeeded alone
     assert good == [2.0]
-    assert seen == [(2, 2, False), (1, 1, True)]
+    # the batch of two fails, each job is re-run alone, then the third job runs
+    assert seen == [(2, 2, False), (1, 1, False), (1, 1, True), (1, 1, True)]
 
 
 def test_batcher_runs_the_model_off_the_event_loop_thread():
@@ -279,3 +281,25 @@ def test_batcher_rejects_a_wrong_output_count():
 
     (err,) = asyncio.run(main())
     assert isinstance(err, ScoringError) and "1 outputs for 2 items" in str(err)
+
+
+def test_batcher_drops_a_cancelled_job_before_it_runs():
+    calls: list[int] = []
+
+    async def main() -> list[float]:
+        b = MicroBatcher(_doubler(calls, sleep=0.05), max_batch=2, max_wait_ms=0)
+        b.start()
+        try:
+            first = asyncio.ensure_future(b.submit([1.0, 1.0]))  # fills a batch, runs 50 ms
+            await asyncio.sleep(0.01)
+            doomed = asyncio.ensure_future(b.submit([7.0]))  # queued behind it
+            await asyncio.sleep(0.01)
+            doomed.cancel()  # its client left
+            last = await b.submit([3.0])
+            await first
+            return last
+        finally:
+            await b.stop()
+
+    assert asyncio.run(main()) == [6.0]
+    assert calls == [2, 1]  # the cancelled job never reached the model

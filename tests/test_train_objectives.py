@@ -147,7 +147,7 @@ def accuracy(model, records) -> float:
 @pytest.mark.parametrize(
     "loss,params",
     [("scaled-bt", {}), ("margin-bt", {}), ("label-smoothing", {"alpha": 0.1}),
-     ("adaptive-margin", {}), ("davidson", {}), ("plackett-luce", {}),
+     ("adaptive-margin", {}), ("davidson", {}), ("rao-kupper", {}), ("plackett-luce", {}),
      ("regression", {}), ("bce", {})],
 )
 def test_every_loss_learns_the_preference(loss, params):
@@ -155,6 +155,24 @@ def test_every_loss_learns_the_preference(loss, params):
     model, report = train_reward_model(quality(120, 0), HashingBackbone(256), config, quality(30, 1))
     assert accuracy(model, quality(40, 2)) > 0.9
     assert report.n_train_pairs == (240 if report.unit_kind == "points" else 120)
+
+
+def test_plain_bt_ignores_strengths_and_margin_bt_uses_them():
+    train, val, test = quality(60, 0), quality(20, 1), quality(20, 2)
+    bare = [replace(r, strength=None) for r in train]
+    bare_val = [replace(r, strength=None) for r in val]
+
+    def scores(records, val_records, loss="bt", **params):
+        config = TrainConfig(loss=loss, loss_params=params, epochs=3, seed=0, l2=0.0)
+        model, _ = train_reward_model(records, HashingBackbone(256), config, val_records)
+        return model.score([r.prompt for r in test], [r.chosen for r in test])
+
+    plain = scores(bare, bare_val)
+    np.testing.assert_array_equal(scores(train, val), plain)  # strength 2.0 ignored
+    np.testing.assert_array_equal(scores(train, val, strength_from="help"), plain)
+    margin = scores(train, val, "margin-bt")
+    np.testing.assert_array_equal(scores(train, val, use_margin=True), margin)
+    assert np.abs(margin - plain).max() > 1e-3
 
 
 def test_regression_predicts_each_attribute_and_save_load_round_trips(tmp_path):

@@ -106,9 +106,11 @@ def test_pair_objective_is_bt_plus_centering_by_hand():
     expected = (0.3132617 + 0.6931472) / 2 + 0.005
     got = pair_objective(chosen, rejected, None, "bt", {}, 0.01)
     assert float(got) == pytest.approx(expected, abs=1e-6)
-    # margin m = 0.5 on the first pair: −log σ(0.5) = 0.4740770
+    # margin m = 0.5 on the first pair: plain BT ignores it, margin-BT gives −log σ(0.5) = 0.4740770
     margin = torch.tensor([[0.5, 0.0]])
     got = pair_objective(chosen, rejected, margin, "bt", {}, 0.01)
+    assert float(got) == pytest.approx(expected, abs=1e-6)
+    got = pair_objective(chosen, rejected, margin, "margin-bt", {}, 0.01)
     assert float(got) == pytest.approx((0.4740770 + 0.6931472) / 2 + 0.005, abs=1e-6)
     # K = 2 outputs: the mean of the members' objectives; member 2 has Δ = −1, centering 0.01·1
     two = pair_objective(torch.tensor([[1.0], [0.0]]), torch.tensor([[0.0], [1.0]]), None, "bt", {}, 0.01)

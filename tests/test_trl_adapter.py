@@ -77,6 +77,34 @@ def test_chat_inputs_are_flattened():
         render_completion([{"role": "user", "content": "x"}])
 
 
+def test_tool_messages_and_tool_calls_are_rendered():
+    call = {"type": "function", "function": {"name": "add", "arguments": {"b": 2, "a": 1}}}
+    prompt = [
+        {"role": "user", "content": "what is 1+2?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "name": "add", "content": "3"},
+    ]
+    call_text = '{"arguments": {"a": 1, "b": 2}, "name": "add"}'
+    assert render_prompt(prompt) == (
+        f"\n\nHuman: what is 1+2?\n\nAssistant: {call_text}\n\nTool: 3\n\nAssistant:"
+    )
+    # a completion that ends in a tool call (content None) renders the call's JSON
+    lookup = {"function": {"name": "lookup", "arguments": '{"q": "x"}'}}
+    ends_in_call = [{"role": "assistant", "content": "let me check", "tool_calls": [lookup]}]
+    assert render_completion(ends_in_call) == (
+        'let me check\n{"arguments": "{\\"q\\": \\"x\\"}", "name": "lookup"}'
+    )
+    # an agentic completion scores its final assistant message
+    agentic = [*prompt[1:], {"role": "assistant", "content": "it is three"}]
+    model = Recorder()
+    rewards = reward_function(model)(prompts=[prompt[:1]], completions=[agentic])
+    assert rewards == [3.0] and model.calls[0][1] == ["it is three"]
+    with pytest.raises(ValueError, match="'tool_calls'"):
+        render_completion([{"role": "assistant", "content": None, "tool_calls": [{"x": 1}]}])
+    with pytest.raises(ValueError, match="'content'"):
+        render_completion([{"role": "assistant", "content": None}])
+
+
 def test_uncertainty_penalty_aggregate_and_transform():
     prompts, completions = ["p", "p"], ["a b c", "a"]
     # reward − λ·spread = (3, 1) − 0.5·2
@@ -218,3 +246,19 @@ def test_pairs_jsonl_loads_in_dpo_trainer(tiny_lm, tmp_path):
     trainer.train()
     # the policy starts equal to the reference, so the first DPO loss is −log σ(0) = log 2
     assert trainer.state.log_history[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)
+
+
+def test_adapter_scores_through_a_served_model():
+    from rewardlab.serve import BackgroundServer, RemoteRewardModel, create_app
+
+    call = {"function": {"name": "search", "arguments": {"q": "x"}}}
+    completions = [
+        [{"role": "assistant", "content": None, "tool_calls": [call]}],
+        [{"role": "assistant", "content": "two words"}],
+    ]
+    prompts = [[{"role": "user", "content": "find x"}]] * 2
+    with BackgroundServer(create_app(LengthReward())) as server:
+        with RemoteRewardModel(server.url) as remote:
+            rewards = reward_function(remote)(prompts=prompts, completions=completions)
+    # '{"arguments": {"q": "x"}, "name": "search"}' is 5 whitespace words
+    assert rewards == [5.0, 2.0]

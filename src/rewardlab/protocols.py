@@ -12,7 +12,7 @@ models (which can be intransitive) implement it where no scalar exists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -57,3 +57,135 @@ def check_lengths(prompts: Sequence[str], *others: Sequence[str]) -> int:
                 f"argument {i} has {len(seq)} items but prompts has {n}; they must match"
             )
     return n
+
+
+@runtime_checkable
+class ReferenceRewardModel(RewardModel, Protocol):
+    """A reward that judges each response against a per-sample reference (ground truth).
+
+    ``score(prompts, responses, references)`` takes one reference per sample (a
+    gold answer, a letter, test cases, a JSON Schema, …; ``None`` where there is
+    none). ``requires_reference`` says whether every sample must have one (a
+    verifier) or whether references are only passed through (a recipe whose
+    components need none). Call it through :func:`score_with_references`, which
+    passes references only to models that take them.
+    """
+
+    requires_reference: bool
+
+    def score(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        references: Sequence[Any] | None = None,
+    ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ComponentRewardModel(Protocol):
+    """A reward built from named parts (a recipe): the total and each part's values.
+
+    ``score_components`` returns ``(total, {name: values})``, every array of
+    shape ``(n,)``, so trainers can log each part (OpenRLHF ``extra_logs``, TRL
+    ``log_metric``).
+    """
+
+    def score_components(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        references: Sequence[Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+
+
+REFERENCE_COLUMNS = ("solution", "answer", "ground_truth")
+
+
+def reference_column(columns: Sequence[str], requested: str | None = None) -> str | None:
+    """The dataset column that holds references.
+
+    ``requested`` when given (``ValueError`` naming it and the columns when it
+    is absent), else the first of :data:`REFERENCE_COLUMNS` present, else None.
+    """
+    if requested is not None:
+        if requested not in columns:
+            raise ValueError(
+                f"reference column {requested!r} is not in the data (columns: "
+                f"{', '.join(map(str, columns))})"
+            )
+        return requested
+    return next((name for name in REFERENCE_COLUMNS if name in columns), None)
+
+
+class MissingReferenceError(ValueError):
+    """A reward that needs a reference (ground truth) got none for some sample."""
+
+
+def check_references(
+    references: Sequence[Any] | None, n: int, field: str = "reference", who: str = "this reward"
+) -> list[Any]:
+    """The references as a list of ``n``, or one :class:`MissingReferenceError` naming ``field``.
+
+    ``field`` is what the caller calls the reference (OpenRLHF ``labels``, a
+    dataset or JSONL column), so the message tells the user what to add.
+    """
+    if references is None:
+        raise MissingReferenceError(
+            f"{who} needs a reference for every sample in field {field!r}, but none was given"
+        )
+    refs = list(references)
+    if len(refs) != n:
+        raise ValueError(f"field {field!r} has {len(refs)} items but there are {n} samples")
+    missing = [i for i, ref in enumerate(refs) if ref is None]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
+        raise MissingReferenceError(
+            f"{who} needs a reference in field {field!r}; samples {shown} have none "
+            f"({len(missing)} of {n})"
+        )
+    return refs
+
+
+def score_with_references(
+    model: RewardModel,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    references: Sequence[Any] | None = None,
+    field: str = "reference",
+) -> np.ndarray:
+    """Score any reward model, passing ``references`` only to models that take them.
+
+    A :class:`ReferenceRewardModel` with ``requires_reference`` gets the
+    references checked first (one :class:`MissingReferenceError` naming
+    ``field`` when any is missing); one without it gets them as given; any
+    other :class:`RewardModel` is scored as ``model.score(prompts, responses)``.
+    """
+    n = check_lengths(prompts, responses)
+    if isinstance(model, ReferenceRewardModel):
+        if model.requires_reference:
+            references = check_references(references, n, field, type(model).__name__)
+        elif references is not None:
+            check_lengths(prompts, references)
+        return np.asarray(model.score(prompts, responses, references), dtype=np.float64)
+    return np.asarray(model.score(prompts, responses), dtype=np.float64)
+
+
+def score_components(
+    model: RewardModel,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    references: Sequence[Any] | None = None,
+    field: str = "reference",
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(total, {component: values})`` for any reward model (``{}`` for a plain one).
+
+    A :class:`ComponentRewardModel` (a recipe) reports its parts; references
+    are handled as in :func:`score_with_references`.
+    """
+    if isinstance(model, ComponentRewardModel):
+        n = check_lengths(prompts, responses)
+        if getattr(model, "requires_reference", False):
+            references = check_references(references, n, field, type(model).__name__)
+        total, parts = model.score_components(prompts, responses, references)
+        return np.asarray(total, dtype=np.float64), parts
+    return score_with_references(model, prompts, responses, references, field), {}

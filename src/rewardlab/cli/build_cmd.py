@@ -5,8 +5,11 @@
 ``tags`` (Korbak et al. 2023) or PF-PPO ``filtration`` (Zhang et al. 2024).
 ``build pairs`` writes TRL preference rows: ``best-worst``, ``best-random``,
 ``reward-augmented`` (Zhang et al. 2024) or SPO ``degrees`` (Li et al. 2024).
-The formulas live in :mod:`rewardlab.optimize.rejection` and
-:mod:`rewardlab.optimize.pairs`; output is written atomically.
+Candidates are scored with ``--model``, ``--rewards`` (a verifier or recipe
+against each row's reference column) or ``--scores-column``
+(:func:`rewardlab.cli.bon_cmd.load_pools`). The formulas live in
+:mod:`rewardlab.optimize.rejection` and :mod:`rewardlab.optimize.pairs`; output
+is written atomically.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 
 import typer
 
-from rewardlab.cli.bon_cmd import load_pools
+from rewardlab.cli.bon_cmd import BON_MODEL_HELP, POOL_REWARDS_HELP, load_pools
 from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.model_options import ModelLoading, model_option, with_model_loading
+from rewardlab.cli.rewards_option import reference_column_option, rewards_option
 from rewardlab.data.io import write_jsonl
 from rewardlab.optimize.pairs import (
     Built,
@@ -31,6 +36,18 @@ from rewardlab.optimize.pairs import (
 from rewardlab.optimize.pool import PromptPool
 from rewardlab.optimize.rejection import RejectionConfig, rejection_sample
 from rewardlab.registry import Registry
+
+
+@dataclass(frozen=True)
+class PoolSource:
+    """Where a pool's rewards come from: exactly one of ``model``, ``scores_column`` and
+    ``rewards`` (references from ``reference_column``); ``gold_column`` is optional."""
+
+    model: str | None = None
+    scores_column: str | None = None
+    rewards: str | None = None
+    reference_column: str | None = None
+    gold_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,10 +118,9 @@ def _run(
     method: str,
     candidates: Path,
     out: Path,
-    model: Path | None,
-    scores_column: str | None,
-    gold_column: str | None,
+    source: PoolSource,
     opts: BuildOptions,
+    loading: ModelLoading,
 ) -> None:
     with user_errors():
         if method not in registry:
@@ -112,27 +128,34 @@ def _run(
                 if method in known:
                     raise ValueError(f"--method {method!r} belongs to `rewardlab build {command}`")
         builder = registry.get(method)
-        built = builder(load_pools(candidates, model, scores_column, gold_column), opts)
+        pools = load_pools(
+            candidates, source.model, source.scores_column, source.gold_column,
+            loading=loading, rewards=source.rewards, reference_column=source.reference_column,
+        )
+        built = builder(pools, opts)
         count = write_jsonl(out, built.rows)
     stats = "".join(f", {key} {value:.4g}" for key, value in built.stats.items())
     console.print(f"wrote {count} rows to {out} ({built.skipped} skipped{stats})")
 
 
 @build_app.command("sft")
+@with_model_loading
 def build_sft(
     method: str = typer.Option(
         "top1", "--method", help="top1 | topk | quantile | sample | tags | filtration"
     ),
     candidates: Path = typer.Option(..., "--candidates", help="pool JSONL: {prompt, response, …}"),
     out: Path = typer.Option(..., "--out", help="JSONL file to write"),
-    model: Path | None = typer.Option(None, "--model", help="saved reward model directory"),
+    model: str | None = model_option(required=False, help=BON_MODEL_HELP),
     scores_column: str | None = typer.Option(None, "--scores-column", help="precomputed scores"),
+    rewards: str | None = rewards_option(POOL_REWARDS_HELP),
+    reference_column: str | None = reference_column_option(),
     gold_column: str | None = typer.Option(
         None, "--gold-column", help="gold scores (filtration R²)"
     ),
-    k: int = typer.Option(4, "--k", help="topk: candidates kept per prompt"),
+    k: int = typer.Option(4, "--k", min=1, help="topk: candidates kept per prompt"),
     quantile: float = typer.Option(
-        0.9, "--quantile", help="quantile: per-prompt cut; tags: global cut when no --threshold"
+        0.9, "--quantile", min=0.0, max=1.0, help="quantile: per-prompt cut; tags: global cut when no --threshold"
     ),
     threshold: float | None = typer.Option(None, "--threshold", help="tags: reward cut"),
     temperature: float = typer.Option(1.0, "--temperature", help="sample: softmax temperature"),
@@ -141,6 +164,7 @@ def build_sft(
     ),
     conversational: bool = typer.Option(False, "--conversational", help="write messages rows"),
     seed: int = typer.Option(0, "--seed"),
+    loading: ModelLoading = None,
 ) -> None:
     """SFT rows: rejection sampling, conditional-training tags or policy filtration."""
     opts = BuildOptions(
@@ -152,27 +176,33 @@ def build_sft(
         conversational=conversational,
         seed=seed,
     )
-    _run(SFT_METHODS, method, candidates, out, model, scores_column, gold_column, opts)
+    source = PoolSource(model, scores_column, rewards, reference_column, gold_column)
+    _run(SFT_METHODS, method, candidates, out, source, opts, loading)
 
 
 @build_app.command("pairs")
+@with_model_loading
 def build_pairs(
     method: str = typer.Option(
         "best-worst", "--method", help="best-worst | best-random | reward-augmented | degrees"
     ),
     candidates: Path = typer.Option(..., "--candidates", help="pool JSONL: {prompt, response, …}"),
     out: Path = typer.Option(..., "--out", help="JSONL file to write"),
-    model: Path | None = typer.Option(None, "--model", help="saved reward model directory"),
+    model: str | None = model_option(required=False, help=BON_MODEL_HELP),
     scores_column: str | None = typer.Option(None, "--scores-column", help="precomputed scores"),
-    pairs_per_prompt: int = typer.Option(3, "--pairs-per-prompt", help="degrees: pairs per prompt"),
+    rewards: str | None = rewards_option(POOL_REWARDS_HELP),
+    reference_column: str | None = reference_column_option(),
+    pairs_per_prompt: int = typer.Option(3, "--pairs-per-prompt", min=1, help="degrees: pairs per prompt"),
     template: str = typer.Option(
         BuildOptions.template, "--template", help="reward-augmented: uses {score} and {prompt}"
     ),
     seed: int = typer.Option(0, "--seed"),
+    loading: ModelLoading = None,
 ) -> None:
     """Preference rows {prompt, chosen, rejected, …} for DPO-family trainers."""
     opts = BuildOptions(pairs_per_prompt=pairs_per_prompt, template=template, seed=seed)
-    _run(PAIR_METHODS, method, candidates, out, model, scores_column, None, opts)
+    source = PoolSource(model, scores_column, rewards, reference_column)
+    _run(PAIR_METHODS, method, candidates, out, source, opts, loading)
 
 
 def register(app: typer.Typer) -> None:

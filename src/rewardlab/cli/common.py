@@ -1,16 +1,26 @@
-"""Helpers shared by CLI commands: progress bars, option parsing, error exits."""
+"""Helpers shared by CLI commands: progress bars, option parsing, error reporting."""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import difflib
 import json
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from rewardlab.registry import Registry
+
+T = TypeVar("T")
 
 console = Console(stderr=True)
 
@@ -42,6 +52,17 @@ def parse_csv(value: str | None, cast: Callable[[str], Any] = str) -> list[Any]:
     return [cast(part.strip()) for part in value.split(",") if part.strip()]
 
 
+def given_options(ctx: typer.Context, names: Sequence[str]) -> list[str]:
+    """The ``--flag`` spellings of the parameters in ``names`` that the user set
+    (on the command line or through the environment), not left at their defaults."""
+    given = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given.append("--" + name.replace("_", "-"))
+    return given
+
+
 def parse_json_option(value: str | None, name: str) -> dict[str, Any]:
     """A JSON object passed on the command line (e.g. ``--head-params '{"hidden": 64}'``)."""
     if not value:
@@ -55,25 +76,135 @@ def parse_json_option(value: str | None, name: str) -> dict[str, Any]:
     return parsed
 
 
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+DEBUG_HINT = "rerun with --debug (or REWARDLAB_DEBUG=1) for the traceback"
+
+
+def error_line(message: str) -> None:
+    """Print ``error: message`` as one plain line on stderr (no markup, no wrapping)."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+
+
 def fail(message: str) -> typer.Exit:
     """Print an error line and return the exit to raise."""
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
+    error_line(message)
+    return typer.Exit(code=EXIT_BAD_INPUT)
+
+
+def user_error_message(err: BaseException) -> str | None:
+    """The one-line message of a user error (bad input, option or path); None for a bug.
+
+    Library code raises :class:`~rewardlab.data.errors.DataError` (it names the
+    file, line and field), ``UnknownNameError`` (a did-you-mean), ``ValueError``
+    naming the input or option, or an ``OSError`` carrying the file name.
+    """
+    from rewardlab.data.errors import DataError
+    from rewardlab.registry import UnknownNameError
+
+    if isinstance(err, DataError | UnknownNameError):
+        return str(err)
+    if isinstance(err, OSError) and err.filename is not None:
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 else str(err.filename)
+        return f"{target}: {err.strerror or err}"
+    if isinstance(err, FileNotFoundError | ValueError):
+        return str(err)
+    return None
 
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn bad-input exceptions into one red line and exit code 1 (no traceback)."""
-    from rewardlab.data.errors import DataError
-    from rewardlab.registry import UnknownNameError
-
+    """Turn bad-input exceptions into one line and exit code 1; bugs go on to the app's handler."""
     try:
         yield
-    except (DataError, UnknownNameError, FileNotFoundError, ValueError) as err:
-        raise fail(str(err)) from None
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None or debug_enabled():
+            raise
+        raise fail(message) from None
+
+
+_DEBUG: ContextVar[bool] = ContextVar("rewardlab_debug", default=False)
+
+
+def set_debug(debug: bool) -> None:
+    """Record the global ``--debug`` option (the app callback does this)."""
+    _DEBUG.set(debug)
+
+
+def debug_enabled() -> bool:
+    """True under ``rewardlab --debug`` or ``REWARDLAB_DEBUG=1``."""
+    return _DEBUG.get() or os.environ.get("REWARDLAB_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+class ErrorReportingGroup(TyperGroup):
+    """The app's command group: every error of a command becomes one line.
+
+    Bad options (click usage errors): ``error: …`` and exit 2. Bad input
+    (:func:`user_error_message`): ``error: …`` and exit 1. Anything else is a
+    bug: one line and exit 70, with the traceback under ``--debug``.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as err:  # a bad global option
+            self._report_usage(err)
+
+    @staticmethod
+    def _report_usage(err: typer.TyperException) -> NoReturn:
+        context = getattr(err, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        error_line(getattr(err, "format_message", err.__str__)() + hint)
+        raise typer.Exit(getattr(err, "exit_code", EXIT_USAGE)) from None
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        # a context of its own: the global options set for one run end with it
+        try:
+            return contextvars.copy_context().run(super().invoke, ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as err:  # click's usage errors: a bad or missing option
+            self._report_usage(err)
+        except Exception as err:
+            if ctx.params.get("debug") or debug_enabled():
+                raise
+            message = user_error_message(err)
+            if message is not None:
+                error_line(message)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            error_line(f"internal error: {type(err).__name__}: {err} ({DEBUG_HINT})")
+            raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as strict JSON to ``path`` atomically."""
     from rewardlab.atomic import write_json_atomic
 
     write_json_atomic(path, payload)
+
+
+def lookup(registry: Registry[T], name: str, option: str) -> T:
+    """``registry.get(name)`` for a command-line option: a typo is a bad option (exit 2)
+    whose one line names ``option`` and the closest known names."""
+    from rewardlab.registry import UnknownNameError
+
+    try:
+        return registry.get(name)
+    except UnknownNameError as err:
+        raise typer.BadParameter(str(err), param_hint=f"'{option}'") from None
+
+
+def choice(name: str, allowed: Sequence[str], option: str) -> str:
+    """``name`` if it is one of ``allowed``; else a bad option naming ``option``, with a
+    did-you-mean from :func:`difflib.get_close_matches`."""
+    if name in allowed:
+        return name
+    close = difflib.get_close_matches(name, allowed, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise typer.BadParameter(
+        f"unknown value {name!r}{hint} (allowed: {', '.join(allowed)})", param_hint=f"'{option}'"
+    )

@@ -8,15 +8,19 @@ The formulas live in :mod:`rewardlab.robust.strength`.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import typer
 
+from rewardlab.cli.common import user_errors
+from rewardlab.cli.model_options import (
+    MODEL_HELP,
+    ModelLoading,
+    load_model_option,
+    model_option,
+    with_model_loading,
+)
 from rewardlab.robust.strength import (
     lowest_fraction,
     oriented_strength,
@@ -24,41 +28,30 @@ from rewardlab.robust.strength import (
 )
 
 
-def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> int:
-    """Write rows as JSON lines to a temporary file beside ``path``, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
     data_app = typer.Typer(help="Annotate and filter preference data.", no_args_is_help=True)
 
     @data_app.command("strength")
+    @with_model_loading
     def strength(
-        model: Path = typer.Option(..., "--model", help="Saved ensemble directory."),
+        model: str = model_option(
+            help="Ensemble: a saved ensemble directory or a comma list of specs. " + MODEL_HELP
+        ),
         data: Path = typer.Option(..., "--data", help="Pairwise preference data file."),
         out: Path = typer.Option(..., "--out", help="Annotated JSONL to write."),
         flip_lowest: float | None = typer.Option(
-            None, "--flip-lowest", help="Swap chosen/rejected for this fraction with lowest mean."
+            None, "--flip-lowest", min=0.0, max=1.0,
+            help="Swap chosen/rejected for this fraction with lowest mean.",
         ),
         drop_lowest: float | None = typer.Option(
-            None, "--drop-lowest", help="Leave out this fraction with the lowest mean."
+            None, "--drop-lowest", min=0.0, max=1.0,
+            help="Leave out this fraction with the lowest mean.",
         ),
         margins: bool = typer.Option(
             False, "--margins", help="Also write 'strength' (the adaptive margin) per row."
         ),
+        loading: ModelLoading = None,
     ) -> None:
         """Ensemble preference strength per pair: mean and std of r(chosen) - r(rejected).
 
@@ -66,12 +59,15 @@ def register(app: typer.Typer) -> None:
         """
         if flip_lowest is not None and drop_lowest is not None:
             raise typer.BadParameter("use --flip-lowest or --drop-lowest, not both")
+        from rewardlab.data.errors import DataError
+        from rewardlab.data.io import write_jsonl
         from rewardlab.data.load import load_comparisons
-        from rewardlab.robust.loading import load_reward_model
-
-        ensemble = load_reward_model(model)
-        pairs = list(load_comparisons(data).records)
-        mu, sigma = preference_strength(ensemble, pairs)
+        with user_errors():
+            ensemble = load_model_option(model, loading)
+            pairs = list(load_comparisons(data).records)
+            if not pairs:
+                raise DataError("no preference pairs to annotate", path=str(data))
+            mu, sigma = preference_strength(ensemble, pairs)
         flipped = (
             lowest_fraction(mu, flip_lowest)
             if flip_lowest is not None
@@ -103,7 +99,8 @@ def register(app: typer.Typer) -> None:
                     row["strength"] = float(signed[i])
                 yield row
 
-        written = write_jsonl_atomic(out, rows())
+        with user_errors():
+            written = write_jsonl(out, rows())
         typer.echo(
             f"wrote {written} pairs to {out} ({int(flipped.sum())} flipped, "
             f"{int(dropped.sum())} dropped; mean strength {float(np.mean(mu)) if len(mu) else 0.0:.4f})"

@@ -17,25 +17,27 @@ def register(app: typer.Typer) -> None:
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the model and the report."),
     backbone: str = typer.Option("encoder", help="hashing | encoder | encoder:PATH"),
-    n_prompts: int = typer.Option(400, help="Prompts in the synthetic arena."),
-    n_pairs: int = typer.Option(3000, help="Preference pairs sampled from the gold reward."),
-    label_noise: float = typer.Option(0.1, help="Probability of flipping each label."),
-    length_correlation: float = typer.Option(0.5, help="Correlation of length and correctness."),
+    n_prompts: int = typer.Option(400, min=1, help="Prompts in the synthetic arena."),
+    n_pairs: int = typer.Option(3000, min=1, help="Preference pairs sampled from the gold reward."),
+    label_noise: float = typer.Option(0.1, min=0.0, max=1.0, help="Probability of flipping each label."),
+    length_correlation: float = typer.Option(0.5, min=-1.0, max=1.0, help="Correlation of length and correctness."),
     seed: int = typer.Option(0, help="Seed of everything."),
 ) -> None:
     """Generate a preference task with a known gold reward, train a BT model, report."""
     from rewardlab.lab.demo import DemoConfig, run_demo, summary_text
-    from rewardlab.models.io import save_model
+    from rewardlab.models.io import check_model_out, save_model
 
     config = DemoConfig(
         n_prompts=n_prompts, n_pairs=n_pairs, label_noise=label_noise,
         length_correlation=length_correlation, backbone=backbone, seed=seed,
     )
-    with user_errors(), progress_bar("encode") as progress:
-        model, results = run_demo(config, progress)
-    save_model(model, out / "model", results)
-    write_json(out / "report.json", results)
-    text = summary_text(results)
-    write_text_atomic(out / "summary.md", text)
+    with user_errors():
+        check_model_out(out / "model", overwrite=False, option="--out")
+        with progress_bar("encode") as progress:
+            model, results = run_demo(config, progress)
+        save_model(model, out / "model", results)
+        write_json(out / "report.json", results)
+        text = summary_text(results)
+        write_text_atomic(out / "summary.md", text)
     console.print(text)
     console.print(f"wrote {out / 'report.json'}, {out / 'summary.md'} and {out / 'model'}")

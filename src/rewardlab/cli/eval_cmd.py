@@ -7,6 +7,12 @@ from pathlib import Path
 import typer
 
 from rewardlab.cli.common import console, parse_csv, user_errors, write_json
+from rewardlab.cli.model_options import (
+    ModelLoading,
+    load_model_option,
+    model_option,
+    with_model_loading,
+)
 
 ONE_TO_MANY_FORMATS = ("gsm8k", "prmbench")
 
@@ -16,8 +22,9 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
 
 
-def load_records(data: str, format: str) -> list:
-    """Comparison records of ``data``; GSM8K / PRMBench one-to-many groups by format name."""
+def load_records(data: str, format: str, split: str = "train") -> list:
+    """Comparison records of ``data``; GSM8K / PRMBench one-to-many groups by format name;
+    ``split`` is the split of an ``hf:`` dataset."""
     from rewardlab.data.load import load_comparisons
 
     if format == "gsm8k":
@@ -29,49 +36,77 @@ def load_records(data: str, format: str) -> list:
 
         path = Path(data)
         return load_prmbench_groups(sorted(path.glob("*.jsonl.gz")) if path.is_dir() else [path])
-    loaded = load_comparisons(data, format)
+    loaded = load_comparisons(data, format, split=split)
     console.print(f"data: {loaded.report.summary()}")
     return loaded.records
 
 
-def load_for_scoring(model: Path, aggregate: str | None):
-    """A saved model, wrapped in the named aggregation when it has several members."""
-    from rewardlab.robust.loading import load_reward_model
+def rewardbench_files(out: Path) -> tuple[Path, Path]:
+    """Where ``--suite rewardbench`` writes RewardBench's own JSON files beside ``out``:
+    ``res.json`` → ``res.rewardbench.json`` ({subset: score}) and ``res.scores.json``
+    (per-example scores)."""
+    return out.with_suffix(".rewardbench.json"), out.with_suffix(".scores.json")
 
-    return load_reward_model(model, aggregate=aggregate)
 
-
+@with_model_loading
 def evaluate(
-    model: Path = typer.Option(..., help="A model directory written by `rewardlab train`."),
+    model: str = model_option(),
     data: str = typer.Option(..., help="Data file, AlpacaEval folder, or hf:<dataset>."),
-    out: Path = typer.Option(..., help="Results JSON to write."),
+    out: Path = typer.Option(
+        ..., help="Results JSON to write. With --suite rewardbench, RewardBench's own files "
+        "are written beside it: OUT.rewardbench.json ({subset: score}) and OUT.scores.json "
+        "(per-example scores_chosen, scores_rejected, results)."
+    ),
+    split: str = typer.Option(
+        None, help="Split of an hf:<dataset>; default 'filtered' (RewardBench's) with "
+        "--suite rewardbench, else 'train'."
+    ),
     format: str = typer.Option(
-        "auto", help="auto|trl|hh-rlhf|alpaca-eval|rewardbench|ratings|gsm8k|prmbench"
+        "auto", help="auto | trl | hh-rlhf | alpaca-eval | rewardbench | ratings | gsm8k | "
+        "prmbench (gsm8k and prmbench: the one-to-many suite; auto detects gsm8k too)"
     ),
     suite: str = typer.Option("pairs", help="pairs | rewardbench | one-to-many"),
     probes: str = typer.Option("", help="Comma list: length,offtopic,perturb,sycophancy,attack"),
     html: Path = typer.Option(None, help="Also write a self-contained HTML report here."),
-    aggregate: str = typer.Option(None, help="Aggregation for ensembles (mean, wco, uwo, …)."),
-    attack_budget: int = typer.Option(128, help="Queries per pair for the attack probe."),
+    aggregate: str = typer.Option(
+        None, help="Aggregation of an ensemble or of a comma list of --model specs "
+        "(mean, wco, uwo, …)."
+    ),
+    attack_budget: int = typer.Option(128, min=1, help="Queries per pair for the attack probe."),
     seed: int = typer.Option(0, help="Seed of probes that sample."),
+    loading: ModelLoading = None,
 ) -> None:
-    """Evaluate a reward model: a suite (with its length-only baseline) plus audit probes."""
+    """Evaluate a reward or preference model: a suite (with its length-only baseline) plus
+    audit probes. Metrics are saved beside the model only when it is a rewardlab directory."""
+    from rewardlab.data.formats.auto import detect_file_format
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.models.io import save_metrics
+    from rewardlab.robust.loading import is_rewardlab_directory
 
     with user_errors():
+        if format == "auto" and detect_file_format(data) == "gsm8k":
+            format = "gsm8k"
         if format in ONE_TO_MANY_FORMATS and suite == "pairs":
             suite = "one-to-many"
-        reward_model = load_for_scoring(model, aggregate)
-        records = load_records(data, format)
+        if split is None:
+            split = "filtered" if suite == "rewardbench" else "train"
+        reward_model = load_model_option(model, loading, aggregate)
+        records = load_records(data, format, split)
         results = run_evaluation(
             reward_model, records, suite=suite, probes=parse_csv(probes), seed=seed,
             progress=lambda stage: console.log(stage),
             probe_options={"attack": {"budget": attack_budget}},
         )
-        results.update(model=str(model), data=str(data), aggregate=aggregate)
+        results.update(model=model, data=str(data), aggregate=aggregate)
         write_json(out, results)
-        save_metrics(model, results)
+        written = [out]
+        if suite == "rewardbench":
+            for path, key in zip(rewardbench_files(out), ("results_file", "scores_file"),
+                                 strict=True):
+                write_json(path, results["suite_results"][key])
+                written.append(path)
+        if is_rewardlab_directory(model):  # never write into a Hub folder or cache
+            save_metrics(Path(model), results)
         if html is not None:
             from rewardlab.evaluate.report import write_html_report
 
@@ -81,30 +116,39 @@ def evaluate(
             "  ".join(f"{name}={value:.4f}" for name, value in metrics.items()
                       if isinstance(value, float))
         )
-        console.print(f"wrote {out}" + (f" and {html}" if html else ""))
+        console.print("wrote " + ", ".join(str(p) for p in [*written, *([html] if html else [])]))
 
 
+@with_model_loading
 def compare(
-    models: list[Path] = typer.Option(..., "--models", help="Two or more model directories."),
+    models: list[str] = typer.Option(
+        ..., "--models", help="Two or more model specs (as --model of `rewardlab eval`: "
+        "directories, Hugging Face folders, hf:ORG/NAME, judge:…), comma-separated "
+        "(runs/a,hf:org/rm) or one per --models."
+    ),
     data: str = typer.Option(..., help="Pairs to compare the models on."),
     out: Path = typer.Option(..., help="Results JSON to write."),
     format: str = typer.Option("auto", help="Data format."),
+    loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
     from rewardlab.evaluate.agreement import compare_models
     from rewardlab.evaluate.starc import starc_between
 
     with user_errors():
-        loaded_models = [load_for_scoring(path, None) for path in models]
+        paths = [part for value in models for part in parse_csv(value)]
+        if len(paths) < 2:
+            raise ValueError(f"--models needs two or more model specs, got {len(paths)}")
+        loaded_models = [load_model_option(spec, loading) for spec in paths]
         records = load_records(data, format)
         results = compare_models(loaded_models, records)
         prompts = [r.prompt for r in records]
         candidates = [list(r.responses) for r in records]
         results["starc"] = {
             f"{i}-{j}": starc_between(loaded_models[i], loaded_models[j], prompts, candidates)
-            for i in range(len(models)) for j in range(i + 1, len(models))
+            for i in range(len(paths)) for j in range(i + 1, len(paths))
         }
-        results.update(models=[str(m) for m in models], data=str(data))
+        results.update(models=paths, data=str(data))
         write_json(out, results)
         for key, entry in results["pairwise"].items():
             console.print(

@@ -1,7 +1,9 @@
 """The ``rewardlab`` Typer application.
 
 Each command group lives in its own module with a ``register(app)`` function;
-this file only lists them.
+this file lists them and holds the global options: ``--debug`` (tracebacks for
+bugs) and the bounds on input records (:mod:`rewardlab.data.limits`). Errors of
+every command are reported by :class:`~rewardlab.cli.common.ErrorReportingGroup`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ import os
 
 import typer
 
+from rewardlab.cli.common import ErrorReportingGroup, set_debug
+from rewardlab.data.limits import Limits, set_limits
+
 app = typer.Typer(
+    cls=ErrorReportingGroup,
     name="rewardlab",
     help="Train, audit, harden, use and serve reward models.",
     no_args_is_help=True,
@@ -36,9 +42,33 @@ for _module in COMMAND_MODULES:
 
 
 @app.callback()
-def _quiet_libraries() -> None:
-    """The CLI draws its own progress bars: silence transformers' bars and warnings
-    (set before any command imports transformers; a user's own setting wins)."""
+def _global_options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="REWARDLAB_DEBUG",
+        help="Show the traceback of an unexpected error (a bug) instead of one line.",
+    ),
+    max_chars: int = typer.Option(
+        Limits.max_chars, min=1, envvar="REWARDLAB_MAX_CHARS",
+        help="Most characters in one text of an input record (as the server's --max-chars).",
+    ),
+    max_line_bytes: int = typer.Option(
+        Limits.max_line_bytes, min=1, envvar="REWARDLAB_MAX_LINE_BYTES",
+        help="Most bytes in one line of a JSONL/CSV input.",
+    ),
+    max_items: int = typer.Option(
+        Limits.max_items, min=1, envvar="REWARDLAB_MAX_ITEMS",
+        help="Most items in one list of an input record (messages, steps, responses).",
+    ),
+    max_depth: int = typer.Option(
+        Limits.max_depth, min=1, envvar="REWARDLAB_MAX_DEPTH",
+        help="Deepest nesting of lists and objects in an input record.",
+    ),
+) -> None:
+    """Set the input limits. The CLI draws its own progress bars: silence transformers'
+    bars and warnings (set before any command imports transformers; a user's own
+    setting wins)."""
+    set_debug(debug)
+    set_limits(Limits(max_chars, max_line_bytes, max_items, max_depth))
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 

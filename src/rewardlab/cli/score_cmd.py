@@ -1,4 +1,10 @@
-"""``rewardlab score``: add a reward to every ``{prompt, response}`` line."""
+"""``rewardlab score``: add a reward to every ``{prompt, response}`` line.
+
+``--model`` scores with any model spec (a rewardlab directory, a Hugging Face
+folder, ``hf:ORG/NAME``, a judge, or a comma list of them as one ensemble;
+:mod:`rewardlab.cli.model_options`); ``--rewards`` with a verifier or
+recipe, whose references come from a column (:mod:`rewardlab.cli.rewards_option`).
+"""
 
 from __future__ import annotations
 
@@ -7,43 +13,114 @@ from pathlib import Path
 import typer
 
 from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.model_options import (
+    MODEL_HELP,
+    ModelLoading,
+    load_model_option,
+    model_option,
+    with_model_loading,
+)
+from rewardlab.cli.rewards_option import reference_column_option, rewards_option
 
 
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
 
 
+@with_model_loading
 def score(
-    model: Path = typer.Option(..., help="A model directory written by `rewardlab train`."),
-    input: Path = typer.Option(..., help="JSONL/JSON/CSV/Parquet with prompt and response."),
-    output: Path = typer.Option(..., help="JSONL to write (input rows + reward)."),
+    model: str = model_option(required=False, help=MODEL_HELP + " Or give --rewards."),
+    rewards: str = rewards_option(
+        "Verifier name (math, choice, code, …) or recipe file, instead of --model."
+    ),
+    reference_column: str = reference_column_option(),
+    input: Path = typer.Option(
+        ..., "--data", "--input", help="JSONL/JSON/CSV/Parquet with prompt and response."
+    ),
+    output: Path = typer.Option(
+        ..., "--out", "--output", help="JSONL to write (input rows + reward)."
+    ),
     uncertainty: bool = typer.Option(False, help="Also write the spread across members."),
-    aggregate: str = typer.Option(None, help="Aggregation for ensembles (mean, wco, uwo, …)."),
+    attributes: bool = typer.Option(
+        False, "--attributes",
+        help="Also write each output of a multi-output model as its own column (names from "
+        "the model's id2label).",
+    ),
+    aggregate: str = typer.Option(
+        None, help="Aggregation of an ensemble or of a comma list of --model specs "
+        "(mean, wco, uwo, …)."
+    ),
+    loading: ModelLoading = None,
 ) -> None:
-    """Score a file of responses; each output line gets ``reward`` (and ``uncertainty``)."""
-    from rewardlab.cli.eval_cmd import load_for_scoring
+    """Score a file of responses; each output line gets ``reward`` (and ``uncertainty``;
+    with --rewards, ``reward_<component>`` for each component of the recipe).
+
+    The output is strict JSON: a non-finite number, in a copied input column or a
+    reward, is written as ``null``."""
     from rewardlab.data.errors import DataError
     from rewardlab.data.io import read_rows, write_jsonl
 
+    if (model is None) == (rewards is None):
+        raise typer.BadParameter("give exactly one of --model and --rewards", param_hint="--model")
+    if rewards is not None and (uncertainty or aggregate or attributes):
+        raise typer.BadParameter(
+            "--rewards takes none of --uncertainty, --aggregate and --attributes"
+        )
     with user_errors():
-        reward_model = load_for_scoring(model, aggregate)
-        rows = []
+        if rewards is not None:
+            from rewardlab.robust.recipe import load_rewards
+
+            reward_model = load_rewards(rewards)
+        else:
+            reward_model = load_model_option(model, loading, aggregate)
+        rows, lines = [], []
         for line, row in read_rows(input):
             for name in ("prompt", "response"):
                 if not isinstance(row.get(name), str):
                     raise DataError("missing or not a string", path=str(input), line=line, field=name)
             rows.append(row)
+            lines.append(line)
+        if not rows:
+            raise DataError("no rows to score", path=str(input))
         prompts = [r["prompt"] for r in rows]
         responses = [r["response"] for r in rows]
-        if uncertainty:
+        if rewards is not None:
+            from rewardlab.cli.rewards_option import component_fields, score_rows
+
+            rewards_out, parts = score_rows(reward_model, rows, lines, input, reference_column)
+            for field, values in component_fields(rows, parts, input).items():
+                for row, v in zip(rows, values, strict=True):
+                    row[field] = float(v)
+        elif uncertainty:
             if not hasattr(reward_model, "score_with_uncertainty"):
                 raise ValueError(f"{model}: this model reports no uncertainty")
-            rewards, spread = reward_model.score_with_uncertainty(prompts, responses)
+            rewards_out, spread = reward_model.score_with_uncertainty(prompts, responses)
             for row, s in zip(rows, spread, strict=True):
                 row["uncertainty"] = float(s)
         else:
-            rewards = reward_model.score(prompts, responses)
-        for row, r in zip(rows, rewards, strict=True):
+            rewards_out = reward_model.score(prompts, responses)
+        if attributes:
+            write_attributes(reward_model, model, rows, prompts, responses)
+        for row, r in zip(rows, rewards_out, strict=True):
             row["reward"] = float(r)
         write_jsonl(output, rows)
         console.print(f"scored {len(rows)} responses; wrote {output}")
+
+
+def write_attributes(
+    reward_model: object, spec: str, rows: list[dict], prompts: list[str], responses: list[str]
+) -> None:
+    """Add each named output of ``score_attributes`` (of the model or, aggregated, of its
+    members) to ``rows``."""
+    score_attributes = getattr(reward_model, "score_attributes", None) or getattr(
+        getattr(reward_model, "members", None), "score_attributes", None
+    )
+    if score_attributes is None:
+        raise ValueError(
+            f"--attributes: model {spec!r} has no named outputs (a multi-output Hugging Face "
+            "classifier has them)"
+        )
+    for name, values in score_attributes(prompts, responses).items():
+        field = f"reward_{name}" if name in rows[0] else name
+        for row, v in zip(rows, values, strict=True):
+            row[field] = float(v)

@@ -1,9 +1,15 @@
-"""``rewardlab serve``: serve a saved reward model over HTTP (uvicorn).
+"""``rewardlab serve``: serve a saved reward model, a verifier or a recipe over HTTP (uvicorn).
 
-Loads the model directory with ``rewardlab.robust.loading.load_reward_model`` and serves it
-with :func:`rewardlab.serve.create_app`; see :mod:`rewardlab.serve.app` for the
-routes (native, OpenRLHF, LLaMA-Factory and vLLM-style). Heavy imports happen
-only when the command runs.
+``--model SPEC`` loads a rewardlab directory, a Hugging Face folder,
+``hf:ORG/NAME``, a judge or a comma list of them
+(:func:`rewardlab.cli.model_options.load_model_option`); ``--rewards SPEC`` loads a
+registered verifier (``math``) or a recipe file with
+:func:`rewardlab.robust.recipe.load_rewards`, whose references arrive as
+OpenRLHF ``labels`` or ``ground_truth`` on ``/score``. Either is served with
+:func:`rewardlab.serve.create_app`; see :mod:`rewardlab.serve.app` for the
+routes (native, OpenRLHF, LLaMA-Factory and vLLM-style). Option defaults come
+from :class:`~rewardlab.serve.settings.ServeSettings` (a light module); heavy
+imports happen only when the command runs.
 """
 
 from __future__ import annotations
@@ -13,9 +19,27 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.model_options import (
+    MODEL_HELP,
+    ModelLoading,
+    load_model_option,
+    model_option,
+    split_specs,
+    with_model_loading,
+)
+from rewardlab.serve.settings import ServeSettings
 
+
+@with_model_loading
 def serve(
-    model: Path = typer.Option(..., "--model", help="Saved model directory to serve."),
+    model: str | None = model_option(required=False, help=MODEL_HELP + " Or give --rewards."),
+    rewards: str | None = typer.Option(
+        None,
+        "--rewards",
+        help="Verifier name (math, choice, exact, format, json_schema, code, …) or recipe "
+        "file (.yaml/.yml/.json) to serve instead of --model; references come from OpenRLHF "
+        "'labels' or /score 'ground_truth'.",
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
     max_batch: int = typer.Option(64, help="Most items merged into one forward pass."),
@@ -27,10 +51,30 @@ def serve(
     ),
     max_items: int = typer.Option(4096, help="Most items in one request."),
     max_chars: int = typer.Option(100_000, help="Most characters in one text."),
+    max_body_bytes: int = typer.Option(
+        ServeSettings.max_body_bytes, help="Largest request body, checked before it is read."
+    ),
+    max_json_depth: int = typer.Option(
+        ServeSettings.max_json_depth, help="Deepest nesting of arrays/objects in a body."
+    ),
+    metrics_public: bool = typer.Option(
+        False, "--metrics-public", help="Leave GET /metrics open when --api-key-env is set."
+    ),
+    strip_suffix: list[str] | None = typer.Option(
+        None,
+        help="End-of-turn text removed from the end of OpenRLHF queries (repeatable); "
+        "default: the served tokenizer's EOS text, if any; '' turns stripping off.",
+    ),
+    drift_reference: int = typer.Option(
+        ServeSettings.drift_reference,
+        help="First K served rewards per route that the drift PSI on /metrics compares with.",
+    ),
+    drift_bins: int = typer.Option(ServeSettings.drift_bins, help="Bins of the drift PSI."),
+    loading: ModelLoading = None,
 ) -> None:
-    """Serve a reward model: POST /score, /compare, /get_reward, /v1/score/evaluation, /classify."""
+    """Serve a reward model, verifier or recipe: POST /score, /compare, /get_reward,
+    /v1/score/evaluation, /classify."""
     from rewardlab.serve.runner import run_server
-    from rewardlab.serve.settings import ServeSettings
 
     api_key = None
     if api_key_env is not None:
@@ -48,18 +92,38 @@ def serve(
         api_key=api_key,
         max_items=max_items,
         max_chars=max_chars,
+        max_body_bytes=max_body_bytes,
+        max_json_depth=max_json_depth,
+        metrics_public=metrics_public,
+        strip_suffixes=None if strip_suffix is None else tuple(s for s in strip_suffix if s),
+        drift_reference=drift_reference,
+        drift_bins=drift_bins,
     )
     try:
         settings.validate()
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
-    if not model.is_dir():
-        raise typer.BadParameter(f"{model} is not a directory", param_hint="--model")
-    from rewardlab.robust.loading import load_reward_model
+    if (model is None) == (rewards is None):
+        raise typer.BadParameter("give exactly one of --model and --rewards", param_hint="--model")
+    if model is not None:
+        for spec in split_specs(model):
+            if not spec.startswith(("hf:", "judge:")) and not Path(spec).is_dir():
+                raise typer.BadParameter(
+                    f"{spec} is not a directory, hf:ORG/NAME or judge:…", param_hint="--model"
+                )
+    from rewardlab.features.cache import default_cache_mode
 
-    loaded = load_reward_model(model)
-    typer.echo(f"serving {model} on http://{host}:{port} (max batch {max_batch})")
-    run_server(loaded, settings)
+    # A server sees new texts all day: it reads the embedding cache but never grows it
+    # (rewardlab.features.cache); a REWARDLAB_CACHE_MODE set by the user wins.
+    with default_cache_mode("read"):
+        if model is not None:
+            loaded = load_model_option(model, loading)
+        else:
+            from rewardlab.robust.recipe import load_rewards
+
+            loaded = load_rewards(str(rewards))
+        typer.echo(f"serving {model or rewards} on http://{host}:{port} (max batch {max_batch})")
+        run_server(loaded, settings)
 
 
 def register(app: typer.Typer) -> None:

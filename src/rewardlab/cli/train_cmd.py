@@ -2,7 +2,7 @@
 
 ``--loss`` picks any registered loss (``rewardlab.models.losses``: bt,
 scaled-bt, margin-bt, label-smoothing, adaptive-margin, davidson,
-plackett-luce, regression, bce) with its options in ``--loss-params``;
+rao-kupper, plackett-luce, regression, bce) with its options in ``--loss-params``;
 ``--init-from`` continues from a saved model (e.g. BT from regression);
 ``--grad-penalty`` and ``--lat-eps`` turn on the regularizers of
 ``rewardlab.models.regularizers``.
@@ -14,7 +14,13 @@ from pathlib import Path
 
 import typer
 
-from rewardlab.cli.common import console, parse_json_option, progress_bar, user_errors
+from rewardlab.cli.common import (
+    console,
+    given_options,
+    parse_json_option,
+    progress_bar,
+    user_errors,
+)
 
 
 def parse_l2(value: str) -> float | str:
@@ -35,9 +41,19 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
+    ctx: typer.Context,
     data: str = typer.Option(..., help="Data file, AlpacaEval folder, or hf:<dataset>."),
-    out: Path = typer.Option(..., help="Directory to write the model to."),
-    format: str = typer.Option("auto", help="auto|trl|hh-rlhf|alpaca-eval|rewardbench|ratings"),
+    out: Path = typer.Option(
+        ..., help="Directory to write the model to: new, empty, or a saved model (replaced "
+        "atomically); another folder only with --overwrite."
+    ),
+    overwrite: bool = typer.Option(
+        False, help="Let --out replace a folder that is not a saved model (deleting its files)."
+    ),
+    format: str = typer.Option(
+        "auto", help="auto | trl | hh-rlhf | alpaca-eval | rewardbench | ratings | "
+        "big-bench-mistake | prmbench. A folder other than AlpacaEval's is read file by file.",
+    ),
     backbone: str = typer.Option(
         "encoder",
         help="hashing | encoder | encoder:PATH_OR_NAME | transformer:PATH (fine-tune it); a comma "
@@ -55,7 +71,7 @@ def train(
     loss: str = typer.Option(
         "bt",
         help="bt | scaled-bt | margin-bt | label-smoothing | adaptive-margin | davidson | "
-        "plackett-luce | regression | bce.",
+        "rao-kupper | plackett-luce | regression | bce.",
     ),
     loss_params: str = typer.Option(
         None,
@@ -65,24 +81,36 @@ def train(
     init_from: Path = typer.Option(
         None, help="Continue from this saved model (its head and normalizer), e.g. BT from regression."
     ),
-    grad_penalty: float = typer.Option(0.0, help="λ of the gradient penalty λ·E‖∇ₓr(x)‖² (0 = off)."),
+    grad_penalty: float = typer.Option(0.0, min=0.0, help="λ of the gradient penalty λ·E‖∇ₓr(x)‖² (0 = off)."),
     lat_eps: float = typer.Option(
-        0.0, help="ε of latent adversarial training: L2 radius per feature row (0 = off)."
+        0.0, min=0.0, help="ε of latent adversarial training: L2 radius per feature row (0 = off)."
     ),
-    lat_steps: int = typer.Option(1, help="PGD steps of latent adversarial training."),
-    ensemble: int = typer.Option(1, help="Number of ensemble members (heads trained together)."),
+    lat_steps: int = typer.Option(1, min=1, help="PGD steps of latent adversarial training."),
+    ensemble: int = typer.Option(
+        1, min=1, help="Number of ensemble members (heads trained together)."
+    ),
     bootstrap: bool = typer.Option(False, help="Train each member on a bootstrap resample."),
     epochs: int = typer.Option(
-        None, help="Maximum epochs (early stopping on validation); default 40, transformer 1."
+        None, min=1, help="Maximum epochs (early stopping on validation); default: the model's "
+        "config (40 for a head, 1 for transformer:PATH)."
     ),
     lr: float = typer.Option(
-        None, help="AdamW learning rate; default 2e-3, transformer 2e-5 (LoRA 1e-4)."
+        None, help="AdamW learning rate (> 0); default: the model's config "
+        "(2e-3 for a head, 2e-5 transformer, 1e-4 LoRA)."
     ),
-    batch_size: int = typer.Option(None, help="Pairs per step; default 128, transformer 8."),
+    batch_size: int = typer.Option(
+        None, min=1, help="Pairs per step; default: the model's config (128; transformer 8)."
+    ),
     lora: bool = typer.Option(False, help="transformer:PATH: train LoRA adapters, not all weights."),
-    max_length: int = typer.Option(512, help="transformer:PATH: tokens per prompt + response."),
-    grad_accum: int = typer.Option(1, help="transformer:PATH: micro-batches per optimizer step."),
-    center_weight: float = typer.Option(0.01, help="η of the centering term η·E[(r⁺+r⁻)²]."),
+    max_length: int = typer.Option(
+        512, min=1, help="transformer:PATH: tokens per prompt + response."
+    ),
+    grad_accum: int = typer.Option(
+        1, min=1, help="transformer:PATH: micro-batches per optimizer step."
+    ),
+    center_weight: float = typer.Option(
+        0.01, min=0.0, help="η of the centering term η·E[(r⁺+r⁻)²]."
+    ),
     int8: bool = typer.Option(
         False, help="encoder: int8 dynamic quantization, several times faster to encode but "
         "not exact (cached apart; its accuracy cost is in benchmarks/README.md)."
@@ -93,20 +121,30 @@ def train(
         "'auto' picks it from a grid by 5-fold cross-validation over prompts.",
     ),
     test_fraction: float = typer.Option(
-        0.0, help="Hold out this fraction of prompts, evaluate on it and save the metrics."
+        0.0, min=0.0, max=0.99,
+        help="Hold out this fraction of prompts, evaluate on it and save the metrics.",
     ),
-    val_fraction: float = typer.Option(0.1, help="Fraction of training prompts for early stopping."),
+    val_fraction: float = typer.Option(
+        0.1, min=0.0, max=0.99, help="Fraction of training prompts for early stopping."
+    ),
     seed: int = typer.Option(0, help="Seed for splits, initialization and data order."),
     min_gap: float = typer.Option(0.1, help="alpaca-eval: skip pairs with a smaller judge gap."),
-    pairs_per_prompt: int = typer.Option(8, help="alpaca-eval: pairs sampled per instruction."),
+    pairs_per_prompt: int = typer.Option(
+        8, min=1, help="alpaca-eval: pairs sampled per instruction."
+    ),
+    ties_below_gap: bool = typer.Option(
+        False, help="alpaca-eval: keep pairs with a judge gap below --min-gap as ties "
+        "(learned from by --loss davidson | rao-kupper; other losses skip them)."
+    ),
 ) -> None:
     """Train a Bradley-Terry (or other loss) reward model and save it as a directory."""
     from rewardlab.data.fingerprint import fingerprint
+    from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
     from rewardlab.features.base import build_backbone
     from rewardlab.models.fit import train_reward_model
-    from rewardlab.models.io import load_model, save_model
+    from rewardlab.models.io import check_model_out, load_model, save_model
     from rewardlab.models.train import TrainConfig
     from rewardlab.models.zoo import STRUCTURED
 
@@ -118,9 +156,23 @@ def train(
                 f"{backbones or backbone!r}"
             )
         backbone_options = {"quantize": True} if int8 else {}
+        if lr is not None and not lr > 0:
+            raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
+        check_model_out(out, overwrite)
+        refuse_ignored(ctx, training_kind(head, backbones or backbone), backbones or backbone)
+        overrides = {
+            name: value
+            for name, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size))
+            if value is not None
+        }
+        head_options = parse_json_option(head_params, "--head-params")
+        if head in STRUCTURED:
+            head_options = structured_options(ctx, head_options, dict(overrides, seed=seed))
+        init = None if init_from is None else load_model(init_from)
         options = {}
-        if format in ("alpaca-eval", "auto") and Path(data).is_dir():
-            options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_prompt, "seed": seed}
+        if format in ("alpaca-eval", "auto") and alpaca_eval_files(data) is not None:
+            options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_prompt, "seed": seed,
+                       "ties_below_gap": ties_below_gap}
         loaded = load_comparisons(data, format, **options)
         console.print(f"data: {loaded.report.summary()}")
         records = loaded.records
@@ -130,29 +182,26 @@ def train(
         train_records, val_records = split_by_prompt(records, (1 - val_fraction, val_fraction), seed)
         config = TrainConfig(
             head=head,
-            head_params=parse_json_option(head_params, "--head-params"),
+            head_params=head_options,
             loss=loss,
             loss_params=parse_json_option(loss_params, "--loss-params"),
             n_members=ensemble,
             bootstrap=bootstrap,
-            epochs=epochs or 40,
-            lr=lr or 2e-3,
-            batch_size=batch_size or 128,
             center_weight=center_weight,
             seed=seed,
             grad_penalty=grad_penalty,
             lat_eps=lat_eps,
             lat_steps=lat_steps,
             l2=l2_weight,
+            **overrides,
         )
         if backbone.startswith("transformer:"):
             from rewardlab.models.transformer_train import TransformerTrainConfig
 
             transformer_config = TransformerTrainConfig(
-                model=backbone.partition(":")[2], lora=lora, lr=lr, epochs=epochs or 1,
-                batch_size=batch_size or 8, grad_accum=grad_accum, max_length=max_length,
-                loss=loss, loss_params=config.loss_params, center_weight=center_weight,
-                seed=seed, num_labels=ensemble,
+                model=backbone.partition(":")[2], lora=lora, grad_accum=grad_accum,
+                max_length=max_length, loss=loss, loss_params=config.loss_params,
+                center_weight=center_weight, seed=seed, num_labels=ensemble, **overrides,
             )
             fine_tune(transformer_config, train_records, val_records, test, out, loaded)
             return
@@ -162,7 +211,6 @@ def train(
             fit_other(head, backbone, config, train_records, val_records, test, out, loaded,
                       backbone_options)
             return
-        init = None if init_from is None else load_model(init_from)
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
                 train_records,
@@ -184,6 +232,51 @@ def train(
         evaluate_held_out(model, test, metrics)
         save_model(model, out, metrics)
         console.print(f"saved {out}")
+
+
+TRANSFORMER_ONLY = ("lora", "max_length", "grad_accum")
+HEAD_ONLY = ("init_from", "l2", "bootstrap", "grad_penalty", "lat_eps", "lat_steps")
+IGNORED_OPTIONS = {
+    # what each kind of training has no use for; given anyway, it is refused, not dropped
+    "structured": (
+        "loss", "loss_params", "ensemble", "center_weight", *HEAD_ONLY, *TRANSFORMER_ONLY,
+    ),
+    "transformer": ("head", "head_params", *HEAD_ONLY),
+    "backbone ensemble": ("init_from", *TRANSFORMER_ONLY),
+    "head": TRANSFORMER_ONLY,
+}
+STRUCTURED_PASS_THROUGH = ("epochs", "lr", "batch_size", "seed")
+
+
+def training_kind(head: str, backbone: str) -> str:
+    """Which trainer ``--head``/``--backbone`` select: a key of :data:`IGNORED_OPTIONS`."""
+    from rewardlab.models.zoo import STRUCTURED
+
+    if backbone.startswith("transformer:"):
+        return "transformer"
+    if head in STRUCTURED:
+        return "structured"
+    return "backbone ensemble" if "," in backbone else "head"
+
+
+def refuse_ignored(ctx: typer.Context, kind: str, backbone: str) -> None:
+    """Raise ``ValueError`` naming an option the user gave that ``kind`` of training ignores."""
+    given = given_options(ctx, IGNORED_OPTIONS[kind])
+    if given:
+        what = f"--head {ctx.params['head']}" if kind == "structured" else f"--backbone {backbone}"
+        raise ValueError(f"{given[0]} has no effect with {what} ({kind} training); leave it out")
+
+
+def structured_options(ctx: typer.Context, options: dict, overrides: dict) -> dict:
+    """``--head-params`` plus ``--epochs``/``--lr``/``--batch-size``/``--seed`` when given:
+    every structured model's options have these fields. Both at once is refused."""
+    merged = dict(options)
+    for flag in given_options(ctx, STRUCTURED_PASS_THROUGH):
+        name = flag[2:].replace("-", "_")
+        if name in options:
+            raise ValueError(f"{flag} and --head-params {name!r} both set it; give one")
+        merged[name] = overrides[name]
+    return merged
 
 
 def fit_other(
@@ -246,14 +339,24 @@ def fine_tune(config, train_records, val_records, test, out, loaded) -> None:
 
 def evaluate_held_out(model, test, metrics: dict) -> None:
     """Accuracy on the held-out labelled pairs (``prob`` for preference-only models),
-    stored under ``metrics["test"]`` and printed; nothing when there are none."""
+    stored under ``metrics["test"]`` and printed; nothing when there are none. For a
+    process reward model ``metrics["test"]`` holds step and first-error accuracy with
+    their baselines, and the pair accuracy (if any pairs) under ``"pairwise"``."""
     from rewardlab.evaluate.pairwise import evaluate_pairs, evaluate_preference_pairs
+    from rewardlab.models.prm import ProcessRewardModel, evaluate_prm, prm_summary
 
+    if isinstance(model, ProcessRewardModel) and any(r.step_labels for r in test):
+        metrics["test"] = evaluate_prm(model, test)
+        console.print(prm_summary(metrics["test"]))
     pairs = [r for r in test if len(r.ranking) >= 2 and not r.tie]
     if not pairs:
         return
     scorer = evaluate_pairs if hasattr(model, "score") else evaluate_preference_pairs
-    metrics["test"] = t = scorer(model, pairs)
+    t = scorer(model, pairs)
+    if "test" in metrics:  # a process reward model's pairs (PRMBench)
+        metrics["test"]["pairwise"] = t
+    else:
+        metrics["test"] = t
     console.print(
         f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
         f"(length-only baseline {t['length_baseline_accuracy']:.4f})"

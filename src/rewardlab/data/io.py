@@ -12,22 +12,32 @@ name the place of a bad record in its error:
 - Parquet (``.parquet``): the 1-based row index, read batch by batch with
   pyarrow so nested columns (chat messages) come back as plain lists/dicts.
 
-``write_jsonl`` writes atomically: a temporary file in the target's folder,
-then ``os.replace``, so a reader never sees a half-written file.
+Every problem is a :class:`~rewardlab.data.errors.DataError` naming the file
+and the line: bytes that are not UTF-8 (with their byte offset), a truncated or
+non-gzip ``.gz``, malformed JSON or nesting too deep, an unreadable Parquet
+file, and a record over the bounds of :mod:`rewardlab.data.limits` (line bytes,
+characters per string, items per list, nesting; a long line is refused while
+it is read, never held whole).
+
+``write_jsonl`` writes strict JSON atomically: a temporary file in the target's
+folder, then ``os.replace``, so a reader never sees a half-written file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
-import os
-import tempfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from rewardlab.atomic import atomic_file
 from rewardlab.data.errors import DataError
+from rewardlab.data.limits import check_record, current_limits, over_limit
+from rewardlab.strict_json import dumps
 
 Row = tuple[int, dict[str, Any]]
 
@@ -49,10 +59,73 @@ def _kind(path: Path) -> tuple[str, bool]:
     )
 
 
-def _open_text(path: Path, compressed: bool) -> IO[str]:
-    if compressed:
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+@contextlib.contextmanager
+def _open_binary(path: Path, compressed: bool, where: list[int]) -> Iterator[IO[bytes]]:
+    """``path`` opened for reading bytes; read errors become a :class:`DataError`.
+
+    ``where[0]`` is the line being read, named in the error: a truncated or
+    non-gzip ``.gz``, a corrupt stream, or an OS error while reading.
+    """
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
+            yield handle
+    except DataError:
+        raise
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise DataError(
+            f"not a complete gzip file ({err})", path=str(path), line=where[0] or None
+        ) from None
+    except OSError as err:
+        raise DataError(
+            f"cannot read: {err.strerror or err}", path=str(path), line=where[0] or None
+        ) from None
+
+
+def _decode(data: bytes, path: Path, line: int, offset: int) -> str:
+    """UTF-8 text of one line; an error names the line and the byte offset in the file."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"not valid UTF-8 at byte offset {offset + err.start} ({err.reason})",
+            path=str(path),
+            line=line,
+        ) from None
+
+
+def _lines(handle: IO[bytes], path: Path, where: list[int]) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every line, decoded, each within ``max_line_bytes``."""
+    limit = current_limits().max_line_bytes
+    offset = 0
+    number = 0
+    while True:
+        where[0] = number + 1  # the line being read, named by a read error
+        data = handle.readline(limit + 1)
+        if not data:
+            return
+        number += 1
+        if len(data) > limit and not data.endswith(b"\n"):
+            raise DataError(
+                f"line {over_limit('max_line_bytes', len(data), 'bytes or more')}",
+                path=str(path),
+                line=number,
+            )
+        yield number, _decode(data, path, number, offset)
+        offset += len(data)
+
+
+def _parse(text: str, path: Path, line: int | None) -> Any:
+    """``json.loads`` with its errors named by file and line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(
+            f"malformed JSON: {err.msg} (column {err.colno})",
+            path=str(path),
+            line=err.lineno if line is None else line,
+        ) from None
+    except RecursionError:
+        raise DataError("malformed JSON: nesting too deep", path=str(path), line=line) from None
 
 
 def _check_object(value: Any, path: Path, number: int) -> dict[str, Any]:
@@ -60,31 +133,31 @@ def _check_object(value: Any, path: Path, number: int) -> dict[str, Any]:
         raise DataError(
             f"expected a JSON object, got {type(value).__name__}", path=str(path), line=number
         )
+    check_record(value, str(path), number)
     return value
 
 
 def _jsonl(path: Path, compressed: bool) -> Iterator[Row]:
-    with _open_text(path, compressed) as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"malformed JSON: {err.msg} (column {err.colno})", path=str(path), line=number
-                ) from None
-            yield number, _check_object(value, path, number)
+    where = [0]
+    with _open_binary(path, compressed, where) as handle:
+        for number, text in _lines(handle, path, where):
+            if text.strip():
+                yield number, _check_object(_parse(text, path, number), path, number)
 
 
 def _json(path: Path, compressed: bool) -> Iterator[Row]:
-    with _open_text(path, compressed) as handle:
-        try:
-            value = json.load(handle)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"malformed JSON: {err.msg} (column {err.colno})", path=str(path), line=err.lineno
-            ) from None
+    where = [0]
+    with _open_binary(path, compressed, where) as handle:
+        data = handle.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"not valid UTF-8 at byte offset {err.start} ({err.reason})",
+            path=str(path),
+            line=data.count(b"\n", 0, err.start) + 1,
+        ) from None
+    value = _parse(text, path, None)
     if isinstance(value, dict):
         for key in ("data", "rows"):
             if isinstance(value.get(key), list):
@@ -102,27 +175,39 @@ def _json(path: Path, compressed: bool) -> Iterator[Row]:
 
 
 def _csv(path: Path, compressed: bool) -> Iterator[Row]:
-    with _open_text(path, compressed) as handle:
-        reader = csv.DictReader(handle)
-        for number, row in enumerate(reader, start=2):
-            if None in row:
-                raise DataError(
-                    f"row has {len(reader.fieldnames or ()) + len(row[None])} cells "
-                    f"but the header has {len(reader.fieldnames or ())}",
-                    path=str(path),
-                    line=number,
-                )
-            yield number, dict(row)
+    where = [0]
+    with _open_binary(path, compressed, where) as handle:
+        reader = csv.DictReader(text for _number, text in _lines(handle, path, where))
+        try:
+            for number, row in enumerate(reader, start=2):
+                if None in row:
+                    raise DataError(
+                        f"row has {len(reader.fieldnames or ()) + len(row[None])} cells "
+                        f"but the header has {len(reader.fieldnames or ())}",
+                        path=str(path),
+                        line=number,
+                    )
+                check_record(row, str(path), number)
+                yield number, dict(row)
+        except csv.Error as err:
+            raise DataError(f"malformed CSV: {err}", path=str(path), line=where[0]) from None
 
 
 def _parquet(path: Path) -> Iterator[Row]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches():
-        for row in batch.to_pylist():
-            number += 1
-            yield number, row
+    try:
+        for batch in pq.ParquetFile(path).iter_batches():
+            for row in batch.to_pylist():
+                number += 1
+                check_record(row, str(path), number)
+                yield number, row
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(
+            f"not a readable Parquet file ({err})", path=str(path), line=number + 1 if number else None
+        ) from None
 
 
 def read_rows(path: str | Path) -> Iterator[Row]:
@@ -180,34 +265,31 @@ def read_hf_dataset(name_or_path: str, split: str = "train", **load_kwargs: Any)
         dataset = loaded
     else:
         dataset = datasets.load_dataset(name_or_path, split=split, **load_kwargs)
-    return ((number, dict(row)) for number, row in enumerate(dataset, start=1))
+    return _checked(enumerate(dataset, start=1), name_or_path)
+
+
+def _checked(rows: Iterable[tuple[int, Mapping[str, Any]]], name: str) -> Iterator[Row]:
+    for number, row in rows:
+        check_record(row, name, number)
+        yield number, dict(row)
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write ``rows`` as JSONL (gzip when ``path`` ends in ``.gz``) atomically.
+    """Write ``rows`` as strict JSONL (gzip when ``path`` ends in ``.gz``) atomically.
 
-    The rows go to a temporary file in the same folder, which then replaces
-    ``path`` in one ``os.replace``; on any error the temporary file is removed
-    and ``path`` is left as it was. A new file gets mode 0644, a replaced one
-    keeps its mode. Returns the number of rows written.
+    Each row is one line of :func:`rewardlab.strict_json.dumps` (non-finite
+    numbers become ``null``). The rows go to a temporary file in the same
+    folder, which then replaces ``path`` (:func:`rewardlab.atomic.atomic_file`);
+    on any error ``path`` is left as it was. Returns the number of rows written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            stream: IO[bytes] = (
-                gzip.GzipFile(fileobj=raw, mode="wb") if path.name.endswith(".gz") else raw
-            )
-            for row in rows:
-                stream.write(json.dumps(dict(row), ensure_ascii=False).encode("utf-8") + b"\n")
-                count += 1
-            if stream is not raw:
-                stream.close()
-        os.chmod(tmp_name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as raw:
+        stream: IO[bytes] = (
+            gzip.GzipFile(Path(path).name, "wb", fileobj=raw, mtime=0) if str(path).endswith(".gz") else raw
+        )
+        for row in rows:
+            stream.write(dumps(dict(row), ensure_ascii=False).encode("utf-8") + b"\n")
+            count += 1
+        if stream is not raw:
+            stream.close()
     return count

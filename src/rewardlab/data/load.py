@@ -8,6 +8,8 @@ report of what was found. ``path`` may be
 
 - a file (``.jsonl[.gz]``, ``.json[.gz]``, ``.csv[.gz]``, ``.parquet``);
 - an AlpacaEval folder (``instructions.jsonl`` + ``outputs.jsonl.gz``);
+- any other folder: its ``*.jsonl[.gz]`` files, each read with ``format``
+  (e.g. the five task files of BIG-Bench-Mistake);
 - ``hf:<name or folder>``: a Hugging Face dataset, ``split`` picking its split.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats import FORMATS, alpaca_eval_files
+from rewardlab.data.formats import FORMATS, alpaca_eval_files, load_step_folder
 from rewardlab.data.io import Row, read_hf_dataset, read_rows
 from rewardlab.data.record import Comparison
 from rewardlab.data.validate import DataReport, validate
@@ -42,15 +44,8 @@ def _rows(path: str | Path, format: str, split: str) -> tuple[Iterable[Row], str
         if not name:
             raise DataError("expected hf:<dataset name or folder>", path=text)
         return read_hf_dataset(name, split=split), text
-    folder = Path(path)
-    if folder.is_dir():
-        files = alpaca_eval_files(folder)
-        if files is None:
-            raise DataError(
-                "a folder must have the AlpacaEval layout (instructions.jsonl and "
-                "outputs.jsonl.gz); otherwise pass a file",
-                path=text,
-            )
+    files = alpaca_eval_files(text) if Path(text).is_dir() else None
+    if files is not None:
         if format not in ("auto", "alpaca-eval"):
             raise DataError(
                 f"an AlpacaEval folder cannot be read as format {format!r}",
@@ -58,7 +53,7 @@ def _rows(path: str | Path, format: str, split: str) -> tuple[Iterable[Row], str
                 field="format",
             )
         return read_rows(files[1]), str(files[1])
-    return read_rows(folder), text
+    return read_rows(Path(text)), text
 
 
 def load_comparisons(
@@ -74,6 +69,18 @@ def load_comparisons(
     ``attributes`` for ``ratings``); ``drop`` to :func:`validate`; ``split``
     is the split of an ``hf:`` dataset."""
     loader = FORMATS.get(format)
-    rows, name = _rows(path, format, split)
-    records, report = validate(loader(rows, name, **options), drop=drop)
-    return LoadResult(records, report)
+    if is_file_folder(path):
+        records = load_step_folder(path, format, **options)
+    else:
+        rows, name = _rows(path, format, split)
+        records = loader(rows, name, **options)
+    kept, report = validate(records, drop=drop)
+    return LoadResult(kept, report)
+
+
+def is_file_folder(path: str | Path) -> bool:
+    """A folder of data files (e.g. BIG-Bench-Mistake's five tasks), not an AlpacaEval folder."""
+    text = str(path)
+    return (
+        not text.startswith(HF_PREFIX) and Path(text).is_dir() and alpaca_eval_files(text) is None
+    )

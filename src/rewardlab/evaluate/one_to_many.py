@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from rewardlab.data.errors import DataError
+from rewardlab.data.formats.gsm8k import load_gsm8k
+from rewardlab.data.io import read_rows
 from rewardlab.data.record import Comparison
 from rewardlab.protocols import RewardModel
-
-GSM8K_MODEL_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 
 
 def one_to_many_metrics(chosen: Sequence[float], rejected: Sequence[Sequence[float]]) -> dict:
@@ -103,30 +103,11 @@ def load_gsm8k_groups(path: str | Path) -> list[Comparison]:
     """GSM8K ``example_model_solutions.jsonl`` → one group per question with an incorrect solution.
 
     Chosen = the reference solution (``ground_truth``); rejected = every model
-    solution marked ``is_correct: false``. Questions whose model solutions are
+    solution marked ``is_correct: false`` (the ``gsm8k`` format,
+    :mod:`rewardlab.data.formats.gsm8k`). Questions whose model solutions are
     all correct have no rejected response and are skipped.
     """
-    path = Path(path)
-    groups: list[Comparison] = []
-    for line, row in _read_jsonl(path):
-        question = _field(row, "question", path, line)
-        reference = _field(row, "ground_truth", path, line)
-        wrong: list[str] = []
-        for key in GSM8K_MODEL_KEYS:
-            if key not in row:
-                continue
-            sol = row[key]
-            if not isinstance(sol, dict) or "is_correct" not in sol or "solution" not in sol:
-                raise DataError("expected {is_correct, solution}", path=str(path), line=line,
-                                field=key)
-            if not sol["is_correct"] and sol["solution"] not in wrong:
-                wrong.append(sol["solution"])
-        if wrong:
-            groups.append(Comparison(
-                prompt=question, responses=(reference, *wrong), ranking=(0,),
-                category="gsm8k", source=f"{path}:{line}",
-            ))
-    return groups
+    return load_gsm8k(read_rows(path), str(path))
 
 
 def load_prmbench_groups(paths: Sequence[str | Path]) -> list[Comparison]:

@@ -4,6 +4,11 @@ For a pair with chosen y⁺ and rejected y⁻ the model is right when
 r(x, y⁺) > r(x, y⁻); an exact tie counts ½ (so a constant model scores 0.5).
 The length-only baseline (Singhal et al., 2023) is the same accuracy with
 r = response length, reported beside every model.
+
+A :class:`~rewardlab.protocols.PreferenceModel` is right when
+P(y⁺ ≻ y⁻) > ½ (= ½ counts ½); :func:`compare_pairs` stores its
+probabilities as ``chosen`` against a constant ½ as ``rejected``, so the same
+report applies to both kinds of model.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rewardlab.data.record import Comparison
+from rewardlab.evaluate.preference import is_preference_model
 from rewardlab.models.baselines import LengthReward
 from rewardlab.protocols import PreferenceModel, RewardModel
 
@@ -40,6 +46,19 @@ def score_pairs(model: RewardModel, pairs: Sequence[Comparison]) -> PairScores:
     return PairScores(rewards[:n], rewards[n:], [p.category for p in pairs])
 
 
+def compare_pairs(model: RewardModel | PreferenceModel, pairs: Sequence[Comparison]) -> PairScores:
+    """Rewards of each side, or (P(chosen ≻ rejected), ½) for a preference model."""
+    if not is_preference_model(model):
+        return score_pairs(model, pairs)
+    pairs = [p for p in pairs if len(p.ranking) >= 2 and not p.tie]
+    probs = np.asarray(
+        model.prob([p.prompt for p in pairs], [p.chosen for p in pairs],
+                   [p.rejected for p in pairs]),
+        dtype=np.float64,
+    )
+    return PairScores(probs, np.full_like(probs, 0.5), [p.category for p in pairs])
+
+
 def pair_outcomes(chosen: np.ndarray, rejected: np.ndarray) -> np.ndarray:
     """1 where chosen scores higher, 0 where lower, ½ on an exact tie."""
     return np.where(chosen > rejected, 1.0, np.where(chosen < rejected, 0.0, 0.5))
@@ -63,9 +82,9 @@ def accuracy_report(scores: PairScores) -> dict:
     }
 
 
-def evaluate_pairs(model: RewardModel, pairs: Sequence[Comparison]) -> dict:
-    """Accuracy report of ``model`` with the length-only baseline on the same pairs."""
-    report = accuracy_report(score_pairs(model, pairs))
+def evaluate_pairs(model: RewardModel | PreferenceModel, pairs: Sequence[Comparison]) -> dict:
+    """Accuracy report of ``model`` (either kind) with the length-only baseline on the same pairs."""
+    report = accuracy_report(compare_pairs(model, pairs))
     baseline = accuracy_report(score_pairs(LengthReward(), pairs))
     report["length_baseline_accuracy"] = baseline["accuracy"]
     report["length_baseline_per_category"] = {
@@ -76,15 +95,4 @@ def evaluate_pairs(model: RewardModel, pairs: Sequence[Comparison]) -> dict:
 
 def evaluate_preference_pairs(model: PreferenceModel, pairs: Sequence[Comparison]) -> dict:
     """Accuracy of a pairwise model: P(chosen ≻ rejected) > ½ is right, = ½ counts ½."""
-    pairs = [p for p in pairs if len(p.ranking) >= 2 and not p.tie]
-    probs = np.asarray(
-        model.prob([p.prompt for p in pairs], [p.chosen for p in pairs],
-                   [p.rejected for p in pairs]),
-        dtype=np.float64,
-    )
-    baseline = accuracy_report(score_pairs(LengthReward(), pairs))
-    return {
-        "accuracy": float(pair_outcomes(probs, np.full_like(probs, 0.5)).mean()),
-        "n_pairs": len(pairs),
-        "length_baseline_accuracy": baseline["accuracy"],
-    }
+    return evaluate_pairs(model, pairs)

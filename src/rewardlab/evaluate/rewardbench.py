@@ -22,7 +22,8 @@ Reward Models for Language Modeling"):
   score, else 0.
 
 Sections with no subset present are left out (the upstream helper writes 0
-for them); the overall is taken over the sections present.
+for them); the overall is taken over the sections present. RewardBench 2
+data (its subset names) is scored by :mod:`rewardlab.evaluate.rewardbench2`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from rewardlab.data.record import Comparison
-from rewardlab.protocols import RewardModel
+from rewardlab.evaluate.preference import group_scores
+from rewardlab.evaluate.rewardbench2 import TIES, is_rewardbench2, ties_score
+from rewardlab.protocols import PreferenceModel, RewardModel
 
 EXAMPLE_COUNTS: dict[str, int] = {
     "alpacaeval-easy": 100,
@@ -158,51 +161,74 @@ def aggregate(
 
 
 def evaluate_rewardbench(
-    model: RewardModel,
+    model: RewardModel | PreferenceModel,
     records: Sequence[Comparison],
     subset_mapping: Mapping[str, Sequence[str]] | None = None,
     example_counts: Mapping[str, float] | None = None,
 ) -> dict:
-    """Score every record in one ``model.score`` call and aggregate RewardBench-style.
+    """Score every record in one model call and aggregate RewardBench-style.
 
     A record's chosen is ``responses[ranking[0]]``; every other response is a
-    rejected one. Pairs use the strict v1 rule (tie = wrong), records with
-    several rejected the v2 ``1/#tied`` rule. ``category`` is the subset name.
-    Per-example ``scores_chosen`` and ``scores_rejected`` (a list per record)
-    are returned so results can be re-aggregated.
+    rejected one, except that RewardBench 2 records (``meta["num_correct"]``,
+    :mod:`rewardlab.data.formats.rewardbench2`) keep their order: correct
+    responses first. Pairs use the strict v1 rule (tie = wrong), records with
+    several responses the v2 ``1/#tied`` rule; the RewardBench 2 Ties subset
+    is scored as a whole (:func:`rewardlab.evaluate.rewardbench2.ties_score`)
+    and RewardBench 2 subsets are averaged unweighted. ``category`` is the
+    subset name. A :class:`~rewardlab.protocols.PreferenceModel` scores each
+    response by its round-robin win rate
+    (:func:`rewardlab.evaluate.preference.copeland_scores`).
+
+    Returned beside the tables: per-example ``scores_chosen`` and
+    ``scores_rejected`` (a list per record; for RewardBench 2 the first
+    correct response against the incorrect ones), and ``results_file`` /
+    ``scores_file`` in the JSON shape of RewardBench's own results files
+    (``{subset: score}``; ``{id, subset, scores_chosen, scores_rejected,
+    results}``, or ``scores`` and ``num_correct`` for RewardBench 2).
     """
     if not records:
         raise ValueError("field 'records': no records to evaluate")
-    prompts: list[str] = []
-    responses: list[str] = []
+    groups: list[list[str]] = []
     for i, rec in enumerate(records):
         if not rec.ranking or len(rec.responses) < 2:
             raise ValueError(f"record {i}: field 'ranking': needs a chosen and a rejected response")
         if rec.category is None:
             raise ValueError(f"record {i}: field 'category': the RewardBench subset is missing")
-        order = [rec.ranking[0]] + [j for j in range(len(rec.responses)) if j != rec.ranking[0]]
-        prompts += [rec.prompt] * len(order)
-        responses += [rec.responses[j] for j in order]
-    rewards = np.asarray(model.score(prompts, responses), dtype=np.float64)
-    chosen: list[float] = []
-    rejected: list[list[float]] = []
+        if "num_correct" in rec.meta:
+            order = list(range(len(rec.responses)))
+        else:
+            first = rec.ranking[0]
+            order = [first] + [j for j in range(len(rec.responses)) if j != first]
+        groups.append([rec.responses[j] for j in order])
+    blocks = group_scores(model, [rec.prompt for rec in records], groups)
+    subsets = [str(rec.category) for rec in records]
+    v2 = subset_mapping is None and is_rewardbench2(subsets)
     credits: list[float] = []
     ties = 0
-    pos = 0
-    for rec in records:
-        k = len(rec.responses)
-        block = rewards[pos : pos + k]
-        pos += k
-        chosen.append(float(block[0]))
-        rejected.append([float(x) for x in block[1:]])
-        if k == 2:
+    for block in blocks:
+        if len(block) == 2 and not v2:
             credits.append(1.0 if block[0] > block[1] else 0.0)
             ties += int(block[0] == block[1])
         else:
             credits.append(best_of_n_credit(block, 0))
             ties += int(block[0] == block[1:].max())
-    subsets = [str(rec.category) for rec in records]
-    result = aggregate(subsets, credits, subset_mapping, example_counts)
+    if v2:
+        result = _aggregate_v2(records, subsets, credits, blocks)
+    else:
+        result = aggregate(subsets, credits, subset_mapping, example_counts)
+    chosen = [float(b[0]) for b in blocks]
+    first_wrong = [int(rec.meta.get("num_correct", 1)) for rec in records]
+    rejected = [[float(x) for x in b[k:]] for b, k in zip(blocks, first_wrong, strict=True)]
+    ids = [str(rec.meta.get("id", i)) for i, rec in enumerate(records)]
+    if v2:
+        scores_file = {"id": ids, "subset": subsets, "scores": [b.tolist() for b in blocks],
+                       "num_correct": [int(r.meta["num_correct"]) for r in records],
+                       "results": [None if s == TIES else c
+                                   for s, c in zip(subsets, credits, strict=True)]}
+    else:
+        scores_file = {"id": ids, "subset": subsets, "scores_chosen": chosen,
+                       "scores_rejected": [r[0] if len(r) == 1 else r for r in rejected],
+                       "results": credits}
     result.update(
         accuracy=float(np.mean(credits)),
         n_examples=len(records),
@@ -211,5 +237,30 @@ def evaluate_rewardbench(
         credits=credits,
         scores_chosen=chosen,
         scores_rejected=rejected,
+        results_file=dict(result["per_subset"]),
+        scores_file=scores_file,
     )
     return result
+
+
+def _aggregate_v2(
+    records: Sequence[Comparison], subsets: Sequence[str], credits: Sequence[float],
+    blocks: Sequence[np.ndarray],
+) -> dict:
+    """RewardBench 2 table: subset means (Ties as a whole), overall = unweighted mean."""
+    by_subset: dict[str, list[float]] = defaultdict(list)
+    for s, c in zip(subsets, credits, strict=True):
+        by_subset[s].append(float(c))
+    per_subset = {s: float(np.mean(v)) for s, v in sorted(by_subset.items()) if s != TIES}
+    if TIES in by_subset:
+        idx = [i for i, s in enumerate(subsets) if s == TIES]
+        per_subset[TIES] = ties_score(
+            [str(records[i].meta.get("id", "")) for i in idx], [blocks[i] for i in idx],
+            [int(records[i].meta["num_correct"]) for i in idx],
+        )
+    return {
+        "per_subset": dict(sorted(per_subset.items())),
+        "n_per_subset": {s: len(v) for s, v in sorted(by_subset.items())},
+        "sections": {},
+        "overall": float(np.mean(list(per_subset.values()))),
+    }

@@ -9,6 +9,14 @@ length-only baseline on the same data and the calibration of σ(Δ) on its
 (chosen, rejected) pairs. Probes are looked up in
 :data:`rewardlab.evaluate.probes.PROBES`.
 
+A :class:`~rewardlab.protocols.PreferenceModel` (GPM, PAL, an LLM judge) is
+asked ``prob`` wherever two responses are compared
+(:mod:`rewardlab.evaluate.preference`): pairwise accuracy is P(y⁺ ≻ y⁻) > ½,
+RewardBench ranks by round-robin win rate, calibration is that of its own
+probabilities, and the probes ``offtopic`` and ``sycophancy`` compare through
+it. The ``one-to-many`` suite and the ``length``, ``perturb`` and ``attack``
+probes need a scalar reward and say so before anything runs.
+
 Following lm-evaluation-harness, ``metrics`` is a flat name → value map and
 ``higher_is_better`` declares the direction of each metric.
 """
@@ -24,13 +32,14 @@ import numpy as np
 from rewardlab import __version__
 from rewardlab.data.fingerprint import fingerprint
 from rewardlab.data.record import Comparison
-from rewardlab.evaluate.calibration import pair_calibration
+from rewardlab.evaluate.calibration import pair_calibration, preference_calibration
 from rewardlab.evaluate.one_to_many import evaluate_one_to_many
-from rewardlab.evaluate.pairwise import accuracy_report, score_pairs
+from rewardlab.evaluate.pairwise import accuracy_report, compare_pairs, score_pairs
+from rewardlab.evaluate.preference import PAIRWISE_PROBES, is_preference_model, require_scalar
 from rewardlab.evaluate.probes import PROBES
 from rewardlab.evaluate.rewardbench import evaluate_rewardbench
 from rewardlab.models.baselines import LengthReward
-from rewardlab.protocols import RewardModel
+from rewardlab.protocols import PreferenceModel, RewardModel
 
 SUITES = ("pairs", "rewardbench", "one-to-many")
 
@@ -69,13 +78,14 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _expand_groups(records: Sequence[Comparison]) -> list[Comparison]:
-    """Each record → (chosen, other) pairs, one per non-chosen response."""
+    """Each record → (chosen, other) pairs, one per non-chosen (RewardBench 2: incorrect) one."""
     out = []
     for r in records:
         if not r.ranking or len(r.responses) < 2:
             continue
         c = r.ranking[0]
-        for j in range(len(r.responses)):
+        first_wrong = int(r.meta.get("num_correct", 0))
+        for j in range(first_wrong, len(r.responses)):
             if j != c:
                 out.append(Comparison(r.prompt, (r.responses[c], r.responses[j]), (0, 1),
                                       category=r.category))
@@ -83,7 +93,7 @@ def _expand_groups(records: Sequence[Comparison]) -> list[Comparison]:
 
 
 def _run_suite(
-    model: RewardModel,
+    model: RewardModel | PreferenceModel,
     records: Sequence[Comparison],
     suite: str,
     subset_mapping: Mapping[str, Sequence[str]] | None,
@@ -91,7 +101,7 @@ def _run_suite(
     """Suite result, headline metrics, and the (chosen, rejected) rewards of its pairs."""
     metrics: dict[str, float] = {}
     if suite == "pairs":
-        scores = score_pairs(model, records)
+        scores = compare_pairs(model, records)
         res = accuracy_report(scores)
         base = accuracy_report(score_pairs(LengthReward(), records))
         res["length_baseline_accuracy"] = base["accuracy"]
@@ -107,7 +117,7 @@ def _run_suite(
         res["length_baseline"] = {k: base[k] for k in ("per_subset", "sections", "overall")}
         metrics["rewardbench_overall"] = res["overall"]
     else:
-        res = evaluate_one_to_many(model, records)
+        res = evaluate_one_to_many(require_scalar(model, "suite 'one-to-many'"), records)
         base = evaluate_one_to_many(LengthReward(), records)
         res["length_baseline"] = {k: base[k] for k in ("accuracy", "mrr")}
         metrics["mrr"] = res["mrr"]
@@ -120,7 +130,7 @@ def _run_suite(
 
 
 def run_evaluation(
-    model: RewardModel,
+    model: RewardModel | PreferenceModel,
     pairs: Sequence[Comparison],
     suite: str = "pairs",
     probes: Sequence[str] = (),
@@ -140,6 +150,9 @@ def run_evaluation(
     if suite not in SUITES:
         raise ValueError(f"field 'suite': unknown {suite!r}; choose one of {SUITES}")
     probe_fns = {name: PROBES.get(name) for name in probes}
+    for name in probe_fns:
+        if name not in PAIRWISE_PROBES:
+            require_scalar(model, f"probe {name!r}")
     if not pairs:
         raise ValueError("field 'pairs': nothing to evaluate")
     note = progress or (lambda _stage: None)
@@ -147,7 +160,10 @@ def run_evaluation(
     suite_res, metrics, chosen, rejected = _run_suite(model, pairs, suite, subset_mapping)
     flat_pairs = list(pairs) if suite == "pairs" else _expand_groups(pairs)
     note("calibration")
-    calib = pair_calibration(chosen, rejected, n_bins=n_bins)
+    if is_preference_model(model):
+        calib = preference_calibration(model, flat_pairs, n_bins=n_bins)
+    else:
+        calib = pair_calibration(chosen, rejected, n_bins=n_bins)
     metrics.update(ece=calib["ece"], brier=calib["brier"], nll=calib["nll"])
     probe_res: dict[str, dict] = {}
     options = probe_options or {}

@@ -6,14 +6,21 @@ text's SHA-256) and ``vectors`` (float32, n × d). New vectors go to a new shard
 written to a temporary name and renamed, so a crash never leaves a half shard;
 nothing is ever unpickled. The folder defaults to ``$REWARDLAB_CACHE`` or
 ``~/.cache/rewardlab/embeddings``.
+
+``$REWARDLAB_CACHE_MODE`` chooses what the cache does: ``readwrite`` (the
+default) reads and adds vectors; ``read`` uses the vectors already there but
+adds none, so a long-running process that sees new texts all day (``rewardlab
+serve`` sets it) grows neither the folder nor its memory; ``off`` ignores the
+cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +29,34 @@ import numpy as np
 def default_cache_dir() -> Path:
     root = os.environ.get("REWARDLAB_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "rewardlab" / "embeddings"
+
+
+CACHE_MODES = ("readwrite", "read", "off")
+
+
+def cache_mode() -> str:
+    """``$REWARDLAB_CACHE_MODE`` (see the module doc); an unknown value is an error."""
+    mode = os.environ.get("REWARDLAB_CACHE_MODE", "readwrite")
+    if mode not in CACHE_MODES:
+        raise ValueError(
+            f"REWARDLAB_CACHE_MODE={mode!r}: expected one of {', '.join(CACHE_MODES)}"
+        )
+    return mode
+
+
+@contextlib.contextmanager
+def default_cache_mode(mode: str) -> Iterator[None]:
+    """Within the block, ``$REWARDLAB_CACHE_MODE`` is ``mode`` unless the user set it."""
+    if mode not in CACHE_MODES:
+        raise ValueError(f"cache mode {mode!r}: expected one of {', '.join(CACHE_MODES)}")
+    if "REWARDLAB_CACHE_MODE" in os.environ:
+        yield
+        return
+    os.environ["REWARDLAB_CACHE_MODE"] = mode
+    try:
+        yield
+    finally:
+        os.environ.pop("REWARDLAB_CACHE_MODE", None)
 
 
 def text_hash(text: str) -> bytes:
@@ -51,7 +86,7 @@ class EmbeddingCache:
 
     def lookup(self, texts: Sequence[str]) -> tuple[list[np.ndarray | None], list[int]]:
         """Cached vectors (None where missing) and the indices of the missing texts."""
-        index = self._load()
+        index = self._load() if cache_mode() != "off" else {}
         found: list[np.ndarray | None] = [index.get(text_hash(t)) for t in texts]
         missing = [i for i, v in enumerate(found) if v is None]
         self.hits += len(texts) - len(missing)
@@ -59,8 +94,8 @@ class EmbeddingCache:
         return found, missing
 
     def store(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Add vectors for texts as one new shard (atomic write)."""
-        if len(texts) == 0:
+        """Add vectors for texts as one new shard (atomic write); nothing unless read-write."""
+        if len(texts) == 0 or cache_mode() != "readwrite":
             return
         from safetensors.numpy import save_file
 

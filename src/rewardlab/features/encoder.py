@@ -97,6 +97,22 @@ def resolve_layers(layers, n_layers: int) -> list[int]:
     return resolved
 
 
+class EncoderUnavailableError(FileNotFoundError):
+    """An encoder model that can be neither read from a folder nor fetched from the hub."""
+
+    @classmethod
+    def of(cls, model: str, err: Exception) -> EncoderUnavailableError:
+        """The error for ``model``, whose loading raised ``err``."""
+        if Path(model).is_dir():
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            return cls(f"encoder folder {model!r} holds no loadable model: {reason}")
+        return cls(
+            f"encoder {model!r} is not available: it is not a local folder, and the Hugging "
+            "Face hub could not provide it (offline, or no such model). Use --backbone encoder "
+            "(the bundled all-MiniLM-L6-v2), encoder:/path/to/a/model/folder, or hashing"
+        )
+
+
 class SentenceEncoder:
     """A transformers encoder with sentence-transformers pooling.
 
@@ -121,8 +137,11 @@ class SentenceEncoder:
 
         self.name = model
         self.path = Path(model)
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        model_config = AutoConfig.from_pretrained(model)
+        try:
+            model_config = AutoConfig.from_pretrained(model)
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+        except (OSError, ValueError) as err:  # no such model; a folder without a tokenizer
+            raise EncoderUnavailableError.of(model, err) from None
         self.hidden_size = int(model_config.hidden_size)
         self.n_layers = int(model_config.num_hidden_layers)
         self.layers = resolve_layers(layers, self.n_layers)

@@ -77,20 +77,20 @@ def save_directory(directory: str | Path, tensors: dict[str, torch.Tensor], conf
 
 def read_directory(directory: str | Path, format: str) -> tuple[dict, dict[str, torch.Tensor]]:
     """``(config, tensors)`` of a directory written by :func:`save_directory`."""
-    import json
-
-    from safetensors.torch import load_file
+    from rewardlab.atomic import recover
+    from rewardlab.models.io import read_json_object, read_tensors
 
     directory = Path(directory)
+    recover(directory)
     config_path = directory / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{directory} is not a saved model: no config.json")
-    config = json.loads(config_path.read_text())
+    config = read_json_object(config_path)
     if config.get("format") != format:
         raise ValueError(
             f"{config_path}: field 'format' is {config.get('format')!r}, not {format!r}"
         )
-    return config, load_file(directory / "model.safetensors")
+    return config, read_tensors(directory / "model.safetensors")
 
 
 def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -7,17 +7,25 @@ Layout::
       model.safetensors  head parameters ("head.*") and normalizer ("normalizer.*")
       metrics.json       metrics of its last evaluation (optional)
 
-The directory is written under a temporary name and renamed into place, so a
-crash never leaves a half-written model. Loading reads safetensors and JSON
-only (nothing is unpickled) and needs no network for local backbones.
+The directory is written under a temporary name and swapped into place
+(:func:`rewardlab.atomic.atomic_directory`), so a crash never leaves a
+half-written model and the path holds the old or the new one throughout.
+Loading reads safetensors and JSON only (nothing is unpickled) and needs no
+network for local backbones; a malformed file, a field of the wrong type or a
+tensor of the wrong shape is a :class:`~rewardlab.data.errors.DataError` naming
+the file and the field. :func:`check_model_out` keeps ``--out`` from replacing a
+folder that is not a saved model.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
-from rewardlab.atomic import atomic_directory, write_json_atomic
+from rewardlab.atomic import atomic_directory, recover, write_json_atomic
+from rewardlab.data.errors import DataError
 from rewardlab.features.base import backbone_from_config
 from rewardlab.models.heads import HEADS
 from rewardlab.models.reward_model import TrainedRewardModel
@@ -25,6 +33,88 @@ from rewardlab.models.train import Normalizer
 
 FORMAT = "rewardlab-reward-model"
 FORMAT_VERSION = 1
+CONFIG_FILES = ("config.json", "rewardlab.json")  # batched/structured/ensemble, transformer
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; a :class:`DataError` naming the file and line otherwise."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"malformed JSON: {err.msg}", path=str(path), line=err.lineno) from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise DataError(f"not a JSON file ({type(err).__name__})", path=str(path)) from None
+    if not isinstance(value, dict):
+        raise DataError(f"expected a JSON object, got {type(value).__name__}", path=str(path))
+    return value
+
+
+def read_tensors(path: Path) -> dict[str, Any]:
+    """The tensors of a safetensors file; a :class:`DataError` naming it when it is not one."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise DataError("missing: the model folder is incomplete", path=str(path))
+    try:
+        return load_file(path)
+    except Exception as err:  # safetensors raises its own error type for every bad header
+        raise DataError(f"not a valid safetensors file ({err})", path=str(path)) from None
+
+
+def field_of(config: dict[str, Any], name: str, kind: type | tuple[type, ...], path: Path) -> Any:
+    """``config[name]`` checked to be of ``kind`` (``bool`` never passes for ``int``)."""
+    value = config.get(name)
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        value = None
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DataError(
+            f"expected {names}, got {type(value).__name__ if name in config else 'nothing'}",
+            path=str(path), field=name,
+        )
+    return value
+
+
+def is_saved_model(directory: str | Path) -> bool:
+    """True when ``directory`` holds a rewardlab model of any kind (its config names it)."""
+    for name in CONFIG_FILES:
+        path = Path(directory) / name
+        if path.is_file():
+            try:
+                fmt = read_json_object(path).get("format")
+            except (DataError, OSError):
+                return False
+            return isinstance(fmt, str) and fmt.startswith("rewardlab-")
+    return False
+
+
+def check_model_out(directory: str | Path, overwrite: bool, option: str = "--out") -> None:
+    """Refuse to write a model over a folder that is not one (unless ``overwrite``).
+
+    An absent or empty folder, or a saved model, may be replaced; a folder with
+    other files only with ``overwrite``; the current folder or one that holds
+    it, and a file, never. Raises ``ValueError`` naming ``option``.
+    """
+    path = Path(directory)
+    recover(path)
+    resolved = path.resolve()
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise ValueError(
+            f"{option} {directory}: is the current folder or holds it; give a folder of its own"
+        )
+    if not path.exists():
+        parent = next(p for p in resolved.parents if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"{option} {directory}: cannot create it in {parent}")
+        return
+    if not path.is_dir():
+        raise ValueError(f"{option} {directory}: is a file, not a model folder")
+    if overwrite or is_saved_model(path) or not any(path.iterdir()):
+        return
+    raise ValueError(
+        f"{option} {directory}: holds files but no rewardlab model; pass --overwrite to "
+        "replace the folder and everything in it"
+    )
 
 
 def save_model(
@@ -51,24 +141,43 @@ def save_metrics(directory: str | Path, metrics: dict) -> None:
 
 def load_model(directory: str | Path) -> TrainedRewardModel:
     """Load a model saved by :func:`save_model`."""
-    from safetensors.torch import load_file
-
     directory = Path(directory)
+    recover(directory)
     config_path = directory / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{directory} is not a rewardlab model: no config.json")
-    config = json.loads(config_path.read_text())
+    config = read_json_object(config_path)
     if config.get("format") != FORMAT:
-        raise ValueError(f"{config_path}: field 'format' is {config.get('format')!r}, not {FORMAT!r}")
-    tensors = load_file(directory / "model.safetensors")
-    head_cfg = config["head"]
-    head = HEADS.get(head_cfg["name"])(
-        config["feature_dim"], config["n_members"], **head_cfg.get("params", {})
-    )
-    head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
-    normalizer = Normalizer(config["feature_dim"])
-    normalizer.load_state_dict(
-        {k[11:]: v for k, v in tensors.items() if k.startswith("normalizer.")}
-    )
-    backbone = backbone_from_config(config["backbone"])
+        raise DataError(
+            f"is {config.get('format')!r}, not {FORMAT!r}", path=str(config_path), field="format"
+        )
+    feature_dim = field_of(config, "feature_dim", int, config_path)
+    n_members = field_of(config, "n_members", int, config_path)
+    head_cfg = field_of(config, "head", dict, config_path)
+    backbone_cfg = field_of(config, "backbone", dict, config_path)
+    name = field_of(head_cfg, "name", str, config_path)
+    params = head_cfg.get("params", {})
+    if not isinstance(params, dict):
+        raise DataError("expected an object", path=str(config_path), field="head.params")
+    tensors_path = directory / "model.safetensors"
+    tensors = read_tensors(tensors_path)
+    try:
+        head = HEADS.get(name)(feature_dim, n_members, **params)
+    except (TypeError, ValueError, KeyError) as err:
+        raise DataError(f"cannot build the head: {err}", path=str(config_path), field="head") from None
+    normalizer = Normalizer(feature_dim)
+    try:
+        head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
+        normalizer.load_state_dict(
+            {k[11:]: v for k, v in tensors.items() if k.startswith("normalizer.")}
+        )
+    except RuntimeError as err:
+        first = " ".join(str(err).split())[:300]
+        raise DataError(
+            f"tensors do not match config.json: {first}", path=str(tensors_path)
+        ) from None
+    try:
+        backbone = backbone_from_config(backbone_cfg)
+    except (TypeError, ValueError, KeyError) as err:
+        raise DataError(str(err), path=str(config_path), field="backbone") from None
     return TrainedRewardModel(backbone, normalizer, head, config)

@@ -21,11 +21,12 @@ and the predicted first error is the first k with p_k < 0.5 (None when every
 step passes). ``evaluate_prm`` reports step accuracy (the share of labelled
 steps where [p_k ≥ 0.5] equals the label) and first-error accuracy (the share
 of solutions whose predicted first error equals the labelled one, "none"
-included).
+included), beside the trivial baselines of ``prm_baselines``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -260,8 +261,9 @@ def train_prm(
     return ProcessRewardModel(backbone, normalizer, head, config)
 
 
-def evaluate_prm(model: ProcessRewardModel, records: Sequence[Comparison]) -> dict[str, float]:
-    """Step accuracy and first-error detection accuracy on step-labelled records."""
+def evaluate_prm(model: ProcessRewardModel, records: Sequence[Comparison]) -> dict[str, Any]:
+    """Step accuracy and first-error accuracy on step-labelled records, with the
+    trivial baselines of :func:`prm_baselines` under ``"baselines"``."""
     table = step_table(records)
     if len(table) == 0:
         raise ValueError(f"no step-labelled responses in {len(records)} records")
@@ -282,7 +284,49 @@ def evaluate_prm(model: ProcessRewardModel, records: Sequence[Comparison]) -> di
         "n_solutions": len(table),
         "n_steps": n_steps,
         "share_all_correct": all_correct / len(table),
+        "baselines": prm_baselines(table.labels),
     }
+
+
+def prm_baselines(labels: Sequence[Sequence[int]]) -> dict[str, dict[str, float]]:
+    """Accuracies of predictions that ignore the text, on the step labels ``labels``.
+
+    ``all_correct`` passes every step: step accuracy = share of steps labelled 1,
+    first-error accuracy = share of solutions with no wrong step.
+    ``best_constant`` is the best single answer chosen with hindsight on these
+    labels: step accuracy max(q, 1 − q) for that share q, first-error accuracy
+    the share of the most common first-error position (``None`` included).
+    A PRM has learned something only where it beats both.
+    """
+    n_steps = sum(len(y) for y in labels)
+    if n_steps == 0:
+        raise ValueError("no labelled steps")
+    share_correct = sum(sum(y) for y in labels) / n_steps
+    first = Counter(first_wrong_step(y) for y in labels)
+    return {
+        "all_correct": {
+            "step_accuracy": share_correct,
+            "first_error_accuracy": first[None] / len(labels),
+        },
+        "best_constant": {
+            "step_accuracy": max(share_correct, 1 - share_correct),
+            "first_error_accuracy": max(first.values()) / len(labels),
+        },
+    }
+
+
+def prm_summary(metrics: dict[str, Any]) -> str:
+    """One line for a report of :func:`evaluate_prm`'s result."""
+    base = metrics["baselines"]
+    return (
+        f"held-out step accuracy {metrics['step_accuracy']:.4f}, first-error accuracy "
+        f"{metrics['first_error_accuracy']:.4f} on {metrics['n_solutions']} solutions "
+        f"({metrics['n_steps']} steps); baselines: all steps correct "
+        f"{base['all_correct']['step_accuracy']:.4f} / "
+        f"{base['all_correct']['first_error_accuracy']:.4f}, best constant "
+        f"{base['best_constant']['step_accuracy']:.4f} / "
+        f"{base['best_constant']['first_error_accuracy']:.4f}"
+    )
 
 
 def save_prm(model: ProcessRewardModel, directory: str | Path) -> Path:

@@ -4,7 +4,7 @@ Best-of-n (BoN) sampling draws n responses and keeps the one the proxy reward
 ranks highest. Given a larger pool of N ≥ n i.i.d. samples for one prompt,
 sorted ascending by proxy score S_1 ≤ … ≤ S_N, the expected value of the
 candidate BoN picks is estimated without bias by averaging over all C(N, n)
-subsets (Nakano et al. 2021, "WebGPT", App.; Coste et al. 2023, "Reward Model
+subsets (Nakano et al. 2021, "WebGPT", App.; Coste et al. 2024, "Reward Model
 Ensembles Help Mitigate Overoptimization", App. B):
 
     E[v(best of n)] = Σ_{i=n}^{N} C(i−1, n−1) / C(N, n) · v_(i),
@@ -20,7 +20,7 @@ This is the exact expectation under random tie-breaking, and unlike a stable
 sort it does not depend on the pool's order.
 
 The KL divergence between the BoN policy and the sampling policy is
-(Stiennon et al. 2020; Coste et al. 2023) KL_bon(n) = log n − (n − 1)/n.
+(Stiennon et al. 2020; Coste et al. 2024) KL_bon(n) = log n − (n − 1)/n.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammaln, xlogy
 
 from rewardlab.optimize.pool import PromptPool
 
 
 def kl_bon(n: int | np.ndarray) -> float | np.ndarray:
-    """KL(best-of-n ‖ base policy) = log n − (n − 1)/n, for n ≥ 1."""
+    """The upper bound log n − (n − 1)/n on KL(best-of-n ‖ base policy), for n ≥ 1
+    (exact only for a base policy without atoms; Beirami et al. 2024)."""
     n_arr = np.asarray(n, dtype=np.float64)
     if np.any(n_arr < 1):
         raise ValueError(f"field 'n': best-of-n needs n >= 1, got {n}")
@@ -56,6 +57,36 @@ def bon_weights(pool_size: int, n: int) -> np.ndarray:
     weights = np.zeros(pool_size, dtype=np.float64)
     weights[n - 1 :] = np.exp(log_num - log_den)
     return weights
+
+
+def bon_weights_with_replacement(pool_size: int, n: int) -> np.ndarray:
+    """P(best of n i.i.d. uniform draws from the pool has ascending rank i), shape (N,).
+
+    p_i = (i/N)^n − ((i−1)/N)^n for 1-based ranks i = 1 … N; any n ≥ 1.
+    """
+    if pool_size < 1 or n < 1:
+        raise ValueError(f"field 'n': need n >= 1 and a non-empty pool, got n={n}, N={pool_size}")
+    cumulative = (np.arange(pool_size + 1, dtype=np.float64) / pool_size) ** n
+    return np.diff(cumulative)
+
+
+def _kl_from_uniform(weights: np.ndarray) -> np.ndarray:
+    """Σ_i p_i log(N p_i) per row of a (G, N) matrix of pick probabilities."""
+    return xlogy(weights, weights.shape[-1] * weights).sum(axis=-1)
+
+
+def kl_bon_exact(proxy: np.ndarray, n: int, replace: bool = False) -> float:
+    """Exact KL(best-of-n ‖ uniform) over one prompt's pool (see the module docstring).
+
+    ``replace=False``: n distinct candidates, the unbiased estimator's policy;
+    ``replace=True``: n i.i.d. draws from the pool. Proxy ties share their
+    block's mean pick probability.
+    """
+    proxy = np.asarray(proxy, dtype=np.float64).reshape(1, -1)
+    _, blocks = _sorted_with_blocks(proxy)
+    size = proxy.shape[1]
+    weights = bon_weights_with_replacement(size, n) if replace else bon_weights(size, n)
+    return float(_kl_from_uniform(_tie_averaged(weights, blocks, 1))[0])
 
 
 def _sorted_with_blocks(proxy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -103,9 +134,14 @@ def expected_best_of_n(proxy: np.ndarray, n: int, values: np.ndarray | None = No
 def best_of_n_curve(pool_groups: Sequence[PromptPool], ns: Sequence[int]) -> list[dict[str, Any]]:
     """Expected proxy and gold reward of best-of-n for each n, averaged over prompts.
 
-    Returns one dict per n: ``{n, proxy, gold, kl, sqrt_kl, prompts, skipped}``;
-    ``gold`` is ``None`` when the pools carry no gold, ``prompts`` is how many
-    prompts were averaged and ``skipped`` how many had fewer than n candidates.
+    Returns one dict per n: ``{n, proxy, gold, kl, sqrt_kl, kl_exact,
+    kl_exact_with_replacement, prompts, skipped}``; ``gold`` is ``None`` when
+    the pools carry no gold, ``prompts`` is how many prompts were averaged and
+    ``skipped`` how many had fewer than n candidates. ``kl`` is the upper bound
+    log n − (n−1)/n; ``kl_exact`` the mean over prompts of the exact KL of
+    best-of-n without replacement from each prompt's pool (the policy whose
+    proxy and gold these are), ``kl_exact_with_replacement`` the same with
+    replacement (≤ ``kl``); both ``None`` when no prompt has n candidates.
     Pools of equal size are processed as one matrix, so the cost is a sort per
     pool plus a few array operations per n.
     """
@@ -124,7 +160,8 @@ def best_of_n_curve(pool_groups: Sequence[PromptPool], ns: Sequence[int]) -> lis
     for pool in pool_groups:
         by_size.setdefault(len(pool), []).append(pool)
 
-    totals = {int(n): np.zeros(3) for n in ns}  # proxy sum, gold sum, prompt count
+    # proxy sum, gold sum, prompt count, exact KL sums without / with replacement
+    totals = {int(n): np.zeros(5) for n in ns}
     for size, pools in by_size.items():
         proxy = np.stack([pool.scores for pool in pools])
         order, blocks = _sorted_with_blocks(proxy)
@@ -142,10 +179,13 @@ def best_of_n_curve(pool_groups: Sequence[PromptPool], ns: Sequence[int]) -> lis
             if gold_sorted is not None:
                 totals[n][1] += float((weights * gold_sorted).sum())
             totals[n][2] += len(pools)
+            totals[n][3] += float(_kl_from_uniform(weights).sum())
+            drawn = _tie_averaged(bon_weights_with_replacement(size, n), blocks, len(pools))
+            totals[n][4] += float(_kl_from_uniform(drawn).sum())
 
     curve = []
     for n in ns:
-        proxy_sum, gold_sum, count = (float(x) for x in totals[int(n)])
+        proxy_sum, gold_sum, count, exact_sum, drawn_sum = (float(x) for x in totals[int(n)])
         kl = float(kl_bon(int(n)))
         curve.append(
             {
@@ -154,6 +194,8 @@ def best_of_n_curve(pool_groups: Sequence[PromptPool], ns: Sequence[int]) -> lis
                 "gold": gold_sum / count if count and with_gold else None,
                 "kl": kl,
                 "sqrt_kl": float(np.sqrt(kl)),
+                "kl_exact": exact_sum / count if count else None,
+                "kl_exact_with_replacement": drawn_sum / count if count else None,
                 "prompts": int(count),
                 "skipped": len(pool_groups) - int(count),
             }

@@ -28,6 +28,9 @@ from rewardlab.data.errors import DataError
 from rewardlab.data.io import read_rows
 from rewardlab.protocols import RewardModel, check_lengths
 
+RowScorer = Callable[[Sequence[dict[str, Any]], Sequence[int]], np.ndarray]
+"""Rewards of whole pool rows, given the rows and their line numbers."""
+
 
 @dataclass(frozen=True, eq=False)
 class PromptPool:
@@ -178,16 +181,19 @@ def read_pool(
     spread_column: str | None = None,
     batch_size: int = 256,
     progress: Callable[[int, int], None] | None = None,
+    row_scorer: RowScorer | None = None,
 ) -> list[PromptPool]:
     """Read pool lines ``{prompt, response, [gold], [scores…]}`` and group them by prompt.
 
     Rewards come from exactly one of ``model`` (scored in batches; the spread is
     taken from ``score_with_uncertainty`` when the model has it and no
-    ``spread_column`` is given) or ``score_column`` (precomputed).
-    ``progress(done, total)`` follows the scoring.
+    ``spread_column`` is given), ``score_column`` (precomputed) or
+    ``row_scorer(rows, lines)`` (whole rows, e.g. a verifier reading each row's
+    reference). ``progress(done, total)`` follows the model's scoring.
     """
-    if (model is None) == (score_column is None):
-        raise ValueError("give exactly one of 'model' and 'score_column'")
+    sources = (model, score_column, row_scorer)
+    if sum(source is not None for source in sources) != 1:
+        raise ValueError("give exactly one of 'model', 'score_column' and 'row_scorer'")
     rows = list(read_rows(path))
     if not rows:
         raise DataError("the pool is empty", path=str(path))
@@ -211,6 +217,9 @@ def read_pool(
             progress=progress,
         )
         spread = spread if model_spread is None else model_spread
+    elif row_scorer is not None:
+        lines = [line_no for line_no, _ in rows]
+        scores = np.asarray(row_scorer([row for _, row in rows], lines), dtype=np.float64)
     else:
         scores = np.array(_column(rows, score_column, where, number=True), dtype=np.float64)
     return group_by_prompt(prompts, responses, scores, gold=gold, spread=spread)

@@ -7,9 +7,9 @@ per column. Spread statistics are across members, population form (ddof=0):
 - ``mean``:            R = (1/K) Σ_k r_k
 - ``median``:          R = median_k r_k
 - ``min`` / ``wco``:   R = min_k r_k  — worst-case optimization (Coste et al.,
-  2023, "Reward Model Ensembles Help Mitigate Overoptimization").
+  2024, "Reward Model Ensembles Help Mitigate Overoptimization").
 - ``uwo``:             R = mean − λ·Var, Var = (1/K) Σ_k (r_k − mean)²,
-  λ = 0.5 by default — uncertainty-weighted optimization (Coste et al., 2023).
+  λ = 0.5 by default — uncertainty-weighted optimization (Coste et al., 2024).
 - ``mean_minus_std``:  R = mean − λ·Std, λ = 1.0 by default (Eisenstein et al.,
   2023, "Helping or Herding? Reward Model Ensembles Mitigate but do not
   Eliminate Reward Hacking").
@@ -68,7 +68,7 @@ def median(member_scores: np.ndarray) -> np.ndarray:
 
 @AGGREGATIONS.register("min")
 def worst_case(member_scores: np.ndarray) -> np.ndarray:
-    """WCO (Coste et al., 2023): R = min_k r_k."""
+    """WCO (Coste et al., 2024): R = min_k r_k."""
     return as_member_matrix(member_scores).min(axis=0)
 
 
@@ -77,7 +77,7 @@ AGGREGATIONS.add("wco", worst_case)
 
 @AGGREGATIONS.register("uwo")
 def uwo(member_scores: np.ndarray, lam: float = 0.5) -> np.ndarray:
-    """UWO (Coste et al., 2023): R = mean − λ·Var, population variance (ddof=0)."""
+    """UWO (Coste et al., 2024): R = mean − λ·Var, population variance (ddof=0)."""
     _check_nonnegative("lam", lam)
     scores = as_member_matrix(member_scores)
     return scores.mean(axis=0) - lam * scores.var(axis=0, ddof=0)

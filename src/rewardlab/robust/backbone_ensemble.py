@@ -31,7 +31,6 @@ Saved layout (one directory, written under a temporary name and renamed)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +43,7 @@ from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import ProgressCallback, build_backbone
 from rewardlab.models.fit import TrainReport, train_reward_model
-from rewardlab.models.io import load_model, save_model
+from rewardlab.models.io import load_model, read_json_object, save_model
 from rewardlab.models.reward_model import TrainedRewardModel
 from rewardlab.models.train import TrainConfig
 from rewardlab.protocols import check_lengths
@@ -186,13 +185,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not a rewardlab model: no config.json")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: line {err.lineno}: not valid JSON ({err.msg})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
-    return config
+    return read_json_object(path)
 
 
 def saved_aggregation(config: dict[str, Any], path: str | Path) -> dict[str, Any]:

@@ -16,28 +16,26 @@
 - Constrained combination (Moskovitz et al., 2023, "Confronting Reward Model
   Overoptimization with Constrained RLHF", ICLR 2024). Component i is only a
   useful proxy up to a threshold θ_i (its "proxy point"); past it, more of r_i
-  means worse true quality. The problem
+  means worse true quality. The weights of the components are Lagrange
+  multipliers squashed into (0, 1) by a sigmoid, learned so that each
+  component ends at its threshold:
 
-      maximize Σ_i E[r_i]  subject to  E[r_i] ≤ θ_i  for every i
+      reward:       R_λ = Σ_i σ(λ_i) r_i
+      multipliers:  min_λ Σ_i σ(λ_i) (E[r_i] − θ_i), by gradient descent from the
+                    batch mean r̄_i:  λ_i ← λ_i − η σ'(λ_i) (r̄_i − θ_i),
+                    σ' = σ (1 − σ).
 
-  has Lagrangian L(π, λ) = Σ_i E[r_i] − Σ_i λ_i (E[r_i] − θ_i), λ_i ≥ 0. The
-  policy maximizes the per-sample reward
-
-      R_λ = Σ_i [ r_i − λ_i (r_i − θ_i) ] = Σ_i [ (1 − λ_i) r_i + λ_i θ_i ],
-
-  and the multipliers follow projected gradient descent on L, from the batch
-  mean r̄_i of each component:
-
-      λ_i ← max(0, λ_i + η (r̄_i − θ_i)).
-
-  λ_i grows while component i is above its threshold (at λ_i = 1 it stops
-  counting, above 1 it is pushed back) and decays to 0 once it is below.
-  :class:`ConstrainedCombiner` holds λ for an RL loop; the paper learns the
-  multipliers the same way alongside PPO (it also studies equality
-  constraints and a gradient-free search for θ, not implemented here).
-  :class:`ThresholdedSum` is the static form for best-of-n, where there is no
-  training loop: R = Σ_i w_i min(r_i, θ_i), each component counting only up to
-  its threshold.
+  A component below its threshold gains weight and one above it loses weight,
+  but no weight ever leaves (0, 1): R_λ never rewards making a component
+  worse. This is the paper's sigmoid-multiplier form (its PPO mixes
+  advantages as (1 − σ(λ)) A_task + σ(λ) A_constraint and descends
+  σ(λ)(E[G_c] − θ), SGD lr 0.05); the RL trainer's KL penalty plays the task
+  (the paper's μ-PPO), as in :mod:`rewardlab.lab.overopt.constrained`.
+  (The earlier form here, Σ_i (1 − λ_i) r_i + λ_i θ_i with λ_i ≥ 0 unbounded,
+  gave component i a negative weight once λ_i > 1.) :class:`ConstrainedCombiner`
+  holds λ for an RL loop. :class:`ThresholdedSum` is the static form for
+  best-of-n, where there is no training loop: R = Σ_i w_i min(r_i, θ_i), each
+  component counting only up to its threshold.
 """
 
 from __future__ import annotations
@@ -155,55 +153,59 @@ class ThresholdedSum:
 
 
 class ConstrainedCombiner:
-    """Lagrangian combination with multipliers learned from RL batches.
+    """Sigmoid-multiplier combination with multipliers learned from RL batches.
 
-    ``score`` gives R_λ = Σ_i [(1 − λ_i) r_i + λ_i θ_i] with the current λ;
+    ``score`` gives R_λ = Σ_i σ(λ_i) r_i with the current λ (``weights``);
     ``update`` takes the components' rewards on a batch, ``(m, batch)``, and
-    applies λ_i ← max(0, λ_i + lr·(mean_i − θ_i)).
+    applies λ_i ← λ_i − lr·σ'(λ_i)·(mean_i − θ_i).
 
     Args:
         models: the component reward models.
         thresholds: θ_i, one per model.
-        lr: the multiplier step size η.
-        initial_multiplier: λ_i before the first update.
+        lr: the multiplier step size η (the paper's 0.05).
+        initial_multiplier: λ_i before the first update (σ(0) = ½).
     """
 
     def __init__(
         self,
         models: Sequence[RewardModel],
         thresholds: Sequence[float],
-        lr: float = 0.1,
+        lr: float = 0.05,
         initial_multiplier: float = 0.0,
     ) -> None:
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
-        if not initial_multiplier >= 0:
-            raise ValueError(f"initial_multiplier must be >= 0, got {initial_multiplier}")
+        if not np.isfinite(initial_multiplier):
+            raise ValueError(f"initial_multiplier must be finite, got {initial_multiplier}")
         self.models = _models(models)
         self.thresholds = _per_model("thresholds", thresholds, len(self.models), 0.0)
         self.lr = lr
         self.multipliers_ = np.full(len(self.models), float(initial_multiplier))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """σ(λ_i), each in (0, 1)."""
+        return 1.0 / (1.0 + np.exp(-self.multipliers_))
 
     def component_scores(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Each component's rewards, ``(m, n)`` — what :meth:`update` expects."""
         return component_scores(self.models, prompts, responses)
 
     def combine(self, component_rewards: np.ndarray) -> np.ndarray:
-        """R_λ from component rewards ``(m, n)`` with the current multipliers."""
-        rewards = self._check(component_rewards)
-        lam = self.multipliers_[:, None]
-        return np.sum((1.0 - lam) * rewards + lam * self.thresholds[:, None], axis=0)
+        """R_λ = Σ_i σ(λ_i) r_i from component rewards ``(m, n)``."""
+        return self.weights @ self._check(component_rewards)
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         return self.combine(self.component_scores(prompts, responses))
 
     def update(self, component_rewards: np.ndarray) -> np.ndarray:
-        """One projected gradient step on λ from a batch ``(m, batch)``; returns the new λ."""
+        """One gradient step on λ from a batch ``(m, batch)``; returns the new λ."""
         rewards = self._check(component_rewards)
         if rewards.shape[1] == 0:
             raise ValueError("component_rewards: the batch is empty")
-        step = self.lr * (rewards.mean(axis=1) - self.thresholds)
-        self.multipliers_ = np.maximum(0.0, self.multipliers_ + step)
+        sigma = self.weights
+        gap = rewards.mean(axis=1) - self.thresholds
+        self.multipliers_ = self.multipliers_ - self.lr * sigma * (1.0 - sigma) * gap
         return self.multipliers_.copy()
 
     def _check(self, component_rewards: np.ndarray) -> np.ndarray:

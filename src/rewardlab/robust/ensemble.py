@@ -7,7 +7,7 @@ lead's trained model with K batched heads does, and so does
 :class:`AggregatedRewardModel` turns member scores into one reward with an
 aggregation from :mod:`rewardlab.robust.aggregate` and reports the spread
 σ(x, y) = sqrt((1/K) Σ_k (r_k − r̄)²) (population std across members), the
-uncertainty used by Coste et al. (2023) and Eisenstein et al. (2023).
+uncertainty used by Coste et al. (2024) and Eisenstein et al. (2023).
 
 Per-prompt centering (:func:`center_per_prompt`). A Bradley–Terry reward model
 only sees differences between responses to the same prompt, so each member k is

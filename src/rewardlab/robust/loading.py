@@ -1,17 +1,35 @@
-"""Load any saved reward model, with the ensemble aggregation chosen at score time.
+"""Load any reward model from one spec, with the ensemble aggregation chosen at score time.
 
-``load_reward_model(directory, aggregate, center, **params)`` reads
-``config.json`` and dispatches on its ``format``: a single model directory
-(``rewardlab-reward-model``, :func:`rewardlab.models.io.load_model`) or a
-multi-backbone ensemble (``rewardlab-ensemble``,
-:mod:`rewardlab.robust.backbone_ensemble`). A model with K > 1 members (batched
+``load_reward_model(spec, aggregate, center, hub=, judge=, **params)`` accepts
+
+* a rewardlab directory: ``config.json`` names its ``format``, a single model
+  (``rewardlab-reward-model``, :func:`rewardlab.models.io.load_model`), a
+  multi-backbone ensemble (``rewardlab-ensemble``,
+  :mod:`rewardlab.robust.backbone_ensemble`), a structured model (GPM, PAL,
+  DMoE, PRM; :data:`rewardlab.models.zoo.LOADERS_BY_FORMAT`), or
+  ``rewardlab.json`` for a fine-tuned transformer;
+* a Hugging Face sequence-classification folder as published (a
+  ``config.json`` without a rewardlab ``format``;
+  :mod:`rewardlab.models.lm.hf_reward`), or ``hf:ORG/NAME`` resolved through
+  the Hugging Face cache (:mod:`rewardlab.models.lm.hub`);
+* ``judge:PATH``: an LLM judge (:mod:`rewardlab.models.lm.judge`) from a
+  causal-LM folder, ``judge:hf:ORG/NAME`` or ``judge:smollm2``.
+
+``hub`` (:class:`~rewardlab.models.lm.hub.HubModelOptions`: max_length,
+dtype, device, token_budget, trust_remote_code, weights) and ``judge``
+(:class:`~rewardlab.models.lm.judge.JudgeOptions`) apply to the last two kinds.
+A Hugging Face model with several outputs is returned with its weighted
+reduction, unless an ``aggregate`` is named: then its outputs are the members.
+:func:`load_reward_ensemble` scores several specs as one ensemble.
+
+A model with K > 1 members (batched
 heads, backbones, or both) is wrapped in
 :class:`~rewardlab.robust.ensemble.AggregatedRewardModel`, so ``score`` returns
 
     R(x, y) = agg_k r̃_k(x, y),   r̃_k = r_k − (per-prompt mean of r_k) if center else r_k,
 
 with agg one of :data:`~rewardlab.robust.aggregate.AGGREGATIONS` (mean, median,
-min/wco and uwo from Coste et al., 2023, "Reward Model Ensembles Help Mitigate
+min/wco and uwo from Coste et al., 2024, "Reward Model Ensembles Help Mitigate
 Overoptimization"; mean_minus_std from Eisenstein et al., 2023; brme from Yan
 et al., 2024). Which aggregation: the ``aggregate`` argument, else the config's
 ``aggregate`` entry ``{"name", "params", "center"}``, else ``mean`` without
@@ -22,12 +40,17 @@ aggregation of one member is that member) unless centering is asked for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from rewardlab.atomic import recover
+from rewardlab.data.errors import DataError
 from rewardlab.models.io import FORMAT as MODEL_FORMAT
 from rewardlab.models.io import load_model
+from rewardlab.models.lm.hub import HF_PREFIX, HubModelOptions, is_hf_model_config
+from rewardlab.models.lm.judge import JudgeOptions
 from rewardlab.models.transformer_rm import is_transformer_model_dir, load_transformer_model
 from rewardlab.models.zoo import LOADERS_BY_FORMAT
 from rewardlab.protocols import RewardModel
@@ -38,7 +61,13 @@ from rewardlab.robust.backbone_ensemble import (
     read_config,
     saved_aggregation,
 )
-from rewardlab.robust.ensemble import AggregatedRewardModel
+from rewardlab.robust.ensemble import AggregatedRewardModel, ModelEnsemble
+
+JUDGE_PREFIX = "judge:"
+ACCEPTED_SPECS = (
+    "a rewardlab model directory, a Hugging Face model folder (config.json), "
+    "hf:ORG/NAME or judge:PATH (a causal-LM folder, judge:hf:ORG/NAME or judge:smollm2)"
+)
 
 
 def check_aggregation_params(aggregate: str, params: dict[str, float]) -> None:
@@ -56,22 +85,50 @@ def load_reward_model(
     directory: str | Path,
     aggregate: str | None = None,
     center: bool | None = None,
+    hub: HubModelOptions | None = None,
+    judge: JudgeOptions | None = None,
     **params: float,
 ) -> RewardModel:
-    """A reward model from ``directory``; ensembles come aggregated (see the module doc)."""
+    """A reward model from a spec (see the module doc); ensembles come aggregated."""
+    spec = str(directory)
+    if spec.startswith(JUDGE_PREFIX):
+        from rewardlab.models.lm.judge import load_judge
+
+        if aggregate is not None or center:
+            raise ValueError(f"model {spec!r}: a judge has no members to aggregate")
+        return load_judge(spec[len(JUDGE_PREFIX):], judge, hub)
+    if spec.startswith(HF_PREFIX):
+        from rewardlab.models.lm.hub import resolve_hf_name
+
+        return _hf_model(resolve_hf_name(spec), hub, spec, aggregate, center, params)
     directory = Path(directory)
+    recover(directory)  # a model left aside by a writer killed mid-swap
+    if not directory.is_dir():
+        raise ValueError(f"model {spec!r}: no such directory; expected {ACCEPTED_SPECS}")
     if is_transformer_model_dir(directory):
         model = load_transformer_model(directory)
         if aggregate is None and not center and model.n_members == 1:
             return model
         return AggregatedRewardModel(model, aggregate=aggregate or "mean", center=bool(center),
                                      **params)
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{directory}: no config.json; expected {ACCEPTED_SPECS}"
+        )
     config = read_config(directory)
     fmt = config.get("format")
+    if fmt is None and is_hf_model_config(config):
+        return _hf_model(directory, hub, spec, aggregate, center, params)
     if fmt in LOADERS_BY_FORMAT:
         if aggregate is not None or center:
             raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
-        return LOADERS_BY_FORMAT[fmt](directory)
+        try:
+            return LOADERS_BY_FORMAT[fmt](directory)
+        except (KeyError, TypeError) as err:  # a field missing from, or mistyped in, config.json
+            raise DataError(
+                f"a {fmt} model needs a different config ({type(err).__name__}: {err})",
+                path=str(directory / "config.json"),
+            ) from None
     if fmt == ENSEMBLE_FORMAT:
         model = load_backbone_ensemble(directory)
     elif fmt == MODEL_FORMAT:
@@ -90,3 +147,61 @@ def load_reward_model(
     if model.n_members == 1 and not centered:
         return model
     return AggregatedRewardModel(model, aggregate=name, center=centered, **chosen)
+
+
+def _hf_model(
+    folder: Path,
+    hub: HubModelOptions | None,
+    name: str,
+    aggregate: str | None,
+    center: bool | None,
+    params: dict[str, float],
+) -> RewardModel:
+    """A Hugging Face classifier; with ``aggregate`` or ``center`` its outputs are members."""
+    from rewardlab.models.lm.hf_reward import load_hf_reward_model
+
+    model = load_hf_reward_model(folder, hub, name)
+    if aggregate is None and not center:
+        return model
+    name = aggregate or "mean"
+    check_aggregation_params(name, params)
+    return AggregatedRewardModel(model, aggregate=name, center=bool(center), **params)
+
+
+def load_reward_ensemble(
+    specs: Sequence[str | Path],
+    aggregate: str = "mean",
+    center: bool = False,
+    hub: HubModelOptions | None = None,
+    **params: float,
+) -> AggregatedRewardModel:
+    """Several reward models (any specs: Hub models, folders, rewardlab models) as one ensemble.
+
+    Member k is ``load_reward_model(specs[k]).score``; the reward is the
+    aggregation (mean, wco, uwo, …) of the members. Published models have
+    unrelated scales and offsets, so ``center=True`` (per-prompt centering,
+    :func:`rewardlab.robust.ensemble.center_per_prompt`) is advised for wco
+    and uwo on them.
+    """
+    if len(specs) < 2:
+        raise ValueError("option 'models': an ensemble needs at least two models")
+    check_aggregation_params(aggregate, params)
+    members = [load_reward_model(spec, hub=hub) for spec in specs]
+    return AggregatedRewardModel(ModelEnsemble(members), aggregate=aggregate, center=center,
+                                 **params)
+
+
+def is_rewardlab_directory(spec: str | Path) -> bool:
+    """True when ``spec`` is a directory rewardlab wrote (its metrics may be saved beside it)."""
+    spec_str = str(spec)
+    if spec_str.startswith((HF_PREFIX, JUDGE_PREFIX)) or not Path(spec).is_dir():
+        return False
+    if is_transformer_model_dir(spec):
+        return True
+    config_path = Path(spec) / "config.json"
+    if not config_path.is_file():
+        return False
+    try:
+        return "format" in read_config(spec)
+    except ValueError:
+        return False

@@ -34,9 +34,10 @@ from rewardlab.robust.ensemble import MemberScorer, as_member_scorer, member_gap
 def _check_pairs(pairs: Sequence[Comparison]) -> None:
     for i, rec in enumerate(pairs):
         if not rec.is_pair:
+            where = rec.source or f"pairs[{i}]"
             raise ValueError(
-                f"pairs[{i}]: field 'ranking': needs two ranked responses, got "
-                f"{len(rec.responses)} responses and ranking {rec.ranking}"
+                f"{where}: field 'ranking': needs a chosen and a rejected response, got "
+                f"{len(rec.responses)} response(s) and ranking {list(rec.ranking)}"
             )
 
 

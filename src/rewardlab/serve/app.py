@@ -3,45 +3,68 @@
 Routes (all JSON; every route but ``/health`` needs ``Authorization: Bearer
 <key>`` when ``ServeSettings.api_key`` is set):
 
-- ``POST /score``: ``{prompts, responses, uncertainty?}`` →
-  ``{rewards, uncertainty?, model}``; for a process reward model also
-  ``step_rewards`` (send ``steps`` instead of ``responses`` to give the steps);
-- ``POST /compare``: ``{prompts, first, second}`` → ``{probs, model}``,
-  P(first ≻ second) from a ``PreferenceModel`` (400 for a scalar model);
+- ``POST /score``: ``{prompts, responses, uncertainty?, ground_truth?}`` →
+  ``{rewards, uncertainty?, components?, model}``; for a process reward model
+  also ``step_rewards`` (send ``steps`` instead of ``responses`` to give the
+  steps);
+- ``POST /compare``: ``{prompts, first, second}`` → ``{probs, rule, model}``,
+  P(first ≻ second) from a ``PreferenceModel``'s ``prob`` (``rule:
+  "preference_model"``) or, for a scalar reward model, by Bradley-Terry,
+  σ(r(first) − r(second)) (``rule: "bradley_terry"``; :mod:`.model_ops`);
 - ``POST /get_reward`` (OpenRLHF), ``POST /v1/score/evaluation``
   (LLaMA-Factory) and ``POST /classify`` (vLLM, as verl calls it): see
   :mod:`rewardlab.serve.compat`;
 - ``GET /health``, ``GET /info`` (model config and capabilities),
-  ``GET /metrics`` (Prometheus text, :mod:`rewardlab.serve.metrics`).
+  ``GET /metrics`` (Prometheus text, :mod:`rewardlab.serve.metrics`, with the
+  drift watch of :mod:`rewardlab.serve.drift`).
 
-Model calls go through :class:`~rewardlab.serve.batching.MicroBatcher`, one per
-kind of call, all on one worker thread, so concurrent requests share forward
-passes and the model is never called from two threads at once. Bad requests get
-a 4xx ``{"error", "field"}`` body; a failing batch gets 500 for its requests
-only.
+**References and components.** A verifier or a recipe (a
+:class:`~rewardlab.protocols.ReferenceRewardModel` or
+:class:`~rewardlab.protocols.ComponentRewardModel`) gets each sample's
+reference from ``ground_truth`` (``/score``) or ``labels`` (``/get_reward``),
+carried through the micro-batcher as a third column. When the reward requires
+references and a request lacks one, the answer is 400 naming that field; the
+routes that cannot carry references (``/compare``, ``/v1/score/evaluation``,
+``/classify``) answer 400 for such a reward. Each component's values come back
+as ``components: {name: [...]}`` on ``/score`` and as one ``extra_logs`` key
+per component on ``/get_reward``. A reward whose values depend on the batch
+(``batch_dependent``: a recipe normalizing per batch, per prompt group or by
+running statistics) has each request scored in one model call of its own,
+never merged with others nor cut into chunks. A verifier that crashes on one
+sample gives that sample its failure reward (and logs why); the batch is
+still answered.
+
+Every request passes :class:`~rewardlab.serve.guard.Guard` (auth, body size,
+cancellation when the client disconnects, metrics); bodies are parsed with a
+nesting limit (:mod:`rewardlab.serve.body`). Model calls go through
+:class:`~rewardlab.serve.batching.MicroBatcher`, one per kind of call, all on
+one worker thread, so concurrent requests share forward passes and the model
+is never called from two threads at once. Bad requests get a 4xx
+``{"error", "field"}`` body; when a batch fails, each of its requests is
+re-run alone, so only a request that fails by itself gets an error (422 when
+the model refused its input, 500 otherwise).
 
 (No ``from __future__ import annotations`` here: FastAPI reads the handlers'
 annotations at runtime, and ``Request`` is imported lazily inside
 :func:`create_app`.)
 """
 
-import hmac
-import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from rewardlab import __version__
 from rewardlab.serve import compat, model_ops
-from rewardlab.serve.batching import MicroBatcher, ScoringError
+from rewardlab.serve.batching import InputRejected, MicroBatcher, ScoringError
+from rewardlab.serve.body import parse_json
+from rewardlab.serve.guard import Guard
 from rewardlab.serve.metrics import ServerMetrics
 from rewardlab.serve.schemas import RequestError, parse_compare, parse_score
 from rewardlab.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
 
 ROUTES = (
     "/score",
@@ -53,7 +76,6 @@ ROUTES = (
     "/info",
     "/metrics",
 )
-OPEN_ROUTES = frozenset({"/health"})
 
 
 def _require_fastapi() -> Any:
@@ -80,10 +102,23 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             "the server needs a RewardModel or a PreferenceModel"
         )
     served = model_ops.model_id(model)
-    metrics = ServerMetrics()
+    compare_rule = model_ops.compare_rule(model)
+    clashes = set(model_ops.component_names(model)) & set(compat.OPENRLHF_LOGS)
+    if clashes:
+        raise ValueError(
+            f"component names {sorted(clashes)} are reserved for the server's extra_logs; "
+            "rename them"
+        )
+    eos = model_ops.eos_text(model)
+    suffixes = (
+        settings.strip_suffixes if settings.strip_suffixes is not None else ((eos,) if eos else ())
+    )
+    metrics = ServerMetrics(settings.drift_reference, settings.drift_bins)
     functions: dict[str, Callable[..., Any]] = {}
     if caps.score:
         functions["score"] = model_ops.score_fn(model)
+    if caps.references:
+        functions["components"] = model_ops.components_fn(model)
     if caps.uncertainty:
         functions["uncertainty"] = model_ops.uncertainty_fn(model)
     if caps.compare:
@@ -102,6 +137,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
                 max_wait_ms=settings.max_wait_ms,
                 executor=executor,
                 on_batch=_observer(metrics, kind),
+                merge=not caps.batch_dependent,
             )
             batchers[kind].start()
         try:
@@ -113,6 +149,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             executor.shutdown(wait=False)
 
     app = fastapi.FastAPI(title="rewardlab reward server", version=__version__, lifespan=lifespan)
+    app.add_middleware(Guard, settings=settings, metrics=metrics, routes=frozenset(ROUTES))
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.model = model
@@ -122,43 +159,67 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             raise RequestError(f"{served} cannot do {kind!r}; see GET /info", status=400)
         return await batchers[kind].submit(*columns)
 
-    async def rewards_for(prompts: list[str], responses: list[str]) -> list[float]:
-        if caps.score:
-            return await run("score", prompts, responses)
-        if caps.steps:
-            steps = [model_ops.split_steps(r) for r in responses]
-            return model_ops.min_step(await run("steps", prompts, steps))
-        raise RequestError(f"{served} is a preference model; use POST /compare", status=400)
-
-    @app.middleware("http")
-    async def guard_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        path = request.url.path
-        route = path if path in ROUTES else "other"
-        if (
-            settings.api_key is not None
-            and path not in OPEN_ROUTES
-            and not _authorized(request.headers.get("authorization"), settings.api_key)
-        ):
-            response: Response = JSONResponse(
-                {"error": "missing or wrong bearer token", "field": "Authorization"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
+    def references_for(
+        route: str, n: int, references: list[Any] | None, field: str | None
+    ) -> list[Any]:
+        """The references to score with; 400 naming ``field`` when a required one is missing."""
+        if not caps.requires_reference:
+            return [None] * n if references is None else references
+        if field is None:
+            raise RequestError(
+                f"{served} needs a reference (ground truth) for every sample, which {route} "
+                "cannot carry; use POST /get_reward with 'labels' or POST /score with "
+                "'ground_truth'",
+                status=400,
             )
+        if references is None:
+            raise RequestError(
+                f"is required: {served} checks each response against a reference (ground truth)",
+                field=field,
+            )
+        missing = [i for i, ref in enumerate(references) if ref is None]
+        if missing:
+            shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
+            raise RequestError(
+                f"samples {shown} have no reference ({len(missing)} of {n}); {served} needs "
+                "one per sample",
+                field=field,
+            )
+        return references
+
+    async def rewards_for(
+        route: str,
+        prompts: list[str],
+        responses: list[str],
+        references: list[Any] | None = None,
+        field: str | None = None,
+    ) -> tuple[list[float], dict[str, list[float]]]:
+        """Rewards and, for a recipe, each component's values."""
+        components: dict[str, list[float]] = {}
+        if caps.references:
+            refs = references_for(route, len(prompts), references, field)
+            scored = await run("components", prompts, responses, refs)
+            rewards, components = model_ops.component_columns(scored)
+        elif caps.score:
+            rewards = await run("score", prompts, responses)
+        elif caps.steps:
+            steps = [model_ops.split_steps(r) for r in responses]
+            rewards = model_ops.min_step(await run("steps", prompts, steps))
         else:
-            try:
-                response = await call_next(request)
-            except Exception:
-                metrics.observe_request(route, 500, time.perf_counter() - start)
-                raise
-        metrics.observe_request(route, response.status_code, time.perf_counter() - start)
-        return response
+            raise RequestError(f"{served} is a preference model; use POST /compare", status=400)
+        metrics.observe_rewards(route, rewards)
+        return rewards, components
+
+    async def read_json(request: Request) -> Any:
+        return parse_json(await request.body(), settings.max_json_depth)
 
     @app.exception_handler(RequestError)
     async def bad_request(_: Request, err: RequestError) -> Response:
         return JSONResponse(err.payload(), status_code=err.status)
+
+    @app.exception_handler(InputRejected)
+    async def input_rejected(_: Request, err: InputRejected) -> Response:
+        return JSONResponse({"error": str(err), "field": None}, status_code=422)
 
     @app.exception_handler(ScoringError)
     async def scoring_failed(_: Request, err: ScoringError) -> Response:
@@ -170,10 +231,16 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        limits = {
-            k: getattr(settings, k) for k in ("max_batch", "max_wait_ms", "max_items", "max_chars")
+        names = ("max_batch", "max_wait_ms", "max_items", "max_chars", "max_body_bytes")
+        names += ("max_json_depth", "metrics_public", "drift_reference", "drift_bins")
+        limits = {k: getattr(settings, k) for k in names}
+        limits["strip_suffixes"] = list(suffixes)
+        return {
+            **model_ops.model_info(model),
+            "compare_rule": compare_rule,
+            "settings": limits,
+            "rewardlab_version": __version__,
         }
-        return {**model_ops.model_info(model), "settings": limits, "rewardlab_version": __version__}
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -181,7 +248,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
 
     @app.post("/score")
     async def score(request: Request) -> dict[str, Any]:
-        req = parse_score(await _json(request), settings)
+        req = parse_score(await read_json(request), settings)
         if req.uncertainty and not caps.uncertainty:
             raise RequestError(f"{served} has no score_with_uncertainty()", field="uncertainty")
         if req.steps is not None and not caps.steps:
@@ -195,53 +262,54 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             pairs = await run("uncertainty", req.prompts, responses)
             out["rewards"] = [r for r, _ in pairs]
             out["uncertainty"] = [s for _, s in pairs]
+            metrics.observe_rewards("/score", out["rewards"])
         elif caps.score or not caps.steps:
-            out["rewards"] = await rewards_for(req.prompts, responses)
+            out["rewards"], components = await rewards_for(
+                "/score", req.prompts, responses, req.references, "ground_truth"
+            )
+            if components:
+                out["components"] = components
         else:
             out["rewards"] = model_ops.min_step(out["step_rewards"])
+            metrics.observe_rewards("/score", out["rewards"])
         return {**out, "model": served}
 
     @app.post("/compare")
     async def compare(request: Request) -> dict[str, Any]:
-        req = parse_compare(await _json(request), settings)
-        if not caps.compare:
-            raise RequestError(f"{served} is not a PreferenceModel (no prob())", status=400)
-        return {"probs": await run("compare", req.prompts, req.first, req.second), "model": served}
+        req = parse_compare(await read_json(request), settings)
+        if caps.requires_reference:
+            references_for("/compare", len(req.prompts), None, None)
+        if compare_rule == "preference_model":
+            probs = await run("compare", req.prompts, req.first, req.second)
+        elif compare_rule == "bradley_terry":
+            n = len(req.prompts)
+            rewards = await run("score", req.prompts + req.prompts, req.first + req.second)
+            probs = model_ops.bradley_terry(rewards[:n], rewards[n:])
+        else:
+            raise RequestError(f"{served} has neither prob() nor score()", status=400)
+        return {"probs": probs, "rule": compare_rule, "model": served}
 
     @app.post("/get_reward")
     async def openrlhf(request: Request) -> dict[str, Any]:
-        texts = compat.parse_openrlhf(await _json(request), settings)
-        rewards = await rewards_for(texts.prompts, texts.responses)
-        return compat.openrlhf_response(rewards, texts)
+        texts = compat.parse_openrlhf(await read_json(request), settings, suffixes)
+        rewards, components = await rewards_for(
+            "/get_reward", texts.prompts, texts.responses, texts.labels, "labels"
+        )
+        return compat.openrlhf_response(rewards, texts, components)
 
     @app.post("/v1/score/evaluation")
     async def llamafactory(request: Request) -> dict[str, Any]:
-        name, texts = compat.parse_llamafactory(await _json(request), settings)
-        rewards = await rewards_for(*compat.whole_texts(texts))
+        name, texts = compat.parse_llamafactory(await read_json(request), settings)
+        rewards, _ = await rewards_for("/v1/score/evaluation", *compat.whole_texts(texts))
         return compat.llamafactory_response(name or served, rewards)
 
     @app.post("/classify")
     async def classify(request: Request) -> dict[str, Any]:
-        req = compat.parse_classify(await _json(request), settings)
-        rewards = await rewards_for(*compat.whole_texts(req.texts))
+        req = compat.parse_classify(await read_json(request), settings)
+        rewards, _ = await rewards_for("/classify", *compat.whole_texts(req.texts))
         return compat.classify_response(req, rewards, served)
 
     return app
-
-
-def _authorized(header: str | None, key: str) -> bool:
-    scheme, _, token = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
-
-
-async def _json(request: "Request") -> Any:
-    body = await request.body()
-    if not body:
-        raise RequestError("the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RequestError(f"the request body is not valid JSON: {err}") from None
 
 
 def _observer(metrics: ServerMetrics, kind: str) -> Callable[[int, int, float, bool], None]:

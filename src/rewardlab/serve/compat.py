@@ -16,7 +16,16 @@ prefix of ``query``. Fallback when ``prompts`` is missing or a prompt is not a
 prefix (e.g. the tokenizer re-spaced it): prompt ``""`` and the whole query as
 the response; ``extra_logs["prompt_split"]`` is 1.0 where the split worked and
 0.0 where the fallback was used, so a template mismatch shows in the logs.
-``labels`` (ground truth for rule-based rewards) are accepted and ignored.
+``labels`` (ground truth, one per query: OpenRLHF's ``--label_key`` column)
+are the references a verifier or recipe checks each response against; a plain
+reward model ignores them. Each component of a recipe gets its own
+``extra_logs`` key (its name) with its per-sample values.
+OpenRLHF decodes queries with their special tokens, so a query ends with the
+policy's end-of-turn text (``</s>``, ``<|im_end|>``, ``<|eot_id|>``), which a
+reward model trained on clean text never saw and which shifts its scores:
+every suffix in ``ServeSettings.strip_suffixes`` is removed from the end of
+each response, repeatedly, and ``extra_logs["suffix_stripped"]`` is 1.0 where
+one was removed.
 
 **LLaMA-Factory** (``reward_model_type: api``): ``get_rewards_from_server`` in
 ``src/llamafactory/train/ppo/ppo_utils.py`` posts
@@ -28,7 +37,10 @@ the response; ``extra_logs["prompt_split"]`` is 1.0 where the split worked and
 scored as prompt ``""`` and response = the whole text; ``max_length`` (tokens)
 is accepted and ignored.
 
-**vLLM classify** (as verl's reward loop calls it): ``compute_score_disrm`` in
+**vLLM classify** (the request verl's experimental reward loop sends to the
+vLLM servers verl itself starts; verl has no setting to send it to an outside
+URL, so verl users call this server through the custom reward function in
+:mod:`rewardlab.integrations.verl`): ``compute_score_disrm`` in
 ``verl/experimental/reward_loop/reward_loop.py`` posts
 ``{"model": name, "input": chat-templated text, "activation": false}`` to
 ``/classify`` and reads ``output["data"][-1]["probs"][-1]``. vLLM's
@@ -49,13 +61,14 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rewardlab.serve.schemas import (
     RequestError,
     check_text,
+    optional_values,
     require_object,
     same_length,
     text_list,
@@ -65,11 +78,14 @@ from rewardlab.serve.settings import ServeSettings
 
 @dataclass(frozen=True)
 class SplitTexts:
-    """Texts cut into (prompt, response), with 1.0 where a prompt prefix was found."""
+    """Texts cut into (prompt, response), with 1.0 where a prompt prefix was found,
+    and the request's ``labels`` (references), if any."""
 
     prompts: list[str]
     responses: list[str]
     split: list[float]
+    stripped: list[float] | None = None
+    labels: list[Any] | None = None
 
 
 def split_queries(queries: Sequence[str], prompts: Sequence[str] | None) -> SplitTexts:
@@ -90,26 +106,61 @@ def split_queries(queries: Sequence[str], prompts: Sequence[str] | None) -> Spli
     return SplitTexts(out_prompts, out_responses, split)
 
 
-def parse_openrlhf(body: Any, settings: ServeSettings) -> SplitTexts:
-    """Validate an OpenRLHF ``/get_reward`` body and split its queries."""
+def strip_end(text: str, suffixes: Sequence[str]) -> tuple[str, bool]:
+    """``text`` without any of ``suffixes`` at its end (repeatedly); whether one was cut."""
+    cut = False
+    while True:
+        for suffix in suffixes:
+            if suffix and text.endswith(suffix):
+                text = text[: -len(suffix)]
+                cut = True
+                break
+        else:
+            return text, cut
+
+
+def parse_openrlhf(body: Any, settings: ServeSettings, suffixes: Sequence[str] = ()) -> SplitTexts:
+    """Validate an OpenRLHF ``/get_reward`` body, split its queries, strip ``suffixes``."""
     body = require_object(body)
     queries = text_list(body, "query", settings)
     prompts = None
     if body.get("prompts") is not None:
         prompts = text_list(body, "prompts", settings)
         same_length("query", len(queries), prompts=prompts)
-    labels = body.get("labels")
-    if labels is not None:
-        if not isinstance(labels, list):
-            raise RequestError("must be a list", field="labels")
-        same_length("query", len(queries), labels=labels)
-    return split_queries(queries, prompts)
+    labels = optional_values(body, "labels", "query", len(queries))
+    texts = split_queries(queries, prompts)
+    stripped = None
+    responses = texts.responses
+    if suffixes:
+        cuts = [strip_end(r, suffixes) for r in texts.responses]
+        responses = [r for r, _ in cuts]
+        stripped = [float(c) for _, c in cuts]
+    return SplitTexts(texts.prompts, responses, texts.split, stripped, labels)
 
 
-def openrlhf_response(rewards: Sequence[float], texts: SplitTexts) -> dict[str, Any]:
-    """``{"rewards", "scores", "extra_logs"}`` as OpenRLHF's reward contract reads it."""
+OPENRLHF_LOGS = ("prompt_split", "suffix_stripped")
+"""The ``extra_logs`` keys the server itself writes; no component may take these names."""
+
+
+def openrlhf_response(
+    rewards: Sequence[float],
+    texts: SplitTexts,
+    components: Mapping[str, Sequence[float]] | None = None,
+) -> dict[str, Any]:
+    """``{"rewards", "scores", "extra_logs"}`` as OpenRLHF's reward contract reads it.
+
+    ``extra_logs`` has ``prompt_split``, ``suffix_stripped`` (when suffixes are
+    stripped) and one key per component with its per-sample values.
+    """
     values = [float(r) for r in rewards]
-    return {"rewards": values, "scores": values, "extra_logs": {"prompt_split": texts.split}}
+    logs: dict[str, list[float]] = {"prompt_split": texts.split}
+    if texts.stripped is not None:
+        logs["suffix_stripped"] = texts.stripped
+    for name, column in (components or {}).items():
+        if name in OPENRLHF_LOGS:
+            raise ValueError(f"component {name!r} clashes with the extra_logs key {name!r}")
+        logs[name] = [float(v) for v in column]
+    return {"rewards": values, "scores": values, "extra_logs": logs}
 
 
 def parse_llamafactory(body: Any, settings: ServeSettings) -> tuple[str, list[str]]:

@@ -12,7 +12,15 @@ A histogram with upper bounds ``b_1 < ... < b_k`` exposes, per label set,
 - ``rewardlab_request_latency_seconds{route}``: histogram of request latency;
 - ``rewardlab_batch_size{kind}``: histogram of items per model call;
 - ``rewardlab_batch_requests{kind}``: histogram of requests merged per call;
-- ``rewardlab_batch_failures_total{kind}``: model calls that raised.
+- ``rewardlab_batch_failures_total{kind}``: model calls that raised;
+- ``rewardlab_reward{route}``: histogram of the rewards served;
+- ``rewardlab_reward_psi{route}``: population stability index of the latest
+  ``K`` rewards against the first ``K`` (:mod:`rewardlab.serve.drift`), once
+  both windows are full; ``rewardlab_reward_reference_items{route}`` and
+  ``rewardlab_reward_window_items{route}`` say how full they are.
+
+A request whose client disconnected before the answer is counted with status
+499 (nginx's "client closed request").
 """
 
 from __future__ import annotations
@@ -20,12 +28,15 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+from rewardlab.serve.drift import RewardDrift
 
 LabelKey = tuple[tuple[str, str], ...]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+REWARD_BUCKETS = (-10.0, -5.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def escape_label(value: str) -> str:
@@ -59,6 +70,24 @@ class Counter:
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help_text}", f"# TYPE {self.name} counter"]
+        for key in sorted(self.values):
+            lines.append(f"{self.name}{_labels(key)} {_number(self.values[key])}")
+        return lines
+
+
+class Gauge:
+    """A value that can go up and down, per label set."""
+
+    def __init__(self, name: str, help_text: str) -> None:
+        self.name = name
+        self.help_text = help_text
+        self.values: dict[LabelKey, float] = {}
+
+    def set(self, labels: LabelKey, value: float) -> None:
+        self.values[labels] = value
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help_text}", f"# TYPE {self.name} gauge"]
         for key in sorted(self.values):
             lines.append(f"{self.name}{_labels(key)} {_number(self.values[key])}")
         return lines
@@ -99,8 +128,12 @@ class Histogram:
 class ServerMetrics:
     """All metrics of one server; safe to update from several threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, drift_reference: int = 1000, drift_bins: int = 10) -> None:
         self._lock = threading.Lock()
+        self.drift_reference = drift_reference
+        self.drift_bins = drift_bins
+        self.drift: dict[str, RewardDrift] = {}
+        self.rewards = Histogram("rewardlab_reward", "Rewards served, by route.", REWARD_BUCKETS)
         self.requests = Counter("rewardlab_requests_total", "Requests by route and HTTP status.")
         self.errors = Counter(
             "rewardlab_request_errors_total", "Requests answered 4xx (client) or 5xx (server)."
@@ -131,9 +164,36 @@ class ServerMetrics:
             if not ok:
                 self.batch_failures.inc((("kind", kind),))
 
+    def observe_rewards(self, route: str, rewards: Iterable[float]) -> None:
+        """Rewards served on ``route``: into the histogram and the drift watch."""
+        values = [float(r) for r in rewards]
+        with self._lock:
+            for r in values:
+                self.rewards.observe((("route", route),), r)
+            if route not in self.drift:
+                self.drift[route] = RewardDrift(self.drift_reference, self.drift_bins)
+            self.drift[route].observe(values)
+
+    def _drift_gauges(self) -> list[Gauge]:
+        psi = Gauge(
+            "rewardlab_reward_psi",
+            "Population stability index of the latest rewards against the first ones.",
+        )
+        ref = Gauge("rewardlab_reward_reference_items", "Rewards in the drift reference window.")
+        cur = Gauge("rewardlab_reward_window_items", "Rewards in the current drift window.")
+        for route, drift in self.drift.items():
+            key = (("route", route),)
+            ref.set(key, drift.reference_items)
+            cur.set(key, drift.current_items)
+            value = drift.psi()
+            if value is not None:
+                psi.set(key, value)
+        return [psi, ref, cur]
+
     def render(self) -> str:
         """The whole exposition, ending with a newline."""
         with self._lock:
-            parts = [self.requests, self.errors, self.latency, self.batch_size]
-            parts += [self.batch_requests, self.batch_failures]
+            parts: list[Counter | Gauge | Histogram] = [self.requests, self.errors, self.latency]
+            parts += [self.batch_size, self.batch_requests, self.batch_failures, self.rewards]
+            parts += self._drift_gauges()
             return "\n".join(line for metric in parts for line in metric.render()) + "\n"

@@ -10,18 +10,41 @@ A PRM without ``score`` gets the outcome reward of its weakest step,
 A response sent without explicit steps is cut into steps at newlines
 (non-empty lines; an empty response is one empty step).
 
+A reward that judges responses against per-sample references (a verifier, a
+recipe: :class:`~rewardlab.protocols.ReferenceRewardModel`) or that reports
+named parts (:class:`~rewardlab.protocols.ComponentRewardModel`) is scored
+through :func:`rewardlab.protocols.score_components`, with the references as
+a third column; each item's output is ``(total, {component: value})``. A
+model with ``batch_dependent`` true (its values depend on the samples scored
+with it) is scored one request per call.
+
+A scalar reward model compares two responses by the Bradley-Terry rule
+(Bradley & Terry, Biometrika 1952; the model under reward-model training,
+Ouyang et al. 2022): P(a ≻ b | x) = σ(r(x, a) − r(x, b)) with
+σ(z) = 1 / (1 + e^{−z}); a ``PreferenceModel`` answers with its own ``prob``.
+
 Every batch function checks the model's output shape and refuses non-finite
-values, so a broken model fails its batch with a clear error instead of
-sending invalid JSON.
+values (:class:`ModelOutputError`), so a broken model fails its batch with a
+clear error instead of sending invalid JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from rewardlab.protocols import ComponentRewardModel, ReferenceRewardModel, score_components
+
+COMPARE_RULES = ("preference_model", "bradley_terry")
+"""What ``/compare`` reports in ``rule``: the model's ``prob``, or σ(r(a) − r(b))."""
+
+
+class ModelOutputError(RuntimeError):
+    """The model returned outputs of the wrong shape, or non-finite values."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +55,9 @@ class Capabilities:
     uncertainty: bool
     compare: bool
     steps: bool
+    references: bool
+    requires_reference: bool
+    batch_dependent: bool
 
 
 def capabilities(model: object) -> Capabilities:
@@ -45,6 +71,9 @@ def capabilities(model: object) -> Capabilities:
         uncertainty=has("score_with_uncertainty"),
         compare=has("prob"),
         steps=has("score_steps"),
+        references=isinstance(model, ReferenceRewardModel | ComponentRewardModel),
+        requires_reference=bool(getattr(model, "requires_reference", False)),
+        batch_dependent=bool(getattr(model, "batch_dependent", False)),
     )
 
 
@@ -55,7 +84,7 @@ def model_id(model: object) -> str:
 
 
 def model_info(model: object) -> dict[str, Any]:
-    """What ``/info`` shows: id, class, capabilities and the model's ``config`` dict."""
+    """What ``/info`` shows: id, class, capabilities, component names and ``config``."""
     config = getattr(model, "config", None)
     caps = capabilities(model)
     return {
@@ -66,9 +95,42 @@ def model_info(model: object) -> dict[str, Any]:
             "uncertainty": caps.uncertainty,
             "compare": caps.compare,
             "steps": caps.steps,
+            "references": caps.references,
+            "requires_reference": caps.requires_reference,
+            "batch_dependent": caps.batch_dependent,
         },
+        "components": component_names(model),
         "config": dict(config) if isinstance(config, dict) else {},
     }
+
+
+def component_names(model: object) -> list[str]:
+    """The names of a recipe's components (its ``components`` mapping), else ``[]``."""
+    components = getattr(model, "components", None)
+    return [str(name) for name in components] if isinstance(components, Mapping) else []
+
+
+def compare_rule(model: object) -> str | None:
+    """How ``/compare`` answers for ``model``: one of :data:`COMPARE_RULES`, or ``None``."""
+    caps = capabilities(model)
+    if caps.compare:
+        return "preference_model"
+    return "bradley_terry" if caps.score else None
+
+
+def bradley_terry(first: Sequence[float], second: Sequence[float]) -> list[float]:
+    """P(first ≻ second) = σ(r_first − r_second), computed without overflow."""
+    out = []
+    for a, b in zip(first, second, strict=True):
+        d = a - b
+        out.append(1.0 / (1.0 + math.exp(-d)) if d >= 0 else math.exp(d) / (1.0 + math.exp(d)))
+    return out
+
+
+def eos_text(model: object) -> str | None:
+    """The end-of-sequence text of the model's tokenizer (``model.tokenizer.eos_token``)."""
+    token = getattr(getattr(model, "tokenizer", None), "eos_token", None)
+    return token if isinstance(token, str) and token else None
 
 
 def split_steps(response: str) -> list[str]:
@@ -80,9 +142,9 @@ def split_steps(response: str) -> list[str]:
 def _vector(values: Any, n: int, what: str) -> list[float]:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (n,):
-        raise ValueError(f"{what} has shape {arr.shape}; expected ({n},)")
+        raise ModelOutputError(f"{what} has shape {arr.shape}; expected ({n},)")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} contains NaN or infinite values")
+        raise ModelOutputError(f"{what} contains NaN or infinite values")
     return arr.tolist()
 
 
@@ -93,6 +155,34 @@ def score_fn(model: Any) -> Callable[[list[str], list[str]], list[float]]:
         return _vector(model.score(prompts, responses), len(prompts), "score()")
 
     return run
+
+
+Scored = tuple[float, dict[str, float]]
+"""One item's output of :func:`components_fn`: the total and each component's value."""
+
+
+def components_fn(model: Any) -> Callable[[list[str], list[str], list[Any]], list[Scored]]:
+    """Batch function for ``(total, {component: value})`` of each item, given references.
+
+    ``references`` holds ``None`` where a request sent none; the server checks
+    them per request before they reach a model that requires them.
+    """
+
+    def run(prompts: list[str], responses: list[str], references: list[Any]) -> list[Scored]:
+        total, parts = score_components(model, prompts, responses, references)
+        n = len(prompts)
+        values = _vector(total, n, "score()")
+        columns = {name: _vector(v, n, f"component {name!r}") for name, v in parts.items()}
+        return [(values[i], {name: col[i] for name, col in columns.items()}) for i in range(n)]
+
+    return run
+
+
+def component_columns(scored: Sequence[Scored]) -> tuple[list[float], dict[str, list[float]]]:
+    """Items' ``(total, parts)`` as the totals and one list per component."""
+    totals = [total for total, _ in scored]
+    names = list(scored[0][1]) if scored else []
+    return totals, {name: [parts[name] for _, parts in scored] for name in names}
 
 
 def uncertainty_fn(model: Any) -> Callable[[list[str], list[str]], list[tuple[float, float]]]:
@@ -123,7 +213,7 @@ def steps_fn(model: Any) -> Callable[[list[str], list[list[str]]], list[list[flo
     def run(prompts: list[str], steps: list[list[str]]) -> list[list[float]]:
         out = model.score_steps(prompts, steps)
         if len(out) != len(prompts):
-            raise ValueError(f"score_steps() returned {len(out)} items for {len(prompts)}")
+            raise ModelOutputError(f"score_steps() returned {len(out)} items for {len(prompts)}")
         return [
             _vector(o, len(s), f"score_steps() item {i}")
             for i, (o, s) in enumerate(zip(out, steps, strict=True))

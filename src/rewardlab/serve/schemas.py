@@ -7,7 +7,9 @@ at most ``max_items`` items per list, at most ``max_chars`` characters per text.
 
 ``/score`` takes ``{"prompts": [...], "responses": [...]}`` (or, for a process
 reward model, ``"steps": [[step, ...], ...]`` instead of ``responses``) and an
-optional ``"uncertainty": true``; ``/compare`` takes
+optional ``"uncertainty": true`` and ``"ground_truth": [...]`` (one reference per
+item, any JSON value, ``null`` for none: what a verifier or recipe checks the
+response against); ``/compare`` takes
 ``{"prompts": [...], "first": [...], "second": [...]}``.
 """
 
@@ -41,6 +43,7 @@ class ScoreRequest:
     responses: list[str] | None
     steps: list[list[str]] | None
     uncertainty: bool
+    references: list[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,11 @@ def text_list(body: Mapping[str, Any], field: str, settings: ServeSettings) -> l
 
 
 def check_text(text: Any, field: str, settings: ServeSettings) -> str:
-    """One string of at most ``max_chars`` characters."""
+    """One string of at most ``max_chars`` characters that UTF-8 can encode.
+
+    JSON may escape a lone UTF-16 surrogate (``"\\ud800"``), which Python
+    decodes into a string that no tokenizer can encode; it is refused here.
+    """
     if not isinstance(text, str):
         raise RequestError(f"must be a string, got {_kind(text)}", field=field)
     if len(text) > settings.max_chars:
@@ -94,7 +101,29 @@ def check_text(text: Any, field: str, settings: ServeSettings) -> str:
             field=field,
             status=413,
         )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise RequestError(
+                f"has a lone surrogate {text[err.start]!r} at character {err.start}; "
+                "send valid Unicode text",
+                field=field,
+            ) from None
     return text
+
+
+def optional_values(
+    body: Mapping[str, Any], field: str, reference: str, n: int
+) -> list[Any] | None:
+    """``body[field]`` as a list of ``n`` JSON values (like ``reference``), or ``None`` when absent."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RequestError(f"must be a list, got {_kind(value)}", field=field)
+    same_length(reference, n, **{field: value})
+    return value
 
 
 def same_length(reference: str, n: int, **others: list[Any] | None) -> None:
@@ -127,7 +156,8 @@ def parse_score(body: Any, settings: ServeSettings) -> ScoreRequest:
     responses = optional_text_list(body, "responses", settings)
     steps = _steps(body["steps"], settings) if has_steps else None
     same_length("prompts", len(prompts), responses=responses, steps=steps)
-    return ScoreRequest(prompts, responses, steps, flag(body, "uncertainty"))
+    references = optional_values(body, "ground_truth", "prompts", len(prompts))
+    return ScoreRequest(prompts, responses, steps, flag(body, "uncertainty"), references)
 
 
 def parse_compare(body: Any, settings: ServeSettings) -> CompareRequest:

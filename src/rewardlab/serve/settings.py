@@ -4,8 +4,15 @@ The server merges concurrent requests into one forward pass of at most
 ``max_batch`` items, waiting at most ``max_wait_ms`` for a batch to fill
 (dynamic batching as in NVIDIA Triton's ``max_queue_delay_microseconds`` and
 Clipper, Crankshaw et al., NSDI 2017). ``max_items`` and ``max_chars`` bound
-one request; ``api_key`` (when set) must be sent as ``Authorization: Bearer``
-on every route but ``/health``.
+one request, ``max_body_bytes`` its body (checked against ``Content-Length``
+and while the body streams in, before any parsing) and ``max_json_depth`` the
+nesting of its JSON. ``api_key`` (when set) must be sent as
+``Authorization: Bearer`` on every route but ``/health`` (and ``/metrics``
+when ``metrics_public``). ``strip_suffixes`` are end-of-turn texts removed
+from the end of OpenRLHF queries (``None``: the served tokenizer's EOS text,
+if it has one). ``drift_reference`` served rewards per route form the
+reference window of the drift watch and ``drift_bins`` its bins
+(:mod:`rewardlab.serve.drift`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 
 @dataclass
 class ServeSettings:
-    """Where the server listens and how it batches and bounds requests."""
+    """Where the server listens and how it batches, bounds and watches requests."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -24,17 +31,43 @@ class ServeSettings:
     api_key: str | None = None
     max_items: int = 4096
     max_chars: int = 100_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_json_depth: int = 400
+    metrics_public: bool = False
+    strip_suffixes: tuple[str, ...] | None = None
+    drift_reference: int = 1000
+    drift_bins: int = 10
 
     def validate(self) -> ServeSettings:
         """Raise ``ValueError`` naming the first field out of range; return ``self``."""
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in [0, 65535], got {self.port}")
-        for name in ("max_batch", "max_items", "max_chars"):
+        for name in (
+            "max_batch",
+            "max_items",
+            "max_chars",
+            "max_body_bytes",
+            "max_json_depth",
+            "drift_reference",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.drift_bins, bool) or not isinstance(self.drift_bins, int):
+            raise ValueError(f"drift_bins must be an integer, got {self.drift_bins!r}")
+        if not 2 <= self.drift_bins <= self.drift_reference:
+            raise ValueError(
+                f"drift_bins must be in [2, drift_reference={self.drift_reference}], "
+                f"got {self.drift_bins}"
+            )
         if not self.max_wait_ms >= 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key must be a non-empty string or None")
+        if self.strip_suffixes is not None and not all(
+            isinstance(s, str) and s for s in self.strip_suffixes
+        ):
+            raise ValueError(
+                f"strip_suffixes must be non-empty strings, got {self.strip_suffixes!r}"
+            )
         return self

@@ -1,11 +1,20 @@
 """Loaders that turn each known preference format into :class:`Comparison` records.
 
 ``FORMATS`` maps a name (``trl``, ``hh-rlhf``, ``alpaca-eval``, ``rewardbench``,
-``ratings``, ``big-bench-mistake``, ``prmbench``, ``auto``) to a loader ``(rows, path, **options) -> list[Comparison]``.
+``rewardbench2``, ``ratings``, ``big-bench-mistake``, ``prmbench``, ``gsm8k``, ``auto``) to a loader ``(rows, path, **options) -> list[Comparison]``.
 Each format lives in its own module, with its paper and its rules.
 """
 
-from rewardlab.data.formats import alpaca_eval, hh_rlhf, ratings, rewardbench, steps, trl
+from rewardlab.data.formats import (
+    alpaca_eval,
+    gsm8k,
+    hh_rlhf,
+    ratings,
+    rewardbench,
+    rewardbench2,
+    steps,
+    trl,
+)
 from rewardlab.data.formats._base import FORMATS, Loader
 from rewardlab.data.formats.alpaca_eval import alpaca_eval_files, load_alpaca_eval_pool
 from rewardlab.data.formats.auto import detect_format
@@ -19,11 +28,13 @@ __all__ = [
     "alpaca_eval_files",
     "detect_format",
     "flatten",
+    "gsm8k",
     "hh_rlhf",
     "load_alpaca_eval_pool",
     "load_step_folder",
     "ratings",
     "rewardbench",
+    "rewardbench2",
     "steps",
     "trl",
 ]

@@ -20,6 +20,12 @@ them are drawn without replacement by a generator seeded with
 instructions. The higher-scored output is chosen (index 0, ``ranking=(0,
 1)``); both judge scores stay as ratings ``({"judge": p_a}, {"judge": p_b})``.
 A pair's ``source`` names both rows: ``"file:12 vs file:57"``.
+
+Ties: with ``ties_below_gap`` every pair is eligible, and a pair whose gap is
+below ``min_gap`` is kept as a tie (``tie=True``) instead of being skipped, for
+losses that model ties (``davidson``, ``rao-kupper``); other losses skip tie
+records and count them. Without it, only a zero gap (possible with
+``min_gap=0``) is a tie.
 """
 
 from __future__ import annotations
@@ -179,6 +185,7 @@ def load_alpaca_eval_pool(folder: str | Path) -> list[dict[str, Any]]:
 def _draw(
     candidates: list[Candidate], min_gap: float, pairs_per_prompt: int | None, seed: int
 ) -> list[tuple[Candidate, Candidate]]:
+    """Drawn pairs (better, worse) with a gap of at least ``min_gap``."""
     ordered = sorted(candidates, key=lambda c: c.generator)
     gold = np.array([c.gold for c in ordered])
     first, second = np.triu_indices(len(ordered), k=1)
@@ -203,12 +210,14 @@ def load_alpaca_eval(
     min_gap: float = 0.1,
     pairs_per_prompt: int | None = 8,
     seed: int = 0,
+    ties_below_gap: bool = False,
 ) -> list[Comparison]:
     """Judge-labelled pairs of two generators' outputs per instruction.
 
     ``rows`` are the outputs file's rows and ``path`` that file (or its
     folder); the instructions come from ``instructions_path`` or the file
-    beside it. ``pairs_per_prompt=None`` keeps every eligible pair.
+    beside it. ``pairs_per_prompt=None`` keeps every eligible pair;
+    ``ties_below_gap`` keeps pairs closer than ``min_gap`` as ties.
     """
     if min_gap < 0:
         raise ValueError(f"min_gap must be >= 0, got {min_gap}")
@@ -219,13 +228,15 @@ def load_alpaca_eval(
     records = []
     for key, candidates in pool.items():
         info = instructions[key]
-        for better, worse in _draw(candidates, min_gap, pairs_per_prompt, seed):
+        draw_gap = 0.0 if ties_below_gap else min_gap
+        for better, worse in _draw(candidates, draw_gap, pairs_per_prompt, seed):
             records.append(
                 Comparison(
                     info.prompt,
                     (better.response, worse.response),
                     ranking=(0, 1),
-                    tie=better.gold == worse.gold,
+                    tie=better.gold == worse.gold
+                    or (ties_below_gap and better.gold - worse.gold < min_gap),
                     ratings=({"judge": better.gold}, {"judge": worse.gold}),
                     category=info.category,
                     source=f"{better.source} vs {worse.source}",

@@ -199,16 +199,21 @@ def load_prmbench(rows: Rows, path: str) -> list[Comparison]:
     return records
 
 
-def load_step_folder(folder: str | Path, format: str) -> list[Comparison]:
+def load_step_folder(folder: str | Path, format: str, **options: Any) -> list[Comparison]:
     """Every ``*.jsonl[.gz]`` file of ``folder`` (sorted by name) read as ``format``.
 
     E.g. ``load_step_folder("../shared/data/big-bench-mistake", "big-bench-mistake")``
-    for all five tasks. Records are not validated here; pass them to
-    :func:`rewardlab.data.validate.validate` to count problems.
+    for all five tasks; with ``auto`` each file's format is detected from its first
+    row. ``options`` go to the loader of every file. Records are not validated here;
+    :func:`rewardlab.data.load.load_comparisons` reads such a folder and validates.
     """
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
     if not files:
-        raise DataError("no .jsonl or .jsonl.gz files", path=str(folder))
+        raise DataError(
+            "a folder must have the AlpacaEval layout (instructions.jsonl and outputs.jsonl.gz) "
+            "or hold .jsonl / .jsonl.gz files of one format (e.g. big-bench-mistake)",
+            path=str(folder),
+        )
     loader = FORMATS.get(format)
-    return [record for file in files for record in loader(read_rows(file), str(file))]
+    return [record for file in files for record in loader(read_rows(file), str(file), **options)]

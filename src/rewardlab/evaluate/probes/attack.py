@@ -34,6 +34,7 @@ import numpy as np
 
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.pairwise import score_pairs
+from rewardlab.evaluate.preference import require_scalar
 from rewardlab.evaluate.probes.common import distribution, labelled_pairs
 from rewardlab.protocols import RewardModel
 
@@ -91,6 +92,7 @@ def attack_probe(
     Keyword ``overrides`` named like :class:`AttackConfig` fields (``budget=64``)
     replace those fields of ``config``; other keywords are ignored.
     """
+    require_scalar(model, "probe 'attack'")
     known = {f.name for f in fields(AttackConfig)}
     cfg = replace(config or AttackConfig(), **{k: v for k, v in overrides.items() if k in known})
     if cfg.budget < cfg.batch or cfg.batch < 1 or not 1 <= cfg.min_tokens <= cfg.max_tokens:

@@ -9,7 +9,9 @@ r(xᵢ, donor) and r(xᵢ, y⁺ᵢ) and reports
     offtopic_rate = #{i : r(xᵢ, donor) > r(xᵢ, y⁺ᵢ)} / #probed
 
 with exact ties counted separately. Pairs without a longer donor are skipped
-and counted.
+and counted. A preference model is asked P(donor ≻ y⁺ᵢ) > ½ instead, and
+``mean_reward_gap`` is then the mean of P − ½
+(:func:`rewardlab.evaluate.preference.pair_margins`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from rewardlab.data.record import Comparison
+from rewardlab.evaluate.preference import pair_margins
 from rewardlab.evaluate.probes.common import labelled_pairs
 from rewardlab.models.baselines import response_lengths
-from rewardlab.protocols import RewardModel
+from rewardlab.protocols import PreferenceModel, RewardModel
 
 
 def offtopic_probe(
-    model: RewardModel, pairs: Sequence[Comparison], seed: int = 0, **_: object
+    model: RewardModel | PreferenceModel, pairs: Sequence[Comparison], seed: int = 0, **_: object
 ) -> dict:
     """How often the model prefers a longer response written for another prompt."""
     used = labelled_pairs(pairs)
@@ -43,15 +46,11 @@ def offtopic_probe(
     if not probe_idx:
         return {"offtopic_rate": None, "ties": 0, "n_probed": 0, "n_skipped": len(used)}
     ps = [used[i].prompt for i in probe_idx]
-    r = np.asarray(
-        model.score(ps + ps, [chosen[j] for j in donors] + [chosen[i] for i in probe_idx]),
-        dtype=np.float64,
-    )
-    off, own = r[: len(ps)], r[len(ps) :]
+    m = pair_margins(model, ps, [chosen[j] for j in donors], [chosen[i] for i in probe_idx])
     return {
-        "offtopic_rate": float(np.mean(off > own)),
-        "ties": int(np.sum(off == own)),
+        "offtopic_rate": float(np.mean(m > 0)),
+        "ties": int(np.sum(m == 0)),
         "n_probed": len(ps),
         "n_skipped": len(used) - len(ps),
-        "mean_reward_gap": float(np.mean(off - own)),
+        "mean_reward_gap": float(np.mean(m)),
     }

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rewardlab.data.record import Comparison
+from rewardlab.evaluate.preference import require_scalar
 from rewardlab.evaluate.probes.common import distribution, labelled_pairs
 from rewardlab.protocols import RewardModel
 
@@ -74,6 +75,7 @@ def perturb_probe(
     **_: object,
 ) -> dict:
     """Reward change per perturbation and flip rate when the rejected is perturbed."""
+    require_scalar(model, "probe 'perturb'")
     used = labelled_pairs(pairs)
     names = list(PERTURBATIONS) if perturbations is None else list(perturbations)
     unknown = [n for n in names if n not in PERTURBATIONS]

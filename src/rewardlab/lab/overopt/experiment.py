@@ -14,6 +14,11 @@ For every backbone × proxy size × noise, one K-member ensemble is trained
 through each aggregation; each reading gets its best-of-n curve on the test
 pool and a fit of R_bon(d) = d(α − βd) to its gold relative to n = 1
 (:mod:`rewardlab.lab.scaling_fit`).
+
+Beyond best-of-n (``optimizers``): ``kl`` adds the exact KL-regularized optimum
+of each reading on the same pool, with exact best-of-n beside it at equal KL,
+and ``pg`` the policy-gradient path with a KL penalty; both are fitted with
+Gao et al.'s RL form R(d) = d(α − β log d) (:mod:`rewardlab.lab.overopt.rl_curves`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +34,8 @@ import numpy as np
 import rewardlab
 from rewardlab.data.fingerprint import fingerprint
 from rewardlab.features.base import build_backbone
+from rewardlab.lab.overopt.file_pool import file_data
+from rewardlab.lab.overopt.kl_optimum import PaddedPools, base_log_policy
 from rewardlab.lab.overopt.pools import (
     LabData,
     SyntheticPoolConfig,
@@ -44,6 +52,7 @@ from rewardlab.lab.overopt.proxies import (
     score_pool,
     train_proxy,
 )
+from rewardlab.lab.overopt.rl_curves import OPTIMIZERS, RLConfig, kl_optimizer, pg_optimizer
 from rewardlab.lab.scaling_fit import fit_bon
 from rewardlab.models.train import TrainConfig
 from rewardlab.robust.aggregate import AGGREGATIONS
@@ -59,7 +68,8 @@ class OveroptConfig:
     """What :func:`run_overopt` runs; the defaults are the measured synthetic setting.
 
     Attributes:
-        pool: "synthetic" or "alpaca-eval".
+        pool: "synthetic", "alpaca-eval" or a candidate file (rows {prompt, response,
+            gold, [logprob]}; :mod:`rewardlab.lab.overopt.file_pool`).
         data: the AlpacaEval folder (``pool="alpaca-eval"`` only).
         proxy_sizes: training pairs per proxy (data scaling).
         noises: label-flip rates ε.
@@ -68,6 +78,8 @@ class OveroptConfig:
         backbones: backbone specs ("hashing", "encoder", "encoder:PATH").
         ns: values of n (must include 1); empty: 1, 2, 4, … up to the smallest pool.
         uwo_lambda: λ of UWO = mean − λ·Var.
+        optimizers: "bon" (best-of-n), "kl" (exact KL optimum), "pg" (policy gradient).
+        rl: settings of the "kl" and "pg" optimizers.
         seed: seed of the split, the pairs, the noise, the pool and the training.
         synthetic: arena sizes (``pool="synthetic"``).
         test_fraction / val_fraction: share of AlpacaEval instructions held out.
@@ -84,6 +96,8 @@ class OveroptConfig:
     backbones: tuple[str, ...] = ("hashing",)
     ns: tuple[int, ...] = ()
     uwo_lambda: float = 0.5
+    optimizers: tuple[str, ...] = ("bon",)
+    rl: RLConfig = field(default_factory=RLConfig)
     seed: int = 0
     synthetic: SyntheticPoolConfig = field(default_factory=SyntheticPoolConfig)
     test_fraction: float = 0.2
@@ -96,8 +110,10 @@ class OveroptConfig:
     patience: int = 2
 
     def __post_init__(self) -> None:
-        if self.pool not in SOURCES:
-            raise ValueError(f"field 'pool': expected one of {SOURCES}, got {self.pool!r}")
+        if self.pool not in SOURCES and not Path(self.pool).is_file():
+            raise ValueError(
+                f"field 'pool': expected one of {SOURCES} or an existing file, got {self.pool!r}"
+            )
         if self.pool == "alpaca-eval" and not self.data:
             raise ValueError("field 'data': the alpaca-eval pool needs the AlpacaEval folder")
         if not self.proxy_sizes or any(int(s) < 1 for s in self.proxy_sizes):
@@ -112,6 +128,10 @@ class OveroptConfig:
             raise ValueError("field 'aggregates': aggregating needs an ensemble of K >= 2")
         if not self.backbones:
             raise ValueError("field 'backbones': name at least one backbone")
+        if not self.optimizers or any(o not in OPTIMIZERS for o in self.optimizers):
+            raise ValueError(
+                f"field 'optimizers': expected some of {OPTIMIZERS}, got {self.optimizers}"
+            )
         if self.ns and (sorted(set(self.ns)) != list(self.ns) or self.ns[0] != 1):
             raise ValueError(f"field 'ns': expected increasing values starting at 1, got {self.ns}")
 
@@ -136,6 +156,11 @@ def load_data(config: OveroptConfig, progress: StageCallback | None = None) -> L
     if config.pool == "synthetic":
         stage = None if progress is None else (lambda d, t: progress("pool", d, t))
         data = synthetic_data(config.synthetic, largest, config.seed, stage)
+    elif config.pool != "alpaca-eval":
+        data = file_data(
+            config.pool, config.test_fraction, config.val_fraction, config.seed,
+            max_test_prompts=config.max_test_prompts,
+        )
     else:
         data = alpaca_eval_data(
             str(config.data),
@@ -170,25 +195,32 @@ def _summary(curve: list[dict[str, Any]]) -> dict[str, Any]:
 def _settings(
     proxy: Proxy, members: np.ndarray, data: LabData, config: OveroptConfig, ns: list[int]
 ) -> list[dict[str, Any]]:
-    """One result per reading of ``proxy`` (single, then each aggregation)."""
+    """One result per reading of ``proxy`` (single, then each aggregation) and optimizer."""
     out = []
+    pools = PaddedPools.from_prompts(data.test.prompts)
+    logprob = None if data.test.logprob is None else pools.matrix(data.test.logprob)
+    log_pi0 = base_log_policy(pools.mask, logprob)
+    gold = pools.matrix(data.test.gold)
     for name in (SINGLE, *config.aggregates):
         rewards = read_rewards(members, data.test.prompts, name, config.uwo_lambda)
-        curve = bon_curves(data.test, rewards, ns)
-        fit = fit_bon([p["sqrt_kl"] for p in curve], [p["gold_delta"] for p in curve])
-        out.append(
-            {
-                "backbone": proxy.backbone,
-                "proxy_size": proxy.size,
-                "noise": proxy.noise,
-                "aggregate": name,
-                "members": 1 if name == SINGLE else config.ensemble,
-                "train": proxy.train_summary(),
-                "curve": curve,
-                "fit": fit.to_dict(),
-                "summary": _summary(curve),
-            }
-        )
+        head = {
+            "backbone": proxy.backbone,
+            "proxy_size": proxy.size,
+            "noise": proxy.noise,
+            "aggregate": name,
+            "members": 1 if name == SINGLE else config.ensemble,
+            "train": proxy.train_summary(),
+        }
+        for optimizer in config.optimizers:
+            if optimizer == "bon":
+                curve = bon_curves(data.test, rewards, ns)
+                fit = fit_bon([p["sqrt_kl"] for p in curve], [p["gold_delta"] for p in curve])
+                result = {"curve": curve, "fit": fit.to_dict(), "summary": _summary(curve)}
+            elif optimizer == "kl":
+                result = kl_optimizer(log_pi0, pools.matrix(rewards), gold, ns, config.rl)
+            else:
+                result = pg_optimizer(log_pi0, pools.matrix(rewards), gold, config.rl)
+            out.append({**head, "optimizer": optimizer, **result})
     return out
 
 
@@ -208,7 +240,12 @@ def run_overopt(
     jobs = [(b, s, e) for b in config.backbones for s in config.proxy_sizes for e in config.noises]
     settings: list[dict[str, Any]] = []
     proxies_done = 0
-    timing = {"data_seconds": loaded - started, "train_seconds": 0.0, "score_seconds": 0.0}
+    timing = {
+        "data_seconds": loaded - started,
+        "train_seconds": 0.0,
+        "score_seconds": 0.0,
+        "optimize_seconds": 0.0,
+    }
     for spec in config.backbones:
         backbone = build_backbone(spec)
         proxies = []
@@ -227,8 +264,10 @@ def run_overopt(
         stage = None if progress is None else (lambda d, t, s=spec: progress(f"score {s}", d, t))
         member_scores = score_pool(proxies, backbone, data.test, progress=stage)
         timing["score_seconds"] += time.perf_counter() - tick
+        tick = time.perf_counter()
         for proxy, members in zip(proxies, member_scores, strict=True):
             settings.extend(_settings(proxy, members, data, config, ns))
+        timing["optimize_seconds"] += time.perf_counter() - tick
     timing["total_seconds"] = time.perf_counter() - started
     return {
         "experiment": "overopt",

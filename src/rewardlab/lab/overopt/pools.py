@@ -71,12 +71,15 @@ class SyntheticPoolConfig:
 
 @dataclass
 class CandidatePool:
-    """Flat test candidates: one entry per (prompt, response) with gold and attributes."""
+    """Flat test candidates: one entry per (prompt, response) with gold and attributes;
+    ``logprob`` is the generator's log-probability of each response, when known (the
+    base policy π₀ of the KL-regularized optimizers; uniform over the pool without it)."""
 
     prompts: list[str]
     responses: list[str]
     gold: np.ndarray
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    logprob: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.responses)
@@ -118,11 +121,12 @@ def flip_labels(records: Sequence[Comparison], rate: float, seed: int) -> list[C
     ]
 
 
-def _words(responses: Sequence[str]) -> np.ndarray:
+def words(responses: Sequence[str]) -> np.ndarray:
+    """Whitespace word count of each response."""
     return np.array([len(r.split()) for r in responses], dtype=np.float64)
 
 
-def _three_way(n: int, n_test: int, n_val: int, seed: int) -> tuple[list, list, list]:
+def three_way_split(n: int, n_test: int, n_val: int, seed: int) -> tuple[list, list, list]:
     """Indices 0..n−1 permuted by ``seed``: (train, val, test), each sorted."""
     if n_test < 1 or n_val < 0 or n_test + n_val >= n:
         raise ValueError(
@@ -159,7 +163,7 @@ def synthetic_data(
             seed=seed,
         )
     )
-    train_ids, val_ids, test_ids = _three_way(
+    train_ids, val_ids, test_ids = three_way_split(
         config.n_prompts, config.test_prompts, config.val_prompts, seed
     )
     train = preference_pairs(_sub_arena(arena, train_ids), n_train_pairs, 0.0, seed=seed)
@@ -186,7 +190,7 @@ def synthetic_data(
         prompts,
         responses,
         np.array(gold),
-        {"words": _words(responses), **{k: np.array(v, float) for k, v in attributes.items()}},
+        {"words": words(responses), **{k: np.array(v, float) for k, v in attributes.items()}},
     )
     info = {
         "source": "synthetic",
@@ -222,7 +226,7 @@ def alpaca_eval_data(
     rows = load_alpaca_eval_pool(folder)
     ids = list(dict.fromkeys(row["instruction_id"] for row in rows))
     n_test = round(test_fraction * len(ids))
-    train_idx, val_idx, test_idx = _three_way(
+    train_idx, val_idx, test_idx = three_way_split(
         len(ids), n_test, round(val_fraction * len(ids)), seed
     )
     if max_test_prompts is not None:
@@ -240,7 +244,7 @@ def alpaca_eval_data(
         [row["prompt"] for row in test_rows],
         responses,
         np.array([row["gold"] for row in test_rows], dtype=np.float64),
-        {"words": _words(responses)},
+        {"words": words(responses)},
     )
     info = {
         "source": "alpaca-eval",

@@ -6,6 +6,8 @@ against d = √KL_bon, one line per reading (single, mean, WCO, UWO), with the
 fitted d(α − βd) of each gold curve dashed (Gao et al. 2023, fig. 1 layout).
 Figures are drawn by :func:`rewardlab.evaluate.report.png_base64` (matplotlib, Agg,
 base64 PNG) and embedded in the HTML; the same bytes are written as PNG files.
+Runs with the ``kl`` or ``pg`` optimizers add, per proxy, the figure and the
+tables of :mod:`rewardlab.lab.overopt.report_rl` (gold at equal KL; RL fits).
 Every file is written atomically (temporary file, then ``os.replace``).
 """
 
@@ -21,6 +23,12 @@ import numpy as np
 
 from rewardlab.atomic import write_bytes_atomic, write_json_atomic
 from rewardlab.evaluate.report import png_base64
+from rewardlab.lab.overopt.report_rl import equal_kl_rows, rl_figure, rl_fit_rows
+
+
+def is_bon(setting: Mapping[str, Any]) -> bool:
+    """A best-of-n setting (results written before ``optimizer`` existed are all bon)."""
+    return setting.get("optimizer", "bon") == "bon"
 
 
 def proxy_groups(settings: list[Mapping[str, Any]]) -> dict[tuple, list[Mapping[str, Any]]]:
@@ -64,7 +72,7 @@ def _cell(value: Any) -> str:
 def summary_rows(settings: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One flat row per setting: the table of the report and of the CLI."""
     rows = []
-    for s in settings:
+    for s in filter(is_bon, settings):
         summary, fit = s["summary"], s["fit"]
         rows.append(
             {
@@ -87,12 +95,29 @@ def summary_rows(settings: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def render_html(results: Mapping[str, Any], figures: list[tuple[str, str]]) -> str:
-    """The report as one HTML string (figures as base64 PNGs)."""
-    rows = summary_rows(results["settings"])
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0]) if rows else ""
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r.values()) + "</tr>"
                    for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+_RL_TEXT = (
+    "<h2>Beyond best-of-n</h2><p>kl: the exact optimum π_β ∝ π₀·exp(r/β) of each reading "
+    "on the test pool, swept over β; bon (pool): best-of-n from π₀ on the same pool with "
+    "its exact KL; pg: the policy-gradient path (REINFORCE with a group-mean baseline, or "
+    "PPO clipping) with a KL penalty. Gold is E_π[gold]; fits are Gao et al.'s RL form "
+    "R(d) = d(α − β log d) on d = √KL (peak d* = e^{α/β − 1}); best-of-n keeps "
+    "d(α − βd).</p>"
+)
+
+
+def render_html(results: Mapping[str, Any], figures: list[tuple[str, str]],
+                rl_figures: list[tuple[str, str]] = ()) -> str:
+    """The report as one HTML string (figures as base64 PNGs)."""
+    bon_table = _table(summary_rows(results["settings"]))
     data = results["data"]
     meta = ", ".join(
         f"{k}: {_cell(v)}"
@@ -106,23 +131,34 @@ def render_html(results: Mapping[str, Any], figures: list[tuple[str, str]]) -> s
             ("rewardlab", results.get("rewardlab_version")),
         )
     )
-    figs = "".join(
-        f'<h3>{html.escape(title)}</h3><img alt="{html.escape(title)}" '
-        f'src="data:image/png;base64,{png}">'
-        for title, png in figures
-    )
+    def figs_of(items: list[tuple[str, str]]) -> str:
+        return "".join(
+            f'<h3>{html.escape(title)}</h3><img alt="{html.escape(title)}" '
+            f'src="data:image/png;base64,{png}">'
+            for title, png in items
+        )
+
+    figs = figs_of(figures)
+    rl_part = ""
+    if rl_figures:
+        rl_part = (
+            f"{_RL_TEXT}<h3>Gold at equal KL (nats)</h3>"
+            f"{_table(equal_kl_rows(results['settings']))}"
+            f"<h3>Curves and fits</h3>{_table(rl_fit_rows(results['settings']))}"
+            f"{figs_of(list(rl_figures))}"
+        )
+    bon_part = f"<h2>Summary</h2>{bon_table}<h2>Curves</h2>{figs}" if figures else ""
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>rewardlab overoptimization"
         "</title><style>body{font-family:sans-serif;margin:2em;color:#222}"
         "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #bbb;"
         "padding:3px 8px}img{max-width:100%;display:block;margin-bottom:1em}</style></head>"
-        "<body><h1>Gold vs proxy under best-of-n</h1>"
+        "<body><h1>Gold vs proxy under optimization</h1>"
         f"<p>{meta}</p><p>Gold and proxy are relative to n = 1; d = √KL_bon = "
         "√(log n − (n−1)/n); fit R(d) = d(α − βd) (Gao et al. 2023), peak d* = α/2β. "
         "single = member 0; mean/wco/uwo aggregate the centred ensemble "
         "(Coste et al. 2024).</p>"
-        f"<h2>Summary</h2><table><tr>{head}</tr>{body}</table><h2>Curves</h2>{figs}"
-        "</body></html>"
+        f"{bon_part}{rl_part}</body></html>"
     )
 
 
@@ -130,17 +166,25 @@ def write_report(results: Mapping[str, Any], out: str | Path) -> dict[str, Path]
     """Write results.json, report.html and one PNG per proxy under ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = []
+    figures, rl_figures = [], []
     written: dict[str, Path] = {}
     for (backbone, size, noise), group in proxy_groups(results["settings"]).items():
         title = f"{backbone}, {size} pairs, noise {noise}"
-        png = _figure(group)
-        figures.append((title, png))
-        name = f"curve_{backbone.replace(':', '_').replace('/', '_')}_{size}_{noise}.png"
-        write_bytes_atomic(out / name, base64.b64decode(png))
-        written[name] = out / name
+        stem = f"{backbone.replace(':', '_').replace('/', '_')}_{size}_{noise}"
+        bon = [s for s in group if is_bon(s)]
+        rl = [s for s in group if not is_bon(s)]
+        for prefix, members, draw, sink in (("curve", bon, _figure, figures),
+                                            ("rl", rl, rl_figure, rl_figures)):
+            if not members:
+                continue
+            png = draw(members)
+            sink.append((title, png))
+            name = f"{prefix}_{stem}.png"
+            write_bytes_atomic(out / name, base64.b64decode(png))
+            written[name] = out / name
     write_json_atomic(out / "results.json", results)
-    write_bytes_atomic(out / "report.html", render_html(results, figures).encode("utf-8"))
+    page = render_html(results, figures, rl_figures)
+    write_bytes_atomic(out / "report.html", page.encode("utf-8"))
     written["results.json"] = out / "results.json"
     written["report.html"] = out / "report.html"
     return written

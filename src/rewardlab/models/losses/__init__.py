@@ -15,6 +15,7 @@ from rewardlab.models.losses.davidson import davidson_loss, initial_log_nu
 from rewardlab.models.losses.label_smoothing import label_smoothing_loss
 from rewardlab.models.losses.margin_bt import margin_bt_loss
 from rewardlab.models.losses.plackett_luce import plackett_luce_loss
+from rewardlab.models.losses.rao_kupper import initial_log_theta_minus_one, rao_kupper_loss
 from rewardlab.models.losses.regression import MultiAttributeHead, regression_loss
 from rewardlab.models.losses.scaled_bt import scaled_bt_loss
 from rewardlab.registry import Registry
@@ -35,6 +36,12 @@ LOSSES.add(
 LOSSES.add(
     "davidson",
     Objective(davidson_loss, units="ties", unit_params=PAIR_PARAMS, learned=initial_log_nu),
+)
+LOSSES.add(
+    "rao-kupper",
+    Objective(
+        rao_kupper_loss, units="ties", unit_params=PAIR_PARAMS, learned=initial_log_theta_minus_one
+    ),
 )
 LOSSES.add("plackett-luce", Objective(plackett_luce_loss, units="rankings"))
 LOSSES.add(

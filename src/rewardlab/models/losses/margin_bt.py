@@ -4,8 +4,8 @@ Complementing Ratings with Preferences", 2024, §3; Touvron et al., Llama 2, 202
     L = −log σ(r(x, y⁺) − r(x, y⁻) − m)
 
 with m the pair's preference strength (``Comparison.strength``): the chosen
-reward must exceed the rejected one by at least about m. Unlike ``bt`` (which
-uses a margin only when the data has one), every pair must carry a strength.
+reward must exceed the rejected one by at least about m. Every pair must
+carry a strength; plain ``bt`` ignores strengths unless asked (``use_margin``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,186 @@
+"""The ``--model`` option of every command and its loading flags, defined once.
+
+``--model`` is a spec string (:data:`MODEL_HELP` lists the forms;
+:func:`rewardlab.robust.loading.load_reward_model` reads them). A comma list
+``A,B,C`` of specs is one ensemble whose members are the models' scores,
+reduced by ``--aggregate`` (:func:`rewardlab.robust.loading.load_reward_ensemble`).
+
+A command decorated with :func:`with_model_loading` gains the flags of
+:data:`LOADING_PARAMETERS` (``--max-length``, ``--dtype``, ``--device``,
+``--token-budget``, ``--trust-remote-code``, ``--weights`` and the
+``--judge-*`` flags) and receives them as one ``loading: ModelLoading``
+argument; :func:`load_model_option` loads the model with them. They apply to
+Hugging Face models and judges only; a rewardlab directory ignores them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from rewardlab.cli.common import parse_csv
+from rewardlab.models.lm.hub import DTYPES, HubModelOptions
+
+if typing.TYPE_CHECKING:
+    from rewardlab.models.lm.judge import JudgeOptions
+
+MODEL_HELP = (
+    "Model spec: a rewardlab model directory, a Hugging Face sequence-classification folder "
+    "(config.json), hf:ORG/NAME (read from the Hugging Face cache; works offline), or a judge "
+    "judge:PATH | judge:hf:ORG/NAME | judge:smollm2. A comma list A,B,C of specs is scored as "
+    "one ensemble reduced by --aggregate (default mean)."
+)
+
+
+def model_option(required: bool = True, help: str = MODEL_HELP) -> Any:
+    """The ``--model`` option (a spec string), required or defaulting to None."""
+    return typer.Option(... if required else None, "--model", help=help)
+
+
+@dataclass(frozen=True)
+class ModelLoading:
+    """The loading flags of ``--model`` (see :class:`HubModelOptions`, :class:`JudgeOptions`)."""
+
+    max_length: int | None = None
+    dtype: str = "auto"
+    device: str | None = None
+    token_budget: int = 16384
+    trust_remote_code: bool = False
+    weights: str | None = None
+    judge_pairwise_template: Path | None = None
+    judge_rating_template: Path | None = None
+    judge_rating: str = "scale"
+    judge_max_field_tokens: int = 512
+
+    def hub(self) -> HubModelOptions:
+        """Hugging Face loading options; ``--weights`` is parsed as comma-separated numbers."""
+        try:
+            weights = parse_csv(self.weights, float)
+        except ValueError:
+            raise ValueError(
+                f"--weights: expected comma-separated numbers, got {self.weights!r}"
+            ) from None
+        return HubModelOptions(
+            max_length=self.max_length, dtype=self.dtype, device=self.device,
+            token_budget=self.token_budget, trust_remote_code=self.trust_remote_code,
+            weights=tuple(weights) if weights else None,
+        )
+
+    def judge(self) -> JudgeOptions:
+        """Judge options (template files, rating kind, field cut); imported when used, as the
+        judge module brings torch."""
+        from rewardlab.models.lm.judge import RATINGS, JudgeOptions
+
+        if self.judge_rating not in RATINGS:
+            raise ValueError(
+                f"--judge-rating: {self.judge_rating!r} is not one of {', '.join(RATINGS)}"
+            )
+        return JudgeOptions(
+            pairwise_template=_str_or_none(self.judge_pairwise_template),
+            rating_template=_str_or_none(self.judge_rating_template),
+            rating=self.judge_rating,
+            max_field_tokens=self.judge_max_field_tokens,
+        )
+
+
+def _str_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _check_dtype(value: str) -> str:
+    if value not in DTYPES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(DTYPES)}")
+    return value
+
+
+LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "max_length": (int | None, typer.Option(
+        None, "--max-length", min=8,
+        help="Hugging Face models: tokens per input (default: the tokenizer's, at most 2048).")),
+    "dtype": (str, typer.Option(
+        "auto", "--dtype", callback=_check_dtype,
+        help="Hugging Face models: auto | bf16 | fp16 | fp32 (auto = bf16 on CUDA, fp32 on "
+        "CPU).")),
+    "device": (str | None, typer.Option(
+        None, "--device", help="Hugging Face models: torch device (default: CUDA if present).")),
+    "token_budget": (int, typer.Option(
+        16384, "--token-budget", min=1,
+        help="Hugging Face models: padded tokens per batch (inputs sorted by length).")),
+    "trust_remote_code": (bool, typer.Option(
+        False, "--trust-remote-code",
+        help="Allow a Hugging Face model whose config runs its own code (auto_map).")),
+    "weights": (str | None, typer.Option(
+        None, "--weights",
+        help="Multi-output Hugging Face models: reward = sum of w_k * output_k, given as "
+        "w1,w2,… (default: the mean of the outputs).")),
+    "judge_pairwise_template": (Path | None, typer.Option(
+        None, "--judge-pairwise-template",
+        help="Judges: pairwise prompt file with {prompt}, {response_a}, {response_b}.")),
+    "judge_rating_template": (Path | None, typer.Option(
+        None, "--judge-rating-template",
+        help="Judges: rating prompt file with {prompt}, {response}.")),
+    "judge_rating": (str, typer.Option(
+        "scale", "--judge-rating",
+        help="Judges: scale (the expected 1-10 rating) | yes-no (P(Yes)).")),
+    "judge_max_field_tokens": (int, typer.Option(
+        512, "--judge-max-field-tokens", min=1,
+        help="Judges: longest prompt/response in tokens (longer ones are cut).")),
+}
+
+
+def with_model_loading(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the :data:`LOADING_PARAMETERS` flags to ``command``; it receives ``loading``."""
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "loading"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        for name, (kind, option) in LOADING_PARAMETERS.items()
+    ]
+    hints = {k: v for k, v in typing.get_type_hints(command).items() if k != "loading"}
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in LOADING_PARAMETERS}
+        return command(*args, loading=ModelLoading(**values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*kept, *added]
+    )
+    wrapper.__annotations__ = {
+        **hints, **{name: kind for name, (kind, _) in LOADING_PARAMETERS.items()}
+    }
+    return wrapper
+
+
+def split_specs(spec: str) -> list[str]:
+    """``"A,B,C"`` → ``["A", "B", "C"]``; a spec naming an existing path stays whole."""
+    if "," not in spec or Path(spec).exists():
+        return [spec]
+    return [part.strip() for part in spec.split(",") if part.strip()]
+
+
+def load_model_option(
+    spec: str,
+    loading: ModelLoading | None = None,
+    aggregate: str | None = None,
+    center: bool | None = None,
+) -> Any:
+    """The model of ``--model spec``: one model, or an ensemble of a comma list of specs."""
+    loading = loading or ModelLoading()
+    specs = split_specs(spec)
+    if len(specs) > 1:
+        from rewardlab.robust.loading import load_reward_ensemble
+
+        return load_reward_ensemble(specs, aggregate=aggregate or "mean", center=bool(center),
+                                    hub=loading.hub())
+    from rewardlab.robust.loading import load_reward_model
+
+    return load_reward_model(spec, aggregate=aggregate, center=center, hub=loading.hub(),
+                             judge=loading.judge())

@@ -1,0 +1,121 @@
+"""Scoring file rows with ``--rewards`` (a verifier or recipe): references from a column.
+
+A verifier or recipe (:func:`rewardlab.robust.recipe.load_rewards`) checks each
+response against its row's reference: the column named by
+``--reference-column``, else the first of :data:`FILE_REFERENCE_COLUMNS` that a
+row has. A reward that requires references gets one
+:class:`~rewardlab.data.errors.DataError` naming the file, the line and the
+column when a row has none. Each component's value is written as
+``reward_<component>`` beside ``reward``. :func:`rewards_option` and
+:func:`reference_column_option` are the two options; :func:`pool_scorer` scores
+the rows of a candidate pool (``bon``, ``build``) the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from rewardlab.data.errors import DataError
+from rewardlab.optimize.pool import RowScorer
+from rewardlab.protocols import REFERENCE_COLUMNS, RewardModel, score_components
+
+FILE_REFERENCE_COLUMNS = (*REFERENCE_COLUMNS, "labels")
+"""Default reference columns of a data file, in order (``labels``: OpenRLHF's name)."""
+
+
+def rewards_option(help: str = "Verifier name (math, choice, code, …) or recipe file.") -> Any:
+    """The ``--rewards`` option (a verifier name or recipe file), defaulting to None."""
+    return typer.Option(None, "--rewards", help=help)
+
+
+def reference_column_option() -> Any:
+    """The ``--reference-column`` option, defaulting to None (the first default column)."""
+    return typer.Option(
+        None, "--reference-column",
+        help="Column with each row's reference for --rewards; default the first of "
+        f"{', '.join(FILE_REFERENCE_COLUMNS)} present.",
+    )
+
+
+def row_references(
+    rows: Sequence[Mapping[str, Any]],
+    lines: Sequence[int],
+    path: Path,
+    requested: str | None,
+    required: bool,
+) -> tuple[list[Any] | None, str]:
+    """Each row's reference (``None`` where it has none) and the column they come from."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    if requested is not None:
+        if requested not in columns:
+            raise DataError(
+                f"no such column (--reference-column); columns: {', '.join(columns)}",
+                path=str(path),
+                field=requested,
+            )
+        column: str | None = requested
+    else:
+        column = next((c for c in FILE_REFERENCE_COLUMNS if c in columns), None)
+    if column is None:
+        if required:
+            raise DataError(
+                "this reward checks each response against a reference, but no row has any of "
+                f"the columns {', '.join(FILE_REFERENCE_COLUMNS)}; name one with "
+                "--reference-column",
+                path=str(path),
+            )
+        return None, "reference"
+    references = [row.get(column) for row in rows]
+    if required:
+        for line, reference in zip(lines, references, strict=True):
+            if reference is None:
+                raise DataError("missing reference (ground truth)", path=str(path), line=line,
+                                field=column)
+    return references, column
+
+
+def score_rows(
+    reward: RewardModel,
+    rows: Sequence[Mapping[str, Any]],
+    lines: Sequence[int],
+    path: Path,
+    requested: str | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(total, {component: values})`` of rows with ``prompt``/``response`` and a reference."""
+    refs, column = row_references(
+        rows, lines, path, requested, bool(getattr(reward, "requires_reference", False))
+    )
+    prompts = [row["prompt"] for row in rows]
+    responses = [row["response"] for row in rows]
+    return score_components(reward, prompts, responses, refs, field=column)
+
+
+def pool_scorer(reward: RewardModel, path: Path, requested: str | None = None) -> RowScorer:
+    """A :data:`~rewardlab.optimize.pool.RowScorer` giving each pool row the total of
+    :func:`score_rows` (references from ``requested`` or the default columns)."""
+
+    def score(rows: Sequence[Mapping[str, Any]], lines: Sequence[int]) -> np.ndarray:
+        return score_rows(reward, rows, lines, path, requested)[0]
+
+    return score
+
+
+def component_fields(
+    rows: Sequence[Mapping[str, Any]], parts: Mapping[str, np.ndarray], path: Path
+) -> dict[str, np.ndarray]:
+    """``{"reward_<component>": values}``; a clash with an input column is a DataError."""
+    fields = {f"reward_{name}": values for name, values in parts.items()}
+    for row in rows:
+        for name in fields:
+            if name in row:
+                raise DataError(
+                    "the input already has this column, which would hold a component's reward",
+                    path=str(path),
+                    field=name,
+                )
+    return fields

@@ -1,0 +1,162 @@
+"""The optimization path: a policy over each prompt's pool trained by policy gradient.
+
+The policy has one logit per (prompt, candidate), π_θ(y | x) = softmax_y θ_x,
+initialised at log π₀. Each step samples a group of G candidates per prompt
+from π_θ and scores them with the KL-shaped reward of RLHF (Ziegler et al.
+2019; Gao et al. 2023's PPO runs)
+
+    R(y) = r(y) − β·(log π_θ(y) − log π₀(y)),
+
+with the group-mean baseline of GRPO (Shao et al. 2024): A_k = R_k − (1/G) Σ_j R_j.
+
+- REINFORCE: θ_x ← θ_x + η·(1/G) Σ_k A_k ∇ log π_θ(y_k), with
+  ∇_θx log π_θ(y) = e_y − π_θ(· | x). Because E_π[∇ log π] = 0, the expected
+  update is η·∇(E_π[r] − β·KL(π ‖ π₀)), so its fixed point is the tilted
+  optimum π_β of :mod:`rewardlab.lab.overopt.kl_optimum`.
+- PPO-style clipping (Schulman et al. 2017): the group is sampled from
+  π_old, then ``ppo_epochs`` ascent steps on (1/G) Σ_k min(ρ_k A_k,
+  clip(ρ_k, 1 − ε, 1 + ε) A_k), ρ_k = π_θ(y_k)/π_old(y_k); its gradient is
+  ρ_k A_k ∇ log π_θ(y_k) where the clip is inactive and 0 where it binds.
+
+Rewards per candidate are computed once; every step is array arithmetic over
+all prompts at once. After every ``log_every`` steps the exact KL(π_θ ‖ π₀),
+E_π[proxy] and E_π[gold] are logged (sums over the pool, no sampling noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import log_softmax
+
+from rewardlab.lab.overopt.kl_optimum import policy_stats
+
+
+@dataclass(frozen=True)
+class PGConfig:
+    """Policy-gradient settings (rewards in the units the caller passes).
+
+    Attributes:
+        beta: KL coefficient β of the shaped reward.
+        steps: updates.
+        group: candidates sampled per prompt per step (G).
+        lr: step size η on the logits.
+        clip: PPO clip ε; ``None`` for plain REINFORCE.
+        ppo_epochs: ascent steps per sampled group when clipping.
+        log_every: log the exact stats every this many steps (and at 0 and the end).
+        seed: seed of the sampling.
+    """
+
+    beta: float = 0.1
+    steps: int = 400
+    group: int = 16
+    lr: float = 1.0
+    clip: float | None = None
+    ppo_epochs: int = 4
+    log_every: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.beta > 0:
+            raise ValueError(f"field 'beta': expected β > 0, got {self.beta!r}")
+        if self.steps < 1 or self.group < 2 or self.log_every < 1 or self.ppo_epochs < 1:
+            raise ValueError(
+                "field 'steps'/'group'/'log_every'/'ppo_epochs': need steps >= 1, group >= 2, "
+                f"log_every >= 1 and ppo_epochs >= 1, got {self.steps}, {self.group}, "
+                f"{self.log_every}, {self.ppo_epochs}"
+            )
+        if not self.lr > 0:
+            raise ValueError(f"field 'lr': expected a positive step size, got {self.lr!r}")
+        if self.clip is not None and not 0 < self.clip < 1:
+            raise ValueError(f"field 'clip': expected 0 < ε < 1 or None, got {self.clip!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sample_group(prob: np.ndarray, group: int, rng: np.random.Generator) -> np.ndarray:
+    """(P, G) candidate indices drawn from each row of ``prob`` by inverse CDF."""
+    cdf = np.cumsum(prob, axis=1)
+    cdf /= cdf[:, -1:]
+    u = rng.random((prob.shape[0], group))
+    picks = np.empty((prob.shape[0], group), dtype=np.int64)
+    for k in range(group):
+        picks[:, k] = (cdf < u[:, k : k + 1]).sum(axis=1)
+    return np.minimum(picks, prob.shape[1] - 1)
+
+
+def _score_grad(
+    prob: np.ndarray, picks: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """(1/G) Σ_k w_k (e_{y_k} − π) per prompt, shape (P, N)."""
+    rows, group = picks.shape
+    grad = np.zeros_like(prob)
+    np.add.at(grad, (np.repeat(np.arange(rows), group), picks.ravel()), weight.ravel())
+    return (grad - weight.sum(axis=1, keepdims=True) * prob) / group
+
+
+class PolicyGradient:
+    """Per-prompt logits over the pool and the REINFORCE / clipped update of the module
+    docstring. ``log_pi0`` is (P, N) with −∞ on padding."""
+
+    def __init__(self, log_pi0: np.ndarray, config: PGConfig) -> None:
+        self.log_pi0 = np.asarray(log_pi0, dtype=np.float64)
+        self.config = config
+        self.live = np.isfinite(self.log_pi0)
+        self.logits = np.where(self.live, self.log_pi0, -np.inf)
+        self.rng = np.random.default_rng(config.seed)
+
+    def log_policy(self) -> np.ndarray:
+        return log_softmax(self.logits, axis=1)
+
+    def step(self, reward: np.ndarray) -> None:
+        """One update on ``reward`` (P, N): sample a group, shape, baseline, ascend."""
+        cfg = self.config
+        log_old = self.log_policy()
+        picks = sample_group(np.exp(log_old), cfg.group, self.rng)
+        def take(matrix: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(matrix, picks, axis=1)
+
+        shaped = take(reward) - cfg.beta * (take(log_old) - take(self.log_pi0))
+        advantage = shaped - shaped.mean(axis=1, keepdims=True)
+        if cfg.clip is None:
+            self._ascend(_score_grad(np.exp(log_old), picks, advantage))
+            return
+        old_pick = take(log_old)
+        for _ in range(cfg.ppo_epochs):
+            log_now = self.log_policy()
+            ratio = np.exp(take(log_now) - old_pick)
+            binds = ((advantage > 0) & (ratio > 1 + cfg.clip)) | (
+                (advantage < 0) & (ratio < 1 - cfg.clip)
+            )
+            weight = np.where(binds, 0.0, ratio * advantage)
+            self._ascend(_score_grad(np.exp(log_now), picks, weight))
+
+    def _ascend(self, grad: np.ndarray) -> None:
+        self.logits = np.where(self.live, self.logits + self.config.lr * grad, -np.inf)
+
+
+def train_policy(
+    log_pi0: np.ndarray,
+    reward: np.ndarray,
+    gold: np.ndarray,
+    config: PGConfig,
+    proxy: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Train on a fixed ``reward`` (P, N); return the final log-policy and the path.
+
+    The path has ``{step, kl, proxy, gold}`` at step 0, every ``log_every`` steps and
+    the last step; ``proxy`` (default: ``reward``) is what is logged as proxy.
+    """
+    policy = PolicyGradient(log_pi0, config)
+    logged = reward if proxy is None else proxy
+    path = [{"step": 0, **policy_stats(policy.log_policy(), policy.log_pi0, logged, gold)}]
+    for step in range(1, config.steps + 1):
+        policy.step(reward)
+        if step % config.log_every == 0 or step == config.steps:
+            path.append(
+                {"step": step, **policy_stats(policy.log_policy(), policy.log_pi0, logged, gold)}
+            )
+    return policy.log_policy(), path

@@ -1,0 +1,141 @@
+"""A published Hugging Face sequence-classification reward model, used as it is.
+
+Any ``AutoModelForSequenceClassification`` checkpoint (a local folder or
+``hf:ORG/NAME``, see :mod:`rewardlab.models.lm.hub`) becomes a
+``RewardModel``. The text it reads is formatted as RewardBench formats it
+(:mod:`rewardlab.models.lm.chat`: the model's chat template, else
+``prompt\\n\\nresponse``; prompt cut from the left). Per model family:
+
+* decoders with a chat template (Llama-3, Qwen2, Gemma, Skywork, …): the
+  template, BOS once, the logit read at the last non-pad token, as the
+  RewardBench pipeline does;
+* models without a chat template (DeBERTa/BERT classifiers such as
+  OpenAssistant's): the plain join with the tokenizer's [CLS]/[SEP] tokens.
+  RewardBench renders them with a FastChat conversation template instead
+  (``--chat_template``, default ``tulu``) and appends EOS, so its scores can
+  differ from rewardlab's for these models;
+* several outputs (``num_labels = K > 1``, multi-objective heads such as
+  ArmoRM's 19 attributes): every output is a named attribute
+  (``score_attributes``, names from ``config.id2label``) and the reward is
+
+      r(x, y) = Σ_k w_k · o_k(x, y),   w_k = 1/K unless weights are given
+
+  (RewardBench's generic pipeline would report only the largest logit; such
+  models ship their own reduction, which the user passes as ``weights``).
+
+Outputs are raw logits (``function_to_apply="none"``, as RewardBench reads
+them). Scoring runs under ``torch.inference_mode`` in length-sorted batches of
+at most ``token_budget`` padded tokens; the result does not depend on the
+order or the batching of the inputs beyond floating-point rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab.models.lm.chat import encode, format_pairs, pad_batch, token_budget_batches
+from rewardlab.models.lm.hub import (
+    HubModelOptions,
+    check_remote_code,
+    read_hf_config,
+    resolve_device,
+    resolve_dtype,
+)
+from rewardlab.models.transformer_rm import prepare_tokenizer
+from rewardlab.protocols import check_lengths
+
+MAX_LENGTH_CAP = 2048
+
+
+class HFRewardModel:
+    """Implements ``RewardModel`` and ``score_members`` (one row per output) for a HF classifier."""
+
+    def __init__(self, model: Any, tokenizer: Any, options: HubModelOptions, name: str) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.options = options
+        self.name = name
+        self.max_length = options.max_length or min(int(tokenizer.model_max_length),
+                                                     MAX_LENGTH_CAP)
+        k = self.n_members
+        weights = options.weights
+        if weights is not None and len(weights) != k:
+            raise ValueError(
+                f"option 'weights': {name} has {k} outputs, got {len(weights)} weights"
+            )
+        self.weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, float)
+
+    @property
+    def n_members(self) -> int:
+        return int(self.model.config.num_labels)
+
+    @property
+    def attribute_names(self) -> list[str]:
+        """Output names from ``id2label`` (``LABEL_k`` when the config names none)."""
+        labels = getattr(self.model.config, "id2label", None) or {}
+        return [str(labels.get(k, labels.get(str(k), f"LABEL_{k}"))) for k in range(self.n_members)]
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
+        """The formatted texts, one per (prompt, response)."""
+        return format_pairs(self.tokenizer, prompts, responses, self.max_length)
+
+    def score_members(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Every output's raw logit, shape ``(K, n)``, float64."""
+        import torch
+
+        if check_lengths(prompts, responses) == 0:
+            return np.zeros((self.n_members, 0), dtype=np.float64)
+        ids = encode(self.tokenizer, self.texts(prompts, responses), self.max_length)
+        out = np.zeros((self.n_members, len(ids)), dtype=np.float64)
+        with torch.inference_mode():
+            for idx in token_budget_batches([len(r) for r in ids], self.options.token_budget):
+                batch = pad_batch(self.tokenizer, [ids[i] for i in idx], self.device)
+                logits = self.model(**batch).logits
+                out[:, idx] = logits.float().cpu().numpy().T
+        return out
+
+    def score_attributes(
+        self, prompts: Sequence[str], responses: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        """Each named output, ``{id2label[k]: (n,)}``."""
+        rows = self.score_members(prompts, responses)
+        return dict(zip(self.attribute_names, rows, strict=True))
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """r = Σ_k w_k · o_k (the mean of the outputs by default)."""
+        return self.weights @ self.score_members(prompts, responses)
+
+
+def load_hf_reward_model(
+    folder: str | Path, options: HubModelOptions | None = None, name: str | None = None
+) -> HFRewardModel:
+    """Load a sequence-classification checkpoint folder (``config.json`` + weights + tokenizer)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    options = options or HubModelOptions()
+    config = read_hf_config(folder)
+    check_remote_code(folder, config, options.trust_remote_code)
+    archs = config.get("architectures") or []
+    if archs and not any("SequenceClassification" in a or "RewardModel" in a for a in archs):
+        raise ValueError(
+            f"{Path(folder) / 'config.json'}: architectures {archs} is not a sequence "
+            f"classifier (a reward model); use judge:{folder} to judge with a causal LM"
+        )
+    device = resolve_device(options.device)
+    remote = options.trust_remote_code
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(str(folder),
+                                                                trust_remote_code=remote))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(folder), dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id  # the id pad_batch pads with
+    return HFRewardModel(model.to(device), tokenizer, options, name or str(folder))
+

@@ -1,0 +1,135 @@
+"""Where a Hugging Face model comes from and how it may be loaded.
+
+``hf:ORG/NAME`` is resolved through the Hugging Face cache (``HF_HUB_CACHE``,
+laid out as ``models--ORG--NAME/snapshots/<revision>/…`` with ``refs/main``):
+the cached snapshot is used as is, so it works offline
+(``HF_HUB_OFFLINE=1``) whenever the cache holds it. Only when the cache lacks
+it and the hub is reachable is it downloaded, because the user asked for a
+hub name. A local folder is used directly.
+
+Remote code: a ``config.json`` with an ``auto_map`` entry needs the model's own
+Python code. Loading it runs that code, so it is refused unless the user
+passes ``trust_remote_code=True`` (``--trust-remote-code``).
+
+:class:`HubModelOptions` holds the loading options every Hugging Face model
+shares (the CLI turns its fields into flags).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HF_PREFIX = "hf:"
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+TRUST_FLAG = "--trust-remote-code"
+
+
+@dataclass(frozen=True)
+class HubModelOptions:
+    """How a Hugging Face model is loaded and batched.
+
+    Attributes:
+        max_length: token budget of one input (default: the tokenizer's
+            ``model_max_length`` capped at 2048, RewardBench's ``--max_length``).
+        dtype: ``auto`` (bf16 on CUDA, fp32 on CPU), ``bf16``, ``fp16`` or ``fp32``.
+        device: torch device (default: CUDA when available, else CPU).
+        token_budget: padded tokens per batch; inputs are sorted by length and
+            a batch holds as many as fit ``n · longest ≤ token_budget``.
+        trust_remote_code: allow models whose config needs their own code.
+        weights: for several outputs, the reward is ``Σ_k weights[k] · out_k``
+            (default: the mean of the outputs).
+    """
+
+    max_length: int | None = None
+    dtype: str = "auto"
+    device: str | None = None
+    token_budget: int = 16384
+    trust_remote_code: bool = False
+    weights: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"option 'dtype': {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError(f"option 'max_length': must be at least 8, got {self.max_length}")
+        if self.token_budget < 1:
+            raise ValueError(f"option 'token_budget': must be positive, got {self.token_budget}")
+
+
+def resolve_device(device: str | None) -> Any:
+    import torch
+
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_dtype(dtype: str, device: Any) -> Any:
+    """``auto`` → bfloat16 on a CUDA device, float32 elsewhere; the others map directly."""
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+
+
+def resolve_hf_name(spec: str) -> Path:
+    """The local snapshot folder of ``hf:ORG/NAME`` (cache first; download only when online).
+
+    ``HF_HUB_CACHE`` and ``HF_HUB_OFFLINE`` are read when called, not when
+    huggingface_hub was imported.
+    """
+    from huggingface_hub import snapshot_download
+
+    name = spec[len(HF_PREFIX):] if spec.startswith(HF_PREFIX) else spec
+    parts = name.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"model {spec!r}: expected hf:ORG/NAME")
+    cache = os.environ.get("HF_HUB_CACHE") or None
+    try:
+        return Path(snapshot_download(name, cache_dir=cache, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any cache miss falls through to the hub
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            raise ValueError(
+                f"model {spec!r}: not in the Hugging Face cache "
+                f"({cache or 'the default cache'}) and HF_HUB_OFFLINE is set"
+            ) from None
+    try:
+        return Path(snapshot_download(name, cache_dir=cache))
+    except Exception as err:  # noqa: BLE001 - unreachable hub, unknown or gated repo …
+        raise ValueError(
+            f"model {spec!r}: not in the Hugging Face cache and not downloadable "
+            f"({type(err).__name__}); download it once or pass a local folder"
+        ) from None
+
+
+def read_hf_config(folder: str | Path) -> dict[str, Any]:
+    """``config.json`` of a Hugging Face model folder, or a one-line error naming it."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder}: no config.json; not a Hugging Face model folder")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: line {err.lineno}: not valid JSON ({err.msg})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
+    return config
+
+
+def is_hf_model_config(config: dict[str, Any]) -> bool:
+    """A transformers config (it names a ``model_type`` or ``architectures``)."""
+    return "model_type" in config or "architectures" in config
+
+
+def check_remote_code(folder: str | Path, config: dict[str, Any], trust: bool) -> None:
+    """Refuse a config that needs the model's own code unless ``trust`` is set."""
+    if "auto_map" in config and not trust:
+        raise ValueError(
+            f"{Path(folder) / 'config.json'}: this model runs its own code (auto_map); "
+            f"pass {TRUST_FLAG} if you trust it"
+        )

@@ -1,0 +1,75 @@
+"""A process reward model (PRM) used as an outcome reward.
+
+The response is split into steps (its non-blank lines,
+:func:`rewardlab.models.prm.split_steps`) and the PRM scores each step,
+r_1 … r_K. A form refines them (Gao et al., 2024, "On Designing Effective RL
+Reward at Training Time for LLM Reasoning"; see
+:mod:`rewardlab.robust.transforms`):
+
+- ``none``:  r_k;
+- ``clip``:  r̃_k = min(r_k − η, 0), so steps can only cost reward and a
+  longer chain of correct-looking steps cannot farm it;
+- ``delta``: r̃_k = r_k − r_{k+1} (the final step left out), whose sum
+  telescopes to the reward of the last step kept.
+
+and a reduction gives the outcome: ``min``, ``last``, ``mean`` or ``sum``
+(the return, the quantity Gao et al. bound). A response with no step scores 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardlab.protocols import check_lengths
+from rewardlab.robust.transforms import clip_step_rewards, delta_step_rewards
+
+FORMS = ("none", "clip", "delta")
+REDUCTIONS = ("min", "last", "mean", "sum")
+
+
+def step_outcome(step_rewards: np.ndarray, reduce: str, form: str, eta: float = 0.0) -> float:
+    """The outcome of one response's step rewards (see the module docstring)."""
+    rewards = np.asarray(step_rewards, dtype=np.float64)
+    if rewards.size == 0:
+        return 0.0
+    if form == "clip":
+        rewards = clip_step_rewards(rewards, eta)
+    elif form == "delta":
+        rewards = delta_step_rewards(rewards)
+    elif form != "none":
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    if reduce == "min":
+        return float(rewards.min())
+    if reduce == "last":
+        return float(rewards[-1])
+    if reduce == "mean":
+        return float(rewards.mean())
+    if reduce == "sum":
+        return float(rewards.sum())
+    raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+
+
+class StepOutcomeReward:
+    """A reward model from a PRM (anything with ``score_steps(prompts, steps_list)``)."""
+
+    def __init__(self, prm: Any, reduce: str = "min", form: str = "none", eta: float = 0.0):
+        if not callable(getattr(prm, "score_steps", None)):
+            raise ValueError("steps: the model has no score_steps, so it is not a PRM")
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        self.prm = prm
+        self.reduce = reduce
+        self.form = form
+        self.eta = eta
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        from rewardlab.models.prm import split_steps
+
+        check_lengths(prompts, responses)
+        per_step = self.prm.score_steps(prompts, [split_steps(r) for r in responses])
+        return np.array([step_outcome(s, self.reduce, self.form, self.eta) for s in per_step])

@@ -1,0 +1,19 @@
+"""The verifier registry: ``VERIFIERS.get("math")`` gives the class, with did-you-mean on a typo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewardlab.registry import Registry
+from rewardlab.verifiers.base import Verifier
+
+VERIFIERS: Registry[type[Verifier]] = Registry("verifier")
+
+
+def make_verifier(name: str, **params: Any) -> Verifier:
+    """The verifier registered as ``name``, built with ``params`` (bad ones: ``ValueError``)."""
+    cls = VERIFIERS.get(name)
+    try:
+        return cls(**params)
+    except TypeError as err:
+        raise ValueError(f"verifier {name!r}: bad parameters {sorted(params)}: {err}") from None

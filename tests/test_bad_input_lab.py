@@ -1,0 +1,140 @@
+"""Bad options to ``rewardlab lab overopt | weak-to-strong | constrained``: exit code 2, one
+``error: Invalid value for '--x': …`` line naming the option, no traceback, no output file,
+and nothing run: the experiments are replaced by a function that fails the test if called,
+so every case must be refused before any data is read or any model trained.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import rewardlab.lab.overopt as overopt_module
+import rewardlab.lab.overopt.components as components_module
+import rewardlab.lab.weak_to_strong as w2s_module
+from rewardlab.cli.common import choice, lookup
+from rewardlab.cli.main import app
+from rewardlab.robust.aggregate import AGGREGATIONS
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def nothing_runs(monkeypatch):
+    """Any experiment that starts is a failure: the options must be refused first."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("the experiment started before its options were checked")
+
+    monkeypatch.setattr(overopt_module, "run_overopt", started)
+    monkeypatch.setattr(w2s_module, "run_weak_to_strong", started)
+    monkeypatch.setattr(components_module, "run_components", started)
+
+
+def run_bad(tmp_path: Path, command: str, extra: list[str]) -> str:
+    """Run ``rewardlab lab COMMAND --out OUT EXTRA``; check exit 2, one error line, no
+    traceback and no new file under ``tmp_path``. Returns the error line."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["lab", command, "--out", str(out), *extra])
+    output = result.output
+    assert "Traceback" not in output, output
+    assert result.exit_code == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert list(tmp_path.iterdir()) == [], errors[0]
+    return errors[0]
+
+
+OVEROPT = [
+    # (options, option named, text the reason holds)
+    (["--pg-steps", "0"], "--pg-steps", "greater than or equal to 1"),
+    (["--pg-group", "1"], "--pg-group", "greater than or equal to 2"),
+    (["--pg-beta", "0"], "--pg-beta", "> 0"),
+    (["--pg-beta", "-0.1"], "--pg-beta", "> 0"),
+    (["--pg-beta", "nan"], "--pg-beta", "> 0"),
+    (["--pg-lr", "0"], "--pg-lr", "> 0"),
+    (["--pg-lr", "inf"], "--pg-lr", "> 0"),
+    (["--pg-clip", "0"], "--pg-clip", "(0, 1)"),
+    (["--pg-clip", "1"], "--pg-clip", "(0, 1)"),
+    (["--ensemble", "0"], "--ensemble", "greater than or equal to 1"),
+    (["--uwo-lambda", "-1"], "--uwo-lambda", ">= 0"),
+    (["--length-correlation", "1.5"], "--length-correlation", "[-1, 1]"),
+    (["--pool-size", "0"], "--pool-size", "greater than or equal to 1"),
+    (["--test-prompts", "0"], "--test-prompts", "greater than or equal to 1"),
+    (["--prompts", "-5"], "--prompts", "greater than or equal to 1"),
+    (["--val-prompts", "0"], "--val-prompts", "greater than or equal to 1"),
+    (["--max-test-prompts", "0"], "--max-test-prompts", "greater than or equal to 1"),
+    (["--noise", "0,0.7"], "--noise", "'0.7'"),
+    (["--noise", "0,-0.1"], "--noise", "'-0.1'"),
+    (["--noise", "a"], "--noise", "'a'"),
+    (["--noise", ""], "--noise", "[0, 0.5]"),
+    (["--proxy-sizes", "1000,0"], "--proxy-sizes", "'0'"),
+    (["--proxy-sizes", "10,2.5"], "--proxy-sizes", "'2.5'"),
+    (["--ns", "1,x"], "--ns", "'x'"),
+    (["--ns", "1,0"], "--ns", "'0'"),
+    (["--ns", "2,4"], "--ns", "starting at 1"),
+    (["--ns", "1,4,2"], "--ns", "increasing"),
+    (["--optimizer", "bon,kll"], "--optimizer", "did you mean 'kl'?"),
+    (["--optimizer", ","], "--optimizer", "at least one"),
+    (["--aggregate", "nope"], "--aggregate", "unknown aggregation 'nope'"),
+    (["--aggregate", "uwoo"], "--aggregate", "did you mean 'uwo'"),
+    (["--aggregate", "mean", "--ensemble", "1"], "--aggregate", "--ensemble >= 2"),
+    (["--backbones", ""], "--backbones", "at least one"),
+    (["--pool", "no-such-pool"], "--pool", "'no-such-pool'"),
+    (["--pool", "alpaca-eval"], "--data", "AlpacaEval folder"),
+]
+
+WEAK_TO_STRONG = [
+    (["--weak-pairs", "1"], "--weak-pairs", "greater than or equal to 2"),
+    (["--transfer-pairs", "0"], "--transfer-pairs", "greater than or equal to 2"),
+    (["--noise", "0.6"], "--noise", "[0, 0.5]"),
+    (["--noise", "-0.01"], "--noise", "[0, 0.5]"),
+    (["--pool-size", "0"], "--pool-size", "greater than or equal to 1"),
+    (["--test-prompts", "0"], "--test-prompts", "greater than or equal to 1"),
+    (["--prompts", "0"], "--prompts", "greater than or equal to 1"),
+    (["--val-prompts", "0"], "--val-prompts", "greater than or equal to 1"),
+    (["--length-correlation", "-2"], "--length-correlation", "[-1, 1]"),
+]
+
+CONSTRAINED = [
+    (["--proxy-size", "0"], "--proxy-size", "greater than or equal to 1"),
+    (["--noise", "1"], "--noise", "[0, 0.5]"),
+    (["--pg-steps", "0"], "--pg-steps", "greater than or equal to 1"),
+    (["--pg-beta", "0"], "--pg-beta", "> 0"),
+    (["--pg-lr", "-1"], "--pg-lr", "> 0"),
+    (["--lagrange-lr", "0"], "--lagrange-lr", "> 0"),
+    (["--pool-size", "0"], "--pool-size", "greater than or equal to 1"),
+    (["--test-prompts", "0"], "--test-prompts", "greater than or equal to 1"),
+    (["--prompts", "0"], "--prompts", "greater than or equal to 1"),
+    (["--val-prompts", "0"], "--val-prompts", "greater than or equal to 1"),
+]
+
+CASES = [
+    pytest.param(command, extra, option, reason, id=f"{command}{' '.join(extra)}")
+    for command, cases in (
+        ("overopt", OVEROPT), ("weak-to-strong", WEAK_TO_STRONG), ("constrained", CONSTRAINED)
+    )
+    for extra, option, reason in cases
+]
+
+
+@pytest.mark.parametrize(("command", "extra", "option", "reason"), CASES)
+def test_bad_lab_option(tmp_path, command, extra, option, reason):
+    line = run_bad(tmp_path, command, extra)
+    assert line.startswith(f"error: Invalid value for '{option}':"), line
+    assert reason in line, line
+
+
+def test_lookup_names_the_option_and_returns_the_item():
+    assert lookup(AGGREGATIONS, "uwo", "--aggregate") is AGGREGATIONS.get("uwo")
+    with pytest.raises(Exception, match="did you mean 'median'") as caught:
+        lookup(AGGREGATIONS, "medain", "--aggregate")
+    assert caught.value.param_hint == "'--aggregate'"
+
+
+def test_choice_suggests_the_closest_allowed_names():
+    assert choice("kl", ("bon", "kl", "pg"), "--optimizer") == "kl"
+    with pytest.raises(Exception, match=r"unknown value 'zzz' \(allowed: bon, kl, pg\)"):
+        choice("zzz", ("bon", "kl", "pg"), "--optimizer")

@@ -1,0 +1,136 @@
+"""The math verifier: final-answer extraction, symbolic equivalence, and real data
+(GSM8K gold solutions and wrong-answer perturbations; model solutions marked correct or
+not; BIG-Bench-Mistake multistep arithmetic)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rewardlab.verifiers import make_verifier
+from rewardlab.verifiers.math import final_answer_span
+
+MATH = make_verifier("math")
+
+
+def score(responses: list[str], golds: list[str]) -> list[float]:
+    return MATH.score([""] * len(responses), responses, golds).tolist()
+
+
+def test_final_answer_span_takes_the_last_marker() -> None:
+    assert final_answer_span("so 3 + 4 = 7\n#### 7") == "7"
+    assert final_answer_span("The answer is 42.") == "42"
+    assert final_answer_span("Answer: 3.5. Done.") == "3.5"
+    assert final_answer_span("We get \\boxed{\\frac{1}{2}} and so the answer is 0.5") == "0.5"
+    assert final_answer_span("first \\boxed{3}, finally \\boxed{x^{2}}") == "x^{2}"
+    assert final_answer_span("A: 18") == "18"
+    assert final_answer_span("no marker 5") is None
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "reward"),
+    [
+        ("The answer is 42.", "42", 1.0),
+        ("The answer is $\\frac{1}{2}$.", "0.5", 1.0),
+        ("Thus \\boxed{\\dfrac{3}{4}}", "\\frac34", 1.0),
+        ("It costs $1,000 in total.\nA: 1,000", "#### 1000", 1.0),
+        ("The answer is 3.5. Done", "7/2", 1.0),
+        ("$x = 2\\sqrt{2}$, so the answer is \\boxed{\\sqrt{8}}", "2\\sqrt{2}", 1.0),
+        ("the count goes 5, then 18", "18", 1.0),  # no marker: the last expression
+        ("The answer is 41.", "42", 0.0),
+        ("48 + 24 = 72 clips, so the answer is 71.", "72", 0.0),  # 72 only in the reasoning
+        ("I cannot solve this.", "5", 0.0),
+    ],
+)
+def test_math_equivalence(response: str, gold: str, reward: float) -> None:
+    assert score([response], [gold]) == [reward]
+
+
+def _final(solution: str) -> str:
+    return solution.rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def _with_final(solution: str, final: str) -> str:
+    return solution.rsplit("####", 1)[0] + f"#### {final}"
+
+
+def _gsm8k_checks(rows: list[dict]) -> dict[str, list[float]]:
+    golds = [r["answer"] for r in rows]
+    finals = [float(_final(g)) for g in golds]
+
+    def fmt(x: float) -> str:
+        return str(int(x)) if x == int(x) else str(x)
+
+    off_by_one = [_with_final(g, fmt(f + 1)) for g, f in zip(golds, finals)]
+    different = [_with_final(g, fmt(2 * f + 7)) for g, f in zip(golds, finals)]
+    # the right number stated in the reasoning, then a wrong final answer
+    buried = [
+        g.rsplit("####", 1)[0] + f"That gives {fmt(f)}. But I double-check and the answer is "
+        f"{fmt(f + 10)}."
+        for g, f in zip(golds, finals)
+    ]
+    return {
+        "gold": score(golds, golds),
+        "off_by_one": score(off_by_one, golds),
+        "different": score(different, golds),
+        "buried": score(buried, golds),
+    }
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_gsm8k_gold_scores_one_and_perturbations_zero(shared_data: Path) -> None:
+    rows = _read_jsonl(shared_data / "gsm8k" / "test.jsonl")[::7]  # 189 problems
+    checks = _gsm8k_checks(rows)
+    assert checks["gold"] == [1.0] * len(rows)
+    for name in ("off_by_one", "different", "buried"):
+        assert checks[name] == [0.0] * len(rows), name
+    assert any(re.search(r"\d", r["answer"].rsplit("####", 1)[0]) for r in rows)
+
+
+@pytest.mark.slow
+def test_gsm8k_all_test_problems(shared_data: Path) -> None:
+    rows = _read_jsonl(shared_data / "gsm8k" / "test.jsonl")
+    checks = _gsm8k_checks(rows)
+    assert len(rows) == 1319
+    assert sum(checks["gold"]) == 1319
+    assert sum(checks["off_by_one"]) + sum(checks["different"]) + sum(checks["buried"]) == 0
+
+
+def confusion(truth: list[bool], rewards: list[float]) -> Counter:
+    return Counter((t, r == 1.0) for t, r in zip(truth, rewards))
+
+
+def test_gsm8k_model_solutions_agree_with_their_correct_marks(shared_data: Path) -> None:
+    rows = _read_jsonl(shared_data / "gsm8k" / "example_model_solutions.jsonl")[::3]
+    solutions = [r["175b_verification"] for r in rows]
+    rewards = score([s["solution"] for s in solutions], [r["ground_truth"] for r in rows])
+    table = confusion([s["is_correct"] for s in solutions], rewards)
+    # measured on all 1,319: (True, True) 742, (False, False) 577, no disagreement
+    assert table[(True, False)] == 0 and table[(False, True)] == 0
+    assert table[(True, True)] > 100 and table[(False, False)] > 100
+
+
+def test_big_bench_mistake_final_answers_are_separated(shared_data: Path) -> None:
+    rows = _read_jsonl(shared_data / "big-bench-mistake" / "multistep_arithmetic.jsonl")
+    rewards = score(["\n".join(r["steps"]) for r in rows], [r["target"] for r in rows])
+    truth = [str(r["answer"]).strip() == str(r["target"]).strip() for r in rows]
+    table = confusion(truth, rewards)
+    assert len(rows) == 300
+    assert table == Counter({(False, False): 255, (True, True): 45})
+
+
+def test_math_verifier_works_off_the_main_thread() -> None:
+    """A server scores in worker threads, where math-verify's signal timeout cannot run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        got = list(pool.map(lambda r: score([r], ["\\frac{1}{2}"])[0],
+                            ["The answer is 0.5.", "The answer is 2."]))
+    assert got == [1.0, 0.0]

@@ -1,0 +1,123 @@
+"""Tiny randomly initialised Hugging Face checkpoints built offline for tests.
+
+A word-level tokenizer (``tokenizers``; digits split one by one) wrapped in
+``PreTrainedTokenizerFast``, and small Llama-style decoders (with a chat
+template), BERT-style encoders and causal LMs saved to a folder, plus a
+Hugging Face cache laid out as the hub writes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WORDS = (
+    "the a is of to and in it you i what how why can cat dog sky blue red green water "
+    "answer question please help good bad yes no sure here thanks hello world fact true "
+    "false capital city paris rome london number one two three four five six long short "
+    "Yes No A B Response Rate Which better reply"
+).split()
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} </s> "
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}"
+)
+
+
+def tiny_tokenizer(chat: bool, bos_post: str = "<s> $A", cls_sep: bool = False):
+    """A fast tokenizer over :data:`WORDS`, digits 0-9 and punctuation."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(SPECIALS)}
+    for w in [*WORDS, *"0123456789", *".,!?:;'\"()-\n"]:
+        vocab.setdefault(w, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True)]
+    )
+    if cls_sep:
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)]
+        )
+    else:
+        tok.post_processor = processors.TemplateProcessing(
+            single=bos_post, special_tokens=[("<s>", 1)]
+        )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+        unk_token="<unk>", model_max_length=256,
+    )
+    fast.add_special_tokens({"additional_special_tokens": SPECIALS[4:]})
+    if chat:
+        fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def _llama_config(vocab_size: int, **kw):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        pad_token_id=0, bos_token_id=1, eos_token_id=2, initializer_range=0.2, **kw,
+    )
+
+
+def save_decoder_rm(folder: Path, num_labels: int = 1, id2label: dict | None = None,
+                    seed: int = 0) -> Path:
+    """A Llama-style sequence classifier whose tokenizer has a chat template."""
+    import torch
+    from transformers import LlamaForSequenceClassification
+
+    torch.manual_seed(seed)
+    tok = tiny_tokenizer(chat=True)
+    kw = {"num_labels": num_labels}
+    if id2label is not None:
+        kw["id2label"] = id2label
+        kw["label2id"] = {v: k for k, v in id2label.items()}
+    model = LlamaForSequenceClassification(_llama_config(len(tok), **kw))
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def save_encoder_rm(folder: Path, seed: int = 0) -> Path:
+    """A BERT-style sequence classifier with no chat template ([CLS] … [SEP] as <s> … </s>)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    tok = tiny_tokenizer(chat=False, cls_sep=True)
+    config = BertConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, max_position_embeddings=512, num_labels=1, pad_token_id=0,
+        initializer_range=0.2,
+    )
+    model = BertForSequenceClassification(config)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def save_causal_lm(folder: Path, seed: int = 0) -> Path:
+    """A Llama-style causal LM whose tokenizer has a chat template (a tiny judge)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    tok = tiny_tokenizer(chat=True)
+    LlamaForCausalLM(_llama_config(len(tok))).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def fill_hub_cache(cache: Path, repo: str, source: Path, revision: str = "0" * 40) -> Path:
+    """Copy ``source`` into ``cache`` as the hub lays out ``repo`` (snapshot + refs/main)."""
+    import shutil
+
+    root = cache / f"models--{repo.replace('/', '--')}"
+    snapshot = root / "snapshots" / revision
+    shutil.copytree(source, snapshot)
+    (root / "refs").mkdir(parents=True, exist_ok=True)
+    (root / "refs" / "main").write_text(revision)
+    return snapshot

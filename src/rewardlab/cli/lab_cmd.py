@@ -10,7 +10,7 @@ strong proxy on a weak proxy's labels and reports, per attribute, whether the
 strong one's best-of-n picks follow the weak one (:mod:`rewardlab.lab.weak_to_strong`).
 ``lab constrained`` holds two component proxies of the synthetic arena at their
 proxy points with Lagrange multipliers (:mod:`rewardlab.lab.overopt.components`;
-Moskovitz et al. 2024) and compares it with their fixed-weight sum.
+Moskovitz et al., 2024) and compares it with their fixed-weight sum.
 """
 
 from __future__ import annotations

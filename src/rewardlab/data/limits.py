@@ -1,5 +1,9 @@
 """Bounds on one input record, the same as the reward server's by default.
 
+The numbers are repeated here rather than imported (``data/`` sits below
+``serve/``); ``tests/test_layers.py`` checks that they equal
+:class:`rewardlab.serve.settings.ServeSettings`'s.
+
 A reader refuses, with a :class:`~rewardlab.data.errors.DataError` naming the
 file, the line and the field, before the record reaches a model:
 
@@ -27,17 +31,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.serve.settings import ServeSettings
 
 
 @dataclass(frozen=True)
 class Limits:
     """Bounds on one input record (see the module doc)."""
 
-    max_chars: int = ServeSettings.max_chars
-    max_line_bytes: int = ServeSettings.max_body_bytes
-    max_items: int = ServeSettings.max_items
-    max_depth: int = ServeSettings.max_json_depth
+    max_chars: int = 100_000
+    max_line_bytes: int = 32 * 1024 * 1024
+    max_items: int = 4096
+    max_depth: int = 400
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_line_bytes", "max_items", "max_depth"):

@@ -13,7 +13,7 @@
   Generation via Preference-based Reinforcement Learning" (NeurIPS 2024),
   R = 1 / (λ / r_image + (1 − λ) / r_text): a response must do well on every
   reward, since one small r_i drags R towards 0.
-- Constrained combination (Moskovitz et al., 2023, "Confronting Reward Model
+- Constrained combination (Moskovitz et al., 2024, "Confronting Reward Model
   Overoptimization with Constrained RLHF", ICLR 2024). Component i is only a
   useful proxy up to a threshold θ_i (its "proxy point"); past it, more of r_i
   means worse true quality. The weights of the components are Lagrange

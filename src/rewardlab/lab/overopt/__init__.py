@@ -1,6 +1,6 @@
 """The overoptimization lab: gold vs proxy reward under best-of-n, the exact
 KL-regularized optimum and the policy-gradient path (Gao et al. 2023; Coste et
-al. 2024), and constrained component rewards (Moskovitz et al. 2024,
+al. 2024), and constrained component rewards (Moskovitz et al., 2024,
 ``components``). ``run_overopt(OveroptConfig(...))`` runs it;
 ``report.write_report`` writes the JSON, the HTML report and the PNGs.
 

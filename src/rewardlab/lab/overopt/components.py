@@ -12,7 +12,7 @@ On the test pool:
 
 1. the proxy point θ_i of each component: the KL optimum of r_i alone is swept
    over β; θ_i = E[r_i] at the β where the evaluation gold E[G] peaks — the
-   definition of Moskovitz et al. 2024, whose proxy points are where the
+   definition of Moskovitz et al., 2024, whose proxy points are where the
    evaluation score peaks as each component RM is optimised. (On this arena
    each component's own gold keeps rising under its own proxy, up to the
    argmax; what overoptimization costs shows in the total. Each run records

@@ -32,7 +32,7 @@ value of component c and w_c its weight in ``weights`` (default 1):
   "TÜLU 3: Pushing Frontiers in Open Language Model Post-Training"; α = 10
   there and by default).
 - ``constrained``: R = Σ_{i ∈ thresholds} σ(λ_i) n_i (+ the others), the
-  sigmoid-multiplier combination of Moskovitz et al. (2023)
+  sigmoid-multiplier combination of Moskovitz et al. (2024)
   (:class:`~rewardlab.robust.combine.ConstrainedCombiner`, options
   ``thresholds``, ``lr`` 0.05, ``initial_multiplier`` 0). With ``update``
   (default true) every scored batch is taken as a training batch: λ takes one

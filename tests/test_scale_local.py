@@ -100,3 +100,37 @@ def test_real_alpaca_instructions(shared_data, tmp_path):
     assert score_file_local(LengthReward(), src, out, batch_size=16) == 50
     expected = LengthReward().score([r["prompt"] for r in rows], [r["response"] for r in rows])
     assert pq.read_table(out).column("reward").to_pylist() == expected.tolist()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_output_is_strict_json_follows_the_umask_and_leaves_no_temporary_file(tmp_path, suffix):
+    """A non-finite input column is written as null (strict JSON parsers read it), the
+    file gets 0666 less the umask like any ``open``, and nothing else is left beside it."""
+    import os
+
+    from rewardlab.scale.tables import AtomicTableWriter
+
+    table = pa.table({"prompt": ["p"], "response": ["r"], "extra": [float("nan")]})
+    out = tmp_path / f"out{suffix}"
+    old = os.umask(0o027)
+    try:
+        with AtomicTableWriter(out) as writer:
+            writer.write(table)
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    assert out.stat().st_mode & 0o777 == 0o640
+    if suffix == ".jsonl":
+        assert json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c)) == {
+            "prompt": "p", "response": "r", "extra": None,
+        }
+    else:
+        assert pq.read_table(out).to_pylist()[0]["response"] == "r"
+
+
+def test_no_rows_is_an_error_and_leaves_nothing(tmp_path):
+    from rewardlab.scale.tables import AtomicTableWriter
+
+    with pytest.raises(DataError, match="no rows"), AtomicTableWriter(tmp_path / "o.jsonl"):
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -5,15 +5,16 @@ add the same ``reward`` column (float64, ``r_i = model.score([prompt_i],
 [response_i])``, computed a batch at a time) and write byte-for-byte the same
 file for the same rows. The format follows the file suffix: ``.jsonl`` or
 ``.parquet``. Output is written to a temporary file beside the target and
-moved into place with ``os.replace``, so a crash never leaves half a file. An
-existing ``reward`` column is replaced.
+moved into place with ``os.replace``, so a crash never leaves half a file;
+JSONL output is strict JSON (non-finite numbers as ``null``). An existing
+``reward`` column is replaced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rewardlab.atomic import atomic_file
 from rewardlab.data.errors import DataError
+from rewardlab.strict_json import dumps
 
 FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
 REQUIRED = ("prompt", "response")
@@ -95,46 +98,41 @@ def score_table(model: Any, table: pa.Table) -> pa.Table:
 
 
 class AtomicTableWriter:
-    """Write tables one after another to ``path``; the file appears only on success."""
+    """Write tables one after another to ``path``; the file appears only on success.
+
+    The bytes go through :func:`rewardlab.atomic.atomic_file` (a temporary file
+    beside ``path``, renamed in; the umask is respected and a killed writer's
+    temporary file is removed by the next write), and JSONL rows are strict
+    JSON (:mod:`rewardlab.strict_json`: NaN and ±Infinity become ``null``).
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.format = file_format(self.path)
         self.rows = 0
-        self._tmp: Path | None = None
+        self._stack = contextlib.ExitStack()
+        self._handle: Any = None
         self._parquet: pq.ParquetWriter | None = None
-        self._text: Any = None
 
     def __enter__(self) -> AtomicTableWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
-        if self.format == "jsonl":
-            self._text = self._tmp.open("w", encoding="utf-8")
+        self._handle = self._stack.enter_context(atomic_file(self.path))
         return self
 
     def write(self, table: pa.Table) -> None:
         if self.format == "parquet":
             if self._parquet is None:
-                assert self._tmp is not None
-                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+                self._parquet = pq.ParquetWriter(self._handle, table.schema)
             self._parquet.write_table(table.cast(self._parquet.schema))
         else:
             for row in table.to_pylist():
-                self._text.write(json.dumps(row, ensure_ascii=False) + "\n")
+                self._handle.write((dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
         self.rows += table.num_rows
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        assert self._tmp is not None
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._parquet is not None:
             self._parquet.close()
-        if self._text is not None:
-            self._text.close()
         if exc_type is None and self.rows == 0:
-            self._tmp.unlink(missing_ok=True)
-            raise DataError("no rows were written", path=str(self.path))
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+            error = DataError("no rows were written", path=str(self.path))
+            self._stack.__exit__(DataError, error, None)  # removes the temporary file
+            raise error
+        self._stack.__exit__(exc_type, exc, tb)

@@ -17,11 +17,12 @@ shares (the CLI turns its fields into flags).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rewardlab.models.io import read_json_object
 
 HF_PREFIX = "hf:"
 DTYPES = ("auto", "bf16", "fp16", "fp32")
@@ -112,13 +113,7 @@ def read_hf_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no config.json; not a Hugging Face model folder")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: line {err.lineno}: not valid JSON ({err.msg})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
-    return config
+    return read_json_object(path)
 
 
 def is_hf_model_config(config: dict[str, Any]) -> bool:

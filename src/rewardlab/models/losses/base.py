@@ -39,6 +39,13 @@ class PairBatch:
         """Δ = r(x, y⁺) − r(x, y⁻), shape (K, B)."""
         return self.chosen - self.rejected
 
+    def nll_with_ties(self, log_win: torch.Tensor, log_tie: torch.Tensor) -> torch.Tensor:
+        """Mean −log P per member, shape (K,): log P(tie) on tie pairs, log P(y⁺ ≻ y⁻)
+        on the others (every pair when the batch has no tie flags)."""
+        if self.tie is None:
+            return -log_win.mean(dim=1)
+        return -torch.where(self.tie, log_tie, log_win).mean(dim=1)
+
 
 @dataclass
 class RankingBatch:

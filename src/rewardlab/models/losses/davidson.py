@@ -36,9 +36,7 @@ def davidson_log_probs(
 def davidson_loss(batch: PairBatch, log_nu: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of preferences and ties per member, shape (K,)."""
     win, _, tie = davidson_log_probs(batch.delta, log_nu)
-    if batch.tie is None:
-        return -win.mean(dim=1)
-    return -torch.where(batch.tie, tie, win).mean(dim=1)
+    return batch.nll_with_ties(win, tie)
 
 
 def initial_log_nu(n_members: int) -> dict[str, torch.Tensor]:

@@ -56,9 +56,7 @@ def rao_kupper_log_probs(
 def rao_kupper_loss(batch: PairBatch, log_theta_minus_one: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of preferences and ties per member, shape (K,)."""
     win, _, tie = rao_kupper_log_probs(batch.delta, log_theta_minus_one)
-    if batch.tie is None:
-        return -win.mean(dim=1)
-    return -torch.where(batch.tie, tie, win).mean(dim=1)
+    return batch.nll_with_ties(win, tie)
 
 
 def initial_log_theta_minus_one(n_members: int) -> dict[str, torch.Tensor]:

@@ -134,6 +134,24 @@ def test_bad_configurations():
 WORDS = "the a cat dog sat on mat is good bad yes no what why how hello world".split()
 
 
+def tiny_grpo_config(trl, output_dir):
+    """Two GRPO steps of 4 prompts × 2 generations on the CPU, seeded, saving nothing."""
+    return trl.GRPOConfig(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=6,
+        max_steps=2,
+        logging_steps=1,
+        learning_rate=1e-3,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        bf16=False,
+        seed=0,
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_lm():
     """A random 2-layer Llama with a word-level tokenizer, built offline."""
@@ -175,20 +193,7 @@ def test_grpo_trainer_logs_rewards_from_the_adapter(tiny_lm, tmp_path, chat):
     texts = ["hello the cat", "what is good", "why the dog", "how is mat"]
     prompts = [[{"role": "user", "content": t}] for t in texts] if chat else texts
     recorder = Recorder()
-    args = trl.GRPOConfig(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=4,
-        num_generations=2,
-        max_completion_length=6,
-        max_steps=2,
-        logging_steps=1,
-        learning_rate=1e-3,
-        report_to="none",
-        use_cpu=True,
-        save_strategy="no",
-        bf16=False,
-        seed=0,
-    )
+    args = tiny_grpo_config(trl, tmp_path)
     trainer = trl.GRPOTrainer(
         model=copy.deepcopy(model),
         reward_funcs=reward_function(recorder, name="length"),

@@ -14,7 +14,7 @@ from rewardlab.integrations.trl import reward_function
 from rewardlab.protocols import MissingReferenceError
 from rewardlab.robust.recipe import CombineSpec, Recipe
 from rewardlab.verifiers import make_verifier
-from test_trl_adapter import tiny_lm  # noqa: F401 - the module-scoped tiny policy fixture
+from test_trl_adapter import tiny_grpo_config, tiny_lm  # noqa: F401 - tiny_lm is a fixture
 
 PROMPTS = ["q1", "q2", "q3"]
 COMPLETIONS = ["The answer is 4.", "#### 9", "\\boxed{10}"]
@@ -129,20 +129,7 @@ def test_grpo_trainer_runs_on_a_math_and_model_recipe(tiny_lm, tmp_path):  # noq
     )
     texts = ["hello the cat", "what is good", "why the dog", "how is mat"]
     solutions = ["4", "7", "12", "3"]
-    args = trl.GRPOConfig(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=4,
-        num_generations=2,
-        max_completion_length=6,
-        max_steps=2,
-        logging_steps=1,
-        learning_rate=1e-3,
-        report_to="none",
-        use_cpu=True,
-        save_strategy="no",
-        bf16=False,
-        seed=0,
-    )
+    args = tiny_grpo_config(trl, tmp_path / "out")
     trainer = trl.GRPOTrainer(
         model=copy.deepcopy(policy),
         reward_funcs=reward_function(recipe, name="recipe"),

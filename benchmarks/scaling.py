@@ -73,8 +73,8 @@ def _measure(fn):
 
 def one_size(n: int, n_prompts: int, seed: int) -> dict[str, Any]:
     from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
-    from rewardlab.models.fit import train_reward_model
-    from rewardlab.models.train import TrainConfig
+    from rewardlab.models.training.config import TrainConfig
+    from rewardlab.models.training.fit import train_reward_model
     from rewardlab.optimize.bon import best_of_n_curve
     from rewardlab.optimize.pool import PromptPool
 

@@ -86,8 +86,8 @@ def train_encoder_model(cache_dir: str, seed: int = 0) -> Any:
     """A linear head on frozen all-MiniLM-L6-v2 features, trained on a small synthetic arena."""
     from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
     from rewardlab.features.encoder import EncoderBackbone
-    from rewardlab.models.fit import train_reward_model
-    from rewardlab.models.train import TrainConfig
+    from rewardlab.models.training.config import TrainConfig
+    from rewardlab.models.training.fit import train_reward_model
 
     arena = generate_arena(ArenaConfig(n_prompts=40, candidates_per_prompt=4, seed=seed))
     pairs = preference_pairs(arena, 120, seed=seed)

@@ -46,12 +46,12 @@ from rewardlab.data.load import load_comparisons
 from rewardlab.data.record import Comparison
 from rewardlab.data.split import split_by_prompt
 from rewardlab.features import build_backbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.io import write_json_atomic
 from rewardlab.models.losses.davidson import davidson_log_probs
 from rewardlab.models.losses.rao_kupper import rao_kupper_log_probs
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 
 DEFAULT_DATA = "../shared/data/alpaca-eval"
 LOSSES = ("bt", "davidson", "rao-kupper")

@@ -17,7 +17,7 @@ cut from the left to fit ``--max-length`` tokens with the response
   backbone, timed cold (empty embedding cache: encoding + fitting) and warm
   (everything cached: fitting only, plus cache reads).
 - rewardlab fine-tuned transformer: ``train_transformer_reward_model``
-  (``rewardlab.models.transformer_train``) with the same model, epochs, batch,
+  (``rewardlab.models.lm.transformer_train``) with the same model, epochs, batch,
   learning rate, max length, objective (centering weight 0, as TRL's
   default) and precision (bf16 autocast, as TRL's default), one process; timed
   by its own ``train_seconds``, as TRL by ``trainer.train()`` (model loading
@@ -121,7 +121,7 @@ def run_trl(train: list, test: list, max_length: int, workdir: Path) -> dict[str
 
 def run_cached_head(train: list, test: list, max_length: int, cache: Path) -> dict[str, Any]:
     from rewardlab.features.encoder import EncoderBackbone
-    from rewardlab.models.fit import train_reward_model
+    from rewardlab.models.training.fit import train_reward_model
 
     prompts, chosen, rejected = _sides(test)
     out: dict[str, Any] = {}
@@ -143,7 +143,7 @@ def run_cached_head(train: list, test: list, max_length: int, cache: Path) -> di
 
 def run_finetuned(train: list, test: list, max_length: int) -> dict[str, Any]:
     from rewardlab.features.encoder import bundled_encoder_path
-    from rewardlab.models.transformer_train import (
+    from rewardlab.models.lm.transformer_train import (
         TransformerTrainConfig,
         train_transformer_reward_model,
     )

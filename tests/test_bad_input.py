@@ -28,8 +28,8 @@ from rewardlab.cli.main import app
 from rewardlab.features.hashing import HashingBackbone
 from rewardlab.models.heads import HEADS
 from rewardlab.models.io import save_model
+from rewardlab.models.normalizer import Normalizer
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import Normalizer
 
 runner = CliRunner()
 

@@ -143,8 +143,8 @@ def rewardlab_model(folder: Path) -> Path:
     from rewardlab.features.hashing import HashingBackbone
     from rewardlab.models.heads import HEADS
     from rewardlab.models.io import save_model
+    from rewardlab.models.normalizer import Normalizer
     from rewardlab.models.reward_model import TrainedRewardModel
-    from rewardlab.models.train import Normalizer
 
     torch.manual_seed(0)
     backbone = HashingBackbone(8)
@@ -192,8 +192,8 @@ WORDS = ["good", "bad", "fine", "kind", "rude", "clear"]
 
 @pytest.fixture(scope="module")
 def gpm_dir(tmp_path_factory):
-    from rewardlab.features.base import build_backbone
-    from rewardlab.models.gpm import GPMOptions, save_gpm, train_gpm
+    from rewardlab.features.backbones import build_backbone
+    from rewardlab.models.structured.gpm import GPMOptions, save_gpm, train_gpm
 
     torch.manual_seed(0)
     records = [Comparison(f"p{i}", (f"{WORDS[i % 3]} answer {i}", f"{WORDS[3 + i % 3]} reply {i}"),

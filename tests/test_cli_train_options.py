@@ -10,8 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from rewardlab.cli.main import app
-from rewardlab.models.gpm import GPMOptions
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.structured.gpm import GPMOptions
+from rewardlab.models.training.config import TrainConfig
 
 runner = CliRunner()
 

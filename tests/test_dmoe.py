@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from rewardlab.data.record import Comparison
-from rewardlab.models.dmoe import DMoEHead, DMoEOptions, load_dmoe, save_dmoe, train_dmoe
-from rewardlab.models.fit import train_reward_model
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.structured.dmoe import DMoEHead, DMoEOptions, load_dmoe, save_dmoe, train_dmoe
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 from rewardlab.protocols import RewardModel
 
 

@@ -145,7 +145,7 @@ def test_real_encoder_matches_sentence_transformers_across_budget_batches(shared
 
 @pytest.mark.encoder
 def test_layer_sets_have_their_own_cache_and_old_configs_load_the_last_layer(tmp_path):
-    from rewardlab.features.base import backbone_from_config
+    from rewardlab.features.backbones import backbone_from_config
     from rewardlab.features.encoder import EncoderBackbone
 
     default = EncoderBackbone(cache_dir=str(tmp_path))
@@ -165,7 +165,7 @@ def test_layer_sets_have_their_own_cache_and_old_configs_load_the_last_layer(tmp
 
 @pytest.mark.encoder
 def test_quantized_backbone_has_its_own_cache_and_config(tmp_path, shared_data):
-    from rewardlab.features.base import backbone_from_config
+    from rewardlab.features.backbones import backbone_from_config
     from rewardlab.features.encoder import EncoderBackbone
 
     exact = EncoderBackbone(cache_dir=str(tmp_path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rewardlab.features.base import backbone_from_config, build_backbone
+from rewardlab.features.backbones import backbone_from_config, build_backbone
 from rewardlab.features.cache import EmbeddingCache
 from rewardlab.features.hashing import HashingBackbone
 from rewardlab.features.join import join_pair, join_truncated, prompt_token_budget

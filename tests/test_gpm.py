@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from rewardlab.data.record import Comparison
-from rewardlab.features.base import build_backbone
-from rewardlab.models.fit import train_reward_model
-from rewardlab.models.gpm import (
+from rewardlab.features.backbones import build_backbone
+from rewardlab.models.structured.gpm import (
     GPMOptions,
     fit_gpm_head,
     gpm_score,
@@ -21,7 +20,8 @@ from rewardlab.models.gpm import (
     skew_sigmoid,
     train_gpm,
 )
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 from rewardlab.protocols import PreferenceModel, RewardModel
 
 
@@ -114,7 +114,7 @@ def test_prob_is_skew_symmetric_exactly_and_not_a_reward_model(tmp_path):
     loaded = load_gpm(save_gpm(model, tmp_path / "gpm"))
     assert np.array_equal(loaded.prob(prompts, a, b), forward)
     with pytest.raises(ValueError, match="format"):
-        from rewardlab.models.prm import load_prm
+        from rewardlab.models.structured.prm import load_prm
 
         load_prm(tmp_path / "gpm")
 

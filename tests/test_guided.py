@@ -345,7 +345,7 @@ def test_value_head_regresses_monte_carlo_returns(tiny):
 
 
 def test_search_and_steering_run_on_a_real_lm_with_an_implicit_prm(tiny):
-    from rewardlab.models.lm_rewards import ImplicitProcessReward, LMScorer
+    from rewardlab.models.lm.derived import ImplicitProcessReward, LMScorer
 
     model, tok = tiny
     ref_model, _ = build_tiny_lm(1)

@@ -21,8 +21,8 @@ import pytest
 from rewardlab.features.hashing import HashingBackbone
 from rewardlab.models.heads import HEADS
 from rewardlab.models.io import load_model, save_model
+from rewardlab.models.normalizer import Normalizer
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import Normalizer
 from rewardlab.robust.loading import load_reward_model
 
 CHILD = textwrap.dedent(

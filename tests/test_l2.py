@@ -8,9 +8,10 @@ import torch
 
 from rewardlab.models.heads.linear import LinearHead
 from rewardlab.models.heads.mlp import MLPHead
-from rewardlab.models.l2_select import fold_of_units, select_l2
-from rewardlab.models.pairs import Units
-from rewardlab.models.train import TrainConfig, UnitFeatures, fit_units
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.l2_select import fold_of_units, select_l2
+from rewardlab.models.training.loop import UnitFeatures, fit_units
+from rewardlab.models.training.units import Units
 
 
 def test_folds_keep_prompt_groups_whole_and_are_seeded():
@@ -107,7 +108,7 @@ def test_cross_validated_penalty_beats_none_on_real_alpaca_eval(shared_data):
     from rewardlab.data.split import split_by_prompt
     from rewardlab.evaluate.pairwise import evaluate_pairs
     from rewardlab.features.hashing import HashingBackbone
-    from rewardlab.models.fit import train_reward_model
+    from rewardlab.models.training.fit import train_reward_model
 
     records = load_comparisons(shared_data / "alpaca-eval", pairs_per_prompt=3).records
     rest, test = split_by_prompt(records, (0.8, 0.2), 0)

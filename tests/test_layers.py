@@ -4,7 +4,9 @@ Imports point down: a package may import the packages below it and the
 foundation modules, never one above it. ``serve/`` imports nothing of
 rewardlab but ``protocols`` (so any ``RewardModel`` can be served), and the
 foundation modules import no package. A lazy import inside a function counts
-like one at the top of a module.
+like one at the top of a module. Inside ``models/`` the families are layers of
+their own (``MODEL_LAYERS``), and no chain of imports, lazy ones included,
+comes back to where it started.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ LAYERS = (
 
 FOUNDATION = {"protocols", "registry", "atomic", "strict_json"}
 """Modules every layer may import; they import no package of rewardlab."""
+
+MODEL_LAYERS = (
+    "lm",
+    "structured",
+    "training",
+    "io",
+    "losses",
+    "heads",
+    "reward_model",
+    "normalizer",
+    "baselines",
+)
+"""``models/`` top to bottom: LM rewards and structured models build on the
+training loop, which pairs heads with losses; the base modules come last."""
 
 
 def rewardlab_imports(path: Path) -> set[str]:
@@ -81,6 +97,99 @@ def violations(path: Path) -> list[str]:
     return bad
 
 
+def module_name(path: Path, source: Path) -> str:
+    """``rewardlab.a.b`` for ``a/b.py`` and ``a/b/__init__.py`` under ``source``."""
+    parts = path.relative_to(source.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_edges(path: Path, source: Path, modules: set[str]) -> set[str]:
+    """The rewardlab modules that ``path`` imports, at module level or inside a
+    function (a lazy import still ties the two modules together); imports under
+    ``if TYPE_CHECKING:`` never run and do not count."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = module_name(path, source)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    skipped = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    targets = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            targets |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                targets.add(sub if sub in modules else base)
+    return {t for t in targets if t in modules and t != here}
+
+
+def import_cycles(source: Path) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan, 1972)."""
+    paths = {module_name(p, source): p for p in source.rglob("*.py")}
+    graph = {m: import_edges(p, source, set(paths)) for m, p in paths.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def model_violations(path: Path) -> list[str]:
+    """``models/`` imports that point up or sideways between its families."""
+    parts = path.relative_to(SOURCE).parts
+    if parts[0] != "models" or len(parts) < 2 or parts[1] == "__init__.py":
+        return []
+    here = parts[1].removesuffix(".py")
+    bad = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        names = (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+            else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        )
+        for name in names:
+            bits = name.split(".")
+            if bits[:2] != ["rewardlab", "models"] or len(bits) < 3 or bits[2] == here:
+                continue
+            target = bits[2]
+            if target not in MODEL_LAYERS[MODEL_LAYERS.index(here) + 1 :]:
+                bad.append(f"{path.relative_to(SOURCE)} -> {name}")
+    return bad
+
+
 def test_every_module_belongs_to_a_known_layer():
     known = set(LAYERS) | FOUNDATION | {"__init__"}
     owners = {owner(path) for path in SOURCE.rglob("*.py")}
@@ -90,6 +199,33 @@ def test_every_module_belongs_to_a_known_layer():
 def test_imports_point_down():
     bad = [line for path in sorted(SOURCE.rglob("*.py")) for line in violations(path)]
     assert not bad, f"imports that point up or sideways: {bad}"
+
+
+def test_models_families_import_down():
+    known = set(MODEL_LAYERS) | {"__init__"}
+    parts = {p.relative_to(SOURCE / "models").parts[0].removesuffix(".py")
+             for p in (SOURCE / "models").rglob("*.py")}
+    assert parts <= known, f"add {sorted(parts - known)} to MODEL_LAYERS"
+    bad = [line for path in sorted(SOURCE.rglob("*.py")) for line in model_violations(path)]
+    assert not bad, f"models/ imports that point up or sideways: {bad}"
+
+
+def test_no_import_cycles():
+    assert import_cycles(SOURCE) == []
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path):
+    fake = tmp_path / "rewardlab"
+    (fake / "features").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "features" / "__init__.py").write_text("")
+    (fake / "features" / "base.py").write_text(
+        "def build():\n    from rewardlab.features.hashing import H\n"
+        "from rewardlab.features import hashing\n"
+    )
+    (fake / "features" / "hashing.py").write_text("from rewardlab.features.base import build\n")
+    (fake / "features" / "lazy.py").write_text("def f():\n    from rewardlab.features import base\n")
+    assert import_cycles(fake) == [["rewardlab.features.base", "rewardlab.features.hashing"]]
 
 
 def test_the_checker_catches_an_upward_import(tmp_path, monkeypatch):

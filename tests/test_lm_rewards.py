@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.models.lm_loading import lm_cache_dir, load_causal_lm, truncated_copy
-from rewardlab.models.lm_rewards import (
+from rewardlab.models.lm.derived import (
     FollowUpReward,
     ImplicitProcessReward,
     LMScorer,
@@ -17,6 +16,7 @@ from rewardlab.models.lm_rewards import (
     render_parts,
     to_messages,
 )
+from rewardlab.models.lm.loading import lm_cache_dir, load_causal_lm, truncated_copy
 
 WORDS = (
     "user assistant system hello world yes no thanks good bad the answer is what why how "
@@ -247,7 +247,7 @@ def test_truncated_copy_rejects_bad_depths(tiny):
 @pytest.mark.slow
 def test_real_smollm2_prefers_the_right_answer():
     """Converts (or reuses) SmolLM2-135M-Instruct and checks its likelihoods make sense."""
-    from rewardlab.models.lm_loading import find_smollm2_gguf
+    from rewardlab.models.lm.loading import find_smollm2_gguf
 
     try:
         find_smollm2_gguf()

@@ -10,9 +10,9 @@ import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.hashing import HashingBackbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.losses import LOSSES, PairBatch, RankingBatch
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 
 
 def test_full_ranking_of_three_by_hand():

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from rewardlab.models.losses import LOSSES, PointBatch
-from rewardlab.models.losses.regression import (
+from rewardlab.models.heads.multi_attribute import (
     HELPSTEER2_WEIGHTS,
     MultiAttributeHead,
     attribute_weights,
 )
+from rewardlab.models.losses import LOSSES, PointBatch
 
 
 def test_regression_is_mse_over_responses_and_attributes():

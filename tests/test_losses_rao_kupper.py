@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from rewardlab.features.hashing import HashingBackbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.losses import LOSSES, PairBatch
 from rewardlab.models.losses.rao_kupper import rao_kupper_log_probs
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 from test_train_objectives import quality
 
 

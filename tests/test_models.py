@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -11,12 +12,13 @@ import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.hashing import HashingBackbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.heads import HEADS
 from rewardlab.models.io import load_model, save_model
 from rewardlab.models.losses import LOSSES, PairBatch
-from rewardlab.models.pairs import pair_table
-from rewardlab.models.train import PairFeatures, TrainConfig, fit_heads
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
+from rewardlab.models.training.loop import FitResult, UnitFeatures, fit_units
+from rewardlab.models.training.units import Units, pair_table
 from rewardlab.protocols import RewardModel, UncertainRewardModel
 
 
@@ -52,6 +54,25 @@ def test_pair_table_expands_rankings_and_counts_skips():
     assert list(zip(table.chosen, table.rejected)) == [("c", "a"), ("c", "b"), ("a", "b")]
     assert (table.skipped_ties, table.skipped_unranked) == (1, 1)
     np.testing.assert_allclose(table.margins(), [1.5, 1.5, 1.5])
+
+
+@dataclass
+class PairFeatures:
+    """Features of the chosen (N, d) and rejected (N, d) side of N pairs."""
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+
+
+def pair_units_of(pairs: PairFeatures) -> UnitFeatures:
+    """Pair i is rows (i, N + i) of one stacked feature matrix."""
+    n = len(pairs.chosen)
+    index = np.stack([np.arange(n), np.arange(n) + n], axis=1)
+    return UnitFeatures(np.vstack([pairs.chosen, pairs.rejected]), Units("pairs", index))
+
+
+def fit_heads(train: PairFeatures, val: PairFeatures | None, config: TrainConfig) -> FitResult:
+    return fit_units(pair_units_of(train), None if val is None else pair_units_of(val), config)
 
 
 def separable_features(n: int, dim: int, seed: int) -> PairFeatures:

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from rewardlab.data.record import Comparison
-from rewardlab.models.fit import train_reward_model
-from rewardlab.models.pal import IdealPoints, PALOptions, load_pal, save_pal, train_pal
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.structured.pal import IdealPoints, PALOptions, load_pal, save_pal, train_pal
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 
 
 @pytest.fixture(autouse=True)

@@ -20,9 +20,10 @@ from rewardlab.data.formats.steps import (
     load_step_folder,
 )
 from rewardlab.data.record import Comparison
-from rewardlab.features.base import build_backbone
+from rewardlab.features.backbones import build_backbone
 from rewardlab.models.heads import LinearHead
-from rewardlab.models.prm import (
+from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.prm import (
     PRMOptions,
     ProcessRewardModel,
     aggregate_steps,
@@ -35,7 +36,6 @@ from rewardlab.models.prm import (
     step_inputs,
     train_prm,
 )
-from rewardlab.models.train import Normalizer
 from rewardlab.protocols import RewardModel
 
 

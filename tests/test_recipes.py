@@ -193,9 +193,9 @@ def test_transform_wraps_a_model_component(tmp_path: Path) -> None:
 def test_a_real_saved_model_loads_through_load_reward_model(tmp_path: Path) -> None:
     from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
     from rewardlab.features.hashing import HashingBackbone
-    from rewardlab.models.fit import train_reward_model
     from rewardlab.models.io import save_model
-    from rewardlab.models.train import TrainConfig
+    from rewardlab.models.training.config import TrainConfig
+    from rewardlab.models.training.fit import train_reward_model
 
     pairs = preference_pairs(generate_arena(ArenaConfig(n_prompts=10, seed=0)), 40, seed=0)
     model = train_reward_model(pairs, HashingBackbone(n_features=64),

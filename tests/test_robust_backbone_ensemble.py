@@ -10,7 +10,7 @@ import pytest
 from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
 from rewardlab.models.io import load_model
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
 from rewardlab.protocols import RewardModel, UncertainRewardModel
 from rewardlab.robust.backbone_ensemble import (
     ENSEMBLE_FORMAT,

@@ -11,10 +11,10 @@ import torch
 
 from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
 from rewardlab.features.hashing import HashingBackbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.io import save_model
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 from rewardlab.robust.backbone_ensemble import (
     BackboneEnsemble,
     aggregation_entry,

@@ -8,8 +8,8 @@ import pytest
 
 from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
 from rewardlab.features.hashing import HashingBackbone
-from rewardlab.models.fit import train_reward_model
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
 from rewardlab.serve.app import create_app
 from rewardlab.serve.compat import parse_openrlhf, strip_end
 from rewardlab.serve.model_ops import bradley_terry

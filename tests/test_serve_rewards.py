@@ -112,9 +112,9 @@ def recipe_dir(tmp_path_factory) -> tuple[Path, object]:
     """The docs recipe beside a linear (hashing backbone) model trained on tiny data."""
     from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
     from rewardlab.features.hashing import HashingBackbone
-    from rewardlab.models.fit import train_reward_model
     from rewardlab.models.io import save_model
-    from rewardlab.models.train import TrainConfig
+    from rewardlab.models.training.config import TrainConfig
+    from rewardlab.models.training.fit import train_reward_model
 
     folder = tmp_path_factory.mktemp("recipe")
     pairs = preference_pairs(generate_arena(ArenaConfig(n_prompts=10, seed=0)), 40, seed=0)

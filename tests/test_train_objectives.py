@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 from rewardlab.cli.main import app
 from rewardlab.data.record import Comparison
 from rewardlab.features.hashing import HashingBackbone
-from rewardlab.models.fit import train_reward_model
 from rewardlab.models.heads import LinearHead
 from rewardlab.models.io import load_model, save_model
-from rewardlab.models.pairs import pair_units, point_units, ranking_units
-from rewardlab.models.regularizers import gradient_penalty, latent_adversarial_features
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import train_reward_model
+from rewardlab.models.training.regularizers import gradient_penalty, latent_adversarial_features
+from rewardlab.models.training.units import pair_units, point_units, ranking_units
 
 runner = CliRunner()
 

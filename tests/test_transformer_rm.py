@@ -18,7 +18,7 @@ import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.join import join_truncated
-from rewardlab.models.transformer_rm import (
+from rewardlab.models.lm.transformer_rm import (
     CONFIG_NAME,
     TransformerRewardModel,
     join_for_model,
@@ -26,7 +26,7 @@ from rewardlab.models.transformer_rm import (
     resolve_precision,
     save_transformer_model,
 )
-from rewardlab.models.transformer_train import (
+from rewardlab.models.lm.transformer_train import (
     SingleProcess,
     TransformerTrainConfig,
     build_trainable_model,

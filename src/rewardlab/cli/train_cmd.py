@@ -5,7 +5,7 @@ scaled-bt, margin-bt, label-smoothing, adaptive-margin, davidson,
 rao-kupper, plackett-luce, regression, bce) with its options in ``--loss-params``;
 ``--init-from`` continues from a saved model (e.g. BT from regression);
 ``--grad-penalty`` and ``--lat-eps`` turn on the regularizers of
-``rewardlab.models.regularizers``.
+``rewardlab.models.training.regularizers``.
 """
 
 from __future__ import annotations
@@ -142,11 +142,11 @@ def train(
     from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
-    from rewardlab.features.base import build_backbone
-    from rewardlab.models.fit import train_reward_model
+    from rewardlab.features.backbones import build_backbone
     from rewardlab.models.io import check_model_out, load_model, save_model
-    from rewardlab.models.train import TrainConfig
-    from rewardlab.models.zoo import STRUCTURED
+    from rewardlab.models.structured import STRUCTURED
+    from rewardlab.models.training.config import TrainConfig
+    from rewardlab.models.training.fit import train_reward_model
 
     with user_errors():
         l2_weight = parse_l2(l2)
@@ -196,7 +196,7 @@ def train(
             **overrides,
         )
         if backbone.startswith("transformer:"):
-            from rewardlab.models.transformer_train import TransformerTrainConfig
+            from rewardlab.models.lm.transformer_train import TransformerTrainConfig
 
             transformer_config = TransformerTrainConfig(
                 model=backbone.partition(":")[2], lora=lora, grad_accum=grad_accum,
@@ -250,7 +250,7 @@ STRUCTURED_PASS_THROUGH = ("epochs", "lr", "batch_size", "seed")
 
 def training_kind(head: str, backbone: str) -> str:
     """Which trainer ``--head``/``--backbone`` select: a key of :data:`IGNORED_OPTIONS`."""
-    from rewardlab.models.zoo import STRUCTURED
+    from rewardlab.models.structured import STRUCTURED
 
     if backbone.startswith("transformer:"):
         return "transformer"
@@ -285,9 +285,9 @@ def fit_other(
     """Structured models (``--head gpm|pal|dmoe|prm``) and multi-backbone ensembles;
     ``backbone_options`` go to a structured model's one backbone."""
     from rewardlab.data.fingerprint import fingerprint
-    from rewardlab.features.base import build_backbone
+    from rewardlab.features.backbones import build_backbone
     from rewardlab.models.io import save_metrics
-    from rewardlab.models.zoo import STRUCTURED, train_structured
+    from rewardlab.models.structured import STRUCTURED, train_structured
     from rewardlab.robust.backbone_ensemble import (
         save_backbone_ensemble,
         train_backbone_ensemble,
@@ -316,8 +316,8 @@ def fit_other(
 def fine_tune(config, train_records, val_records, test, out, loaded) -> None:
     """``--backbone transformer:PATH``: fine-tune a sequence-classification model end to end."""
     from rewardlab.data.fingerprint import fingerprint
-    from rewardlab.models.transformer_rm import save_transformer_model
-    from rewardlab.models.transformer_train import train_transformer_reward_model
+    from rewardlab.models.lm.transformer_rm import save_transformer_model
+    from rewardlab.models.lm.transformer_train import train_transformer_reward_model
 
     with progress_bar("fine-tune") as train_progress:
         model, report = train_transformer_reward_model(
@@ -343,7 +343,7 @@ def evaluate_held_out(model, test, metrics: dict) -> None:
     process reward model ``metrics["test"]`` holds step and first-error accuracy with
     their baselines, and the pair accuracy (if any pairs) under ``"pairwise"``."""
     from rewardlab.evaluate.pairwise import evaluate_pairs, evaluate_preference_pairs
-    from rewardlab.models.prm import ProcessRewardModel, evaluate_prm, prm_summary
+    from rewardlab.models.structured.prm import ProcessRewardModel, evaluate_prm, prm_summary
 
     if isinstance(model, ProcessRewardModel) and any(r.step_labels for r in test):
         metrics["test"] = evaluate_prm(model, test)

@@ -24,10 +24,11 @@ from rewardlab.data.record import Comparison
 from rewardlab.data.split import split_by_prompt
 from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
 from rewardlab.evaluate.pairwise import evaluate_pairs
-from rewardlab.features.base import ProgressCallback, build_backbone
-from rewardlab.models.fit import TrainReport, train_reward_model
+from rewardlab.features.backbones import build_backbone
+from rewardlab.features.base import ProgressCallback
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import TrainReport, train_reward_model
 
 
 @dataclass

@@ -139,9 +139,9 @@ def run_weak_to_strong(
     config: WeakToStrongConfig, progress: StageCallback | None = None
 ) -> dict[str, Any]:
     """Run the three proxies and compare them on held-out prompts (JSON-ready dict)."""
-    from rewardlab.features.base import build_backbone
+    from rewardlab.features.backbones import build_backbone
     from rewardlab.lab.overopt.proxies import bon_curves, default_ns, score_pool, train_proxy
-    from rewardlab.models.train import TrainConfig
+    from rewardlab.models.training.config import TrainConfig
 
     started = time.perf_counter()
     data = synthetic_data(config.synthetic, config.weak_pairs + config.transfer_pairs, config.seed)

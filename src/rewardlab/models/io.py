@@ -26,10 +26,10 @@ from typing import Any
 
 from rewardlab.atomic import atomic_directory, recover, write_json_atomic
 from rewardlab.data.errors import DataError
-from rewardlab.features.base import backbone_from_config
+from rewardlab.features.backbones import backbone_from_config
 from rewardlab.models.heads import HEADS
+from rewardlab.models.normalizer import Normalizer
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import Normalizer
 
 FORMAT = "rewardlab-reward-model"
 FORMAT_VERSION = 1

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from rewardlab.models.lm_rewards import render_parts, to_messages
+from rewardlab.models.lm.derived import render_parts, to_messages
 
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s")
 STEP_UNITS = ("line", "sentence")
@@ -115,7 +115,7 @@ class TransformersGenerator:
         cls, path: str | None = None, config: SamplingConfig | None = None
     ) -> TransformersGenerator:
         """Load a local causal-LM folder (default: the cached SmolLM2-135M-Instruct)."""
-        from rewardlab.models.lm_loading import load_causal_lm
+        from rewardlab.models.lm.loading import load_causal_lm
 
         config = config or SamplingConfig()
         model, tokenizer = load_causal_lm(path, device=config.device)

@@ -14,7 +14,7 @@ is built one step at a time:
 A beam is finished when the generator proposes the empty step (end of turn)
 or ``stop(steps)`` is true. Its value v comes from a process reward model —
 anything with ``score_steps(prompts, steps_list)`` (e.g.
-:class:`~rewardlab.models.lm_rewards.ImplicitProcessReward`), whose step
+:class:`~rewardlab.models.lm.derived.ImplicitProcessReward`), whose step
 rewards are reduced by ``aggregate`` (``last``, ``min``, ``sum``, ``mean``)
 — or from any ``RewardModel`` scoring the partial solution (steps joined by
 ``separator``). Ties keep the earlier candidate; identical step lists are

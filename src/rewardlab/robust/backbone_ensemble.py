@@ -7,7 +7,7 @@ hacking, than members sharing a pretrained model and differing only in the
 fine-tuning seed. With frozen backbones the analogue is a different backbone
 per sub-model (``encoder:A``, ``encoder:B``, ``hashing``): each spec gets its
 own :class:`~rewardlab.models.reward_model.TrainedRewardModel`, trained by
-:func:`~rewardlab.models.fit.train_reward_model` with ``config`` except for the
+:func:`~rewardlab.models.training.fit.train_reward_model` with ``config`` except for the
 seed, which is ``config.seed + i`` for the i-th spec (so two entries of the
 same spec still differ). A sub-model may itself have ``config.n_members``
 batched heads; the ensemble's members are all of them, stacked in spec order:
@@ -41,11 +41,12 @@ import numpy as np
 import rewardlab
 from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
-from rewardlab.features.base import ProgressCallback, build_backbone
-from rewardlab.models.fit import TrainReport, train_reward_model
+from rewardlab.features.backbones import build_backbone
+from rewardlab.features.base import ProgressCallback
 from rewardlab.models.io import load_model, read_json_object, save_model
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import TrainReport, train_reward_model
 from rewardlab.protocols import check_lengths
 from rewardlab.registry import UnknownNameError
 from rewardlab.robust.aggregate import AGGREGATIONS

@@ -6,7 +6,7 @@
   (``rewardlab-reward-model``, :func:`rewardlab.models.io.load_model`), a
   multi-backbone ensemble (``rewardlab-ensemble``,
   :mod:`rewardlab.robust.backbone_ensemble`), a structured model (GPM, PAL,
-  DMoE, PRM; :data:`rewardlab.models.zoo.LOADERS_BY_FORMAT`), or
+  DMoE, PRM; :data:`rewardlab.models.structured.LOADERS_BY_FORMAT`), or
   ``rewardlab.json`` for a fine-tuned transformer;
 * a Hugging Face sequence-classification folder as published (a
   ``config.json`` without a rewardlab ``format``;
@@ -51,8 +51,8 @@ from rewardlab.models.io import FORMAT as MODEL_FORMAT
 from rewardlab.models.io import load_model
 from rewardlab.models.lm.hub import HF_PREFIX, HubModelOptions, is_hf_model_config
 from rewardlab.models.lm.judge import JudgeOptions
-from rewardlab.models.transformer_rm import is_transformer_model_dir, load_transformer_model
-from rewardlab.models.zoo import LOADERS_BY_FORMAT
+from rewardlab.models.lm.transformer_rm import is_transformer_model_dir, load_transformer_model
+from rewardlab.models.structured import LOADERS_BY_FORMAT
 from rewardlab.protocols import RewardModel
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.backbone_ensemble import (

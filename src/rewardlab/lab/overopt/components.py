@@ -38,7 +38,7 @@ from scipy.special import expit
 
 from rewardlab.data.record import Comparison
 from rewardlab.data.synthetic import gold_reward, parse_prompt, parse_response
-from rewardlab.features.base import build_backbone
+from rewardlab.features.backbones import build_backbone
 from rewardlab.lab.overopt.constrained import ConstrainedConfig, train_constrained
 from rewardlab.lab.overopt.kl_optimum import (
     PaddedPools,
@@ -133,7 +133,7 @@ def run_components(config: ComponentsConfig) -> dict[str, Any]:
     ``proxy_points[...]["theta"]`` and ``constrained.final.components`` are in the
     proxies' own units."""
     from rewardlab.lab.overopt.proxies import score_pool, train_proxy  # pulls in torch
-    from rewardlab.models.train import TrainConfig
+    from rewardlab.models.training.config import TrainConfig
 
     started = time.perf_counter()
     data = synthetic_data(config.synthetic, config.proxy_size, config.seed)

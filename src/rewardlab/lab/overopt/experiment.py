@@ -33,7 +33,7 @@ import numpy as np
 
 import rewardlab
 from rewardlab.data.fingerprint import fingerprint
-from rewardlab.features.base import build_backbone
+from rewardlab.features.backbones import build_backbone
 from rewardlab.lab.overopt.file_pool import file_data
 from rewardlab.lab.overopt.kl_optimum import PaddedPools, base_log_policy
 from rewardlab.lab.overopt.pools import (
@@ -54,7 +54,7 @@ from rewardlab.lab.overopt.proxies import (
 )
 from rewardlab.lab.overopt.rl_curves import OPTIMIZERS, RLConfig, kl_optimizer, pg_optimizer
 from rewardlab.lab.scaling_fit import fit_bon
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
 from rewardlab.robust.aggregate import AGGREGATIONS
 
 StageCallback = Callable[[str, int, int], None]

@@ -28,9 +28,9 @@ import numpy as np
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone
 from rewardlab.lab.overopt.pools import CandidatePool
-from rewardlab.models.fit import TrainReport, train_reward_model
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import TrainConfig
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.fit import TrainReport, train_reward_model
 from rewardlab.optimize.bon import best_of_n_curve
 from rewardlab.optimize.pool import group_by_prompt
 from rewardlab.robust.aggregate import aggregate

@@ -1,18 +1,21 @@
 """Reward heads: modules mapping features (K, B, d) to rewards (K, B).
 
 Every head is batched over K ensemble members (K = 1 for a single model), so
-an ensemble's heads train together in one forward/backward pass. A head is
-built as ``HEADS.get(name)(in_dim, n_members, **params)``; every
-parameter and buffer has the member axis first (early stopping and ensembles
-slice on it).
+an ensemble's heads train together in one forward/backward pass. Each module
+of this package registers its head in ``HEADS`` (``heads.base``); importing the
+package imports them all, so a new head is its module plus its test.
 """
 
-from rewardlab.models.heads.linear import LinearHead
-from rewardlab.models.heads.mlp import MLPHead
-from rewardlab.registry import Registry
+import importlib
+import pkgutil
 
-HEADS: Registry = Registry("head")
-HEADS.add("linear", LinearHead)
-HEADS.add("mlp", MLPHead)
+from rewardlab.models.heads.base import HEADS
 
-__all__ = ["HEADS", "LinearHead", "MLPHead"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from rewardlab.models.heads.linear import LinearHead  # noqa: E402
+from rewardlab.models.heads.mlp import MLPHead  # noqa: E402
+from rewardlab.models.heads.multi_attribute import MultiAttributeHead  # noqa: E402
+
+__all__ = ["HEADS", "LinearHead", "MLPHead", "MultiAttributeHead"]

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from rewardlab.models.heads.base import HEADS
+
 
 class LinearHead(nn.Module):
     """K independent linear rewards on shared or per-member features."""
@@ -36,3 +38,6 @@ class LinearHead(nn.Module):
             squares = squares.clone()
             squares[:, list(free_columns)] = 0
         return squares.sum(dim=1)
+
+
+HEADS.add("linear", LinearHead)

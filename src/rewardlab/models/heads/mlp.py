@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from rewardlab.models.heads.base import HEADS
+
 
 class MLPHead(nn.Module):
     """K independent one-hidden-layer MLP rewards."""
@@ -45,3 +47,6 @@ class MLPHead(nn.Module):
             squares = squares.clone()
             squares[:, list(free_columns), :] = 0
         return squares.sum(dim=(1, 2)) + self.w2.square().sum(dim=1)
+
+
+HEADS.add("mlp", MLPHead)

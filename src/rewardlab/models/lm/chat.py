@@ -13,7 +13,7 @@ and ``models/pipeline.py``, Lambert et al., 2024):
   with the BOS token gets none added, so BOS is never doubled (RewardBench
   masks the duplicate instead);
 * the prompt is cut from the left to fit ``max_length`` and the response is
-  kept (:func:`rewardlab.models.transformer_rm.join_for_model`); only a
+  kept (:func:`rewardlab.models.lm.transformer_rm.join_for_model`); only a
   response longer than the budget is cut at its end.
 
 Batches: inputs are sorted by token count (longest first, stable) and packed
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.models.transformer_rm import join_for_model, uses_chat_template
+from rewardlab.models.lm.transformer_rm import join_for_model, uses_chat_template
 
 
 def special_token_count(tokenizer: Any) -> int:

@@ -45,7 +45,7 @@ from rewardlab.models.lm.hub import (
     resolve_device,
     resolve_dtype,
 )
-from rewardlab.models.transformer_rm import prepare_tokenizer
+from rewardlab.models.lm.transformer_rm import prepare_tokenizer
 from rewardlab.protocols import check_lengths
 
 MAX_LENGTH_CAP = 2048

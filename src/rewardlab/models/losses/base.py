@@ -11,6 +11,10 @@ A loss is an :class:`Objective`: a function ``fn(batch, **params) -> (K,)``
 Batches carry rewards with the member axis first, so K members train in one
 backward pass. An objective may learn parameters of its own (e.g. Davidson's
 tie parameter θ), created by ``learned(n_members)`` with the member axis first.
+
+Each loss module registers its objective in :data:`LOSSES` (one line at its
+end); ``rewardlab.models.losses`` imports every module of the package, so a
+new loss is its module plus its test.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from rewardlab.registry import Registry
 
 UNIT_KINDS = ("pairs", "ties", "rankings", "points")
 
@@ -101,3 +107,17 @@ class Objective:
     def initial_learned(self, n_members: int) -> dict[str, torch.Tensor]:
         """Fresh learned loss parameters (member axis first); empty if none."""
         return {} if self.learned is None else self.learned(n_members)
+
+    @property
+    def summary(self) -> str:
+        """The first line of the loss module's docstring (formula source), for help texts."""
+        import sys
+
+        doc = sys.modules[self.fn.__module__].__doc__ or self.fn.__doc__ or ""
+        return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+PAIR_PARAMS = ("strength_from",)
+"""``--loss-params`` keys that shape pair units rather than the loss itself."""
+
+LOSSES: Registry[Objective] = Registry("loss")

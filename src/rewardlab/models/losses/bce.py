@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import logsigmoid
 
-from rewardlab.models.losses.base import PointBatch
+from rewardlab.models.losses.base import LOSSES, Objective, PointBatch
 
 
 def bce_loss(batch: PointBatch) -> torch.Tensor:
@@ -23,3 +23,6 @@ def bce_loss(batch: PointBatch) -> torch.Tensor:
     y = batch.target[..., 0]
     r = batch.rewards
     return -(y * logsigmoid(r) + (1 - y) * logsigmoid(-r)).mean(dim=1)
+
+
+LOSSES.add("bce", Objective(bce_loss, units="points", unit_params=("label",)))

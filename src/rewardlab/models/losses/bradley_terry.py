@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import logsigmoid
 
-from rewardlab.models.losses.base import PairBatch
+from rewardlab.models.losses.base import LOSSES, PAIR_PARAMS, Objective, PairBatch
 
 
 def bradley_terry_loss(batch: PairBatch, use_margin: bool = False) -> torch.Tensor:
@@ -30,3 +30,6 @@ def bradley_terry_loss(batch: PairBatch, use_margin: bool = False) -> torch.Tens
             )
         delta = delta - batch.margin
     return -logsigmoid(delta).mean(dim=1)
+
+
+LOSSES.add("bt", Objective(bradley_terry_loss, unit_params=PAIR_PARAMS))

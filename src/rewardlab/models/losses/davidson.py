@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from rewardlab.models.losses.base import PairBatch
+from rewardlab.models.losses.base import LOSSES, PAIR_PARAMS, Objective, PairBatch
 
 
 def davidson_log_probs(
@@ -42,3 +42,6 @@ def davidson_loss(batch: PairBatch, log_nu: torch.Tensor) -> torch.Tensor:
 def initial_log_nu(n_members: int) -> dict[str, torch.Tensor]:
     """θ = log ν = 0 for every member."""
     return {"log_nu": torch.zeros(n_members)}
+
+
+LOSSES.add("davidson", Objective(davidson_loss, units="ties", unit_params=PAIR_PARAMS, learned=initial_log_nu))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import logsigmoid
 
-from rewardlab.models.losses.base import PairBatch
+from rewardlab.models.losses.base import LOSSES, PAIR_PARAMS, Objective, PairBatch
 
 
 def label_smoothing_loss(batch: PairBatch, alpha: float = 0.1) -> torch.Tensor:
@@ -22,3 +22,6 @@ def label_smoothing_loss(batch: PairBatch, alpha: float = 0.1) -> torch.Tensor:
         raise ValueError(f"label-smoothing alpha must be in [0, 0.5), got {alpha}")
     delta = batch.delta
     return -((1 - alpha) * logsigmoid(delta) + alpha * logsigmoid(-delta)).mean(dim=1)
+
+
+LOSSES.add("label-smoothing", Objective(label_smoothing_loss, unit_params=PAIR_PARAMS))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from rewardlab.models.losses.base import RankingBatch
+from rewardlab.models.losses.base import LOSSES, Objective, RankingBatch
 
 PAD = -1e9  # reward put at padded positions: exp(PAD − r) underflows to 0
 
@@ -35,3 +35,6 @@ def plackett_luce_terms(batch: RankingBatch) -> torch.Tensor:
 def plackett_luce_loss(batch: RankingBatch) -> torch.Tensor:
     """Mean over rankings of −Σ_i log P(choice i), per member, shape (K,)."""
     return -plackett_luce_terms(batch).sum(dim=-1).mean(dim=1)
+
+
+LOSSES.add("plackett-luce", Objective(plackett_luce_loss, units="rankings"))

@@ -33,7 +33,7 @@ import math
 import torch
 from torch.nn.functional import logsigmoid, softplus
 
-from rewardlab.models.losses.base import PairBatch
+from rewardlab.models.losses.base import LOSSES, PAIR_PARAMS, Objective, PairBatch
 
 
 def rao_kupper_log_probs(
@@ -62,3 +62,6 @@ def rao_kupper_loss(batch: PairBatch, log_theta_minus_one: torch.Tensor) -> torc
 def initial_log_theta_minus_one(n_members: int) -> dict[str, torch.Tensor]:
     """η = log(θ − 1) = 0 (θ = 2) for every member."""
     return {"log_theta_minus_one": torch.zeros(n_members)}
+
+
+LOSSES.add("rao-kupper", Objective(rao_kupper_loss, units="ties", unit_params=PAIR_PARAMS, learned=initial_log_theta_minus_one ))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import logsigmoid
 
-from rewardlab.models.losses.base import PairBatch
+from rewardlab.models.losses.base import LOSSES, PAIR_PARAMS, Objective, PairBatch
 
 
 def scaled_bt_loss(batch: PairBatch) -> torch.Tensor:
@@ -21,3 +21,6 @@ def scaled_bt_loss(batch: PairBatch) -> torch.Tensor:
     if batch.margin is None:
         raise ValueError("scaled-bt needs a strength m per pair (Comparison.strength)")
     return -(batch.margin * logsigmoid(batch.delta)).mean(dim=1)
+
+
+LOSSES.add("scaled-bt", Objective(scaled_bt_loss, needs_margin=True, unit_params=PAIR_PARAMS))

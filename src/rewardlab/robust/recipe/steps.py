@@ -1,7 +1,7 @@
 """A process reward model (PRM) used as an outcome reward.
 
 The response is split into steps (its non-blank lines,
-:func:`rewardlab.models.prm.split_steps`) and the PRM scores each step,
+:func:`rewardlab.models.structured.prm.split_steps`) and the PRM scores each step,
 r_1 … r_K. A form refines them (Gao et al., 2024, "On Designing Effective RL
 Reward at Training Time for LLM Reasoning"; see
 :mod:`rewardlab.robust.transforms`):
@@ -68,7 +68,7 @@ class StepOutcomeReward:
         self.eta = eta
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        from rewardlab.models.prm import split_steps
+        from rewardlab.models.structured.prm import split_steps
 
         check_lengths(prompts, responses)
         per_step = self.prm.score_steps(prompts, [split_steps(r) for r in responses])

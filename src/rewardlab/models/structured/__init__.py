@@ -17,7 +17,7 @@ from typing import Any
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone
-from rewardlab.models import dmoe, gpm, pal, prm
+from rewardlab.models.structured import dmoe, gpm, pal, prm
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,19 @@ Objective per member k (Bradley & Terry, 1952; Eisenstein et al., 2023):
 
     L_k = loss(r_k(x, y⁺), r_k(x, y⁻)) + η·E[(r_k(x, y⁺) + r_k(x, y⁻))²]
           + λ₂·‖w_k‖²
-          [+ λ·E‖∇_x r_k(x)‖²]   (optional, ``rewardlab.models.regularizers``)
+          [+ λ·E‖∇_x r_k(x)‖²]   (optional, ``rewardlab.models.training.regularizers``)
 
 minimized with AdamW. The L2 term penalizes the head's weights except the
 coefficient of the backbone's length column (``free_columns``): length is one
 strong, known covariate and keeps its own unshrunk coefficient, as in the
 length-controlled GLM of Dubois et al. (2024). ``l2="auto"`` chooses λ₂ by
-prompt-grouped cross-validation (``rewardlab.models.l2_select``); it applies
+prompt-grouped cross-validation (``rewardlab.models.training.l2_select``); it applies
 to fresh heads that define ``l2_penalty`` given at least two units per fold
 (a head continued from another model, or a tiny set, trains unpenalized).
 The loss is any registered :class:`Objective`; it
 declares its training units (pairs, tie pairs, k-wise rankings, pointwise
 targets) as rows of one feature matrix (one row per distinct text, see
-``rewardlab.models.pairs``), gathered per minibatch. The centering term
+``rewardlab.models.training.units``), gathered per minibatch. The centering term
 applies to every unit with several responses as η·E[(2·r̄)²], r̄ the mean
 reward of the unit's responses (= (r⁺ + r⁻)² for a pair); pointwise units
 have absolute targets and no centering. With ``lat_eps > 0`` the features of
@@ -35,57 +35,19 @@ its best validation loss; training stops when no member improved for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from rewardlab.models.heads import HEADS
-from rewardlab.models.l2_select import L2Selection, select_l2, subset_units
 from rewardlab.models.losses import LOSSES, Objective, PairBatch, PointBatch, RankingBatch
-from rewardlab.models.pairs import Units
-from rewardlab.models.regularizers import gradient_penalty, latent_adversarial_features
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of head training; defaults suit frozen-encoder features."""
-
-    head: str = "linear"
-    head_params: dict[str, Any] = field(default_factory=dict)
-    loss: str = "bt"
-    loss_params: dict[str, Any] = field(default_factory=dict)
-    n_members: int = 1
-    bootstrap: bool = False
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    center_weight: float = 0.01
-    patience: int = 4
-    seed: int = 0
-    grad_penalty: float = 0.0
-    lat_eps: float = 0.0
-    lat_steps: int = 1
-    l2: float | str | list[float] = "auto"
-    l2_grid: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-    cv_folds: int = 5
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class PairFeatures:
-    """Features of the chosen (N, d) and rejected (N, d) side of N pairs."""
-
-    chosen: np.ndarray
-    rejected: np.ndarray
-    margin: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.chosen)
+from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.l2_select import L2Selection, select_l2, subset_units
+from rewardlab.models.training.regularizers import gradient_penalty, latent_adversarial_features
+from rewardlab.models.training.units import Units
 
 
 @dataclass
@@ -101,29 +63,6 @@ class UnitFeatures:
         return len(self.units)
 
 
-class Normalizer(torch.nn.Module):
-    """Per-feature standardization fitted on training features.
-
-    x̂ = (x − μ) / max(σ, σ̄) where σ̄ is the mean per-feature std: the floor
-    keeps nearly-constant features (rare hashed n-grams) from being blown up.
-    """
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("scale", torch.ones(dim))
-
-    def fit(self, features: np.ndarray) -> Normalizer:
-        x = torch.from_numpy(features).float()
-        std = x.std(dim=0)
-        self.mean.copy_(x.mean(dim=0))
-        self.scale.copy_(torch.maximum(std, std.mean().clamp(min=1e-8)))
-        return self
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.mean) / self.scale
-
-
 @dataclass
 class FitResult:
     head: torch.nn.Module
@@ -136,34 +75,6 @@ class FitResult:
 
 
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
-
-
-def pair_units_of(pairs: PairFeatures, kind: str = "pairs") -> UnitFeatures:
-    """Pair features as units of ``kind`` (pairs, ties with none flagged, 2-rankings)."""
-    n = len(pairs)
-    index = np.stack([np.arange(n), np.arange(n) + n], axis=1)
-    units = Units(kind if kind in ("ties", "rankings") else "pairs", index, margin=pairs.margin)
-    if kind == "ties":
-        units.tie = np.zeros(n, dtype=bool)
-    elif kind == "rankings":
-        units.n_ranked = np.full(n, 2, dtype=np.int64)
-    elif kind != "pairs":
-        raise ValueError(f"a loss trained on {kind!r} units cannot train on pairs")
-    return UnitFeatures(np.vstack([pairs.chosen, pairs.rejected]), units)
-
-
-def fit_heads(
-    train: PairFeatures,
-    val: PairFeatures | None,
-    config: TrainConfig,
-    on_epoch: EpochCallback | None = None,
-) -> FitResult:
-    """Train ``config.n_members`` heads on pair features; returns the best heads."""
-    if len(train) == 0:
-        raise ValueError("no training pairs")
-    kind = LOSSES.get(config.loss).units
-    val_units = None if val is None or len(val) == 0 else pair_units_of(val, kind)
-    return fit_units(pair_units_of(train, kind), val_units, config, on_epoch)
 
 
 class _Tensors:

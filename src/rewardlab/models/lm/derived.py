@@ -29,7 +29,7 @@ tokens, so how a response ends counts too.
 Which two models: any two Hugging Face causal LMs (:class:`LMScorer` wraps
 each, with its own tokenizer). Offline, rewardlab has one real checkpoint,
 SmolLM2-135M-Instruct, so its benchmark pairs it with
-:func:`~rewardlab.models.lm_loading.truncated_copy` — the same network cut to
+:func:`~rewardlab.models.lm.loading.truncated_copy` — the same network cut to
 its first layers — as π_ref / π_weak: a strictly weaker LM of the same
 family and tokenizer, the "strong over weak" situation CDR describes, though
 the gap is in depth rather than in alignment.
@@ -155,7 +155,7 @@ class LMScorer:
     @classmethod
     def from_path(cls, path: str | None = None, config: LMScoringConfig | None = None) -> LMScorer:
         """Load a local causal-LM folder (default: the cached SmolLM2-135M-Instruct)."""
-        from rewardlab.models.lm_loading import load_causal_lm
+        from rewardlab.models.lm.loading import load_causal_lm
 
         config = config or LMScoringConfig()
         model, tokenizer = load_causal_lm(path, device=config.device)

@@ -19,10 +19,9 @@ implements :class:`~rewardlab.protocols.PreferenceModel` (``prob``) only.
 Training minimizes −log σ(s(chosen, rejected)/τ) with AdamW, keeping the
 parameters of the best validation loss (or training loss without validation).
 
-Saved models are directories (``save_directory``/``read_directory``, also used
-by the other structured models): ``model.safetensors`` with every tensor and
-``config.json`` naming the format, the backbone and the options; nothing is
-unpickled when loading.
+Saved models are directories (``rewardlab.models.structured.storage``):
+``model.safetensors`` with every tensor and ``config.json`` naming the format,
+the backbone and the options; nothing is unpickled when loading.
 """
 
 from __future__ import annotations
@@ -37,12 +36,13 @@ import torch
 from torch import nn
 
 import rewardlab
-from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
-from rewardlab.features.base import Backbone, backbone_from_config
-from rewardlab.models.early_stopping import EpochLog, fit_with_early_stopping
-from rewardlab.models.pairs import pair_table
-from rewardlab.models.train import Normalizer
+from rewardlab.features.backbones import backbone_from_config
+from rewardlab.features.base import Backbone
+from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
+from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
+from rewardlab.models.training.units import pair_table
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-gpm"
@@ -61,42 +61,6 @@ class GPMOptions:
     weight_decay: float = 0.01
     patience: int = 5
     seed: int = 0
-
-
-def save_directory(directory: str | Path, tensors: dict[str, torch.Tensor], config: dict) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` to ``directory`` atomically."""
-    from safetensors.torch import save_file
-
-    with atomic_directory(directory) as staging:
-        save_file(
-            {k: v.detach().contiguous() for k, v in tensors.items()}, staging / "model.safetensors"
-        )
-        write_json_atomic(staging / "config.json", config)
-    return Path(directory)
-
-
-def read_directory(directory: str | Path, format: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """``(config, tensors)`` of a directory written by :func:`save_directory`."""
-    from rewardlab.atomic import recover
-    from rewardlab.models.io import read_json_object, read_tensors
-
-    directory = Path(directory)
-    recover(directory)
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory} is not a saved model: no config.json")
-    config = read_json_object(config_path)
-    if config.get("format") != format:
-        raise ValueError(
-            f"{config_path}: field 'format' is {config.get('format')!r}, not {format!r}"
-        )
-    return config, read_tensors(directory / "model.safetensors")
-
-
-def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """The tensors whose names start with ``prefix + "."``, with the prefix removed."""
-    start = len(prefix) + 1
-    return {k[start:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 
 
 def gpm_score(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

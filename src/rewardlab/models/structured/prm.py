@@ -38,11 +38,12 @@ import torch
 import rewardlab
 from rewardlab.data.formats.steps import first_wrong_step
 from rewardlab.data.record import Comparison
-from rewardlab.features.base import Backbone, backbone_from_config
-from rewardlab.models.early_stopping import EpochLog, fit_with_early_stopping
-from rewardlab.models.gpm import prefixed, read_directory, save_directory
+from rewardlab.features.backbones import backbone_from_config
+from rewardlab.features.base import Backbone
 from rewardlab.models.heads import HEADS
-from rewardlab.models.train import Normalizer
+from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
+from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-prm"

@@ -33,9 +33,10 @@ from torch import nn
 
 import rewardlab
 from rewardlab.data.record import Comparison
-from rewardlab.features.base import Backbone, backbone_from_config
-from rewardlab.models.gpm import prefixed, read_directory, save_directory
-from rewardlab.models.train import Normalizer
+from rewardlab.features.backbones import backbone_from_config
+from rewardlab.features.base import Backbone
+from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-pal"

@@ -5,7 +5,7 @@ A head trained on frozen features minimizes
     L(w) = E[loss(r⁺, r⁻)] + λ·‖w‖²
 
 (a Gaussian prior on the weights; the length coefficient is left free, see
-``rewardlab.models.train``). With a few thousand pairs and thousands of
+``rewardlab.models.training.loop``). With a few thousand pairs and thousands of
 features, λ decides whether the head learns the labels or their noise, and the
 best λ differs tenfold between datasets (HH-RLHF harmless wants more than
 AlpacaEval). So λ is chosen the way a GLM's penalty is (Hastie, Tibshirani &
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rewardlab.models.pairs import Units
+from rewardlab.models.training.units import Units
 
 
 @dataclass

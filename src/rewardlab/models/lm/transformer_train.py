@@ -35,9 +35,7 @@ import torch
 import rewardlab
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import ProgressCallback
-from rewardlab.models.losses import LOSSES, PairBatch
-from rewardlab.models.pairs import PairTable, pair_table
-from rewardlab.models.transformer_rm import (
+from rewardlab.models.lm.transformer_rm import (
     TransformerRewardModel,
     default_device,
     join_for_model,
@@ -45,6 +43,8 @@ from rewardlab.models.transformer_rm import (
     resolve_precision,
     tokenize,
 )
+from rewardlab.models.losses import LOSSES, PairBatch
+from rewardlab.models.training.units import PairTable, pair_table
 
 
 @dataclass

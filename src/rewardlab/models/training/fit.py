@@ -1,9 +1,9 @@
 """Train a reward model from comparison records: features once, then heads.
 
 ``train_reward_model`` turns records into the training units its loss needs
-(pairs, tie pairs, rankings or rated responses; ``rewardlab.models.pairs``),
+(pairs, tie pairs, rankings or rated responses; ``rewardlab.models.training.units``),
 encodes every distinct (prompt, response) once through the backbone (cached
-for the encoder), fits the heads (``rewardlab.models.train``) and returns a
+for the encoder), fits the heads (``rewardlab.models.training.loop``) and returns a
 ready :class:`TrainedRewardModel` with its config and training history.
 
 A model can continue from another one (``init``): its normalizer and head
@@ -26,10 +26,12 @@ import torch
 import rewardlab
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone, ProgressCallback
-from rewardlab.models.losses import LOSSES, MultiAttributeHead, Objective
-from rewardlab.models.pairs import UnitTable, pair_units, point_units, ranking_units
+from rewardlab.models.heads import MultiAttributeHead
+from rewardlab.models.losses import LOSSES, Objective
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.train import EpochCallback, TrainConfig, UnitFeatures, fit_units
+from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.loop import EpochCallback, UnitFeatures, fit_units
+from rewardlab.models.training.units import UnitTable, pair_units, point_units, ranking_units
 
 
 @dataclass

@@ -1,0 +1,114 @@
+"""Backbones by name: the ``--backbone`` spec strings and saved configs' ``kind``.
+
+A spec is ``KIND`` or ``KIND:ARGUMENT``: ``hashing``, ``encoder`` (the bundled
+all-MiniLM-L6-v2) or ``encoder:PATH_OR_HUB_NAME``. Each kind registers how to
+build it from a spec and how to rebuild it from the ``config()`` a saved model
+holds; the implementations are imported only when built, so naming a backbone
+costs no torch import. ``transformer:PATH`` is not a frozen backbone but a
+model fine-tuned end to end (``rewardlab.models.lm``); :func:`parse_spec`
+knows the name so that every command gives the same error for a typo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rewardlab.features.base import Backbone
+from rewardlab.registry import Registry, UnknownNameError
+
+FINE_TUNED = "transformer"
+"""The spec kind of a transformer fine-tuned end to end (``transformer:PATH``)."""
+
+
+@dataclass(frozen=True)
+class BackboneKind:
+    """How to build one kind of backbone from a spec argument and from its config."""
+
+    build: Callable[..., Backbone]
+    """``build(argument, **options)``; ``argument`` is the text after ``KIND:`` or ''."""
+    from_config: Callable[[dict[str, Any]], Backbone]
+    summary: str
+
+
+def _hashing(argument: str, **options: Any) -> Backbone:
+    from rewardlab.features.hashing import HashingBackbone
+
+    if argument:
+        raise ValueError(f"backbone 'hashing' takes no argument, got 'hashing:{argument}'")
+    return HashingBackbone(**options)
+
+
+def _hashing_from_config(config: dict[str, Any]) -> Backbone:
+    from rewardlab.features.hashing import HashingBackbone
+
+    return HashingBackbone(**config)
+
+
+def _encoder(argument: str, **options: Any) -> Backbone:
+    from rewardlab.features.encoder import EncoderBackbone
+
+    return EncoderBackbone(model=argument or None, **options)
+
+
+def _encoder_from_config(config: dict[str, Any]) -> Backbone:
+    from rewardlab.features.encoder import EncoderBackbone
+
+    config.pop("model_id", None)
+    config.setdefault("layers", [-1])  # saved before layers were configurable
+    return EncoderBackbone(**config)
+
+
+BACKBONES: Registry[BackboneKind] = Registry("backbone")
+BACKBONES.add(
+    "hashing",
+    BackboneKind(_hashing, _hashing_from_config, "hashed word n-grams plus log length; no model"),
+)
+BACKBONES.add(
+    "encoder",
+    BackboneKind(
+        _encoder,
+        _encoder_from_config,
+        "a frozen sentence encoder (default the bundled all-MiniLM-L6-v2; encoder:PATH_OR_NAME)",
+    ),
+)
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """``(kind, argument)`` of a backbone spec; an unknown kind is a ValueError with the
+    registry's did-you-mean text."""
+    kind, _, argument = spec.strip().partition(":")
+    if kind == FINE_TUNED:
+        if not argument:
+            raise ValueError("backbone 'transformer' needs a model: transformer:PATH_OR_NAME")
+        return kind, argument
+    if kind not in BACKBONES:
+        try:
+            BACKBONES.get(kind)
+        except UnknownNameError as err:
+            raise ValueError(
+                f"{err} in {spec!r}; specs: hashing, encoder, encoder:PATH_OR_NAME, "
+                "transformer:PATH_OR_NAME"
+            ) from None
+    return kind, argument
+
+
+def build_backbone(spec: str, **options: Any) -> Backbone:
+    """Build a frozen backbone from a CLI spec such as ``hashing`` or ``encoder:PATH``."""
+    kind, argument = parse_spec(spec)
+    if kind == FINE_TUNED:
+        raise ValueError(
+            f"{spec!r} is fine-tuned end to end, not a frozen backbone; train it with "
+            "`rewardlab train --backbone transformer:PATH`"
+        )
+    return BACKBONES.get(kind).build(argument, **options)
+
+
+def backbone_from_config(config: dict[str, Any]) -> Backbone:
+    """Rebuild the backbone that wrote ``config`` (its ``kind`` names the registry entry)."""
+    config = dict(config)
+    kind = config.pop("kind", None)
+    if not isinstance(kind, str) or kind not in BACKBONES:
+        raise ValueError(f"unknown backbone kind {kind!r} in model config")
+    return BACKBONES.get(kind).from_config(config)

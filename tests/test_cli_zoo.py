@@ -52,13 +52,14 @@ def test_unknown_structured_option_is_a_clear_error(hh_pairs, tmp_path):
     result = runner.invoke(app, ["train", "--data", str(hh_pairs), "--backbone", "hashing",
                                  "--head", "gpm", "--head-params", '{"kk": 2}',
                                  "--out", str(tmp_path / "m")])
-    assert result.exit_code == 1 and "--head-params for 'gpm'" in result.output
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "structured model 'gpm': unknown option 'kk'" in output
     assert not (tmp_path / "m").exists()
 
 
 def test_multi_backbone_ensemble_scores_with_any_aggregation(hh_pairs, tmp_path):
     out = tmp_path / "ens"
-    invoke("train", "--data", hh_pairs, "--backbones", "hashing,hashing", "--ensemble", "2",
+    invoke("train", "--data", hh_pairs, "--backbone", "hashing,hashing", "--ensemble", "2",
            "--epochs", "3", "--out", out)
     config = json.loads((out / "config.json").read_text())
     assert config["format"] == "rewardlab-ensemble"
@@ -71,7 +72,7 @@ def test_multi_backbone_ensemble_scores_with_any_aggregation(hh_pairs, tmp_path)
     pool.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n"
                             for p, r in zip(prompts, responses)))
     scored = tmp_path / "out.jsonl"
-    invoke("score", "--model", out, "--input", pool, "--output", scored,
+    invoke("score", "--model", out, "--data", pool, "--out", scored,
            "--aggregate", "uwo", "--uncertainty")
     rows = [json.loads(line) for line in scored.read_text().splitlines()]
     uwo = members.mean(axis=0) - 0.5 * members.var(axis=0)
@@ -118,9 +119,11 @@ def opposed_tastes(n: int, seed: int, key: str) -> list[dict]:
 @pytest.mark.parametrize(
     ("head", "key", "params", "at_least"),
     [
-        # PAL on hashed n-grams through the CLI reaches ~0.72 here (0.995 on fixed
-        # features in tests/test_pal.py); a scalar BT stays near 0.5.
-        ("pal", "annotator", '{"k": 2, "epochs": 80}', 0.68),
+        # PAL on hashed n-grams through the CLI reaches 0.83 here, early-stopped on the
+        # validation loss (0.995 on fixed features in tests/test_pal.py); a scalar BT
+        # stays near 0.5. At PAL's default lr 1e-2 it fits the 8,193 features within an
+        # epoch, and the validation loss then picks epoch 1 (0.57).
+        ("pal", "annotator", '{"k": 2, "epochs": 80, "lr": 0.001}', 0.78),
         ("dmoe", "category", '{"epochs": 80}', 0.9),
     ],
 )

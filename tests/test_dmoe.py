@@ -11,7 +11,7 @@ import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.models.structured.dmoe import DMoEHead, DMoEOptions, load_dmoe, save_dmoe, train_dmoe
-from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.config import LoopOptions, TrainConfig
 from rewardlab.models.training.fit import train_reward_model
 from rewardlab.protocols import RewardModel
 
@@ -118,3 +118,24 @@ def test_errors():
     model = train_dmoe(_records(20, rng), LengthTopicBackbone(), DMoEOptions(epochs=1))
     with pytest.raises(ValueError, match="categories has 1 items"):
         model.score(["A q", "B q"], ["w", "w w"], ["A"])
+
+
+def test_options_extend_the_loop_options_with_dmoe_defaults():
+    options = DMoEOptions()
+    assert isinstance(options, LoopOptions)
+    assert (options.epochs, options.lr, options.weight_decay, options.batch_size) == (
+        40, 2e-3, 0.01, 128)
+
+
+def test_validation_pairs_pick_the_epoch_and_log_hard_routed_accuracy():
+    rng = np.random.default_rng(2)
+    train, val = _records(80, rng), _records(40, rng)
+    logs: list[dict[str, float]] = []
+    model = train_dmoe(train, LengthTopicBackbone(), DMoEOptions(epochs=15, lr=0.01), val,
+                       lambda epoch, log: logs.append(log))
+    best = int(np.argmin([log["val_loss"] for log in logs]))
+    prompts, categories = [r.prompt for r in val], [r.category for r in val]
+    chosen = model.score(prompts, [r.chosen for r in val], categories)
+    rejected = model.score(prompts, [r.rejected for r in val], categories)
+    assert logs[best]["val_accuracy"] == pytest.approx(_accuracy(chosen, rejected))
+    assert model.config["skipped"] == {"ties": 0, "unranked": 0}

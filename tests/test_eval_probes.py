@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rewardlab.data.record import Comparison
-from rewardlab.evaluate.probes import PROBES
+from rewardlab.evaluate.probes import PROBES, Probe
 from rewardlab.evaluate.probes.attack import AttackConfig, attack_probe, margin_statistics
 from rewardlab.evaluate.probes.offtopic import offtopic_probe
 from rewardlab.evaluate.probes.perturb import (
@@ -56,6 +56,47 @@ def test_registry_names_and_typo():
     assert PROBES.names() == ["attack", "length", "offtopic", "perturb", "sycophancy"]
     with pytest.raises(UnknownNameError, match="offtopic"):
         PROBES.get("offtopik")
+
+
+def test_probes_declare_their_metrics_and_directions():
+    declared = {name: [(m.name, m.higher_is_better) for m in PROBES.get(name).metrics]
+                for name in PROBES}
+    assert declared == {
+        "attack": [("hackability", False), ("attack_median_queries", True),
+                   ("fraction_small_margin", False)],
+        "length": [("length_pearson", False), ("length_nrg_ratio", True)],
+        "offtopic": [("offtopic_rate", False)],
+        "perturb": [("perturb_max_flip_rate", False)],
+        "sycophancy": [("sycophancy_agreement_rate", False)],
+    }
+    assert [name for name in PROBES if PROBES.get(name).pairwise] == ["offtopic", "sycophancy"]
+    assert PROBES.get("offtopic").summary.startswith("Off-topic long responses")
+
+
+def test_headline_metrics_read_from_the_report():
+    # TOY with LengthReward: polite_prefix flips 1 of 2 correct pairs, confident_closing 2 of 2
+    perturb = PROBES.get("perturb")
+    assert perturb.headline(perturb(LengthReward(), TOY)) == {"perturb_max_flip_rate": 1.0}
+    # a constant reward orders no pair correctly: every flip rate is undefined, the maximum NaN
+    wrong = perturb(Prefers("zzz"), TOY)
+    assert np.isnan(perturb.headline(wrong)["perturb_max_flip_rate"])
+    report = {"hackability": 0.25, "median_queries": 9.0, "margins": {"fraction_small_margin": 0.5}}
+    assert PROBES.get("attack").headline(report) == {
+        "hackability": 0.25, "attack_median_queries": 9.0, "fraction_small_margin": 0.5
+    }
+    length = PROBES.get("length")
+    # reward = length: r = 1; every length falls in bucket 0 (w = 20), so NRG = ΔR and the ratio 1
+    assert length.headline(length(LengthReward(), TOY)) == {
+        "length_pearson": pytest.approx(1.0), "length_nrg_ratio": pytest.approx(1.0)
+    }
+
+
+def test_a_probe_declares_distinct_metrics():
+    metric = PROBES.get("offtopic").metrics[0]
+    with pytest.raises(ValueError, match="distinct metrics"):
+        Probe(offtopic_probe, (metric, metric))
+    with pytest.raises(ValueError, match="distinct metrics"):
+        Probe(offtopic_probe, ())
 
 
 def test_offtopic_toy():

@@ -9,7 +9,7 @@ import pytest
 
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.probes.attack import AttackConfig
-from rewardlab.evaluate.suite import HIGHER_IS_BETTER, run_evaluation
+from rewardlab.evaluate.suite import higher_is_better, run_evaluation
 from rewardlab.models.baselines import LengthReward
 from rewardlab.registry import UnknownNameError
 
@@ -42,7 +42,14 @@ def test_pairs_suite_with_all_probes_is_json():
     assert res["metrics"]["accuracy"] == pytest.approx(2.5 / 4)
     assert res["metrics"]["length_baseline_accuracy"] == res["metrics"]["accuracy"]
     assert set(res["higher_is_better"]) == set(res["metrics"])
-    assert all(res["higher_is_better"][k] == HIGHER_IS_BETTER[k] for k in res["metrics"])
+    assert all(res["higher_is_better"][k] == higher_is_better()[k] for k in res["metrics"])
+    assert res["higher_is_better"] == {
+        "accuracy": True, "length_baseline_accuracy": True, "ece": False, "brier": False,
+        "nll": False, "length_pearson": False, "length_nrg_ratio": True, "offtopic_rate": False,
+        "perturb_max_flip_rate": False, "sycophancy_agreement_rate": False,
+        "hackability": False, "attack_median_queries": True, "fraction_small_margin": False,
+    }
+    assert list(res["metrics"]) == list(res["higher_is_better"])
     assert res["metrics"]["offtopic_rate"] == 1.0
     assert set(res["probes"]) == {"length", "offtopic", "perturb", "sycophancy", "attack"}
     assert stages[0] == "suite:pairs" and stages[-1] == "probe:attack"

@@ -11,7 +11,7 @@ import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.models.structured.pal import IdealPoints, PALOptions, load_pal, save_pal, train_pal
-from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.config import LoopOptions, TrainConfig
 from rewardlab.models.training.fit import train_reward_model
 
 
@@ -123,3 +123,38 @@ def test_two_opposed_groups_bt_capped_pal_recovers_each_and_few_shot(tmp_path):
         loaded.score(["q", "q"], ["0 0", "1 2"], ["new-b", None]),
         newcomer.score(["q", "q"], ["0 0", "1 2"], ["new-b", None]),
     )
+
+
+def test_options_extend_the_loop_options_with_pal_defaults():
+    options = PALOptions()
+    assert isinstance(options, LoopOptions)
+    assert (options.epochs, options.lr, options.weight_decay, options.batch_size) == (
+        60, 1e-2, 0.0, 128)
+
+
+def test_population_point_is_the_mean_mixture_by_hand():
+    module = IdealPoints(2, 2, PALOptions(k=2, dim=2))
+    with torch.no_grad():
+        module.logits.copy_(torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]]))
+    # w = (1/4, 3/4) and (1/2, 1/2): the mean (3/8, 5/8)
+    expected = torch.log(torch.tensor([3 / 8, 5 / 8]))
+    assert torch.allclose(module.population(), expected)
+    rows = module.logits_of(torch.tensor([1, -1, 0]))
+    assert torch.allclose(rows, torch.stack([module.logits[1], expected, module.logits[0]]))
+
+
+def test_validation_pairs_pick_the_epoch_unseen_annotators_at_the_population_point():
+    rng = np.random.default_rng(1)
+    groups = {f"a{i}": "A" for i in range(4)} | {f"b{i}": "B" for i in range(2)}
+    train = [r for name, g in groups.items() for r in _pairs(name, g, 20, rng)]
+    val = _pairs("stranger", "A", 40, rng)  # an annotator never seen in training
+    logs: list[dict[str, float]] = []
+    model = train_pal(train, PointBackbone(), PALOptions(k=2, dim=4, epochs=40, lr=0.02),
+                      val, lambda epoch, log: logs.append(log))
+    best = int(np.argmin([log["val_loss"] for log in logs]))
+    probs = model.prob([r.prompt for r in val], [r.chosen for r in val],
+                       [r.rejected for r in val])  # no annotator: the population point
+    assert logs[best]["val_accuracy"] == pytest.approx(float(np.mean(probs > 0.5)))
+    # float32 in training, float64 in prob
+    assert logs[best]["val_loss"] == pytest.approx(float(-np.mean(np.log(probs))), rel=2e-4)
+    assert model.config["n_train_pairs"] == len(train)

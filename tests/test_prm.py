@@ -36,7 +36,7 @@ from rewardlab.models.structured.prm import (
     step_inputs,
     train_prm,
 )
-from rewardlab.protocols import RewardModel
+from rewardlab.protocols import RewardModel, StepRewardModel
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +101,18 @@ def test_first_error_and_inputs_by_hand():
     assert predicted_first_error(np.array([0.9, 0.5])) is None  # 0.5 passes
     assert step_inputs("Q", ["a", "b", "c"]) == (["Q", "Q\n\na", "Q\n\na\nb"], ["a", "b", "c"])
     assert split_steps("a\n\n b \nc") == ["a", " b ", "c"]
+
+
+def test_an_empty_response_is_one_step_scored_like_any_other():
+    """One rule (``rewardlab.protocols.split_steps``), used by the PRM and the server:
+    a response without a non-blank line is one step, not a solution of no steps
+    (whose min aggregate would be the vacuous 1.0)."""
+    model = _hand_model("min")
+    assert isinstance(model, StepRewardModel)
+    assert split_steps("") == [""] and split_steps(" \n ") == [" \n "]
+    assert model.split_steps("") == [""] and model.split_steps("a\n\nb") == ["a", "b"]
+    assert model.score(["Q"], [""])[0] == pytest.approx(sigmoid(4))
+    assert model.backbone.calls[-1] == (["Q"], [""])
 
 
 def test_scores_and_first_error_detection_on_a_hand_built_case():

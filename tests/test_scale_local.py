@@ -55,10 +55,10 @@ def test_parquet_in_and_out(tmp_path):
 @pytest.mark.parametrize(
     ("lines", "needle"),
     [
-        (['{"prompt": "a", "response": "b"}', "{oops"], "in.jsonl:2: invalid JSON"),
+        (['{"prompt": "a", "response": "b"}', "{oops"], "in.jsonl:2: malformed JSON"),
         (['{"prompt": "a"}'], "in.jsonl:1: field 'response': must be a string"),
         (['{"prompt": 3, "response": "b"}'], "in.jsonl:1: field 'prompt': must be a string"),
-        (["[1, 2]"], "in.jsonl:1: each line must be a JSON object"),
+        (["[1, 2]"], "in.jsonl:1: expected a JSON object, got list"),
         ([""], "no rows to score"),
     ],
 )

@@ -90,3 +90,21 @@ def test_missing_columns_fail_before_ray_starts(tmp_path):
         score_file_ray("unused", pq_src, tmp_path / "out.parquet", model_factory=_factory)
     with pytest.raises(DataError, match="no such file"):
         score_file_ray("unused", tmp_path / "absent.jsonl", tmp_path / "o.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("first_line", "needle"),
+    [
+        ("{oops", r"in.jsonl:2: malformed JSON: Expecting property name"),
+        ("[1, 2]", r"in.jsonl:2: expected a JSON object, got list"),
+    ],
+)
+def test_a_bad_first_row_gets_the_loaders_error_before_ray_starts(tmp_path, first_line, needle):
+    """The header check reads through ``data.io.read_rows``: the same text as the local engine."""
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n" + first_line + "\n", encoding="utf-8")  # line 1 blank, counted
+    with pytest.raises(DataError, match=needle):
+        score_file_ray("unused", src, tmp_path / "out.jsonl", model_factory=_factory)
+    with pytest.raises(DataError, match=needle):
+        score_file_local(LengthReward(), src, tmp_path / "out.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from rewardlab.models.baselines import LengthReward
+from rewardlab.serve import compat
 from rewardlab.serve.app import create_app
 from rewardlab.serve.runner import BackgroundServer
 from rewardlab.serve.settings import ServeSettings
@@ -221,6 +222,28 @@ def test_vllm_classify_payload_as_verl_sends_it(length_server):
     assert out["object"] == "list" and out["model"] == "/models/rm"
     default = httpx.post(f"{url}/classify", json={"model": "m", "input": ["x"]}).json()
     assert default["data"][0]["probs"] == pytest.approx([1 / (1 + np.exp(-1.0))])
+
+
+def test_a_route_added_to_the_compat_table_is_served(monkeypatch):
+    """A framework route is one entry of ``compat.ROUTES``: the app serves it, validates its
+    body and counts its requests under their own route label."""
+
+    def tally_call(body, settings, suffixes):
+        texts = compat.text_list(compat.require_object(body), "texts", settings)
+        return compat.CompatCall(
+            *compat.whole_texts(texts),
+            lambda rewards, _components, served: {"total": sum(rewards), "by": served},
+        )
+
+    monkeypatch.setitem(compat.ROUTES, "/v0/tally", tally_call)
+    with BackgroundServer(create_app(LengthReward(), ServeSettings(max_wait_ms=1))) as server:
+        out = httpx.post(f"{server.url}/v0/tally", json={"texts": ["a b c", "d e"]})
+        assert out.json() == {"total": 5.0, "by": "LengthReward"}  # 3 + 2 words
+        bad = httpx.post(f"{server.url}/v0/tally", json={"texts": "a"})
+        assert bad.status_code == 400 and bad.json()["field"] == "texts"
+        metrics = httpx.get(f"{server.url}/metrics").text
+    assert _metric(metrics, "rewardlab_requests_total", route="/v0/tally", status="200") == 1
+    assert set(compat.ROUTES) == {"/get_reward", "/v1/score/evaluation", "/classify", "/v0/tally"}
 
 
 # -------------------------------------------------- other kinds of models

@@ -13,7 +13,7 @@ import pytest
 from rewardlab.serve import compat
 from rewardlab.serve.batching import MicroBatcher, ScoringError
 from rewardlab.serve.metrics import Histogram, ServerMetrics, escape_label
-from rewardlab.serve.model_ops import min_step, split_steps
+from rewardlab.serve.model_ops import min_step, response_steps
 from rewardlab.serve.schemas import RequestError, parse_compare, parse_score
 from rewardlab.serve.settings import ServeSettings
 
@@ -134,8 +134,14 @@ def test_sigmoid_is_stable_at_the_extremes():
 
 
 def test_steps_split_and_min_aggregation():
-    assert split_steps("step 1\n\n step 2 \n") == ["step 1", " step 2 "]
-    assert split_steps("") == [""]
+    class OwnSteps:
+        def split_steps(self, response):
+            return response.split(";")
+
+    plain = object()  # no split_steps: the rule of rewardlab.protocols.split_steps
+    assert response_steps(plain, "step 1\n\n step 2 \n") == ["step 1", " step 2 "]
+    assert response_steps(plain, "") == [""]  # an empty response is one empty step
+    assert response_steps(OwnSteps(), "a;b\nc") == ["a", "b\nc"]
     assert min_step([[0.9, 0.2, 0.7], [0.5]]) == [0.2, 0.5]
 
 

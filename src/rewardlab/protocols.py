@@ -48,6 +48,32 @@ class PreferenceModel(Protocol):
     ) -> np.ndarray: ...
 
 
+@runtime_checkable
+class StepRewardModel(Protocol):
+    """A process reward model: one reward per reasoning step (Lightman et al.,
+    "Let's Verify Step by Step", 2023).
+
+    ``score_steps`` returns one array of shape ``(n_steps,)`` per solution;
+    ``split_steps`` is how the model cuts a plain response into steps (the
+    server and the recipes call it when a response comes without steps;
+    :func:`split_steps` is the rule of rewardlab's PRM).
+    """
+
+    def score_steps(
+        self, prompts: Sequence[str], steps_list: Sequence[Sequence[str]]
+    ) -> list[np.ndarray]: ...
+
+    def split_steps(self, response: str) -> list[str]: ...
+
+
+def split_steps(response: str) -> list[str]:
+    """A response's steps: its non-blank lines, in order. A response without one
+    (empty or blank) is one step, itself, so it gets a step's score rather than
+    the vacuous score of a solution with no steps."""
+    steps = [line for line in response.split("\n") if line.strip()]
+    return steps or [response]
+
+
 def check_lengths(prompts: Sequence[str], *others: Sequence[str]) -> int:
     """Raise ``ValueError`` unless every sequence has ``len(prompts)`` items."""
     n = len(prompts)

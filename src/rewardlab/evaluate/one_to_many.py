@@ -19,9 +19,7 @@ variants, steps joined by newlines).
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -81,18 +79,6 @@ def evaluate_one_to_many(model: RewardModel, groups: Sequence[Comparison]) -> di
     return out
 
 
-def _read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"invalid JSON: {err.msg}", path=str(path), line=line_no) from None
-
-
 def _field(row: dict, name: str, path: Path, line: int):
     if name not in row:
         raise DataError("missing", path=str(path), line=line, field=name)
@@ -121,7 +107,7 @@ def load_prmbench_groups(paths: Sequence[str | Path]) -> list[Comparison]:
     order: list[tuple[str, str]] = []
     found: dict[tuple[str, str], dict] = {}
     for p in sorted(Path(x) for x in paths):
-        for line, row in _read_jsonl(p):
+        for line, row in read_rows(p):
             question = _field(row, "original_question", p, line)
             original = _field(row, "original_process", p, line)
             modified = _field(row, "modified_process", p, line)

@@ -23,7 +23,7 @@ transitivity and so suits intransitive preferences.
 
 Probes that need a scalar reward (``length``, ``perturb``, ``attack``) call
 :func:`require_scalar`; ``offtopic`` and ``sycophancy`` compare two responses
-and take either kind.
+and take either kind (each probe declares which: ``Probe.pairwise``).
 """
 
 from __future__ import annotations
@@ -35,20 +35,21 @@ import numpy as np
 
 from rewardlab.protocols import PreferenceModel, RewardModel, check_lengths
 
-PAIRWISE_PROBES = ("offtopic", "sycophancy")
-
 
 def is_preference_model(model: object) -> bool:
     """True when comparisons should go through ``model.prob``."""
     return isinstance(model, PreferenceModel)
 
 
-def require_scalar(model: object, what: str) -> RewardModel:
-    """``model`` when it has ``score``; else a one-line error naming ``what`` needs it."""
+def require_scalar(model: object, what: str, pairwise_probes: Sequence[str] = ()) -> RewardModel:
+    """``model`` when it has ``score``; else a one-line error naming ``what`` needs it
+    and, when given, the ``pairwise_probes`` that a preference model can take."""
     if not isinstance(model, RewardModel):
+        names = ", ".join(pairwise_probes)
+        hint = f"; probes that work with it: {names}" if names else ""
         raise ValueError(
             f"{what} needs a scalar reward (score) and {type(model).__name__} is a preference "
-            f"model (prob only); probes that work with it: {', '.join(PAIRWISE_PROBES)}"
+            f"model (prob only){hint}"
         )
     return model
 

@@ -7,7 +7,8 @@ v1 sections and overall; :mod:`rewardlab.evaluate.rewardbench`) and
 :mod:`rewardlab.evaluate.one_to_many`). Every suite also reports the
 length-only baseline on the same data and the calibration of σ(Δ) on its
 (chosen, rejected) pairs. Probes are looked up in
-:data:`rewardlab.evaluate.probes.PROBES`.
+:data:`rewardlab.evaluate.probes.PROBES`; each declares the metrics it adds
+and their direction (:class:`rewardlab.evaluate.probes.Metric`).
 
 A :class:`~rewardlab.protocols.PreferenceModel` (GPM, PAL, an LLM judge) is
 asked ``prob`` wherever two responses are compared
@@ -18,7 +19,8 @@ it. The ``one-to-many`` suite and the ``length``, ``perturb`` and ``attack``
 probes need a scalar reward and say so before anything runs.
 
 Following lm-evaluation-harness, ``metrics`` is a flat name → value map and
-``higher_is_better`` declares the direction of each metric.
+``higher_is_better`` declares the direction of each metric: the suite's own
+in :data:`SUITE_HIGHER_IS_BETTER`, the probes' from their registry entries.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from rewardlab.data.record import Comparison
 from rewardlab.evaluate.calibration import pair_calibration, preference_calibration
 from rewardlab.evaluate.one_to_many import evaluate_one_to_many
 from rewardlab.evaluate.pairwise import accuracy_report, compare_pairs, score_pairs
-from rewardlab.evaluate.preference import PAIRWISE_PROBES, is_preference_model, require_scalar
+from rewardlab.evaluate.preference import is_preference_model, require_scalar
 from rewardlab.evaluate.probes import PROBES
 from rewardlab.evaluate.rewardbench import evaluate_rewardbench
 from rewardlab.models.baselines import LengthReward
@@ -43,7 +45,7 @@ from rewardlab.protocols import PreferenceModel, RewardModel
 
 SUITES = ("pairs", "rewardbench", "one-to-many")
 
-HIGHER_IS_BETTER: dict[str, bool] = {
+SUITE_HIGHER_IS_BETTER: dict[str, bool] = {
     "accuracy": True,
     "length_baseline_accuracy": True,
     "rewardbench_overall": True,
@@ -51,15 +53,22 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "ece": False,
     "brier": False,
     "nll": False,
-    "length_pearson": False,
-    "length_nrg_ratio": True,
-    "offtopic_rate": False,
-    "perturb_max_flip_rate": False,
-    "sycophancy_agreement_rate": False,
-    "hackability": False,
-    "attack_median_queries": True,
-    "fraction_small_margin": False,
 }
+"""Direction of the metrics every suite and the calibration report."""
+
+
+def higher_is_better() -> dict[str, bool]:
+    """Direction of every metric :func:`run_evaluation` can report: the suite's and
+    those each registered probe declares."""
+    out = dict(SUITE_HIGHER_IS_BETTER)
+    for name in PROBES:
+        out.update({m.name: m.higher_is_better for m in PROBES.get(name).metrics})
+    return out
+
+
+def pairwise_probes() -> list[str]:
+    """The probes that compare two responses and so also take a preference model."""
+    return [name for name in PROBES if PROBES.get(name).pairwise]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -117,7 +126,8 @@ def _run_suite(
         res["length_baseline"] = {k: base[k] for k in ("per_subset", "sections", "overall")}
         metrics["rewardbench_overall"] = res["overall"]
     else:
-        res = evaluate_one_to_many(require_scalar(model, "suite 'one-to-many'"), records)
+        scalar = require_scalar(model, "suite 'one-to-many'", pairwise_probes())
+        res = evaluate_one_to_many(scalar, records)
         base = evaluate_one_to_many(LengthReward(), records)
         res["length_baseline"] = {k: base[k] for k in ("accuracy", "mrr")}
         metrics["mrr"] = res["mrr"]
@@ -149,10 +159,10 @@ def run_evaluation(
     """
     if suite not in SUITES:
         raise ValueError(f"field 'suite': unknown {suite!r}; choose one of {SUITES}")
-    probe_fns = {name: PROBES.get(name) for name in probes}
-    for name in probe_fns:
-        if name not in PAIRWISE_PROBES:
-            require_scalar(model, f"probe {name!r}")
+    chosen_probes = {name: PROBES.get(name) for name in probes}
+    for name, probe in chosen_probes.items():
+        if not probe.pairwise:
+            require_scalar(model, f"probe {name!r}", pairwise_probes())
     if not pairs:
         raise ValueError("field 'pairs': nothing to evaluate")
     note = progress or (lambda _stage: None)
@@ -167,10 +177,11 @@ def run_evaluation(
     metrics.update(ece=calib["ece"], brier=calib["brier"], nll=calib["nll"])
     probe_res: dict[str, dict] = {}
     options = probe_options or {}
-    for name, fn in probe_fns.items():
+    for name, probe in chosen_probes.items():
         note(f"probe:{name}")
-        probe_res[name] = fn(model, flat_pairs, seed=seed, **dict(options.get(name, {})))
-    _probe_metrics(probe_res, metrics)
+        probe_res[name] = probe(model, flat_pairs, seed=seed, **dict(options.get(name, {})))
+        metrics.update(probe.headline(probe_res[name]))
+    directions = higher_is_better()
     return to_jsonable({
         "rewardlab_version": __version__,
         "suite": suite,
@@ -179,26 +190,9 @@ def run_evaluation(
         "n_pairs": len(flat_pairs),
         "data_fingerprint": fingerprint(pairs),
         "metrics": metrics,
-        "higher_is_better": {k: HIGHER_IS_BETTER[k] for k in metrics},
+        "higher_is_better": {k: directions[k] for k in metrics},
         "suite_results": suite_res,
         "calibration": calib,
         "probes": probe_res,
     })
 
-
-def _probe_metrics(res: Mapping[str, dict], metrics: dict[str, float]) -> None:
-    if "length" in res:
-        metrics["length_pearson"] = res["length"]["pearson"]
-        metrics["length_nrg_ratio"] = res["length"]["nrg"]["ratio"]
-    if "offtopic" in res:
-        metrics["offtopic_rate"] = res["offtopic"]["offtopic_rate"]
-    if "perturb" in res:
-        rates = [v["flip_rate"] for v in res["perturb"]["per_perturbation"].values()
-                 if v["flip_rate"] is not None]
-        metrics["perturb_max_flip_rate"] = max(rates) if rates else float("nan")
-    if "sycophancy" in res:
-        metrics["sycophancy_agreement_rate"] = res["sycophancy"]["agreement_rate"]
-    if "attack" in res:
-        metrics["hackability"] = res["attack"]["hackability"]
-        metrics["attack_median_queries"] = res["attack"]["median_queries"]
-        metrics["fraction_small_margin"] = res["attack"]["margins"]["fraction_small_margin"]

@@ -3,8 +3,9 @@
 Each ``(model id, max length)`` pair has its own folder of shards; a shard is a
 safetensors file holding ``hashes`` (uint8, n × 16: the first 16 bytes of each
 text's SHA-256) and ``vectors`` (float32, n × d). New vectors go to a new shard
-written to a temporary name and renamed, so a crash never leaves a half shard;
-nothing is ever unpickled. The folder defaults to ``$REWARDLAB_CACHE`` or
+written atomically (:func:`rewardlab.atomic.write_bytes_atomic`: a temporary
+name, then renamed), so a crash never leaves a half shard; nothing is ever
+unpickled. The folder defaults to ``$REWARDLAB_CACHE`` or
 ``~/.cache/rewardlab/embeddings``.
 
 ``$REWARDLAB_CACHE_MODE`` chooses what the cache does: ``readwrite`` (the
@@ -24,6 +25,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from rewardlab.atomic import write_bytes_atomic
 
 
 def default_cache_dir() -> Path:
@@ -97,15 +100,12 @@ class EmbeddingCache:
         """Add vectors for texts as one new shard (atomic write); nothing unless read-write."""
         if len(texts) == 0 or cache_mode() != "readwrite":
             return
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
         hashes = np.frombuffer(b"".join(text_hash(t) for t in texts), dtype=np.uint8)
         hashes = hashes.reshape(len(texts), 16)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = uuid.uuid4().hex
-        tmp = self.folder / f".{name}.tmp"
-        save_file({"hashes": hashes, "vectors": np.ascontiguousarray(vectors, np.float32)}, tmp)
-        os.replace(tmp, self.folder / f"{name}.safetensors")
+        shard = {"hashes": hashes, "vectors": np.ascontiguousarray(vectors, np.float32)}
+        write_bytes_atomic(self.folder / f"{uuid.uuid4().hex}.safetensors", save(shard))
         index = self._load()
         for key, vector in zip(hashes, vectors, strict=True):
             index[key.tobytes()] = vector

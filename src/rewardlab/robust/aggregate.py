@@ -19,6 +19,10 @@ per column. Spread statistics are across members, population form (ddof=0):
   taken from its Bayesian ensemble; with point-estimate members the nominal
   reward here is the ensemble mean and w = 1 − λ.
 
+Members are exchangeable (independently seeded or trained copies), so every
+aggregation is invariant to the order of the rows, and with K = 1 it returns
+that member; ``tests/test_conformance.py`` checks both for every registered one.
+
 All functions are registered in :data:`AGGREGATIONS` so callers pick one by name
 (``--aggregate uwo``); :func:`aggregate` does the lookup and the call.
 """

@@ -6,7 +6,7 @@
   (``rewardlab-reward-model``, :func:`rewardlab.models.io.load_model`), a
   multi-backbone ensemble (``rewardlab-ensemble``,
   :mod:`rewardlab.robust.backbone_ensemble`), a structured model (GPM, PAL,
-  DMoE, PRM; :data:`rewardlab.models.structured.LOADERS_BY_FORMAT`), or
+  DMoE, PRM; :func:`rewardlab.models.structured.loader_for_format`), or
   ``rewardlab.json`` for a fine-tuned transformer;
 * a Hugging Face sequence-classification folder as published (a
   ``config.json`` without a rewardlab ``format``;
@@ -52,7 +52,7 @@ from rewardlab.models.io import load_model
 from rewardlab.models.lm.hub import HF_PREFIX, HubModelOptions, is_hf_model_config
 from rewardlab.models.lm.judge import JudgeOptions
 from rewardlab.models.lm.transformer_rm import is_transformer_model_dir, load_transformer_model
-from rewardlab.models.structured import LOADERS_BY_FORMAT
+from rewardlab.models.structured import loader_for_format, structured_formats
 from rewardlab.protocols import RewardModel
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.backbone_ensemble import (
@@ -119,11 +119,12 @@ def load_reward_model(
     fmt = config.get("format")
     if fmt is None and is_hf_model_config(config):
         return _hf_model(directory, hub, spec, aggregate, center, params)
-    if fmt in LOADERS_BY_FORMAT:
+    load_structured = loader_for_format(fmt)
+    if load_structured is not None:
         if aggregate is not None or center:
             raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
         try:
-            return LOADERS_BY_FORMAT[fmt](directory)
+            return load_structured(directory)
         except (KeyError, TypeError) as err:  # a field missing from, or mistyped in, config.json
             raise DataError(
                 f"a {fmt} model needs a different config ({type(err).__name__}: {err})",
@@ -134,7 +135,7 @@ def load_reward_model(
     elif fmt == MODEL_FORMAT:
         model = load_model(directory)
     else:
-        known = ", ".join(sorted([MODEL_FORMAT, ENSEMBLE_FORMAT, *LOADERS_BY_FORMAT]))
+        known = ", ".join(sorted([MODEL_FORMAT, ENSEMBLE_FORMAT, *structured_formats()]))
         raise ValueError(
             f"{directory / 'config.json'}: field 'format' is {fmt!r}, expected one of {known}"
         )

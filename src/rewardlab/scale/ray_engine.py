@@ -20,7 +20,7 @@ actors of one CPU each would starve them).
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from rewardlab.data.errors import DataError
+from rewardlab.data.io import read_rows
 from rewardlab.scale.tables import AtomicTableWriter, file_format, score_table
 
 ModelFactory = Callable[[str], Any]
@@ -59,15 +60,11 @@ def _check_header(path: Path, in_format: str) -> None:
     if in_format == "parquet":
         names = set(pq.read_schema(path).names)
     else:
-        with path.open(encoding="utf-8") as f:
-            first = next((line for line in f if line.strip()), None)
+        with contextlib.closing(read_rows(path)) as rows:
+            first = next(rows, None)
         if first is None:
             raise DataError("no rows to score", path=str(path))
-        try:
-            row = json.loads(first)
-        except json.JSONDecodeError as err:
-            raise DataError(f"invalid JSON: {err.msg}", path=str(path)) from None
-        names = set(row) if isinstance(row, dict) else set()
+        names = set(first[1])
     for field in ("prompt", "response"):
         if field not in names:
             raise DataError("missing column", path=str(path), field=field)

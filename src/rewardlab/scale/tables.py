@@ -4,8 +4,10 @@ Shared by the local and the Ray engine so that both read the same columns,
 add the same ``reward`` column (float64, ``r_i = model.score([prompt_i],
 [response_i])``, computed a batch at a time) and write byte-for-byte the same
 file for the same rows. The format follows the file suffix: ``.jsonl`` or
-``.parquet``. Output is written to a temporary file beside the target and
-moved into place with ``os.replace``, so a crash never leaves half a file;
+``.parquet``. JSONL is read with :func:`rewardlab.data.io.read_rows`, so a bad
+line gets the same error (file, line, field) as every other loader. Output is
+written through :func:`rewardlab.atomic.atomic_file` (a temporary file beside
+the target, then renamed), so a crash never leaves half a file;
 JSONL output is strict JSON (non-finite numbers as ``null``). An existing
 ``reward`` column is replaced.
 """
@@ -13,7 +15,6 @@ JSONL output is strict JSON (non-finite numbers as ``null``). An existing
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from rewardlab.atomic import atomic_file
 from rewardlab.data.errors import DataError
+from rewardlab.data.io import read_rows
 from rewardlab.strict_json import dumps
 
 FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
@@ -47,24 +49,11 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
         table = pq.read_table(path)
     else:
         rows = []
-        with path.open(encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(
-                        f"invalid JSON: {err.msg}", path=str(path), line=line_no
-                    ) from None
-                if not isinstance(row, dict):
-                    raise DataError("each line must be a JSON object", path=str(path), line=line_no)
-                for field in REQUIRED:
-                    if not isinstance(row.get(field), str):
-                        raise DataError(
-                            "must be a string", path=str(path), line=line_no, field=field
-                        )
-                rows.append(row)
+        for line_no, row in read_rows(path):
+            for field in REQUIRED:
+                if not isinstance(row.get(field), str):
+                    raise DataError("must be a string", path=str(path), line=line_no, field=field)
+            rows.append(row)
         table = pa.Table.from_pylist(rows)
     if table.num_rows == 0:
         raise DataError("no rows to score", path=str(path))

@@ -66,16 +66,8 @@ from rewardlab.serve.settings import ServeSettings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-ROUTES = (
-    "/score",
-    "/compare",
-    "/get_reward",
-    "/v1/score/evaluation",
-    "/classify",
-    "/health",
-    "/info",
-    "/metrics",
-)
+NATIVE_ROUTES = ("/score", "/compare", "/health", "/info", "/metrics")
+"""The app's own paths; it also answers every framework route of :data:`compat.ROUTES`."""
 
 
 def _require_fastapi() -> Any:
@@ -149,7 +141,8 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             executor.shutdown(wait=False)
 
     app = fastapi.FastAPI(title="rewardlab reward server", version=__version__, lifespan=lifespan)
-    app.add_middleware(Guard, settings=settings, metrics=metrics, routes=frozenset(ROUTES))
+    routes = frozenset((*NATIVE_ROUTES, *compat.ROUTES))
+    app.add_middleware(Guard, settings=settings, metrics=metrics, routes=routes)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.model = model
@@ -203,7 +196,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
         elif caps.score:
             rewards = await run("score", prompts, responses)
         elif caps.steps:
-            steps = [model_ops.split_steps(r) for r in responses]
+            steps = [model_ops.response_steps(model, r) for r in responses]
             rewards = model_ops.min_step(await run("steps", prompts, steps))
         else:
             raise RequestError(f"{served} is a preference model; use POST /compare", status=400)
@@ -255,7 +248,9 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             raise RequestError(f"{served} is not a process reward model", field="steps")
         out: dict[str, Any] = {}
         if caps.steps:
-            steps = req.steps or [model_ops.split_steps(r) for r in req.responses or []]
+            steps = req.steps or [
+                model_ops.response_steps(model, r) for r in req.responses or []
+            ]
             out["step_rewards"] = await run("steps", req.prompts, steps)
         responses = req.responses or ["\n".join(s) for s in req.steps or []]
         if req.uncertainty:
@@ -289,25 +284,19 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             raise RequestError(f"{served} has neither prob() nor score()", status=400)
         return {"probs": probs, "rule": compare_rule, "model": served}
 
-    @app.post("/get_reward")
-    async def openrlhf(request: Request) -> dict[str, Any]:
-        texts = compat.parse_openrlhf(await read_json(request), settings, suffixes)
-        rewards, components = await rewards_for(
-            "/get_reward", texts.prompts, texts.responses, texts.labels, "labels"
-        )
-        return compat.openrlhf_response(rewards, texts, components)
+    def compat_route(path: str, parse: Callable[..., compat.CompatCall]) -> None:
+        async def handle(request: Request) -> dict[str, Any]:
+            call = parse(await read_json(request), settings, suffixes)
+            rewards, components = await rewards_for(
+                path, call.prompts, call.responses, call.references, call.reference_field
+            )
+            return call.answer(rewards, components, served)
 
-    @app.post("/v1/score/evaluation")
-    async def llamafactory(request: Request) -> dict[str, Any]:
-        name, texts = compat.parse_llamafactory(await read_json(request), settings)
-        rewards, _ = await rewards_for("/v1/score/evaluation", *compat.whole_texts(texts))
-        return compat.llamafactory_response(name or served, rewards)
+        handle.__name__ = parse.__name__
+        app.post(path)(handle)
 
-    @app.post("/classify")
-    async def classify(request: Request) -> dict[str, Any]:
-        req = compat.parse_classify(await read_json(request), settings)
-        rewards, _ = await rewards_for("/classify", *compat.whole_texts(req.texts))
-        return compat.classify_response(req, rewards, served)
+    for path, parse in compat.ROUTES.items():
+        compat_route(path, parse)
 
     return app
 

@@ -54,6 +54,13 @@ what vLLM applies to a one-label head. Texts are scored as prompt ``""`` and
 response = the whole text. ``usage`` counts whitespace tokens (rewardlab does
 not know the client's tokenizer). Token-id inputs and chat ``messages`` are
 refused with 400.
+
+**The route table.** :data:`ROUTES` maps each path to its parser, which turns a
+body into a :class:`CompatCall`: the texts to score, the references and the
+body field that carries them (``None`` when the format cannot carry any), and
+how to answer with the rewards. The app registers one POST handler per entry,
+so a new framework is its parser and builder here plus one line in
+:data:`ROUTES`.
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,3 +257,60 @@ def classify_response(
 def whole_texts(texts: Sequence[str]) -> tuple[list[str], list[str]]:
     """Texts without a prompt boundary: prompts ``""`` and responses = the texts."""
     return [""] * len(texts), list(texts)
+
+
+Answer = Callable[[list[float], dict[str, list[float]], str], dict[str, Any]]
+"""``answer(rewards, components, served model id)`` → the framework's response body."""
+
+
+@dataclass(frozen=True)
+class CompatCall:
+    """A parsed compatibility request: what to score and how to answer.
+
+    ``reference_field`` names the body field that carries references (``None``
+    when the format has none, so a reward that needs references is refused).
+    """
+
+    prompts: list[str]
+    responses: list[str]
+    answer: Answer
+    references: list[Any] | None = None
+    reference_field: str | None = None
+
+
+def openrlhf_call(body: Any, settings: ServeSettings, suffixes: Sequence[str]) -> CompatCall:
+    """``POST /get_reward``: queries split at their prompts, ``labels`` as references."""
+    texts = parse_openrlhf(body, settings, suffixes)
+    return CompatCall(
+        texts.prompts,
+        texts.responses,
+        lambda rewards, components, _served: openrlhf_response(rewards, texts, components),
+        texts.labels,
+        "labels",
+    )
+
+
+def llamafactory_call(body: Any, settings: ServeSettings, _suffixes: Sequence[str]) -> CompatCall:
+    """``POST /v1/score/evaluation``: whole texts; answers under the request's model name."""
+    model, texts = parse_llamafactory(body, settings)
+    return CompatCall(
+        *whole_texts(texts),
+        lambda rewards, _components, served: llamafactory_response(model or served, rewards),
+    )
+
+
+def classify_call(body: Any, settings: ServeSettings, _suffixes: Sequence[str]) -> CompatCall:
+    """``POST /classify``: whole texts; one-label classification answer."""
+    request = parse_classify(body, settings)
+    return CompatCall(
+        *whole_texts(request.texts),
+        lambda rewards, _components, served: classify_response(request, rewards, served),
+    )
+
+
+ROUTES: dict[str, Callable[[Any, ServeSettings, Sequence[str]], CompatCall]] = {
+    "/get_reward": openrlhf_call,
+    "/v1/score/evaluation": llamafactory_call,
+    "/classify": classify_call,
+}
+"""Path → parser of every framework route the server answers (see the module doc)."""

@@ -7,8 +7,10 @@ rewards when it has ``score_steps(prompts, steps_list) -> list[np.ndarray]``
 (a process reward model, Lightman et al., "Let's Verify Step by Step", 2023).
 A PRM without ``score`` gets the outcome reward of its weakest step,
 ``r = min_t r_t`` (the min aggregation of Math-Shepherd, Wang et al., 2024).
-A response sent without explicit steps is cut into steps at newlines
-(non-empty lines; an empty response is one empty step).
+A response sent without explicit steps is cut into steps by the model's own
+``split_steps`` (a :class:`~rewardlab.protocols.StepRewardModel`), else by
+:func:`rewardlab.protocols.split_steps` (non-blank lines; an empty response is
+one empty step).
 
 A reward that judges responses against per-sample references (a verifier, a
 recipe: :class:`~rewardlab.protocols.ReferenceRewardModel`) or that reports
@@ -37,7 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.protocols import ComponentRewardModel, ReferenceRewardModel, score_components
+from rewardlab.protocols import (
+    ComponentRewardModel,
+    ReferenceRewardModel,
+    score_components,
+    split_steps,
+)
 
 COMPARE_RULES = ("preference_model", "bradley_terry")
 """What ``/compare`` reports in ``rule``: the model's ``prob``, or σ(r(a) − r(b))."""
@@ -133,10 +140,11 @@ def eos_text(model: object) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def split_steps(response: str) -> list[str]:
-    """Non-empty lines of ``response``; ``[response]`` when there are none."""
-    steps = [line for line in response.split("\n") if line.strip()]
-    return steps or [response]
+def response_steps(model: object, response: str) -> list[str]:
+    """``response`` cut into steps by ``model.split_steps``, else by
+    :func:`rewardlab.protocols.split_steps`."""
+    own = getattr(model, "split_steps", None)
+    return own(response) if callable(own) else split_steps(response)
 
 
 def _vector(values: Any, n: int, what: str) -> list[float]:

@@ -35,6 +35,7 @@ import numpy as np
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.pairwise import score_pairs
 from rewardlab.evaluate.preference import require_scalar
+from rewardlab.evaluate.probes.base import PROBES, Metric, Probe
 from rewardlab.evaluate.probes.common import distribution, labelled_pairs
 from rewardlab.protocols import RewardModel
 
@@ -156,3 +157,13 @@ def attack_probe(
         "batch": cfg.batch,
         "margins": margins,
     }
+
+
+PROBES.add("attack", Probe(attack_probe, (
+    Metric("hackability", False, "share of attacked pairs flipped within the budget",
+           lambda res: res["hackability"]),
+    Metric("attack_median_queries", True, "median queries to flip a pair",
+           lambda res: res["median_queries"]),
+    Metric("fraction_small_margin", False, "share of pairs with |Δ| < 0.1·std",
+           lambda res: res["margins"]["fraction_small_margin"]),
+)))

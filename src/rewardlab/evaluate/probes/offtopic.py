@@ -22,6 +22,7 @@ import numpy as np
 
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.preference import pair_margins
+from rewardlab.evaluate.probes.base import PROBES, Metric, Probe
 from rewardlab.evaluate.probes.common import labelled_pairs
 from rewardlab.models.baselines import response_lengths
 from rewardlab.protocols import PreferenceModel, RewardModel
@@ -54,3 +55,9 @@ def offtopic_probe(
         "n_skipped": len(used) - len(ps),
         "mean_reward_gap": float(np.mean(m)),
     }
+
+
+PROBES.add("offtopic", Probe(offtopic_probe, (
+    Metric("offtopic_rate", False, "share of pairs where a longer off-topic answer wins",
+           lambda res: res["offtopic_rate"]),
+), pairwise=True))

@@ -19,12 +19,14 @@ orders correctly, r(y⁺) > r(y⁻), the fraction with r(y⁺) ≤ r(φ(y⁻)).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.preference import require_scalar
+from rewardlab.evaluate.probes.base import PROBES, Metric, Probe
 from rewardlab.evaluate.probes.common import distribution, labelled_pairs
 from rewardlab.protocols import RewardModel
 
@@ -103,3 +105,15 @@ def perturb_probe(
         entry["n_flipped"] = int(flipped.sum())
         out["per_perturbation"][name] = entry
     return out
+
+
+def max_flip_rate(report: Mapping[str, Any]) -> float:
+    """The largest flip rate over the perturbations (NaN when no pair was ordered right)."""
+    rates = [v["flip_rate"] for v in report["per_perturbation"].values()
+             if v["flip_rate"] is not None]
+    return max(rates) if rates else float("nan")
+
+
+PROBES.add("perturb", Probe(perturb_probe, (
+    Metric("perturb_max_flip_rate", False, "flip rate of the worst perturbation", max_flip_rate),
+)))

@@ -24,6 +24,7 @@ import numpy as np
 
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.preference import pair_margins
+from rewardlab.evaluate.probes.base import PROBES, Metric, Probe
 from rewardlab.protocols import PreferenceModel, RewardModel
 
 
@@ -123,3 +124,9 @@ def sycophancy_probe(
         "n_items": len(items),
         "mean_reward_gap": float(np.mean(m)),
     }
+
+
+PROBES.add("sycophancy", Probe(sycophancy_probe, (
+    Metric("sycophancy_agreement_rate", False, "share of false claims rewarded for agreement",
+           lambda res: res["agreement_rate"]),
+), pairwise=True))

@@ -1,59 +1,63 @@
 """Structured reward models by name: GPM, PAL, DMoE and process reward models.
 
-These do not fit the batched-head contract (features (K, B, d) → rewards
-(K, B)): a GPM outputs embeddings, PAL needs annotators, DMoE categories, a
-PRM steps. Each module provides ``train_<x>(records, backbone, options,
-val_records)``, ``save_<x>`` and ``load_<x>``; this file maps the
-``--head`` name to them for training, and a saved directory's ``format`` to
-its loader.
+Every module of this package that defines a model family registers it in
+:data:`STRUCTURED` (``rewardlab.models.structured.base``) with one line at its
+end; importing the package imports them all, so adding a structured model is
+its module plus its test. :func:`train_structured` trains one by name, and
+:func:`loader_for_format` finds the loader of a saved directory's ``format``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone
-from rewardlab.models.structured import dmoe, gpm, pal, prm
+from rewardlab.models.structured.base import NEEDS, STRUCTURED, StructuredFamily
+from rewardlab.models.training.early_stopping import EpochLog
 
-
-@dataclass(frozen=True)
-class StructuredModel:
-    """How to train, save and load one structured model family."""
-
-    options: type
-    train: Callable[..., Any]
-    save: Callable[[Any, Path], Path]
-    load: Callable[[Path], Any]
-    format: str
-
-
-STRUCTURED: dict[str, StructuredModel] = {
-    "gpm": StructuredModel(gpm.GPMOptions, gpm.train_gpm, gpm.save_gpm, gpm.load_gpm, gpm.FORMAT),
-    "pal": StructuredModel(pal.PALOptions, pal.train_pal, pal.save_pal, pal.load_pal, pal.FORMAT),
-    "dmoe": StructuredModel(
-        dmoe.DMoEOptions, dmoe.train_dmoe, dmoe.save_dmoe, dmoe.load_dmoe, dmoe.FORMAT
-    ),
-    "prm": StructuredModel(prm.PRMOptions, prm.train_prm, prm.save_prm, prm.load_prm, prm.FORMAT),
-}
-
-LOADERS_BY_FORMAT: dict[str, Callable[[Path], Any]] = {m.format: m.load for m in STRUCTURED.values()}
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def train_structured(
     name: str,
     records: Sequence[Comparison],
     backbone: Backbone,
-    options: dict[str, Any],
+    options: Mapping[str, Any] | None = None,
     val_records: Sequence[Comparison] = (),
+    on_epoch: EpochLog | None = None,
 ) -> Any:
-    """Train the structured model ``name`` with ``options`` (its options dataclass fields)."""
-    family = STRUCTURED[name]
-    try:
-        parsed = family.options(**options)
-    except TypeError as err:
-        raise ValueError(f"--head-params for {name!r}: {err}") from None
-    return family.train(records, backbone, parsed, val_records)
+    """Train the structured model ``name`` with ``options`` (fields of its options
+    dataclass). An unknown name (did-you-mean) or option fails before any training."""
+    family = STRUCTURED.get(name)
+    parsed = family.parse_options(name, options or {})
+    return family.train(records, backbone, parsed, val_records, on_epoch)
+
+
+def loader_for_format(fmt: object) -> Callable[..., Any] | None:
+    """The ``load(directory, backbone=None)`` of the family saving ``format`` ``fmt``,
+    or None when no structured model saves that format."""
+    for name in STRUCTURED:
+        family = STRUCTURED.get(name)
+        if family.format == fmt:
+            return family.load
+    return None
+
+
+def structured_formats() -> list[str]:
+    """The ``format`` of every registered structured model, sorted."""
+    return sorted(STRUCTURED.get(name).format for name in STRUCTURED)
+
+
+__all__ = [
+    "NEEDS",
+    "STRUCTURED",
+    "StructuredFamily",
+    "loader_for_format",
+    "structured_formats",
+    "train_structured",
+]

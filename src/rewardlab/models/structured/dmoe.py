@@ -18,7 +18,9 @@ categories mixes them:
 
 Training minimizes the Bradley–Terry loss −log σ(r(x, y⁺) − r(x, y⁻)) with
 hard routing plus the router's cross-entropy against each record's category
-(records without a category train only through the router's soft mixture).
+(records without a category train only through the router's soft mixture),
+in the shared loop (``fit_with_early_stopping``): with validation records the
+parameters of the lowest validation loss are kept.
 The inner experts are learned jointly through the aggregator (the paper trains
 them on per-capability labels first; frozen features make joint training
 cheap).
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,12 @@ from rewardlab.data.record import Comparison
 from rewardlab.features.backbones import backbone_from_config
 from rewardlab.features.base import Backbone
 from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.base import STRUCTURED, StructuredFamily
+from rewardlab.models.structured.pair_features import encode_pairs
 from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
+from rewardlab.models.training.config import LoopOptions
+from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
+from rewardlab.models.training.units import RankedPairs, ranked_pairs
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-dmoe"
@@ -49,17 +56,14 @@ UNROUTED = -1
 
 
 @dataclass
-class DMoEOptions:
-    """``n_experts`` inner experts per category, aggregated by an MLP of ``hidden`` units."""
+class DMoEOptions(LoopOptions):
+    """The shared loop options plus ``n_experts`` inner experts per category,
+    aggregated by an MLP of ``hidden`` units, and the weight of the router's loss."""
 
+    weight_decay: float = 0.01
     n_experts: int = 4
     hidden: int = 16
     router_weight: float = 1.0
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    seed: int = 0
 
 
 class DMoEHead(nn.Module):
@@ -146,22 +150,30 @@ class MixtureRewardModel:
         return [self.categories[i] for i in best.tolist()]
 
 
-def _pairs(records: Sequence[Comparison]) -> list[tuple[str | None, str, str, str]]:
-    out = []
-    for record in records:
-        if record.tie or len(record.ranking) < 2:
-            continue
-        for a, better in enumerate(record.ranking):
-            for worse in record.ranking[a + 1 :]:
-                out.append(
-                    (
-                        record.category,
-                        record.prompt,
-                        record.responses[better],
-                        record.responses[worse],
-                    )
-                )
-    return out
+def _category_index(pairs: RankedPairs, categories: Sequence[str]) -> torch.Tensor:
+    """Each pair's category index; ``UNROUTED`` where the record's category is None
+    or not among ``categories``; 0 for all when the training data had no category."""
+    if list(categories) == [""]:
+        return torch.zeros(len(pairs), dtype=torch.long)
+    index = {name: i for i, name in enumerate(categories)}
+    return torch.tensor(
+        [index.get(p.record.category, UNROUTED) for p in pairs], dtype=torch.long
+    )
+
+
+def _loss(
+    head: DMoEHead, xc: torch.Tensor, xr: torch.Tensor, c: torch.Tensor, router_weight: float
+) -> torch.Tensor:
+    """BT loss with hard routing, plus ``router_weight`` × the router's cross-entropy
+    on the pairs with a known category (when there are several categories)."""
+    loss = -nn.functional.logsigmoid(head(xc, c) - head(xr, c)).mean()
+    known = c >= 0
+    if known.any() and head.router.out_features > 1:
+        route = head.router(torch.cat([xc[known], xr[known]]))
+        loss = loss + router_weight * nn.functional.cross_entropy(
+            route, torch.cat([c[known], c[known]])
+        )
+    return loss
 
 
 def train_dmoe(
@@ -169,61 +181,62 @@ def train_dmoe(
     backbone: Backbone,
     options: DMoEOptions | None = None,
     val_records: Sequence[Comparison] = (),
+    on_epoch: EpochLog | None = None,
 ) -> MixtureRewardModel:
-    """Fit experts, aggregators and router on ranked records (fixed epochs).
-
-    ``val_records`` are not used for model selection; score them to report
-    held-out accuracy.
-    """
-    del val_records
+    """Fit experts, aggregators and router on ranked records, keeping the
+    parameters of the lowest validation loss when ``val_records`` have ranked
+    pairs (else of the lowest training loss)."""
     options = options or DMoEOptions()
-    pairs = _pairs(records)
+    pairs = ranked_pairs(records)
     if not pairs:
         raise ValueError(f"no ranked pairs in {len(records)} records")
-    categories = sorted({p[0] for p in pairs if p[0] is not None}) or [""]
-    index = {name: i for i, name in enumerate(categories)}
-    prompts = [p[1] for p in pairs]
-    both = backbone.encode(prompts + prompts, [p[2] for p in pairs] + [p[3] for p in pairs])
+    categories = sorted({p.record.category for p in pairs if p.record.category is not None})
+    categories = categories or [""]
+    chosen, rejected = encode_pairs(pairs, backbone)
+    both = np.vstack([chosen, rejected])
+    val_pairs = ranked_pairs(val_records)
     torch.manual_seed(options.seed)
-    generator = torch.Generator().manual_seed(options.seed)
     normalizer = Normalizer(both.shape[1]).fit(both)
     with torch.no_grad():
-        x = normalizer(torch.from_numpy(np.asarray(both, np.float32)))
-    xc, xr = x[: len(pairs)], x[len(pairs) :]
-    labels = [index[p[0]] if p[0] is not None else UNROUTED for p in pairs]
-    if categories == [""]:
-        labels = [0] * len(pairs)
-    cat = torch.tensor(labels, dtype=torch.long)
+        xc, xr = (normalizer(torch.from_numpy(np.asarray(a, np.float32))) for a in (chosen, rejected))
+        vc, vr = (
+            (
+                normalizer(torch.from_numpy(np.asarray(a, np.float32)))
+                for a in encode_pairs(val_pairs, backbone)
+            )
+            if val_pairs
+            else (None, None)
+        )
+    cat = _category_index(pairs, categories)
+    val_cat = _category_index(val_pairs, categories)
     head = DMoEHead(both.shape[1], len(categories), options.n_experts, options.hidden)
-    optimizer = torch.optim.AdamW(
-        head.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    weight = options.router_weight
+
+    def evaluate() -> dict[str, float]:
+        log = {"train_loss": float(_loss(head, xc, xr, cat, weight))}
+        if vc is not None:
+            log["val_loss"] = float(_loss(head, vc, vr, val_cat, weight))
+            log["val_accuracy"] = float((head(vc, val_cat) > head(vr, val_cat)).float().mean())
+        return log
+
+    fit_with_early_stopping(
+        head, lambda idx: _loss(head, xc[idx], xr[idx], cat[idx], weight), evaluate, len(xc),
+        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
+        on_epoch=on_epoch,
     )
-    for _ in range(options.epochs):
-        order = torch.randperm(len(pairs), generator=generator)
-        for start in range(0, len(pairs), options.batch_size):
-            idx = order[start : start + options.batch_size]
-            c = cat[idx]
-            loss = -nn.functional.logsigmoid(head(xc[idx], c) - head(xr[idx], c)).mean()
-            known = c >= 0
-            if known.any() and len(categories) > 1:
-                route = head.router(torch.cat([xc[idx][known], xr[idx][known]]))
-                loss = loss + options.router_weight * nn.functional.cross_entropy(
-                    route, torch.cat([c[known], c[known]])
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
     config = {
         "format": FORMAT,
         "id": f"rewardlab-dmoe-{len(categories)}x{options.n_experts}",
         "rewardlab_version": rewardlab.__version__,
         "backbone": backbone.config(),
         "feature_dim": int(both.shape[1]),
-        "options": asdict(options),
+        "options": options.to_dict(),
         "categories": categories,
         "n_train_pairs": len(pairs),
+        "skipped": pairs.skipped(),
     }
-    return MixtureRewardModel(backbone, normalizer, head.eval(), categories, config)
+    return MixtureRewardModel(backbone, normalizer, head, categories, config)
 
 
 def save_dmoe(model: MixtureRewardModel, directory: str | Path) -> Path:
@@ -244,3 +257,13 @@ def load_dmoe(directory: str | Path, backbone: Backbone | None = None) -> Mixtur
     normalizer = Normalizer(config["feature_dim"])
     normalizer.load_state_dict(prefixed(tensors, "normalizer"))
     return MixtureRewardModel(backbone, normalizer, head, config["categories"], config)
+
+
+STRUCTURED.add(
+    "dmoe",
+    StructuredFamily(
+        DMoEOptions, train_dmoe, save_dmoe, load_dmoe, FORMAT, needs="categories",
+        summary="double-layer mixture of experts (DMoERM): expert groups per category, "
+        "a learned router when the category is unknown",
+    ),
+)

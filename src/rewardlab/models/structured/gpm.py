@@ -27,7 +27,7 @@ the backbone and the options; nothing is unpickled when loading.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,27 +40,27 @@ from rewardlab.data.record import Comparison
 from rewardlab.features.backbones import backbone_from_config
 from rewardlab.features.base import Backbone
 from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.base import STRUCTURED, StructuredFamily
+from rewardlab.models.structured.pair_features import encode_pairs
 from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
+from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
-from rewardlab.models.training.units import pair_table
+from rewardlab.models.training.units import ranked_pairs
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-gpm"
 
 
 @dataclass
-class GPMOptions:
-    """Hyper-parameters; ``k`` is the number of 2-D skew-symmetric blocks."""
+class GPMOptions(LoopOptions):
+    """The shared loop options plus ``k``, the number of 2-D skew-symmetric blocks,
+    ``hidden`` (> 0: an MLP head) and the temperature ``tau``."""
 
+    weight_decay: float = 0.01
+    patience: int = 5
     k: int = 4
     hidden: int = 0
     tau: float = 0.1
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    patience: int = 5
-    seed: int = 0
 
 
 def gpm_score(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -129,16 +129,6 @@ class GeneralPreferenceModel:
         )
 
 
-def _pair_arrays(
-    records: Sequence[Comparison], backbone: Backbone
-) -> tuple[np.ndarray, np.ndarray]:
-    table = pair_table(records)
-    if len(table) == 0:
-        return np.zeros((0, backbone.dim), np.float32), np.zeros((0, backbone.dim), np.float32)
-    both = backbone.encode(table.prompts + table.prompts, table.chosen + table.rejected)
-    return both[: len(table)], both[len(table) :]
-
-
 def _loss(head: GPMHead, xc: torch.Tensor, xr: torch.Tensor, tau: float) -> torch.Tensor:
     return -nn.functional.logsigmoid(gpm_score(head(xc), head(xr)) / tau).mean()
 
@@ -189,10 +179,11 @@ def train_gpm(
 ) -> GeneralPreferenceModel:
     """Fit a GPM on the pairs implied by ``records``' rankings."""
     options = options or GPMOptions()
-    chosen, rejected = _pair_arrays(records, backbone)
-    if len(chosen) == 0:
+    pairs = ranked_pairs(records)
+    if not pairs:
         raise ValueError(f"no ranked pairs in {len(records)} records")
-    val = _pair_arrays(val_records, backbone) if val_records else None
+    chosen, rejected = encode_pairs(pairs, backbone)
+    val = encode_pairs(ranked_pairs(val_records), backbone) if val_records else None
     normalizer, head = fit_gpm_head(chosen, rejected, options, val, on_epoch)
     config = {
         "format": FORMAT,
@@ -200,8 +191,9 @@ def train_gpm(
         "rewardlab_version": rewardlab.__version__,
         "backbone": backbone.config(),
         "feature_dim": int(chosen.shape[1]),
-        "options": asdict(options),
+        "options": options.to_dict(),
         "n_train_pairs": int(len(chosen)),
+        "skipped": pairs.skipped(),
     }
     return GeneralPreferenceModel(backbone, normalizer, head, config)
 
@@ -222,3 +214,13 @@ def load_gpm(directory: str | Path, backbone: Backbone | None = None) -> General
     normalizer = Normalizer(config["feature_dim"])
     normalizer.load_state_dict(prefixed(tensors, "normalizer"))
     return GeneralPreferenceModel(backbone, normalizer, head, config)
+
+
+STRUCTURED.add(
+    "gpm",
+    StructuredFamily(
+        GPMOptions, train_gpm, save_gpm, load_gpm, FORMAT, needs="rankings",
+        summary="general preference model: skew-symmetric preference embeddings, "
+        "P(a ≻ b) without a scalar reward (can be intransitive)",
+    ),
+)

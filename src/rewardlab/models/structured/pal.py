@@ -14,7 +14,10 @@ The preferred response is the one CLOSER to the annotator's ideal point:
     reward_i(x, y)           = −‖f(x, y) − a_i‖
 
 Training maximizes log σ(logit) over every labelled pair, each under its
-record's ``annotator`` (records without one share the annotator ``""``).
+record's ``annotator`` (records without one share the annotator ``""``), in the
+shared loop (``fit_with_early_stopping``): with validation records the
+parameters of the lowest validation loss are kept (a validation pair of an
+annotator unseen in training is judged at the population ideal point).
 Querying without an annotator uses the population ideal point, the mixture of
 the mean of the known annotators' weights. A new annotator is fitted few-shot
 (``add_annotator``): only its β is learned, f and the prototypes stay frozen.
@@ -22,8 +25,8 @@ the mean of the known annotators' weights. A new annotator is fitted few-shot
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +39,33 @@ from rewardlab.data.record import Comparison
 from rewardlab.features.backbones import backbone_from_config
 from rewardlab.features.base import Backbone
 from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.base import STRUCTURED, StructuredFamily
+from rewardlab.models.structured.pair_features import encode_pairs
 from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
+from rewardlab.models.training.config import LoopOptions
+from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
+from rewardlab.models.training.units import ranked_pairs
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-pal"
 NO_ANNOTATOR = ""
+UNSEEN = -1
 
 
 @dataclass
-class PALOptions:
-    """``k`` prototypes in an ``dim``-dimensional space; ``hidden`` > 0 makes f an MLP."""
+class PALOptions(LoopOptions):
+    """The shared loop options plus ``k`` prototypes in a ``dim``-dimensional space
+    (``hidden`` > 0 makes f an MLP) and the few-shot fit of a new annotator
+    (``few_shot_epochs`` at ``few_shot_lr``)."""
 
+    epochs: int = 60
+    lr: float = 1e-2
+    weight_decay: float = 0.0
     k: int = 2
     dim: int = 16
     hidden: int = 0
-    epochs: int = 60
-    batch_size: int = 128
-    lr: float = 1e-2
-    weight_decay: float = 0.0
     few_shot_epochs: int = 300
     few_shot_lr: float = 0.1
-    seed: int = 0
 
 
 class IdealPoints(nn.Module):
@@ -74,6 +83,15 @@ class IdealPoints(nn.Module):
         self.prototypes = nn.Parameter(torch.randn(options.k, options.dim))
         self.logits = nn.Parameter(torch.zeros(n_annotators, options.k))
 
+    def population(self) -> torch.Tensor:
+        """The population's logits (K,): log of the mean of the annotators' softmax(β_i)."""
+        return torch.log(torch.softmax(self.logits, dim=-1).mean(dim=0))
+
+    def logits_of(self, who: torch.Tensor) -> torch.Tensor:
+        """β of each annotator index in ``who`` (B,); the population's where it is −1."""
+        rows = self.logits[who.clamp(min=0)]
+        return torch.where((who >= 0)[:, None], rows, self.population())
+
     def ideal(self, logits: torch.Tensor) -> torch.Tensor:
         """a = softmax(β) @ prototypes, for logits (B, K) → (B, m)."""
         return torch.softmax(logits, dim=-1) @ self.prototypes
@@ -85,47 +103,15 @@ class IdealPoints(nn.Module):
         return self.distance(xr, logits) - self.distance(xl, logits)
 
 
-def _pairs(records: Sequence[Comparison]) -> list[tuple[str, str, str, str]]:
-    """(annotator, prompt, chosen, rejected) for every ordered pair of every ranking."""
-    out = []
-    for record in records:
-        if record.tie or len(record.ranking) < 2:
-            continue
-        name = record.annotator if record.annotator is not None else NO_ANNOTATOR
-        for a, better in enumerate(record.ranking):
-            for worse in record.ranking[a + 1 :]:
-                out.append((name, record.prompt, record.responses[better], record.responses[worse]))
-    return out
+def _annotator(record: Comparison) -> str:
+    return record.annotator if record.annotator is not None else NO_ANNOTATOR
 
 
-def _encode_pairs(pairs, backbone: Backbone) -> tuple[np.ndarray, np.ndarray]:
-    prompts = [p[1] for p in pairs]
-    both = backbone.encode(prompts + prompts, [p[2] for p in pairs] + [p[3] for p in pairs])
-    return both[: len(pairs)], both[len(pairs) :]
-
-
-def _fit(
-    module: IdealPoints,
-    params: list[nn.Parameter],
-    xl: torch.Tensor,
-    xr: torch.Tensor,
-    logits_of: Callable[[torch.Tensor], torch.Tensor],
-    epochs: int,
-    lr: float,
-    weight_decay: float,
-    batch_size: int,
-    seed: int,
-) -> None:
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    for _ in range(epochs):
-        order = torch.randperm(len(xl), generator=generator)
-        for start in range(0, len(xl), batch_size):
-            idx = order[start : start + batch_size]
-            logit = module.pair_logit(xl[idx], xr[idx], logits_of(idx))
-            optimizer.zero_grad(set_to_none=True)
-            (-nn.functional.logsigmoid(logit).mean()).backward()
-            optimizer.step()
+def _pair_loss(
+    module: IdealPoints, xl: torch.Tensor, xr: torch.Tensor, logits: torch.Tensor
+) -> torch.Tensor:
+    """−mean log σ(logit) of pairs whose left response is the preferred one."""
+    return -nn.functional.logsigmoid(module.pair_logit(xl, xr, logits)).mean()
 
 
 class PluralisticRewardModel:
@@ -147,7 +133,7 @@ class PluralisticRewardModel:
 
     def _logits(self, annotators: Sequence[str | None] | None, n: int) -> torch.Tensor:
         table = self.module.logits.detach()
-        population = torch.log(torch.softmax(table, dim=-1).mean(dim=0))
+        population = self.module.population().detach()
         if annotators is None:
             return population.expand(n, -1)
         if len(annotators) != n:
@@ -206,7 +192,7 @@ class PluralisticRewardModel:
         if name in self.annotators:
             raise ValueError(f"annotator {name!r} is already fitted")
         options = options or PALOptions(**self.config["options"])
-        pairs = _pairs(records)
+        pairs = ranked_pairs(records)
         if not pairs:
             raise ValueError(f"no ranked pairs in {len(records)} records for annotator {name!r}")
         module = IdealPoints(
@@ -218,26 +204,25 @@ class PluralisticRewardModel:
         state["logits"] = torch.cat([state["logits"], torch.zeros(1, state["logits"].shape[1])])
         module.load_state_dict(state)
         module.requires_grad_(False)
-        new = nn.Parameter(torch.zeros(1, module.logits.shape[1]))
+        newcomer = nn.ParameterList([nn.Parameter(torch.zeros(1, module.logits.shape[1]))])
         with torch.no_grad():
             xl, xr = (
                 self.normalizer(torch.from_numpy(a).float())
-                for a in _encode_pairs(pairs, self.backbone)
+                for a in encode_pairs(pairs, self.backbone)
             )
-        _fit(
-            module,
-            [new],
-            xl,
-            xr,
-            lambda idx: new.expand(len(idx), -1),
-            options.few_shot_epochs,
-            options.few_shot_lr,
-            0.0,
-            options.batch_size,
-            options.seed,
+
+        def loss(idx: torch.Tensor) -> torch.Tensor:
+            return _pair_loss(module, xl[idx], xr[idx], newcomer[0].expand(len(idx), -1))
+
+        # a fixed number of epochs (patience never runs out); the best training loss is kept
+        fit_with_early_stopping(
+            newcomer, loss, lambda: {"train_loss": float(loss(torch.arange(len(xl))))}, len(xl),
+            epochs=options.few_shot_epochs, batch_size=options.batch_size,
+            lr=options.few_shot_lr, weight_decay=0.0, patience=options.few_shot_epochs,
+            seed=options.seed,
         )
         with torch.no_grad():
-            module.logits[-1] = new[0]
+            module.logits[-1] = newcomer[0][0]
         config = dict(self.config, annotators=[*self.annotators, name])
         return PluralisticRewardModel(
             self.backbone, self.normalizer, module, [*self.annotators, name], config
@@ -249,37 +234,45 @@ def train_pal(
     backbone: Backbone,
     options: PALOptions | None = None,
     val_records: Sequence[Comparison] = (),
+    on_epoch: EpochLog | None = None,
 ) -> PluralisticRewardModel:
-    """Fit f, the prototypes and every annotator's mixture on ranked records.
-
-    ``val_records`` are not used for model selection (the epochs are fixed);
-    score them with ``prob`` to report held-out accuracy.
-    """
-    del val_records
+    """Fit f, the prototypes and every annotator's mixture on ranked records,
+    keeping the parameters of the lowest validation loss when ``val_records``
+    have ranked pairs (else of the lowest training loss)."""
     options = options or PALOptions()
-    pairs = _pairs(records)
+    pairs = ranked_pairs(records)
     if not pairs:
         raise ValueError(f"no ranked pairs in {len(records)} records")
-    annotators = sorted({p[0] for p in pairs})
+    annotators = sorted({_annotator(p.record) for p in pairs})
     index = {name: i for i, name in enumerate(annotators)}
-    chosen, rejected = _encode_pairs(pairs, backbone)
+    chosen, rejected = encode_pairs(pairs, backbone)
+    val_pairs = ranked_pairs(val_records)
     torch.manual_seed(options.seed)
     normalizer = Normalizer(chosen.shape[1]).fit(np.vstack([chosen, rejected]))
     with torch.no_grad():
         xl, xr = (normalizer(torch.from_numpy(a).float()) for a in (chosen, rejected))
-    who = torch.tensor([index[p[0]] for p in pairs])
+        vl, vr = (
+            (normalizer(torch.from_numpy(a).float()) for a in encode_pairs(val_pairs, backbone))
+            if val_pairs
+            else (None, None)
+        )
+    who = torch.tensor([index[_annotator(p.record)] for p in pairs])
+    val_who = torch.tensor([index.get(_annotator(p.record), UNSEEN) for p in val_pairs])
     module = IdealPoints(chosen.shape[1], len(annotators), options)
-    _fit(
-        module,
-        list(module.parameters()),
-        xl,
-        xr,
-        lambda idx: module.logits[who[idx]],
-        options.epochs,
-        options.lr,
-        options.weight_decay,
-        options.batch_size,
-        options.seed,
+
+    def evaluate() -> dict[str, float]:
+        log = {"train_loss": float(_pair_loss(module, xl, xr, module.logits[who]))}
+        if vl is not None:
+            logit = module.pair_logit(vl, vr, module.logits_of(val_who))
+            log["val_loss"] = float(-nn.functional.logsigmoid(logit).mean())
+            log["val_accuracy"] = float((logit > 0).float().mean())
+        return log
+
+    fit_with_early_stopping(
+        module, lambda idx: _pair_loss(module, xl[idx], xr[idx], module.logits[who[idx]]),
+        evaluate, len(xl), epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
+        on_epoch=on_epoch,
     )
     config = {
         "format": FORMAT,
@@ -287,9 +280,10 @@ def train_pal(
         "rewardlab_version": rewardlab.__version__,
         "backbone": backbone.config(),
         "feature_dim": int(chosen.shape[1]),
-        "options": asdict(options),
+        "options": options.to_dict(),
         "annotators": annotators,
         "n_train_pairs": len(pairs),
+        "skipped": pairs.skipped(),
     }
     return PluralisticRewardModel(backbone, normalizer, module, annotators, config)
 
@@ -311,3 +305,13 @@ def load_pal(directory: str | Path, backbone: Backbone | None = None) -> Plurali
     normalizer = Normalizer(config["feature_dim"])
     normalizer.load_state_dict(prefixed(tensors, "normalizer"))
     return PluralisticRewardModel(backbone, normalizer, module, config["annotators"], config)
+
+
+STRUCTURED.add(
+    "pal",
+    StructuredFamily(
+        PALOptions, train_pal, save_pal, load_pal, FORMAT, needs="annotators",
+        summary="pluralistic ideal points (PAL-A): one reward per annotator, "
+        "new annotators fitted few-shot",
+    ),
+)

@@ -3,7 +3,8 @@
 Uesato et al., "Solving math word problems with process- and outcome-based
 feedback", 2022; Lightman et al., "Let's Verify Step by Step", 2023. A
 solution is a list of steps s_1..s_n (a response text is split on newlines,
-blank lines dropped). Step k is scored from the prompt and the steps so far:
+blank lines dropped, by :func:`rewardlab.protocols.split_steps`; an empty
+response is one empty step). Step k is scored from the prompt and the steps so far:
 the backbone encodes the pair
 
     (context_k, s_k),   context_k = prompt + "\\n\\n" + "\\n".join(s_1..s_{k−1})
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,32 +43,29 @@ from rewardlab.features.backbones import backbone_from_config
 from rewardlab.features.base import Backbone
 from rewardlab.models.heads import HEADS
 from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.structured.base import STRUCTURED, StructuredFamily
 from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
+from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
-from rewardlab.protocols import check_lengths
+from rewardlab.protocols import check_lengths, split_steps
 
 FORMAT = "rewardlab-prm"
 AGGREGATES = ("min", "product")
 
 
 @dataclass
-class PRMOptions:
-    """Hyper-parameters; ``head`` names a registered reward head (one member)."""
+class PRMOptions(LoopOptions):
+    """The shared loop options plus the solution ``aggregate`` (``min`` or
+    ``product``) and ``head``, a registered reward head (one member), with its
+    ``head_params``."""
 
-    aggregate: str = "min"
-    head: str = "mlp"
-    head_params: dict[str, Any] = field(default_factory=dict)
     epochs: int = 30
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.01
-    patience: int = 4
-    seed: int = 0
-
-
-def split_steps(response: str) -> list[str]:
-    """A response's steps: its non-blank lines."""
-    return [line for line in response.split("\n") if line.strip()]
+    aggregate: str = "min"
+    head: str = "mlp"
+    head_params: dict[str, Any] = field(default_factory=dict)
 
 
 def step_inputs(prompt: str, steps: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -95,7 +93,8 @@ def predicted_first_error(probs: np.ndarray, threshold: float = 0.5) -> int | No
 
 
 class ProcessRewardModel:
-    """Implements ``RewardModel``; ``score_steps`` gives the per-step probabilities."""
+    """Implements ``RewardModel`` and ``StepRewardModel``: ``score_steps`` gives the
+    per-step probabilities, ``split_steps`` how a response is cut into steps."""
 
     def __init__(
         self,
@@ -137,10 +136,14 @@ class ProcessRewardModel:
         bounds = np.cumsum([0] + [len(s) for s in steps_list])
         return [probs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
+    def split_steps(self, response: str) -> list[str]:
+        """The steps of a response: :func:`rewardlab.protocols.split_steps`."""
+        return split_steps(response)
+
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Solution scores (``min`` or ``product`` of step probabilities)."""
         check_lengths(prompts, responses)
-        per_step = self.score_steps(prompts, [split_steps(r) for r in responses])
+        per_step = self.score_steps(prompts, [self.split_steps(r) for r in responses])
         return np.array([aggregate_steps(p, self.aggregate) for p in per_step])
 
     def first_errors(
@@ -218,7 +221,11 @@ def fit_step_head(
     def evaluate() -> dict[str, float]:
         log = {"train_loss": float(_bce(head, x, y))}
         if vx is not None:
-            log["val_loss"] = float(_bce(head, vx, vy))
+            logits = head(vx[None])[0]
+            log["val_loss"] = float(
+                torch.nn.functional.binary_cross_entropy_with_logits(logits, vy)
+            )
+            log["val_accuracy"] = float(((logits >= 0).float() == vy).float().mean())
         return log
 
     fit_with_early_stopping(
@@ -254,7 +261,7 @@ def train_prm(
         "rewardlab_version": rewardlab.__version__,
         "backbone": backbone.config(),
         "feature_dim": int(features.shape[1]),
-        "options": asdict(options),
+        "options": options.to_dict(),
         "n_train_solutions": len(table),
         "n_train_steps": int(len(labels)),
         "skipped_unlabelled": table.skipped_unlabelled,
@@ -346,3 +353,13 @@ def load_prm(directory: str | Path, backbone: Backbone | None = None) -> Process
     normalizer = Normalizer(config["feature_dim"])
     normalizer.load_state_dict(prefixed(tensors, "normalizer"))
     return ProcessRewardModel(backbone, normalizer, head, config)
+
+
+STRUCTURED.add(
+    "prm",
+    StructuredFamily(
+        PRMOptions, train_prm, save_prm, load_prm, FORMAT, needs="steps",
+        summary="process reward model: a probability per reasoning step, "
+        "the solution scored by its weakest step (or the product)",
+    ),
+)

@@ -2,8 +2,9 @@
 
 A ranking of k responses yields every ordered pair it implies (i ranked above
 j), as in InstructGPT (Ouyang et al., 2022), which trains on all C(k, 2)
-comparisons of a ranking. Ties and unranked records yield no pair; the count
-of each is returned so nothing is dropped silently.
+comparisons of a ranking. :func:`ranked_pairs` is that expansion, for every
+trainer; ties and unranked records yield no pair, and the count of each is
+returned so nothing is dropped silently.
 
 For the generalized trainer, :func:`pair_units` (pairs, optionally with tie
 pairs flagged), :func:`ranking_units` (one padded, possibly partial ranking
@@ -14,12 +15,67 @@ response) texts, so each text is encoded once however many units share it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from rewardlab.data.record import Comparison
+
+
+class RankedPair(NamedTuple):
+    """Response ``better`` ranked above ``worse`` in ``record`` (``records[position]``);
+    ``tie`` marks the first two ranked responses of a tie record."""
+
+    position: int
+    record: Comparison
+    better: int
+    worse: int
+    tie: bool
+
+
+@dataclass
+class RankedPairs:
+    """The ordered pairs of some records' rankings, and the records that gave none."""
+
+    pairs: list[RankedPair] = field(default_factory=list)
+    skipped_ties: int = 0
+    skipped_unranked: int = 0
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __iter__(self) -> Iterator[RankedPair]:
+        return iter(self.pairs)
+
+    def skipped(self) -> dict[str, int]:
+        """``{"ties": n, "unranked": m}``, as the structured models' configs report it."""
+        return {"ties": self.skipped_ties, "unranked": self.skipped_unranked}
+
+
+def ranked_pairs(records: Sequence[Comparison], with_ties: bool = False) -> RankedPairs:
+    """Every ordered pair (better, worse) of every record's ranking, record by record.
+
+    A ranking (r_1, …, r_k) gives the C(k, 2) pairs (r_a, r_b), a < b. A tie
+    record is skipped and counted, unless ``with_ties``: then its pairs are kept
+    and the pair of its first two ranked responses is flagged ``tie``. A record
+    with fewer than two ranked responses is skipped and counted as unranked.
+    """
+    out = RankedPairs()
+    for position, record in enumerate(records):
+        if record.tie and not with_ties:
+            out.skipped_ties += 1
+            continue
+        ranking = record.ranking
+        if len(ranking) < 2:
+            out.skipped_unranked += 1
+            continue
+        for a, better in enumerate(ranking):
+            for b in range(a + 1, len(ranking)):
+                tie = record.tie and (a, b) == (0, 1)
+                out.pairs.append(RankedPair(position, record, better, ranking[b], tie))
+    return out
 
 
 @dataclass
@@ -42,22 +98,16 @@ class PairTable:
 
 
 def pair_table(records: Sequence[Comparison]) -> PairTable:
-    """Every ordered pair implied by each record's ranking."""
-    table = PairTable()
-    for record in records:
-        if record.tie:
-            table.skipped_ties += 1
-            continue
-        if len(record.ranking) < 2:
-            table.skipped_unranked += 1
-            continue
-        strength = np.nan if record.strength is None else float(record.strength)
-        for a, better in enumerate(record.ranking):
-            for worse in record.ranking[a + 1 :]:
-                table.prompts.append(record.prompt)
-                table.chosen.append(record.responses[better])
-                table.rejected.append(record.responses[worse])
-                table.margin.append(strength)
+    """Every ordered pair of :func:`ranked_pairs` as texts, with the record's strength."""
+    expanded = ranked_pairs(records)
+    table = PairTable(
+        skipped_ties=expanded.skipped_ties, skipped_unranked=expanded.skipped_unranked
+    )
+    for _, record, better, worse, _ in expanded:
+        table.prompts.append(record.prompt)
+        table.chosen.append(record.responses[better])
+        table.rejected.append(record.responses[worse])
+        table.margin.append(np.nan if record.strength is None else float(record.strength))
     return table
 
 
@@ -136,35 +186,26 @@ def pair_units(
     ``needs_margin`` a pair without one is an error naming its record.
     """
     texts, index, margin, tie = _Texts(), [], [], []
-    skipped_ties = skipped_unranked = 0
-    for i, record in enumerate(records):
-        if record.tie and not with_ties:
-            skipped_ties += 1
-            continue
-        if len(record.ranking) < 2:
-            skipped_unranked += 1
-            continue
-        for a, better in enumerate(record.ranking):
-            for b in range(a + 1, len(record.ranking)):
-                worse = record.ranking[b]
-                if strength_from is not None:
-                    gap = _rating(record, i, better, strength_from)
-                    strength = abs(gap - _rating(record, i, worse, strength_from))
-                elif record.strength is not None:
-                    strength = float(record.strength)
-                elif needs_margin:
-                    raise ValueError(
-                        f"{_where(record, i)}: field 'strength': missing; this loss needs a "
-                        "strength per pair (or loss param strength_from=ATTRIBUTE)"
-                    )
-                else:
-                    strength = np.nan
-                index.append(
-                    (texts.row(record.prompt, record.responses[better]),
-                     texts.row(record.prompt, record.responses[worse]))
-                )
-                margin.append(strength)
-                tie.append(record.tie and (a, b) == (0, 1))
+    expanded = ranked_pairs(records, with_ties)
+    for i, record, better, worse, is_tie in expanded:
+        if strength_from is not None:
+            gap = _rating(record, i, better, strength_from)
+            strength = abs(gap - _rating(record, i, worse, strength_from))
+        elif record.strength is not None:
+            strength = float(record.strength)
+        elif needs_margin:
+            raise ValueError(
+                f"{_where(record, i)}: field 'strength': missing; this loss needs a "
+                "strength per pair (or loss param strength_from=ATTRIBUTE)"
+            )
+        else:
+            strength = np.nan
+        index.append(
+            (texts.row(record.prompt, record.responses[better]),
+             texts.row(record.prompt, record.responses[worse]))
+        )
+        margin.append(strength)
+        tie.append(is_tie)
     values = np.asarray(margin, dtype=np.float32)
     units = Units(
         "ties" if with_ties else "pairs",
@@ -172,7 +213,9 @@ def pair_units(
         margin=None if np.all(np.isnan(values)) else np.nan_to_num(values, nan=0.0),
         tie=np.asarray(tie, dtype=bool) if with_ties else None,
     )
-    return texts.table(units, skipped_ties=skipped_ties, skipped_unranked=skipped_unranked)
+    return texts.table(
+        units, skipped_ties=expanded.skipped_ties, skipped_unranked=expanded.skipped_unranked
+    )
 
 
 def ranking_units(records: Sequence[Comparison]) -> UnitTable:

@@ -1,0 +1,107 @@
+"""The contract every structured model family meets, and the registry that holds them.
+
+A structured model does not fit the batched-head contract (features (K, B, d)
+→ rewards (K, B)): a GPM outputs embeddings, PAL needs annotators, DMoE
+categories, a PRM steps. What they share is how they are trained, saved and
+loaded:
+
+    train(records, backbone, options=None, val_records=(), on_epoch=None) -> model
+    save(model, directory) -> directory
+    load(directory, backbone=None) -> model
+
+``options`` is a dataclass extending :class:`~rewardlab.models.training.config.LoopOptions`
+(the shared epochs, batch size, learning rate, weight decay, patience and seed,
+plus the family's own fields); ``val_records`` select the parameters by
+validation loss (early stopping), and ``on_epoch(epoch, log)`` receives each
+epoch's ``train_loss`` (and ``val_loss``, ``val_accuracy`` with validation
+records). Each model module ends with one ``STRUCTURED.add(name, StructuredFamily(...))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rewardlab.models.training.config import LoopOptions
+from rewardlab.registry import Registry
+
+NEEDS = ("rankings", "annotators", "categories", "steps")
+"""What a family learns from: ranked responses; rankings with the record's
+``annotator``; rankings with its ``category``; per-step labels."""
+
+
+@dataclass(frozen=True)
+class StructuredFamily:
+    """How to train, save and load one structured model family.
+
+    ``options`` is the family's options dataclass (a :class:`LoopOptions`
+    subclass), ``format`` the ``config.json`` "format" its saved directories
+    carry, ``needs`` one of :data:`NEEDS`, ``summary`` one line for help texts.
+    """
+
+    options: type
+    train: Callable[..., Any]
+    save: Callable[[Any, str | Path], Path]
+    load: Callable[..., Any]
+    format: str
+    needs: str
+    summary: str
+
+    def __post_init__(self) -> None:
+        if not (dataclasses.is_dataclass(self.options) and issubclass(self.options, LoopOptions)):
+            raise TypeError(f"{self.options!r} must be a dataclass extending LoopOptions")
+        if self.needs not in NEEDS:
+            raise ValueError(f"needs must be one of {NEEDS}, got {self.needs!r}")
+
+    def option_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self.options)]
+
+    def parse_options(self, name: str, options: Mapping[str, Any]) -> Any:
+        """``options`` as the family's dataclass; an unknown key or a value of the
+        wrong type is one ``ValueError`` naming the option."""
+        known = self.option_names()
+        for key in options:
+            if key not in known:
+                raise ValueError(
+                    f"structured model {name!r}: unknown option {key!r} "
+                    f"(known: {', '.join(known)})"
+                )
+        hints = typing.get_type_hints(self.options)
+        for key, value in options.items():
+            if not _fits(value, hints[key]):
+                raise ValueError(
+                    f"structured model {name!r}: option {key!r} must be "
+                    f"{_type_name(hints[key])}, got {value!r}"
+                )
+        return self.options(**options)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON-decoded ``value`` suits a field annotated ``hint`` (an int is
+    a float; a bool is neither an int nor a float)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if hint is Any:
+        return True
+    expected = origin or hint
+    if isinstance(value, bool) and expected is not bool:
+        return False
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
+def _type_name(hint: Any) -> str:
+    """``int``, ``dict`` (for ``dict[str, Any]``), ``float | str``."""
+    plain = typing.get_origin(hint) or hint
+    return plain.__name__ if isinstance(plain, type) else str(hint)
+
+
+STRUCTURED: Registry[StructuredFamily] = Registry("structured model")
+"""``--head gpm|pal|dmoe|prm``: every structured model family by name."""

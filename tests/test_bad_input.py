@@ -195,15 +195,15 @@ DATA_COMMANDS: dict[str, tuple[str, Callable[[Path, dict, Path], list]]] = {
     "eval": ("pairs", lambda d, m, o: [
         "eval", "--model", m["good"], "--data", d, "--out", o / "r.json"]),
     "compare": ("pairs", lambda d, m, o: [
-        "compare", "--models", f"{m['good']},{m['ensemble']}", "--data", d, "--out", o / "c.json"]),
+        "compare", "--model", f"{m['good']},{m['ensemble']}", "--data", d, "--out", o / "c.json"]),
     "score": ("pool", lambda d, m, o: [
-        "score", "--model", m["good"], "--input", d, "--output", o / "s.jsonl"]),
+        "score", "--model", m["good"], "--data", d, "--out", o / "s.jsonl"]),
     "bon": ("pool", lambda d, m, o: [
-        "bon", "--scores-column", "s", "--candidates", d, "--out", o / "b.json"]),
+        "bon", "--scores-column", "s", "--data", d, "--out", o / "b.json"]),
     "build-sft": ("pool", lambda d, m, o: [
-        "build", "sft", "--scores-column", "s", "--candidates", d, "--out", o / "sft.jsonl"]),
+        "build", "sft", "--scores-column", "s", "--data", d, "--out", o / "sft.jsonl"]),
     "build-pairs": ("pool", lambda d, m, o: [
-        "build", "pairs", "--model", m["good"], "--candidates", d, "--out", o / "p.jsonl"]),
+        "build", "pairs", "--model", m["good"], "--data", d, "--out", o / "p.jsonl"]),
     "data-strength": ("pairs", lambda d, m, o: [
         "data", "strength", "--model", m["ensemble"], "--data", d, "--out", o / "a.jsonl"]),
 }
@@ -252,12 +252,12 @@ def pool_file(folder: Path) -> Path:
 MODEL_COMMANDS: dict[str, Callable[[Path, dict, Path], list]] = {
     "eval": lambda m, ms, t: ["eval", "--model", m, "--data", pairs_file(t), "--out", t / "r.json"],
     "compare": lambda m, ms, t: [
-        "compare", "--models", f"{ms['good']},{m}", "--data", pairs_file(t), "--out", t / "c.json"],
+        "compare", "--model", f"{ms['good']},{m}", "--data", pairs_file(t), "--out", t / "c.json"],
     "score": lambda m, ms, t: [
-        "score", "--model", m, "--input", pool_file(t), "--output", t / "s.jsonl"],
-    "bon": lambda m, ms, t: ["bon", "--model", m, "--candidates", pool_file(t), "--out", t / "b"],
+        "score", "--model", m, "--data", pool_file(t), "--out", t / "s.jsonl"],
+    "bon": lambda m, ms, t: ["bon", "--model", m, "--data", pool_file(t), "--out", t / "b"],
     "build-sft": lambda m, ms, t: [
-        "build", "sft", "--model", m, "--candidates", pool_file(t), "--out", t / "s.jsonl"],
+        "build", "sft", "--model", m, "--data", pool_file(t), "--out", t / "s.jsonl"],
     "data-strength": lambda m, ms, t: [
         "data", "strength", "--model", m, "--data", pairs_file(t), "--out", t / "a.jsonl"],
     "train-init-from": lambda m, ms, t: [
@@ -349,35 +349,35 @@ def test_out_refuses_a_file_and_a_path_under_a_file(tmp_path):
 
 OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str, ...]]] = [
     ("bon-n-zero", lambda t, m: [
-        "bon", "--scores-column", "s", "--candidates", pool_file(t), "--out", t / "b.json",
+        "bon", "--scores-column", "s", "--data", pool_file(t), "--out", t / "b.json",
         "--n", "0"], 1, ("--n",)),
     ("bon-n-text", lambda t, m: [
-        "bon", "--scores-column", "s", "--candidates", pool_file(t), "--out", t / "b.json",
+        "bon", "--scores-column", "s", "--data", pool_file(t), "--out", t / "b.json",
         "--n", "1,x"], 1, ("--n",)),
     ("bon-model-and-column", lambda t, m: [
-        "bon", "--model", m["good"], "--scores-column", "s", "--candidates", pool_file(t),
+        "bon", "--model", m["good"], "--scores-column", "s", "--data", pool_file(t),
         "--out", t / "b.json"], 1, ("--model", "--scores-column")),
     ("bon-missing-column", lambda t, m: [
-        "bon", "--scores-column", "nope", "--candidates", pool_file(t), "--out", t / "b.json"],
+        "bon", "--scores-column", "nope", "--data", pool_file(t), "--out", t / "b.json"],
         1, ("pool.jsonl:1", "nope")),
     ("bon-batch-size", lambda t, m: [
-        "bon", "--model", m["good"], "--candidates", pool_file(t), "--out", t / "b.json",
+        "bon", "--model", m["good"], "--data", pool_file(t), "--out", t / "b.json",
         "--batch-size", "0"], 2, ("--batch-size",)),
     ("sft-unknown-method", lambda t, m: [
-        "build", "sft", "--method", "nope", "--scores-column", "s", "--candidates",
+        "build", "sft", "--method", "nope", "--scores-column", "s", "--data",
         pool_file(t), "--out", t / "s.jsonl"], 1, ("nope",)),
     ("sft-method-of-pairs", lambda t, m: [
-        "build", "sft", "--method", "best-worst", "--scores-column", "s", "--candidates",
+        "build", "sft", "--method", "best-worst", "--scores-column", "s", "--data",
         pool_file(t), "--out", t / "s.jsonl"], 1, ("--method", "build pairs")),
     ("sft-k-zero", lambda t, m: [
         "build", "sft", "--method", "topk", "--k", "0", "--scores-column", "s",
-        "--candidates", pool_file(t), "--out", t / "s.jsonl"], 2, ("--k",)),
+        "--data", pool_file(t), "--out", t / "s.jsonl"], 2, ("--k",)),
     ("sft-quantile", lambda t, m: [
         "build", "sft", "--quantile", "1.5", "--scores-column", "s",
-        "--candidates", pool_file(t), "--out", t / "s.jsonl"], 2, ("--quantile",)),
+        "--data", pool_file(t), "--out", t / "s.jsonl"], 2, ("--quantile",)),
     ("pairs-per-prompt", lambda t, m: [
         "build", "pairs", "--pairs-per-prompt", "0", "--scores-column", "s",
-        "--candidates", pool_file(t), "--out", t / "p.jsonl"], 2, ("--pairs-per-prompt",)),
+        "--data", pool_file(t), "--out", t / "p.jsonl"], 2, ("--pairs-per-prompt",)),
     ("strength-flip-range", lambda t, m: [
         "data", "strength", "--model", m["ensemble"], "--data", pairs_file(t),
         "--out", t / "a.jsonl", "--flip-lowest", "2"], 2, ("--flip-lowest",)),
@@ -392,24 +392,24 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
         "data", "strength", "--model", m["ensemble"], "--data", write(t / "e.jsonl", ""),
         "--out", t / "a.jsonl"], 1, ("e.jsonl",)),
     ("score-empty", lambda t, m: [
-        "score", "--model", m["good"], "--input", write(t / "e.jsonl", "\n"),
-        "--output", t / "s.jsonl"], 1, ("e.jsonl", "no rows")),
+        "score", "--model", m["good"], "--data", write(t / "e.jsonl", "\n"),
+        "--out", t / "s.jsonl"], 1, ("e.jsonl", "no rows")),
     ("score-missing-response", lambda t, m: [
-        "score", "--model", m["good"], "--input", write(t / "x.jsonl", '{"prompt": "a"}\n'),
-        "--output", t / "s.jsonl"], 1, ("x.jsonl:1", "field 'response'")),
+        "score", "--model", m["good"], "--data", write(t / "x.jsonl", '{"prompt": "a"}\n'),
+        "--out", t / "s.jsonl"], 1, ("x.jsonl:1", "field 'response'")),
     ("score-response-number", lambda t, m: [
         "score", "--model", m["good"],
-        "--input", write(t / "x.jsonl", '{"prompt": "a", "response": "b"}\n{"prompt": "a", '
+        "--data", write(t / "x.jsonl", '{"prompt": "a", "response": "b"}\n{"prompt": "a", '
                                         '"response": 3}\n'),
-        "--output", t / "s.jsonl"], 1, ("x.jsonl:2", "field 'response'")),
+        "--out", t / "s.jsonl"], 1, ("x.jsonl:2", "field 'response'")),
     ("score-output-is-a-folder", lambda t, m: [
-        "score", "--model", m["good"], "--input", pool_file(t), "--output", m["not-a-model"]],
+        "score", "--model", m["good"], "--data", pool_file(t), "--out", m["not-a-model"]],
         1, ("not-a-model", "cannot write")),
     ("score-output-under-a-file", lambda t, m: [
-        "score", "--model", m["good"], "--input", pool_file(t),
-        "--output", t / "pool.jsonl" / "s.jsonl"], 1, ("s.jsonl", "cannot write")),
+        "score", "--model", m["good"], "--data", pool_file(t),
+        "--out", t / "pool.jsonl" / "s.jsonl"], 1, ("s.jsonl", "cannot write")),
     ("score-unknown-aggregate", lambda t, m: [
-        "score", "--model", m["ensemble"], "--input", pool_file(t), "--output", t / "s.jsonl",
+        "score", "--model", m["ensemble"], "--data", pool_file(t), "--out", t / "s.jsonl",
         "--aggregate", "nope"], 1, ("nope",)),
     ("eval-unknown-probe", lambda t, m: [
         "eval", "--model", m["good"], "--data", pairs_file(t), "--out", t / "r.json",
@@ -424,8 +424,8 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
         "eval", "--model", m["good"], "--data", pairs_file(t),
         "--out", t / "pairs.jsonl" / "r.json"], 1, ("r.json", "cannot write")),
     ("compare-one-model", lambda t, m: [
-        "compare", "--models", str(m["good"]), "--data", pairs_file(t), "--out", t / "c.json"],
-        1, ("--models",)),
+        "compare", "--model", str(m["good"]), "--data", pairs_file(t), "--out", t / "c.json"],
+        1, ("--model",)),
     ("demo-label-noise", lambda t, m: [
         "demo", "--out", t / "demo", "--backbone", "hashing", "--label-noise", "2"],
         2, ("--label-noise",)),
@@ -436,10 +436,10 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
     ("serve-bad-port", lambda t, m: ["serve", "--model", m["good"], "--port", "70000"],
         2, ("port",)),
     ("global-max-chars", lambda t, m: [
-        "--max-chars", "0", "score", "--model", m["good"], "--input", pool_file(t),
-        "--output", t / "s.jsonl"], 2, ("--max-chars",)),
+        "--max-chars", "0", "score", "--model", m["good"], "--data", pool_file(t),
+        "--out", t / "s.jsonl"], 2, ("--max-chars",)),
     ("unknown-command", lambda t, m: ["nope"], 2, ("nope",)),
-    ("missing-option", lambda t, m: ["score", "--model", m["good"]], 2, ("--input",)),
+    ("missing-option", lambda t, m: ["score", "--model", m["good"]], 2, ("--data",)),
     ("lab-overopt-noise", lambda t, m: [
         "lab", "overopt", "--out", t / "lab", "--noise", "x"], 2, ("--noise",)),
 ]
@@ -458,8 +458,8 @@ def test_a_bug_is_one_line_and_its_traceback_is_behind_debug(tmp_path, models, m
         raise KeyError("a bug")
 
     monkeypatch.setattr("rewardlab.cli.score_cmd.load_model_option", broken)
-    args = ["score", "--model", models["good"], "--input", pool_file(tmp_path),
-            "--output", tmp_path / "s.jsonl"]
+    args = ["score", "--model", models["good"], "--data", pool_file(tmp_path),
+            "--out", tmp_path / "s.jsonl"]
     line = run_bad(tmp_path, args, 70, "internal error: KeyError", "--debug")
     assert "a bug" in line
     result = runner.invoke(app, ["--debug", *[str(a) for a in args]])
@@ -470,8 +470,8 @@ def test_score_writes_strict_json(tmp_path, models):
     rows = '{"prompt": "a", "response": "b", "x": NaN}\n{"prompt": "a", "response": "c", ' \
            '"x": [Infinity, -Infinity, 1.5]}\n'
     source = write(tmp_path / "in.jsonl", rows)
-    result = runner.invoke(app, ["score", "--model", str(models["good"]), "--input", str(source),
-                                 "--output", str(tmp_path / "out.jsonl")])
+    result = runner.invoke(app, ["score", "--model", str(models["good"]), "--data", str(source),
+                                 "--out", str(tmp_path / "out.jsonl")])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "out.jsonl").read_text()
     assert "NaN" not in text and "Infinity" not in text
@@ -484,8 +484,8 @@ def test_score_writes_strict_json(tmp_path, models):
 def test_limits_come_from_the_environment_too(tmp_path, models, monkeypatch):
     monkeypatch.setenv("REWARDLAB_MAX_CHARS", "5")
     source = write(tmp_path / "in.jsonl", '{"prompt": "abcdef", "response": "b"}\n')
-    run_bad(tmp_path, ["score", "--model", models["good"], "--input", source,
-                       "--output", tmp_path / "o.jsonl"], 1, "in.jsonl:1:", "field 'prompt'",
+    run_bad(tmp_path, ["score", "--model", models["good"], "--data", source,
+                       "--out", tmp_path / "o.jsonl"], 1, "in.jsonl:1:", "field 'prompt'",
             "REWARDLAB_MAX_CHARS")
 
 
@@ -493,6 +493,6 @@ def test_global_options_end_with_the_run(tmp_path, models):
     from rewardlab.data.limits import Limits, current_limits
 
     source = write(tmp_path / "in.jsonl", '{"prompt": "abcdef", "response": "b"}\n')
-    run_bad(tmp_path, ["--max-chars", "5", "score", "--model", models["good"], "--input", source,
-                       "--output", tmp_path / "o.jsonl"], 1, "field 'prompt'", "--max-chars")
+    run_bad(tmp_path, ["--max-chars", "5", "score", "--model", models["good"], "--data", source,
+                       "--out", tmp_path / "o.jsonl"], 1, "field 'prompt'", "--max-chars")
     assert current_limits() == Limits()

@@ -70,15 +70,14 @@ def test_eval_rejects_an_unknown_probe_with_a_suggestion(trained, tmp_path):
 def test_compare_reports_agreement_and_starc(trained, tmp_path):
     data, models = trained
     out = tmp_path / "compare.json"
-    invoke("compare", "--models", f"{models[0]},{models[1]}", "--data", data, "--out", out)
+    invoke("compare", "--model", f"{models[0]},{models[1]}", "--data", data, "--out", out)
     results = json.loads(out.read_text())
     entry = results["pairwise"]["0-1"]
     assert 0.0 < entry["pair_agreement"] <= 1.0
     assert 0.0 <= results["starc"]["0-1"] <= 1.0
     assert results["models"] == [str(models[0]), str(models[1])]
-    # a model compared with itself (the option repeated) is at STARC distance 0 and agrees on
-    # every pair
-    invoke("compare", "--models", models[0], "--models", models[0], "--data", data, "--out", out)
+    # a model compared with itself is at STARC distance 0 and agrees on every pair
+    invoke("compare", "--model", f"{models[0]},{models[0]}", "--data", data, "--out", out)
     same = json.loads(out.read_text())
     assert same["starc"]["0-1"] == pytest.approx(0.0, abs=1e-9)
     assert same["pairwise"]["0-1"]["pair_agreement"] == 1.0

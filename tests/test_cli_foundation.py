@@ -65,7 +65,7 @@ def test_train_eval_score_round_trip(hh_subset, tmp_path):
         )
     )
     scored_path = tmp_path / "scored.jsonl"
-    invoke("score", "--model", model_dir, "--input", pool, "--output", scored_path, "--uncertainty")
+    invoke("score", "--model", model_dir, "--data", pool, "--out", scored_path, "--uncertainty")
     rows = [json.loads(line) for line in scored_path.read_text().splitlines()]
     assert len(rows) == 2 and all(isinstance(r["reward"], float) for r in rows)
     assert all(r["uncertainty"] == 0.0 for r in rows)  # one linear member, no dropout
@@ -97,7 +97,7 @@ def test_int8_is_refused_for_backbones_other_than_the_encoder(hh_subset, tmp_pat
                                  "--int8", "--out", str(tmp_path / "m")])
     assert result.exit_code != 0 and "--int8 quantizes the encoder backbone" in result.output
     assert not (tmp_path / "m").exists()
-    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbones",
+    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone",
                                  "encoder,hashing", "--int8", "--out", str(tmp_path / "m")])
     assert result.exit_code != 0 and "--int8 quantizes the encoder backbone" in result.output
     assert not (tmp_path / "m").exists()
@@ -122,8 +122,8 @@ def test_score_names_the_missing_field(tmp_path, hh_subset):
     invoke("train", "--data", hh_subset, "--backbone", "hashing", "--out", model_dir, "--epochs", "1")
     bad = tmp_path / "in.jsonl"
     bad.write_text('{"prompt": "p", "response": "r"}\n{"prompt": "p"}\n')
-    result = runner.invoke(app, ["score", "--model", str(model_dir), "--input", str(bad),
-                                 "--output", str(tmp_path / "o.jsonl")])
+    result = runner.invoke(app, ["score", "--model", str(model_dir), "--data", str(bad),
+                                 "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 1
     assert "in.jsonl:2" in result.output and "'response'" in result.output
     assert not (tmp_path / "o.jsonl").exists()

@@ -93,9 +93,6 @@ def test_score_hf_folder_equals_a_direct_forward_and_writes_nothing_beside_it(fo
     np.testing.assert_allclose([r["reward"] for r in rows], expected, atol=1e-5, rtol=0)
     assert np.ptp(expected) > 1e-3
     assert sorted(os.listdir(folders["a"])) == before
-    # --input/--output are aliases of --data/--out
-    invoke("score", "--model", folders["a"], "--input", source, "--output", tmp_path / "o2.jsonl")
-    assert read_rows(tmp_path / "o2.jsonl") == rows
 
 
 def test_score_hf_name_from_an_offline_cache(folders, tmp_path, monkeypatch):
@@ -230,7 +227,7 @@ def test_bon_with_a_preference_model_picks_by_copeland(gpm_dir, tmp_path):
     rows = [{"prompt": p, "response": r, "gold": g}
             for p, rs in pools.items() for r, g in zip(rs, golds[p], strict=True)]
     source = write_rows(tmp_path / "pool.jsonl", rows)
-    invoke("bon", "--model", gpm_dir, "--candidates", source, "--gold-column", "gold",
+    invoke("bon", "--model", gpm_dir, "--data", source, "--gold-column", "gold",
            "--n", "1,4", "--out", tmp_path / "bon.json")
     curve = {pt["n"]: pt for pt in json.loads((tmp_path / "bon.json").read_text())["curve"]}
     _, wins = best_of_n_by_preference(load_reward_model(gpm_dir), list(pools),

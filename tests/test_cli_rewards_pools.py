@@ -34,7 +34,7 @@ def _pool(tmp_path: Path, column: str = "answer", rows: list[dict] = POOL) -> Pa
 
 
 def _bon(pool: Path, out: Path, *options: str):
-    args = ["bon", "--rewards", "math", "--candidates", str(pool), "--gold-column", "gold",
+    args = ["bon", "--rewards", "math", "--data", str(pool), "--gold-column", "gold",
             "--n", "1,2", "--out", str(out), *options]
     return runner.invoke(app, args)
 
@@ -70,7 +70,7 @@ def test_the_reference_column_option_picks_the_column(tmp_path):
 
 def test_build_sft_keeps_exactly_the_correct_candidates(tmp_path):
     out = tmp_path / "sft.jsonl"
-    args = ["build", "sft", "--rewards", "math", "--candidates", str(_pool(tmp_path)),
+    args = ["build", "sft", "--rewards", "math", "--data", str(_pool(tmp_path)),
             "--method", "quantile", "--quantile", "1.0", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -83,7 +83,7 @@ def test_build_sft_keeps_exactly_the_correct_candidates(tmp_path):
 
 def test_build_pairs_chooses_a_correct_candidate(tmp_path):
     out = tmp_path / "pairs.jsonl"
-    args = ["build", "pairs", "--rewards", "math", "--candidates", str(_pool(tmp_path)),
+    args = ["build", "pairs", "--rewards", "math", "--data", str(_pool(tmp_path)),
             "--method", "best-worst", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -100,7 +100,7 @@ def test_a_row_without_its_reference_is_one_error_line(tmp_path, command):
     rows[3] = json.dumps({**json.loads(rows[3]), "answer": None})
     path.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out.json"
-    args = [*command, "--rewards", "math", "--candidates", str(path), "--out", str(out)]
+    args = [*command, "--rewards", "math", "--data", str(path), "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and not out.exists()
     message = " ".join(result.output.split())
@@ -124,7 +124,7 @@ def test_rewards_excludes_the_other_proxies(tmp_path, options, message):
 
 
 def test_reference_column_needs_rewards(tmp_path):
-    args = ["bon", "--scores-column", "gold", "--candidates", str(_pool(tmp_path)),
+    args = ["bon", "--scores-column", "gold", "--data", str(_pool(tmp_path)),
             "--reference-column", "answer", "--out", str(tmp_path / "r.json")]
     result = runner.invoke(app, args)
     assert result.exit_code == 1

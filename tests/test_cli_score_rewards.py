@@ -28,7 +28,7 @@ def _write(path: Path, rows: list[dict]) -> Path:
 def _score(tmp_path: Path, rows: list[dict], *options: str):
     data = _write(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    args = ["score", "--input", str(data), "--output", str(out), *options]
+    args = ["score", "--data", str(data), "--out", str(out), *options]
     result = runner.invoke(app, args)
     scored = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else None
     return result, scored

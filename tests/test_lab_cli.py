@@ -26,7 +26,7 @@ def test_cli_end_to_end_writes_json_html_and_png(tmp_path):
         app,
         ["lab", "overopt", "--out", str(out), "--proxy-sizes", "60", "--noise", "0,0.25",
          "--ensemble", "3", "--aggregate", "wco,uwo", "--pool-size", "12",
-         "--test-prompts", "5", "--prompts", "80", "--val-prompts", "8", "--ns", "1,2,4,12"],
+         "--test-prompts", "5", "--n-prompts", "80", "--val-prompts", "8", "--n", "1,2,4,12"],
     )
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())

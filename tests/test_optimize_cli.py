@@ -48,7 +48,7 @@ def pool_file(tmp_path):
 
 def test_bon_with_scores_column(app, pool_file, tmp_path):
     out = tmp_path / "res" / "bon.json"
-    args = ["bon", "--scores-column", "proxy", "--gold-column", "gold", "--candidates"]
+    args = ["bon", "--scores-column", "proxy", "--gold-column", "gold", "--data"]
     result = CliRunner().invoke(app, [*args, str(pool_file), "--n", "1,2,4", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -77,7 +77,7 @@ def test_bon_with_model(app, pool_file, tmp_path, monkeypatch):
         lambda path, **options: loaded.append(path) or LengthReward(),
     )
     out = tmp_path / "bon.json"
-    args = ["bon", "--model", str(tmp_path / "rm"), "--candidates", str(pool_file)]
+    args = ["bon", "--model", str(tmp_path / "rm"), "--data", str(pool_file)]
     result = CliRunner().invoke(app, [*args, "--n", "4", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert loaded == [str(tmp_path / "rm")]
@@ -88,8 +88,8 @@ def test_bon_with_model(app, pool_file, tmp_path, monkeypatch):
 def test_bon_bad_input(app, pool_file, tmp_path):
     runner = CliRunner()
     out = str(tmp_path / "x.json")
-    by_column = ["bon", "--scores-column", "proxy", "--out", out, "--candidates"]
-    neither = runner.invoke(app, ["bon", "--candidates", str(pool_file), "--out", out])
+    by_column = ["bon", "--scores-column", "proxy", "--out", out, "--data"]
+    neither = runner.invoke(app, ["bon", "--data", str(pool_file), "--out", out])
     assert neither.exit_code == 1
     assert squash("exactly one of --model and --scores-column") in squash(neither.output)
     bad_n = runner.invoke(app, [*by_column, str(pool_file), "--n", "1,x"])
@@ -104,7 +104,7 @@ def test_bon_bad_input(app, pool_file, tmp_path):
 
 def test_build_sft_and_pairs(app, pool_file, tmp_path):
     runner = CliRunner()
-    common = ["--scores-column", "proxy", "--candidates", str(pool_file)]
+    common = ["--scores-column", "proxy", "--data", str(pool_file)]
     sft = tmp_path / "sft.jsonl"
     result = runner.invoke(app, ["build", "sft", "--method", "top1", *common, "--out", str(sft)])
     assert result.exit_code == 0, result.output
@@ -164,7 +164,7 @@ def test_build_unknown_or_misplaced_method(app, pool_file, tmp_path):
     common = [
         "--scores-column",
         "proxy",
-        "--candidates",
+        "--data",
         str(pool_file),
         "--out",
         str(tmp_path / "o"),

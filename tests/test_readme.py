@@ -12,7 +12,7 @@ against that script's ``build_parser()``. Notation of the table forms:
   names of all are checked, the first is parsed;
 - a form starting or ending with ``…`` elides arguments (``… --loss L`` belongs
   to the command of the row above): only its option names are checked;
-  a ``…`` between arguments (``--models A,B,…``) is dropped before the parse;
+  a ``…`` between arguments (``--model A,B,…``) is dropped before the parse;
 - an upper-case or Greek placeholder (``S``, ``N``, ``λ``) given to a numeric
   option is parsed as ``1``;
 - inline code that gives none of the command's required options is a mention
@@ -22,7 +22,12 @@ against that script's ``build_parser()``. Notation of the table forms:
 
 A renamed option, a list written the wrong way or a missing required option
 fails here. ``docs/cli.md`` must equal what ``rewardlab.cli.reference``
-generates from the live CLI.
+generates from the live CLI. The names a document gives to a registry-backed
+option (``--loss bt|scaled-bt``, ``--head gpm``, ``--aggregate uwo``,
+``--probes length,attack``, ``--method topk``, ``--backbone encoder:PATH``,
+``--format trl``, ``--suite pairs``) must be registered: a renamed or removed
+component fails here, while a new one needs no edit of the documents (the full
+lists are generated into ``--help`` and ``docs/cli.md``).
 """
 
 from __future__ import annotations
@@ -343,7 +348,7 @@ def test_wrong_command_lines_fail():
     compare = COMMANDS[("compare",)]
     train = COMMANDS[("train",)]
     with pytest.raises(Exception, match="extra argument"):  # a space-separated list
-        compare.make_context("compare", ["--models", "A", "B", "--data", "x", "--out", "o"])
+        compare.make_context("compare", ["--model", "A", "B", "--data", "x", "--out", "o"])
     with pytest.raises(Exception, match="No such option"):  # a renamed option
         train.make_context("train", ["--data", "x", "--out", "o", "--test-frac", "0.2"])
     with pytest.raises(ParseError, match="--out"):  # a missing required option
@@ -393,6 +398,80 @@ def test_reference_rows_by_hand(tmp_path):
     assert "| `--bootstrap` / `--no-bootstrap` | flag | off |" in train
     assert "| `--epochs` | integer | – |" in train
     compare = "\n".join(render_command(("compare",), COMMANDS[("compare",)]))
-    assert "| `--models` | text (repeatable) | *required* |" in compare
+    assert "| `--model` | text | *required* |" in compare
     main([str(tmp_path / "cli.md")])
     assert (tmp_path / "cli.md").read_text(encoding="utf-8") == render_reference()
+
+
+def registered_names() -> dict[str, set[str]]:
+    """The names each registry-backed option accepts, from the registries themselves."""
+    import rewardlab.evaluate.probes  # noqa: F401  (each probe registers itself)
+    from rewardlab.cli.choices import head_names
+    from rewardlab.cli.eval_cmd import PRMBENCH_GROUPS
+    from rewardlab.data.formats import FORMATS
+    from rewardlab.evaluate.probes.base import PROBES
+    from rewardlab.evaluate.suite import SUITES
+    from rewardlab.features.backbones import BACKBONES, FINE_TUNED
+    from rewardlab.models.losses import LOSSES
+    from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS
+    from rewardlab.robust.aggregate import AGGREGATIONS
+
+    return {
+        "--loss": set(LOSSES.names()),
+        "--head": set(head_names()),
+        "--aggregate": set(AGGREGATIONS.names()),
+        "--probes": set(PROBES.names()),
+        "--suite": set(SUITES),
+        "--method": {*SFT_METHODS.names(), *PAIR_METHODS.names()},
+        "--backbone": {*BACKBONES.names(), FINE_TUNED},
+        "--format": {*FORMATS.names(), PRMBENCH_GROUPS},
+    }
+
+
+def documented_values(text: str, option: str) -> list[str]:
+    """The names given to ``option`` in ``text``: alternatives (``a|b``) and list items
+    (``a,b``); ``[…]`` suffixes, ``:ARGUMENT`` parts, ``…`` and placeholders dropped."""
+    names = []
+    for value in re.findall(rf"(?<![\w-]){re.escape(option)}[ =](\S+)", text):
+        for name in re.split(r"[|,]", re.sub(r"\[[^\]]*\]|[()]", "", value)):
+            name = name.split(":")[0].strip("…'\"`[]")
+            if name and not PLACEHOLDER.match(name) and not name.startswith("-"):
+                names.append(name)
+    return names
+
+
+def option_forms(document: Path) -> list[CommandLine]:
+    """The command lines of ``document`` and its two-word spans ``--option value`` (not the
+    quoted messages that begin with an option)."""
+    return [
+        line for line in documented_lines(document)
+        if re.search(r"(^|\s|/)rewardlab\s|^…", line.text)
+        or (line.text.startswith("--") and len(line.text.split()) == 2)
+    ]
+
+
+def test_documented_registry_names_are_registered():
+    """``--loss L``, ``--head H``, … in the documents name registered components only."""
+    registered = registered_names()
+    wrong = []
+    for document in SCANNED:
+        for line in option_forms(document):
+            for option, known in registered.items():
+                wrong += [f"{line.where}: {option} {name}"
+                          for name in documented_values(line.text, option) if name not in known]
+    assert not wrong, f"{wrong}: not registered names"
+    checked = {option: {name for document in SCANNED for line in option_forms(document)
+                        for name in documented_values(line.text, option)}
+               for option in registered}
+    assert {"bt", "davidson", "plackett-luce"} <= checked["--loss"]  # the scan finds them
+    assert {"gpm", "mlp"} <= checked["--head"]
+    assert {"topk", "degrees"} <= checked["--method"]
+
+
+def test_documented_values_by_hand():
+    assert documented_values("--loss bt|scaled-bt [--x 1]", "--loss") == ["bt", "scaled-bt"]
+    assert documented_values("--backbone hashing|encoder[:PATH]|transformer:PATH", "--backbone") == [
+        "hashing", "encoder", "transformer"]
+    assert documented_values("--probes length,attack --format …", "--probes") == ["length", "attack"]
+    assert documented_values("--format …", "--format") == []
+    assert documented_values("--loss L --head-params J", "--head") == []

@@ -42,12 +42,19 @@ PAIRS = [
 ]
 
 
+CALLS: list[tuple[str, str, str]] = []
+
+
 @pytest.fixture()
 def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     loading = types.ModuleType("rewardlab.robust.loading")
     loading.load_reward_model = lambda path, **options: ENSEMBLE  # type: ignore[attr-defined]
     data_load = types.ModuleType("rewardlab.data.load")
-    data_load.load_comparisons = lambda path: types.SimpleNamespace(records=PAIRS)  # type: ignore[attr-defined]
+    def load_comparisons(path: str, format: str, split: str) -> types.SimpleNamespace:
+        CALLS.append((path, format, split))
+        return types.SimpleNamespace(records=PAIRS)
+
+    data_load.load_comparisons = load_comparisons  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rewardlab.robust.loading", loading)
     monkeypatch.setitem(sys.modules, "rewardlab.data.load", data_load)
     app = typer.Typer()
@@ -101,3 +108,11 @@ def test_flip_and_drop_are_exclusive(cli: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [*args, "--flip-lowest", "0.2", "--drop-lowest", "0.2"])
     assert result.exit_code != 0
     assert "not both" in result.output
+
+
+def test_data_is_a_spec_read_by_the_shared_loader(cli: typer.Typer, tmp_path: Path) -> None:
+    """--data is a string spec (hf: too) read with --format and --split, as in train/eval."""
+    CALLS.clear()
+    _run(cli, tmp_path)
+    _run(cli, tmp_path, "--data", "hf:org/pairs", "--format", "trl", "--split", "test")
+    assert CALLS == [("d.jsonl", "auto", "train"), ("hf:org/pairs", "trl", "test")]

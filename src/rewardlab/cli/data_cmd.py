@@ -1,7 +1,9 @@
 """``rewardlab data …``: annotate preference data with an ensemble.
 
 ``rewardlab data strength --model ENSEMBLE_DIR --data PATH --out annotated.jsonl``
-writes one JSON row per kept pair, ``{prompt, chosen, rejected, strength_mean,
+reads ``--data`` as every data command does (a file, a folder or ``hf:<dataset>``,
+in ``--format``, through :func:`rewardlab.data.load.load_comparisons`) and writes one
+JSON row per kept pair, ``{prompt, chosen, rejected, strength_mean,
 strength_std, flipped}`` (plus ``strength`` with ``--margins``), atomically.
 The formulas live in :mod:`rewardlab.robust.strength`.
 """
@@ -13,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from rewardlab.cli.command import command
 from rewardlab.cli.common import user_errors
 from rewardlab.cli.model_options import (
-    MODEL_HELP,
+    SPEC_HELP,
     ModelLoading,
     load_model_option,
     model_option,
@@ -32,13 +35,18 @@ def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
     data_app = typer.Typer(help="Annotate and filter preference data.", no_args_is_help=True)
 
-    @data_app.command("strength")
+    @command(data_app, "strength")
     @with_model_loading
     def strength(
         model: str = model_option(
-            help="Ensemble: a saved ensemble directory or a comma list of specs. " + MODEL_HELP
+            help="Ensemble: a saved ensemble directory or a comma list of specs. The strength "
+            "uses each member's own score, so it takes no --aggregate. " + SPEC_HELP
         ),
-        data: Path = typer.Option(..., "--data", help="Pairwise preference data file."),
+        data: str = typer.Option(
+            ..., "--data", help="Pairwise preference data: a file, a folder or hf:<dataset>."
+        ),
+        format: str = typer.Option("auto", "--format", help="{formats}"),
+        split: str = typer.Option("train", "--split", help="Split of an hf:<dataset>."),
         out: Path = typer.Option(..., "--out", help="Annotated JSONL to write."),
         flip_lowest: float | None = typer.Option(
             None, "--flip-lowest", min=0.0, max=1.0,
@@ -64,7 +72,7 @@ def register(app: typer.Typer) -> None:
         from rewardlab.data.load import load_comparisons
         with user_errors():
             ensemble = load_model_option(model, loading)
-            pairs = list(load_comparisons(data).records)
+            pairs = list(load_comparisons(data, format, split=split).records)
             if not pairs:
                 raise DataError("no preference pairs to annotate", path=str(data))
             mu, sigma = preference_strength(ensemble, pairs)

@@ -7,16 +7,17 @@ from pathlib import Path
 import typer
 
 from rewardlab.atomic import write_text_atomic
+from rewardlab.cli.command import command
 from rewardlab.cli.common import console, progress_bar, user_errors, write_json
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    command(app, "demo")(demo)
 
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the model and the report."),
-    backbone: str = typer.Option("encoder", help="hashing | encoder | encoder:PATH"),
+    backbone: str = typer.Option("encoder", help="{backbones}"),
     n_prompts: int = typer.Option(400, min=1, help="Prompts in the synthetic arena."),
     n_pairs: int = typer.Option(3000, min=1, help="Preference pairs sampled from the gold reward."),
     label_noise: float = typer.Option(0.1, min=0.0, max=1.0, help="Probability of flipping each label."),

@@ -1,4 +1,13 @@
-"""``rewardlab eval`` and ``rewardlab compare``: suites, probes, reports, agreement."""
+"""``rewardlab eval`` and ``rewardlab compare``: suites, probes, reports, agreement.
+
+``--format`` is a name of the data-format registry
+(:data:`rewardlab.data.formats.FORMATS`, read by
+:func:`rewardlab.data.load.load_comparisons`, the same loader as ``train``), or
+``prmbench-groups``: PRMBench files as one-to-many groups, one original process
+against its error-injected versions
+(:func:`rewardlab.evaluate.one_to_many.load_prmbench_groups`). ``gsm8k`` and
+``prmbench-groups`` run the one-to-many suite unless ``--suite`` says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +15,41 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.command import command
 from rewardlab.cli.common import console, parse_csv, user_errors, write_json
 from rewardlab.cli.model_options import (
+    SPEC_HELP,
     ModelLoading,
+    aggregate_option,
     load_model_option,
     model_option,
     with_model_loading,
 )
 
-ONE_TO_MANY_FORMATS = ("gsm8k", "prmbench")
+PRMBENCH_GROUPS = "prmbench-groups"
+ONE_TO_MANY_FORMATS = ("gsm8k", PRMBENCH_GROUPS)
+EVAL_FORMAT_HELP = (
+    "{formats}, or prmbench-groups (PRMBench as one-to-many groups: an original process "
+    "against its error-injected versions; prmbench is PRMBench's pairs with step labels, as "
+    "in train). gsm8k and prmbench-groups run the one-to-many suite; auto detects gsm8k too."
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval")(evaluate)
-    app.command("compare")(compare)
+    command(app, "eval")(evaluate)
+    command(app, "compare", renamed={"--models": "--model"})(compare)
 
 
 def load_records(data: str, format: str, split: str = "train") -> list:
-    """Comparison records of ``data``; GSM8K / PRMBench one-to-many groups by format name;
-    ``split`` is the split of an ``hf:`` dataset."""
+    """Comparison records of ``data`` through the data-format registry, or PRMBench
+    one-to-many groups (``prmbench-groups``); ``split`` is the split of an ``hf:`` dataset."""
     from rewardlab.data.load import load_comparisons
 
-    if format == "gsm8k":
+    if format == "gsm8k":  # the registry's gsm8k loader, every group kept as read
         from rewardlab.evaluate.one_to_many import load_gsm8k_groups
 
         return load_gsm8k_groups(data)
-    if format == "prmbench":
+    if format == PRMBENCH_GROUPS:
         from rewardlab.evaluate.one_to_many import load_prmbench_groups
 
         path = Path(data)
@@ -61,17 +79,11 @@ def evaluate(
         None, help="Split of an hf:<dataset>; default 'filtered' (RewardBench's) with "
         "--suite rewardbench, else 'train'."
     ),
-    format: str = typer.Option(
-        "auto", help="auto | trl | hh-rlhf | alpaca-eval | rewardbench | ratings | gsm8k | "
-        "prmbench (gsm8k and prmbench: the one-to-many suite; auto detects gsm8k too)"
-    ),
-    suite: str = typer.Option("pairs", help="pairs | rewardbench | one-to-many"),
-    probes: str = typer.Option("", help="Comma list: length,offtopic,perturb,sycophancy,attack"),
+    format: str = typer.Option("auto", help=EVAL_FORMAT_HELP),
+    suite: str = typer.Option("pairs", help="{suites}"),
+    probes: str = typer.Option("", help="Audit probes, a comma list of {probes}"),
     html: Path = typer.Option(None, help="Also write a self-contained HTML report here."),
-    aggregate: str = typer.Option(
-        None, help="Aggregation of an ensemble or of a comma list of --model specs "
-        "(mean, wco, uwo, …)."
-    ),
+    aggregate: str = aggregate_option(),
     attack_budget: int = typer.Option(128, min=1, help="Queries per pair for the attack probe."),
     seed: int = typer.Option(0, help="Seed of probes that sample."),
     loading: ModelLoading = None,
@@ -121,14 +133,13 @@ def evaluate(
 
 @with_model_loading
 def compare(
-    models: list[str] = typer.Option(
-        ..., "--models", help="Two or more model specs (as --model of `rewardlab eval`: "
-        "directories, Hugging Face folders, hf:ORG/NAME, judge:…), comma-separated "
-        "(runs/a,hf:org/rm) or one per --models."
+    model: str = model_option(
+        help="Two or more model specs, comma-separated (runs/a,hf:org/rm), each compared as "
+        "its own model (not one ensemble). " + SPEC_HELP
     ),
     data: str = typer.Option(..., help="Pairs to compare the models on."),
     out: Path = typer.Option(..., help="Results JSON to write."),
-    format: str = typer.Option("auto", help="Data format."),
+    format: str = typer.Option("auto", help=EVAL_FORMAT_HELP),
     loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
@@ -136,9 +147,9 @@ def compare(
     from rewardlab.evaluate.starc import starc_between
 
     with user_errors():
-        paths = [part for value in models for part in parse_csv(value)]
+        paths = parse_csv(model)
         if len(paths) < 2:
-            raise ValueError(f"--models needs two or more model specs, got {len(paths)}")
+            raise ValueError(f"--model needs two or more model specs, got {len(paths)}")
         loaded_models = [load_model_option(spec, loading) for spec in paths]
         records = load_records(data, format)
         results = compare_models(loaded_models, records)

@@ -11,6 +11,10 @@ strong one's best-of-n picks follow the weak one (:mod:`rewardlab.lab.weak_to_st
 ``lab constrained`` holds two component proxies of the synthetic arena at their
 proxy points with Lagrange multipliers (:mod:`rewardlab.lab.overopt.components`;
 Moskovitz et al., 2024) and compares it with their fixed-weight sum.
+
+The options share the CLI's vocabulary: ``--n`` (best-of-n sizes), ``--n-prompts``,
+``--backbone``, ``--noise`` and ``--aggregate`` are comma lists of the settings
+compared; ``weak-to-strong`` and ``constrained`` run one noise rate each.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TypeVar
 
 import typer
 
+from rewardlab.cli.command import command
 from rewardlab.cli.common import (
     choice,
     console,
@@ -77,7 +82,6 @@ def _number(
 
 POSITIVE = _number(0.0, low_open=True)
 NON_NEGATIVE = _number(0.0)
-FLIP_RATE = _number(0.0, MAX_FLIP)
 CORRELATION = _number(-1.0, 1.0)
 CLIP = _number(0.0, 1.0, low_open=True, high_open=True)
 
@@ -129,8 +133,19 @@ def _check_pool(pool: str, data: Path | None) -> None:
 def _check_ns(ns: tuple[int, ...]) -> None:
     if ns and (sorted(set(ns)) != list(ns) or ns[0] != 1):
         raise typer.BadParameter(
-            f"expected increasing values starting at 1, got {ns}", param_hint="'--ns'"
+            f"expected increasing values starting at 1, got {ns}", param_hint="'--n'"
         )
+
+
+def _one_noise(text: str) -> float:
+    """``--noise`` of a command that runs one label-flip rate: a comma list of one value."""
+    noises = _csv(text, "--noise", float, 0.0, MAX_FLIP)
+    if len(noises) > 1:
+        raise typer.BadParameter(
+            f"this experiment runs one label-flip rate, got {len(noises)} ({text}); run it once "
+            "per rate (lab overopt compares several)", param_hint="'--noise'",
+        )
+    return noises[0]
 
 
 def overopt(
@@ -162,11 +177,22 @@ def overopt(
         help=f"training pairs per proxy; default {POOL_SIZES['synthetic']} (synthetic), "
         f"{POOL_SIZES['alpaca-eval']} (alpaca-eval)",
     ),
-    noise: str = typer.Option("0.25", "--noise", help="label-flip rates in [0, 0.5], e.g. 0,0.25"),
+    noise: str = typer.Option(
+        "0.25", "--noise", help="label-flip rates in [0, 0.5], a comma list (e.g. 0,0.25)"
+    ),
     ensemble: int = typer.Option(5, "--ensemble", min=1, help="members K per proxy"),
-    aggregate: str = typer.Option("mean,wco,uwo", "--aggregate", help="ensemble readings"),
-    backbones: str = typer.Option("hashing", "--backbones", help="e.g. hashing,encoder"),
-    ns: str = typer.Option("", "--ns", help="values of n (default 1,2,4,… up to the pool)"),
+    aggregate: str = typer.Option(
+        "mean,wco,uwo", "--aggregate",
+        help="ensemble readings to compare, a comma list of {aggregations} (each is its own "
+        "proxy here; elsewhere --aggregate reduces one ensemble)",
+    ),
+    backbone: str = typer.Option(
+        "hashing", "--backbone",
+        help="proxy backbones to compare, a comma list (e.g. hashing,encoder)",
+    ),
+    n: str = typer.Option(
+        "", "--n", help="best-of-n sizes, a comma list (default 1,2,4,… up to the pool)"
+    ),
     uwo_lambda: float = typer.Option(
         0.5, "--uwo-lambda", callback=NON_NEGATIVE, help="λ of UWO = mean − λ·Var"
     ),
@@ -182,8 +208,8 @@ def overopt(
     test_prompts: int = typer.Option(
         ARENA.test_prompts, "--test-prompts", min=1, help="synthetic: test prompts"
     ),
-    prompts: int = typer.Option(
-        ARENA.n_prompts, "--prompts", min=1, help="synthetic: arena prompts (train + val + test)"
+    n_prompts: int = typer.Option(
+        ARENA.n_prompts, "--n-prompts", min=1, help="synthetic: arena prompts (train + val + test)"
     ),
     val_prompts: int = typer.Option(
         ARENA.val_prompts, "--val-prompts", min=1, help="synthetic: validation prompts"
@@ -210,7 +236,7 @@ def overopt(
             f"aggregating {', '.join(aggregates)} needs --ensemble >= 2, got {ensemble}",
             param_hint="'--aggregate'",
         )
-    n_values = _csv(ns, "--ns", int, 1, math.inf, required=False)
+    n_values = _csv(n, "--n", int, 1, math.inf, required=False)
     _check_ns(n_values)
     optimizers = tuple(choice(name, OPTIMIZERS, "--optimizer")
                        for name in _names(optimizer, "--optimizer"))
@@ -222,7 +248,7 @@ def overopt(
             noises=noises,
             ensemble=ensemble,
             aggregates=aggregates,
-            backbones=_names(backbones, "--backbones"),
+            backbones=_names(backbone, "--backbone"),
             ns=n_values,
             uwo_lambda=uwo_lambda,
             optimizers=optimizers,
@@ -239,7 +265,7 @@ def overopt(
             ),
             seed=seed,
             synthetic=SyntheticPoolConfig(
-                n_prompts=prompts,
+                n_prompts=n_prompts,
                 test_prompts=test_prompts,
                 val_prompts=val_prompts,
                 pool_size=pool_size,
@@ -281,9 +307,9 @@ def weak_to_strong(
         W2S.transfer_pairs, "--transfer-pairs", min=2,
         help="pairs the weak labels for the strong",
     ),
-    noise: float = typer.Option(
-        W2S.noise, "--noise", callback=FLIP_RATE,
-        help="label-flip rate of the gold labels, in [0, 0.5]",
+    noise: str = typer.Option(
+        f"{W2S.noise:g}", "--noise",
+        help="label-flip rate of the gold labels, in [0, 0.5]; one value (a comma list of one)",
     ),
     pool_size: int = typer.Option(
         W2S.synthetic.pool_size, "--pool-size", min=1, help="candidates per test prompt"
@@ -291,7 +317,7 @@ def weak_to_strong(
     test_prompts: int = typer.Option(
         W2S.synthetic.test_prompts, "--test-prompts", min=1, help="test prompts"
     ),
-    prompts: int = typer.Option(ARENA.n_prompts, "--prompts", min=1, help="arena prompts"),
+    n_prompts: int = typer.Option(ARENA.n_prompts, "--n-prompts", min=1, help="arena prompts"),
     val_prompts: int = typer.Option(
         ARENA.val_prompts, "--val-prompts", min=1, help="validation prompts"
     ),
@@ -304,16 +330,17 @@ def weak_to_strong(
     """Does a strong proxy trained on a weak proxy's labels inherit its blind spots?"""
     from rewardlab.lab.weak_to_strong import run_weak_to_strong
 
+    rate = _one_noise(noise)
     with user_errors():
         config = WeakToStrongConfig(
             weak=weak,
             strong=strong,
             weak_pairs=weak_pairs,
             transfer_pairs=transfer_pairs,
-            noise=noise,
+            noise=rate,
             seed=seed,
             synthetic=SyntheticPoolConfig(
-                n_prompts=prompts,
+                n_prompts=n_prompts,
                 test_prompts=test_prompts,
                 val_prompts=val_prompts,
                 pool_size=pool_size,
@@ -337,8 +364,9 @@ def constrained(
     proxy_size: int = typer.Option(
         CON.proxy_size, "--proxy-size", min=1, help="pairs per component"
     ),
-    noise: float = typer.Option(
-        CON.noise, "--noise", callback=FLIP_RATE, help="label-flip rate, in [0, 0.5]"
+    noise: str = typer.Option(
+        f"{CON.noise:g}", "--noise",
+        help="label-flip rate, in [0, 0.5]; one value (a comma list of one)",
     ),
     pg_steps: int = typer.Option(
         CON.pg.steps, "--pg-steps", min=1, help="policy-gradient updates"
@@ -358,7 +386,7 @@ def constrained(
     test_prompts: int = typer.Option(
         ARENA.test_prompts, "--test-prompts", min=1, help="test prompts"
     ),
-    prompts: int = typer.Option(ARENA.n_prompts, "--prompts", min=1, help="arena prompts"),
+    n_prompts: int = typer.Option(ARENA.n_prompts, "--n-prompts", min=1, help="arena prompts"),
     val_prompts: int = typer.Option(
         ARENA.val_prompts, "--val-prompts", min=1, help="validation prompts"
     ),
@@ -367,14 +395,15 @@ def constrained(
     """Component proxies held at their proxy points (constrained RLHF) vs their fixed sum."""
     from rewardlab.lab.overopt.components import ComponentsConfig, run_components
 
+    rate = _one_noise(noise)
     with user_errors():
         config = ComponentsConfig(
             proxy_size=proxy_size,
-            noise=noise,
+            noise=rate,
             pg=PGConfig(beta=pg_beta, steps=pg_steps, lr=pg_lr, group=CON.pg.group,
                         log_every=CON.pg.log_every, seed=seed),
             lagrange_lr=lagrange_lr,
-            synthetic=SyntheticPoolConfig(n_prompts=prompts, test_prompts=test_prompts,
+            synthetic=SyntheticPoolConfig(n_prompts=n_prompts, test_prompts=test_prompts,
                                           val_prompts=val_prompts, pool_size=pool_size),
             seed=seed,
         )
@@ -404,7 +433,9 @@ def register(app: typer.Typer) -> None:
     """Add the ``lab`` group (``overopt``, ``weak-to-strong``, ``constrained``)."""
     lab = typer.Typer(help="Experiments: where does a reward model break under optimization?",
                       no_args_is_help=True)
-    lab.command("overopt")(overopt)
-    lab.command("weak-to-strong")(weak_to_strong)
-    lab.command("constrained")(constrained)
+    command(lab, "overopt", renamed={
+        "--ns": "--n", "--prompts": "--n-prompts", "--backbones": "--backbone",
+    })(overopt)
+    command(lab, "weak-to-strong", renamed={"--prompts": "--n-prompts"})(weak_to_strong)
+    command(lab, "constrained", renamed={"--prompts": "--n-prompts"})(constrained)
     app.add_typer(lab, name="lab")

@@ -31,17 +31,32 @@ from rewardlab.models.lm.hub import DTYPES, HubModelOptions
 if typing.TYPE_CHECKING:
     from rewardlab.models.lm.judge import JudgeOptions
 
-MODEL_HELP = (
+SPEC_HELP = (
     "Model spec: a rewardlab model directory, a Hugging Face sequence-classification folder "
     "(config.json), hf:ORG/NAME (read from the Hugging Face cache; works offline), or a judge "
-    "judge:PATH | judge:hf:ORG/NAME | judge:smollm2. A comma list A,B,C of specs is scored as "
-    "one ensemble reduced by --aggregate (default mean)."
+    "judge:PATH | judge:hf:ORG/NAME | judge:smollm2."
+)
+MODEL_HELP = SPEC_HELP + (
+    " A comma list A,B,C of specs is scored as one ensemble reduced by --aggregate (default "
+    "mean)."
 )
 
 
 def model_option(required: bool = True, help: str = MODEL_HELP) -> Any:
     """The ``--model`` option (a spec string), required or defaulting to None."""
     return typer.Option(... if required else None, "--model", help=help)
+
+
+AGGREGATE_HELP = (
+    "Aggregation of an ensemble (a saved ensemble or a comma list of --model specs): "
+    "{aggregations}; default mean."
+)
+
+
+def aggregate_option(help: str = AGGREGATE_HELP) -> Any:
+    """The ``--aggregate`` option of a command that loads ``--model`` (a name of
+    :data:`rewardlab.robust.aggregate.AGGREGATIONS`, checked when the model loads)."""
+    return typer.Option(None, "--aggregate", help=help)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Every command and sub-command of ``rewardlab`` gets a section with its help
 text and a table of its options: name (and the ``--no-`` form of a flag),
-type, default (or *required*) and help. Nothing is written by hand, so
-nothing in ``--help`` can be missing from the reference.
+type, default (or *required*) and help. Where ``--help`` lists the names a
+registry holds (heads, losses, aggregations, …) or each family's default, the
+reference says so in words (:data:`rewardlab.cli.choices.IN_REFERENCE`), so
+registering a component never makes it stale. Nothing is written by hand.
 
 Regenerate it from the repository root with::
 
@@ -80,6 +82,15 @@ def option_names(option: Any) -> str:
     return " / ".join(f"`{name}`" for name in (*option.opts, *option.secondary_opts))
 
 
+def reference_help(option: Any) -> str:
+    """The option's help with registry placeholders worded generically (see
+    :data:`rewardlab.cli.choices.IN_REFERENCE`)."""
+    from rewardlab.cli.choices import fill_placeholders
+    from rewardlab.cli.command import raw_help
+
+    return fill_placeholders(raw_help(option) or "", reference=True)
+
+
 def render_command(path: tuple[str, ...], command: Any) -> list[str]:
     """The Markdown section of one command."""
     lines = [f"## `rewardlab {' '.join(path)}`", ""]
@@ -93,7 +104,7 @@ def render_command(path: tuple[str, ...], command: Any) -> list[str]:
     for option in options:
         lines.append(
             f"| {option_names(option)} | {type_name(option.type_descriptor.annotation)} "
-            f"| {cell(default_text(option))} | {cell(option.help or '')} |"
+            f"| {cell(default_text(option))} | {cell(reference_help(option))} |"
         )
     return [*lines, ""]
 
@@ -121,28 +132,54 @@ def render_global_options() -> list[str]:
             continue
         lines.append(
             f"| {option_names(option)} | {type_name(option.type_descriptor.annotation)} "
-            f"| {cell(default_text(option))} | {cell(option.help or '')} |"
+            f"| {cell(default_text(option))} | {cell(reference_help(option))} |"
         )
     return [*lines, ""]
 
 
+def render_renamed(commands: dict[tuple[str, ...], Any]) -> list[str]:
+    """The section of old option spellings that still work for one release, with a
+    deprecation line (:mod:`rewardlab.cli.command`)."""
+    rows = [
+        f"| `rewardlab {' '.join(path)}` | `{old}` | `{new}` |"
+        for path, command in commands.items()
+        for old, new in getattr(command, "renamed", {}).items()
+    ]
+    return [
+        "## Old spellings",
+        "",
+        "These options were renamed to the shared vocabulary. The old spelling still works",
+        "until the next release and prints `warning: OLD is deprecated; use NEW` on stderr;",
+        "giving both is refused.",
+        "",
+        "| command | old | new |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def render_reference() -> str:
-    """The whole reference: an index, the global options, then one section per command."""
+    """The whole reference: an index, the global options, one section per command, then
+    the old option spellings."""
     commands = cli_commands()
     lines = [
         "# Command-line reference",
         "",
         "Every `rewardlab` command and option, generated from the CLI itself; do not edit by",
         f"hand. Regenerate with `{REGENERATE}`. `rewardlab COMMAND --help`",
-        "prints the same. Lists are comma-separated (`--n 1,2,4`).",
+        "prints the same, and also lists the names each registry holds where this page says",
+        "\"any registered …\" (how to add one: [extending.md](extending.md)). Lists are",
+        "comma-separated (`--n 1,2,4`).",
         "",
     ]
     lines.append("- [Global options](#global-options)")
     lines += [f"- [`rewardlab {' '.join(p)}`](#{anchor(p)})" for p in commands]
-    lines.append("")
+    lines += ["- [Old spellings](#old-spellings)", ""]
     lines += render_global_options()
     for path, command in commands.items():
         lines += render_command(path, command)
+    lines += render_renamed(commands)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

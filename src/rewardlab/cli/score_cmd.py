@@ -12,10 +12,12 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.command import command
 from rewardlab.cli.common import console, user_errors
 from rewardlab.cli.model_options import (
     MODEL_HELP,
     ModelLoading,
+    aggregate_option,
     load_model_option,
     model_option,
     with_model_loading,
@@ -24,7 +26,7 @@ from rewardlab.cli.rewards_option import reference_column_option, rewards_option
 
 
 def register(app: typer.Typer) -> None:
-    app.command("score")(score)
+    command(app, "score", renamed={"--input": "--data", "--output": "--out"})(score)
 
 
 @with_model_loading
@@ -34,22 +36,17 @@ def score(
         "Verifier name (math, choice, code, …) or recipe file, instead of --model."
     ),
     reference_column: str = reference_column_option(),
-    input: Path = typer.Option(
-        ..., "--data", "--input", help="JSONL/JSON/CSV/Parquet with prompt and response."
+    data: Path = typer.Option(
+        ..., "--data", help="JSONL/JSON/CSV/Parquet with prompt and response."
     ),
-    output: Path = typer.Option(
-        ..., "--out", "--output", help="JSONL to write (input rows + reward)."
-    ),
+    out: Path = typer.Option(..., "--out", help="JSONL to write (input rows + reward)."),
     uncertainty: bool = typer.Option(False, help="Also write the spread across members."),
     attributes: bool = typer.Option(
         False, "--attributes",
         help="Also write each output of a multi-output model as its own column (names from "
         "the model's id2label).",
     ),
-    aggregate: str = typer.Option(
-        None, help="Aggregation of an ensemble or of a comma list of --model specs "
-        "(mean, wco, uwo, …)."
-    ),
+    aggregate: str = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:
     """Score a file of responses; each output line gets ``reward`` (and ``uncertainty``;
@@ -74,21 +71,21 @@ def score(
         else:
             reward_model = load_model_option(model, loading, aggregate)
         rows, lines = [], []
-        for line, row in read_rows(input):
+        for line, row in read_rows(data):
             for name in ("prompt", "response"):
                 if not isinstance(row.get(name), str):
-                    raise DataError("missing or not a string", path=str(input), line=line, field=name)
+                    raise DataError("missing or not a string", path=str(data), line=line, field=name)
             rows.append(row)
             lines.append(line)
         if not rows:
-            raise DataError("no rows to score", path=str(input))
+            raise DataError("no rows to score", path=str(data))
         prompts = [r["prompt"] for r in rows]
         responses = [r["response"] for r in rows]
         if rewards is not None:
             from rewardlab.cli.rewards_option import component_fields, score_rows
 
-            rewards_out, parts = score_rows(reward_model, rows, lines, input, reference_column)
-            for field, values in component_fields(rows, parts, input).items():
+            rewards_out, parts = score_rows(reward_model, rows, lines, data, reference_column)
+            for field, values in component_fields(rows, parts, data).items():
                 for row, v in zip(rows, values, strict=True):
                     row[field] = float(v)
         elif uncertainty:
@@ -103,8 +100,8 @@ def score(
             write_attributes(reward_model, model, rows, prompts, responses)
         for row, r in zip(rows, rewards_out, strict=True):
             row["reward"] = float(r)
-        write_jsonl(output, rows)
-        console.print(f"scored {len(rows)} responses; wrote {output}")
+        write_jsonl(out, rows)
+        console.print(f"scored {len(rows)} responses; wrote {out}")
 
 
 def write_attributes(

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.command import command
 from rewardlab.cli.model_options import (
     MODEL_HELP,
     ModelLoading,
+    aggregate_option,
     load_model_option,
     model_option,
     split_specs,
@@ -70,6 +72,7 @@ def serve(
         help="First K served rewards per route that the drift PSI on /metrics compares with.",
     ),
     drift_bins: int = typer.Option(ServeSettings.drift_bins, help="Bins of the drift PSI."),
+    aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:
     """Serve a reward model, verifier or recipe: POST /score, /compare, /get_reward,
@@ -105,6 +108,10 @@ def serve(
         raise typer.BadParameter(str(err)) from None
     if (model is None) == (rewards is None):
         raise typer.BadParameter("give exactly one of --model and --rewards", param_hint="--model")
+    if aggregate is not None and model is None:
+        raise typer.BadParameter(
+            "only with --model (it reduces an ensemble's members)", param_hint="'--aggregate'"
+        )
     if model is not None:
         for spec in split_specs(model):
             if not spec.startswith(("hf:", "judge:")) and not Path(spec).is_dir():
@@ -117,7 +124,7 @@ def serve(
     # (rewardlab.features.cache); a REWARDLAB_CACHE_MODE set by the user wins.
     with default_cache_mode("read"):
         if model is not None:
-            loaded = load_model_option(model, loading)
+            loaded = load_model_option(model, loading, aggregate)
         else:
             from rewardlab.robust.recipe import load_rewards
 
@@ -128,4 +135,4 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` to the ``rewardlab`` application."""
-    app.command("serve")(serve)
+    command(app, "serve")(serve)

@@ -1,11 +1,19 @@
 """``rewardlab train``: fit a reward model on preference data and save it.
 
-``--loss`` picks any registered loss (``rewardlab.models.losses``: bt,
-scaled-bt, margin-bt, label-smoothing, adaptive-margin, davidson,
-rao-kupper, plackett-luce, regression, bce) with its options in ``--loss-params``;
-``--init-from`` continues from a saved model (e.g. BT from regression);
-``--grad-penalty`` and ``--lat-eps`` turn on the regularizers of
-``rewardlab.models.training.regularizers``.
+Every family takes the shared options ``--epochs``, ``--lr``, ``--batch-size``
+and ``--seed``, the fields of :class:`~rewardlab.models.training.config.LoopOptions`
+that its config dataclass extends: :class:`~rewardlab.models.training.config.TrainConfig`
+(heads, ``--head linear|mlp|…``), each structured family's options (``--head
+gpm|pal|dmoe|prm``, :data:`rewardlab.models.structured.STRUCTURED`) and
+``TransformerTrainConfig`` (``--backbone transformer:PATH``). Left out, an
+option takes the family's default. An option a family cannot honour
+(:data:`IGNORED_OPTIONS`), an unknown ``--head``, ``--loss``, ``--backbone`` or
+``--format`` is refused with one line before any data is read.
+
+``--loss`` picks any registered loss (:data:`rewardlab.models.losses.LOSSES`)
+with its options in ``--loss-params``; ``--init-from`` continues from a saved
+model (e.g. BT from regression); ``--grad-penalty`` and ``--lat-eps`` turn on
+the regularizers of ``rewardlab.models.training.regularizers``.
 """
 
 from __future__ import annotations
@@ -14,13 +22,18 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.choices import head_names
+from rewardlab.cli.command import command
 from rewardlab.cli.common import (
+    choice,
     console,
     given_options,
+    lookup,
     parse_json_option,
     progress_bar,
     user_errors,
 )
+from rewardlab.models.training.config import LoopOptions
 
 
 def parse_l2(value: str) -> float | str:
@@ -36,8 +49,27 @@ def parse_l2(value: str) -> float | str:
     return weight
 
 
+def check_names(head: str, loss: str, backbone: str, format: str) -> None:
+    """Refuse an unknown ``--head`` (heads and structured models), ``--loss``, backbone kind
+    or ``--format`` as a bad option with the registry's did-you-mean, before any data is read."""
+    from rewardlab.data.formats import FORMATS
+    from rewardlab.features.backbones import parse_spec
+    from rewardlab.models.losses import LOSSES
+
+    choice(head, head_names(), "--head")
+    lookup(LOSSES, loss, "--loss")
+    lookup(FORMATS, format, "--format")
+    for spec in backbone.split(","):
+        try:
+            parse_spec(spec)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="'--backbone'") from None
+
+
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
+    command(app, "train", renamed={
+        "--backbones": "--backbone", "--pairs-per-prompt": "--pairs-per-instruction",
+    })(train)
 
 
 def train(
@@ -51,28 +83,17 @@ def train(
         False, help="Let --out replace a folder that is not a saved model (deleting its files)."
     ),
     format: str = typer.Option(
-        "auto", help="auto | trl | hh-rlhf | alpaca-eval | rewardbench | ratings | "
-        "big-bench-mistake | prmbench. A folder other than AlpacaEval's is read file by file.",
+        "auto", help="{formats}. A folder other than AlpacaEval's is read file by file.",
     ),
     backbone: str = typer.Option(
         "encoder",
-        help="hashing | encoder | encoder:PATH_OR_NAME | transformer:PATH (fine-tune it); a comma "
-        "list (encoder,hashing) trains one member per backbone (a multi-backbone ensemble).",
+        help="{backbones}; or transformer:PATH (fine-tune it end to end). A comma list "
+        "(encoder:A,encoder:B,hashing) trains one model (of --ensemble members) per backbone, "
+        "saved as one directory (Eisenstein et al.'s pretrain diversity).",
     ),
-    backbones: str = typer.Option(
-        None,
-        help="Multi-backbone ensemble, e.g. encoder:A,encoder:B,hashing: one model (of --ensemble "
-        "members) per backbone, saved as one directory (Eisenstein et al.'s pretrain diversity).",
-    ),
-    head: str = typer.Option(
-        "linear", help="linear | mlp | multi-attribute, or a structured model: gpm | pal | dmoe | prm."
-    ),
+    head: str = typer.Option("linear", help="{heads}."),
     head_params: str = typer.Option(None, help='Head options as JSON, e.g. \'{"hidden": 64}\'.'),
-    loss: str = typer.Option(
-        "bt",
-        help="bt | scaled-bt | margin-bt | label-smoothing | adaptive-margin | davidson | "
-        "rao-kupper | plackett-luce | regression | bce.",
-    ),
+    loss: str = typer.Option("bt", help="{losses}."),
     loss_params: str = typer.Option(
         None,
         help='Loss options as JSON, e.g. \'{"alpha": 0.1}\', \'{"strength_from": "judge"}\', '
@@ -91,15 +112,15 @@ def train(
     ),
     bootstrap: bool = typer.Option(False, help="Train each member on a bootstrap resample."),
     epochs: int = typer.Option(
-        None, min=1, help="Maximum epochs (early stopping on validation); default: the model's "
-        "config (40 for a head, 1 for transformer:PATH)."
+        None, min=1, help="Maximum epochs (early stopping on validation); default: the "
+        "family's config ({defaults:epochs})."
     ),
     lr: float = typer.Option(
-        None, help="AdamW learning rate (> 0); default: the model's config "
-        "(2e-3 for a head, 2e-5 transformer, 1e-4 LoRA)."
+        None, help="AdamW learning rate (> 0); default: the family's config ({defaults:lr})."
     ),
     batch_size: int = typer.Option(
-        None, min=1, help="Pairs per step; default: the model's config (128; transformer 8)."
+        None, min=1, help="Units (pairs, rankings) per step; default: the family's config "
+        "({defaults:batch_size})."
     ),
     lora: bool = typer.Option(False, help="transformer:PATH: train LoRA adapters, not all weights."),
     max_length: int = typer.Option(
@@ -127,10 +148,13 @@ def train(
     val_fraction: float = typer.Option(
         0.1, min=0.0, max=0.99, help="Fraction of training prompts for early stopping."
     ),
-    seed: int = typer.Option(0, help="Seed for splits, initialization and data order."),
+    seed: int = typer.Option(
+        LoopOptions.seed, help="Seed for splits, initialization and data order."
+    ),
     min_gap: float = typer.Option(0.1, help="alpaca-eval: skip pairs with a smaller judge gap."),
-    pairs_per_prompt: int = typer.Option(
-        8, min=1, help="alpaca-eval: pairs sampled per instruction."
+    pairs_per_instruction: int = typer.Option(
+        8, min=1, help="alpaca-eval: pairs sampled per instruction when the data is read (not "
+        "build pairs' --pairs-per-prompt, which keeps pairs of a scored pool)."
     ),
     ties_below_gap: bool = typer.Option(
         False, help="alpaca-eval: keep pairs with a judge gap below --min-gap as ties "
@@ -148,18 +172,20 @@ def train(
     from rewardlab.models.training.config import TrainConfig
     from rewardlab.models.training.fit import train_reward_model
 
+    if lr is not None and not lr > 0:
+        raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
+    check_names(head, loss, backbone, format)
     with user_errors():
         l2_weight = parse_l2(l2)
-        if int8 and (backbones or "," in backbone or not backbone.startswith("encoder")):
+        if int8 and ("," in backbone or not backbone.startswith("encoder")):
             raise ValueError(
-                f"--int8 quantizes the encoder backbone (one of them), not "
-                f"{backbones or backbone!r}"
+                f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}"
             )
         backbone_options = {"quantize": True} if int8 else {}
-        if lr is not None and not lr > 0:
-            raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
         check_model_out(out, overwrite)
-        refuse_ignored(ctx, training_kind(head, backbones or backbone), backbones or backbone)
+        refuse_ignored(ctx, training_kind(head, backbone), backbone)
+        if head in STRUCTURED and "," in backbone:
+            raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         overrides = {
             name: value
             for name, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size))
@@ -168,11 +194,12 @@ def train(
         head_options = parse_json_option(head_params, "--head-params")
         if head in STRUCTURED:
             head_options = structured_options(ctx, head_options, dict(overrides, seed=seed))
+            STRUCTURED.get(head).parse_options(head, head_options)  # before the data is read
         init = None if init_from is None else load_model(init_from)
         options = {}
         if format in ("alpaca-eval", "auto") and alpaca_eval_files(data) is not None:
-            options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_prompt, "seed": seed,
-                       "ties_below_gap": ties_below_gap}
+            options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_instruction,
+                       "seed": seed, "ties_below_gap": ties_below_gap}
         loaded = load_comparisons(data, format, **options)
         console.print(f"data: {loaded.report.summary()}")
         records = loaded.records
@@ -205,9 +232,7 @@ def train(
             )
             fine_tune(transformer_config, train_records, val_records, test, out, loaded)
             return
-        if backbones:
-            backbone = backbones
-        if head in STRUCTURED or backbones or "," in backbone:
+        if head in STRUCTURED or "," in backbone:
             fit_other(head, backbone, config, train_records, val_records, test, out, loaded,
                       backbone_options)
             return
@@ -245,7 +270,8 @@ IGNORED_OPTIONS = {
     "backbone ensemble": ("init_from", *TRANSFORMER_ONLY),
     "head": TRANSFORMER_ONLY,
 }
-STRUCTURED_PASS_THROUGH = ("epochs", "lr", "batch_size", "seed")
+SHARED_OPTIONS = ("epochs", "lr", "batch_size", "seed")
+"""The fields of :class:`LoopOptions` that ``train`` takes as options, for every family."""
 
 
 def training_kind(head: str, backbone: str) -> str:
@@ -271,7 +297,7 @@ def structured_options(ctx: typer.Context, options: dict, overrides: dict) -> di
     """``--head-params`` plus ``--epochs``/``--lr``/``--batch-size``/``--seed`` when given:
     every structured model's options have these fields. Both at once is refused."""
     merged = dict(options)
-    for flag in given_options(ctx, STRUCTURED_PASS_THROUGH):
+    for flag in given_options(ctx, SHARED_OPTIONS):
         name = flag[2:].replace("-", "_")
         if name in options:
             raise ValueError(f"{flag} and --head-params {name!r} both set it; give one")
@@ -294,13 +320,11 @@ def fit_other(
     )
 
     if head in STRUCTURED:
-        if "," in backbone:
-            raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         model = train_structured(
             head, train_records, build_backbone(backbone, **backbone_options), config.head_params,
             val_records,
         )
-        STRUCTURED[head].save(model, out)
+        STRUCTURED.get(head).save(model, out)
     else:
         specs = [spec.strip() for spec in backbone.split(",") if spec.strip()]
         model = train_backbone_ensemble(

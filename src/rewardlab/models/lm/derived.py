@@ -370,7 +370,11 @@ class ImplicitProcessReward:
         den = self.reference.step_logprobs(prompts, steps_list, self.separator)
         return [self.beta * (a - b) for a, b in zip(num, den, strict=True)]
 
+    def split_steps(self, response: str) -> list[str]:
+        """The response's steps: its pieces between ``separator``s."""
+        return response.split(self.separator)
+
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Sum of the step rewards of each response split at ``separator``."""
-        steps = [r.split(self.separator) for r in responses]
+        steps = [self.split_steps(r) for r in responses]
         return np.array([s.sum() for s in self.score_steps(prompts, steps)], dtype=np.float64)

@@ -44,12 +44,17 @@ from rewardlab.models.lm.transformer_rm import (
     tokenize,
 )
 from rewardlab.models.losses import LOSSES, PairBatch
+from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.units import PairTable, pair_table
 
 
-@dataclass
-class TransformerTrainConfig:
-    """Hyper-parameters of end-to-end fine-tuning.
+@dataclass(kw_only=True)
+class TransformerTrainConfig(LoopOptions):
+    """Hyper-parameters of end-to-end fine-tuning: the shared
+    :class:`~rewardlab.models.training.config.LoopOptions` (``epochs``,
+    ``batch_size``, ``lr``, ``weight_decay``, ``seed``; with its own defaults here)
+    plus the fields below. Every epoch ends with a validation pass and the best
+    epoch's weights are kept; ``patience`` is not used (the epochs are few).
 
     ``model``: local folder or hub name; ``num_labels``: K outputs of the head;
     ``lora_*``: LoRA rank, scale α, dropout and target modules (empty: peft's

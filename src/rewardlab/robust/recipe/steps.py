@@ -1,7 +1,9 @@
 """A process reward model (PRM) used as an outcome reward.
 
-The response is split into steps (its non-blank lines,
-:func:`rewardlab.models.structured.prm.split_steps`) and the PRM scores each step,
+The response is split into steps by the model's own ``split_steps`` (the
+:class:`~rewardlab.protocols.StepRewardModel` contract; rewardlab's PRM keeps
+the non-blank lines, :func:`rewardlab.protocols.split_steps`, for a model that
+has none) and the PRM scores each step,
 r_1 … r_K. A form refines them (Gao et al., 2024, "On Designing Effective RL
 Reward at Training Time for LLM Reasoning"; see
 :mod:`rewardlab.robust.transforms`):
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.protocols import check_lengths
+from rewardlab.protocols import check_lengths, split_steps
 from rewardlab.robust.transforms import clip_step_rewards, delta_step_rewards
 
 FORMS = ("none", "clip", "delta")
@@ -68,8 +70,7 @@ class StepOutcomeReward:
         self.eta = eta
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        from rewardlab.models.structured.prm import split_steps
-
         check_lengths(prompts, responses)
-        per_step = self.prm.score_steps(prompts, [split_steps(r) for r in responses])
+        split = getattr(self.prm, "split_steps", split_steps)
+        per_step = self.prm.score_steps(prompts, [split(r) for r in responses])
         return np.array([step_outcome(s, self.reduce, self.form, self.eta) for s in per_step])

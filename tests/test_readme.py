@@ -463,8 +463,8 @@ def test_documented_registry_names_are_registered():
     checked = {option: {name for document in SCANNED for line in option_forms(document)
                         for name in documented_values(line.text, option)}
                for option in registered}
-    assert {"bt", "davidson", "plackett-luce"} <= checked["--loss"]  # the scan finds them
-    assert {"gpm", "mlp"} <= checked["--head"]
+    assert {"bt", "regression"} <= checked["--loss"]  # the scan finds them
+    assert {"gpm", "prm", "linear"} <= checked["--head"]
     assert {"topk", "degrees"} <= checked["--method"]
 
 

@@ -365,10 +365,10 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
         "--batch-size", "0"], 2, ("--batch-size",)),
     ("sft-unknown-method", lambda t, m: [
         "build", "sft", "--method", "nope", "--scores-column", "s", "--data",
-        pool_file(t), "--out", t / "s.jsonl"], 1, ("nope",)),
+        pool_file(t), "--out", t / "s.jsonl"], 2, ("--method", "nope")),
     ("sft-method-of-pairs", lambda t, m: [
         "build", "sft", "--method", "best-worst", "--scores-column", "s", "--data",
-        pool_file(t), "--out", t / "s.jsonl"], 1, ("--method", "build pairs")),
+        pool_file(t), "--out", t / "s.jsonl"], 2, ("--method", "build pairs")),
     ("sft-k-zero", lambda t, m: [
         "build", "sft", "--method", "topk", "--k", "0", "--scores-column", "s",
         "--data", pool_file(t), "--out", t / "s.jsonl"], 2, ("--k",)),
@@ -410,16 +410,16 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
         "--out", t / "pool.jsonl" / "s.jsonl"], 1, ("s.jsonl", "cannot write")),
     ("score-unknown-aggregate", lambda t, m: [
         "score", "--model", m["ensemble"], "--data", pool_file(t), "--out", t / "s.jsonl",
-        "--aggregate", "nope"], 1, ("nope",)),
+        "--aggregate", "nope"], 2, ("--aggregate", "nope")),
     ("eval-unknown-probe", lambda t, m: [
         "eval", "--model", m["good"], "--data", pairs_file(t), "--out", t / "r.json",
-        "--probes", "nope"], 1, ("nope",)),
+        "--probes", "nope"], 2, ("--probes", "nope")),
     ("eval-attack-budget", lambda t, m: [
         "eval", "--model", m["good"], "--data", pairs_file(t), "--out", t / "r.json",
         "--attack-budget", "0"], 2, ("--attack-budget",)),
     ("eval-unknown-format", lambda t, m: [
         "eval", "--model", m["good"], "--data", pairs_file(t), "--out", t / "r.json",
-        "--format", "nope"], 1, ("nope",)),
+        "--format", "nope"], 2, ("--format", "nope")),
     ("eval-output-under-a-file", lambda t, m: [
         "eval", "--model", m["good"], "--data", pairs_file(t),
         "--out", t / "pairs.jsonl" / "r.json"], 1, ("r.json", "cannot write")),

@@ -186,6 +186,28 @@ def test_unknown_names_fail_before_the_data_is_read(tmp_path, extra, said):
     assert said in line and "no-such-data" not in line
 
 
+@pytest.mark.parametrize(("args", "option", "said"), [
+    (["eval", "--model", "m", "--aggregate", "wcoo"], "--aggregate", "did you mean 'wco'"),
+    (["eval", "--model", "m", "--probes", "length,lenght"], "--probes", "did you mean 'length'"),
+    (["eval", "--model", "m", "--format", "trll"], "--format", "did you mean 'trl'"),
+    (["compare", "--model", "a,b", "--format", "hh-rlfh"], "--format", "did you mean 'hh-rlhf'"),
+    (["score", "--model", "m", "--aggregate", "uwoo"], "--aggregate", "did you mean 'uwo'"),
+    (["bon", "--model", "m", "--n", "1", "--aggregate", "meen"], "--aggregate", "'mean'"),
+    (["build", "sft", "--scores-column", "s", "--method", "topp"], "--method", "'topk'"),
+    (["build", "pairs", "--scores-column", "s", "--method", "best-wrst"], "--method",
+     "'best-worst'"),
+    (["data", "strength", "--model", "a,b", "--format", "rewardbench3"], "--format",
+     "'rewardbench'"),
+])
+def test_every_command_refuses_an_unknown_name_naming_the_option(tmp_path, args, option, said):
+    """Registry names given as options are checked when the options are parsed: exit 2,
+    one line naming the option, before the (missing) data or model is opened."""
+    result = runner.invoke(app, [*args, "--data", missing(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert f"'{option}'" in line and said in line and "no-such-data" not in line
+
+
 @pytest.mark.parametrize("head", ["gpm", "pal", "dmoe", "prm"])
 @pytest.mark.parametrize(("extra", "flag"), [
     (["--loss", "davidson"], "--loss"), (["--ensemble", "3"], "--ensemble"),

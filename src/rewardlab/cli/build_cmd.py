@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
 from rewardlab.cli.common import console, user_errors
 from rewardlab.cli.model_options import (
@@ -65,10 +66,6 @@ def _run(
     loading: ModelLoading,
 ) -> None:
     with user_errors():
-        if method not in registry:
-            for group, known in (("sft", SFT_METHODS), ("pairs", PAIR_METHODS)):
-                if method in known:
-                    raise ValueError(f"--method {method!r} belongs to `rewardlab build {group}`")
         builder = registry.get(method)
         pools = load_pools(
             data, source.model, source.scores_column, source.gold_column,
@@ -84,7 +81,9 @@ def _run(
 @command(build_app, "sft", renamed={"--candidates": "--data"})
 @with_model_loading
 def build_sft(
-    method: str = typer.Option("top1", "--method", help="{sft_methods}"),
+    method: str = typer.Option(
+        "top1", "--method", help="{sft_methods}", callback=registered("sft method", elsewhere={"pairs method": "rewardlab build pairs"})
+    ),
     data: Path = typer.Option(..., "--data", help=POOL_HELP),
     out: Path = typer.Option(..., "--out", help="JSONL file to write"),
     model: str | None = model_option(required=False, help=BON_MODEL_HELP),
@@ -125,7 +124,9 @@ def build_sft(
 @command(build_app, "pairs", renamed={"--candidates": "--data"})
 @with_model_loading
 def build_pairs(
-    method: str = typer.Option("best-worst", "--method", help="{pair_methods}"),
+    method: str = typer.Option(
+        "best-worst", "--method", help="{pair_methods}", callback=registered("pairs method", elsewhere={"sft method": "rewardlab build sft"})
+    ),
     data: Path = typer.Option(..., "--data", help=POOL_HELP),
     out: Path = typer.Option(..., "--out", help="JSONL file to write"),
     model: str | None = model_option(required=False, help=BON_MODEL_HELP),

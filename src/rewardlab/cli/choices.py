@@ -148,3 +148,63 @@ def fill_placeholders(text: str, reference: bool = False) -> str:
         if placeholder in text:
             text = text.replace(placeholder, IN_REFERENCE[placeholder] if reference else make())
     return text
+
+
+def _registry(kind: str):
+    """The registry behind an option kind, imported only when an option is checked."""
+    if kind == "aggregation":
+        from rewardlab.robust.aggregate import AGGREGATIONS
+
+        return AGGREGATIONS
+    if kind == "probe":
+        import rewardlab.evaluate.probes  # noqa: F401  (each probe module registers itself)
+        from rewardlab.evaluate.probes.base import PROBES
+
+        return PROBES
+    if kind == "format":
+        from rewardlab.data.formats import FORMATS
+
+        return FORMATS
+    if kind == "sft method":
+        from rewardlab.optimize.methods import SFT_METHODS
+
+        return SFT_METHODS
+    if kind == "pairs method":
+        from rewardlab.optimize.methods import PAIR_METHODS
+
+        return PAIR_METHODS
+    raise ValueError(f"no registry for option kind {kind!r}")
+
+
+def registered(
+    kind: str,
+    extra: tuple[str, ...] = (),
+    many: bool = False,
+    elsewhere: dict[str, str] | None = None,
+):
+    """A Typer callback: the option's value (each item of a comma list when ``many``)
+    must be a registered ``kind`` name or one of ``extra``. A typo is a bad option
+    (exit 2) naming the option and the closest names, before any data is read; a name
+    of another registry in ``elsewhere`` ({kind: command}) says which command takes it."""
+    import typer
+
+    def check(value: str | None) -> str | None:
+        from rewardlab.registry import UnknownNameError
+
+        if many:
+            names = [n.strip() for n in (value or "").split(",") if n.strip()]
+        else:
+            names = [value]
+        for name in names:
+            if name is None or name in extra:
+                continue
+            try:
+                _registry(kind).get(name)
+            except UnknownNameError as err:
+                for other, where in (elsewhere or {}).items():
+                    if name in _registry(other):
+                        raise typer.BadParameter(f"{name!r} belongs to `{where}`") from None
+                raise typer.BadParameter(str(err)) from None
+        return value
+
+    return check

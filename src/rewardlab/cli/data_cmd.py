@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
 from rewardlab.cli.common import user_errors
 from rewardlab.cli.model_options import (
@@ -45,7 +46,9 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(
             ..., "--data", help="Pairwise preference data: a file, a folder or hf:<dataset>."
         ),
-        format: str = typer.Option("auto", "--format", help="{formats}"),
+        format: str = typer.Option(
+            "auto", "--format", help="{formats}", callback=registered("format")
+        ),
         split: str = typer.Option("train", "--split", help="Split of an hf:<dataset>."),
         out: Path = typer.Option(..., "--out", help="Annotated JSONL to write."),
         flip_lowest: float | None = typer.Option(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
 from rewardlab.cli.common import console, parse_csv, user_errors, write_json
 from rewardlab.cli.model_options import (
@@ -79,9 +80,13 @@ def evaluate(
         None, help="Split of an hf:<dataset>; default 'filtered' (RewardBench's) with "
         "--suite rewardbench, else 'train'."
     ),
-    format: str = typer.Option("auto", help=EVAL_FORMAT_HELP),
+    format: str = typer.Option(
+        "auto", help=EVAL_FORMAT_HELP, callback=registered("format", (PRMBENCH_GROUPS,))
+    ),
     suite: str = typer.Option("pairs", help="{suites}"),
-    probes: str = typer.Option("", help="Audit probes, a comma list of {probes}"),
+    probes: str = typer.Option(
+        "", help="Audit probes, a comma list of {probes}", callback=registered("probe", many=True)
+    ),
     html: Path = typer.Option(None, help="Also write a self-contained HTML report here."),
     aggregate: str = aggregate_option(),
     attack_budget: int = typer.Option(128, min=1, help="Queries per pair for the attack probe."),
@@ -139,7 +144,9 @@ def compare(
     ),
     data: str = typer.Option(..., help="Pairs to compare the models on."),
     out: Path = typer.Option(..., help="Results JSON to write."),
-    format: str = typer.Option("auto", help=EVAL_FORMAT_HELP),
+    format: str = typer.Option(
+        "auto", help=EVAL_FORMAT_HELP, callback=registered("format", (PRMBENCH_GROUPS,))
+    ),
     loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""

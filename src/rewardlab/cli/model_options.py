@@ -55,8 +55,10 @@ AGGREGATE_HELP = (
 
 def aggregate_option(help: str = AGGREGATE_HELP) -> Any:
     """The ``--aggregate`` option of a command that loads ``--model`` (a name of
-    :data:`rewardlab.robust.aggregate.AGGREGATIONS`, checked when the model loads)."""
-    return typer.Option(None, "--aggregate", help=help)
+    :data:`rewardlab.robust.aggregate.AGGREGATIONS`, checked when the options are parsed)."""
+    from rewardlab.cli.choices import registered
+
+    return typer.Option(None, "--aggregate", help=help, callback=registered("aggregation"))
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def test_eval_rejects_an_unknown_probe_with_a_suggestion(trained, tmp_path):
     data, (model, _) = trained
     result = runner.invoke(app, ["eval", "--model", str(model), "--data", str(data),
                                  "--out", str(tmp_path / "r.json"), "--probes", "offtpic"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2 and "--probes" in result.output
     assert "did you mean 'offtopic'" in result.output
     assert not (tmp_path / "r.json").exists()
 

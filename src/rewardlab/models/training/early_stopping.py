@@ -1,20 +1,90 @@
-"""Minibatch AdamW with early stopping, for the structured models' small heads.
+"""Early stopping: the epoch loop every trainer of rewardlab runs.
 
-Each epoch visits the ``n`` training items in a seeded random order in
-minibatches, minimizing ``batch_loss(indices)``; then ``evaluate()`` returns a
-log with ``train_loss`` and, when there is validation data, ``val_loss``. The
-parameters of the epoch with the lowest monitored loss (validation if present,
-else training) are kept; training stops after ``patience`` epochs without an
-improvement of at least 1e-4.
+:func:`run_epochs` calls ``run_epoch(epoch)`` (one pass over the training
+units, returning the epoch's log) up to ``epochs`` times, reads the monitored
+loss of each of K members from the log (validation loss when there is
+validation data, else training loss), and keeps, for each member, the
+parameters of its lowest loss; it stops when no member improved by at least
+1e-4 for ``patience`` epochs. With ``per_member`` the members are slices of
+one batched model (dimension 0 of every tensor, as in the K-member heads of
+``rewardlab.models.training.loop``); otherwise the model is one member.
+
+:func:`fit_with_early_stopping` is that loop with minibatch AdamW for a single
+module, as the structured models train: each epoch visits the ``n`` training
+items in a seeded random order, minimizing ``batch_loss(indices)``; then
+``evaluate()`` returns a log with ``train_loss`` and, with validation data,
+``val_loss``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 EpochLog = Callable[[int, dict[str, float]], None]
+
+IMPROVEMENT = 1e-4
+"""The least decrease of the monitored loss that counts as an improvement."""
+
+
+@dataclass
+class Stopped:
+    """The best parameters (a state dict), each member's best epoch and every epoch's log."""
+
+    best_state: dict[str, torch.Tensor]
+    best_epoch: list[int]
+    history: list[dict[str, Any]]
+
+
+def run_epochs(
+    run_epoch: Callable[[int], dict[str, Any]],
+    monitor: Callable[[dict[str, Any]], torch.Tensor],
+    state: Callable[[], dict[str, torch.Tensor]],
+    *,
+    epochs: int,
+    patience: int,
+    per_member: bool,
+    after_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+) -> Stopped:
+    """Run up to ``epochs`` epochs with early stopping; ``monitor(log)`` is the loss (K,)
+    to minimize and ``state()`` the live tensors to keep (member axis first when
+    ``per_member``). The caller loads ``best_state`` back into its model."""
+    best_state = _clone(state())
+    best_loss: torch.Tensor | None = None
+    best_epoch: list[int] = []
+    history: list[dict[str, Any]] = []
+    stale = 0
+    for epoch in range(1, epochs + 1):
+        log = run_epoch(epoch)
+        current = monitor(log)
+        if best_loss is None:
+            best_loss = torch.full_like(current, float("inf"))
+            best_epoch = [0] * len(current)
+        improved = current < best_loss - IMPROVEMENT
+        if improved.any():
+            if per_member:
+                for name, value in state().items():
+                    best_state[name][improved] = value.detach()[improved]
+            else:
+                best_state = _clone(state())
+            best_loss = torch.where(improved, current, best_loss)
+            best_epoch = [epoch if improved[m] else best_epoch[m] for m in range(len(current))]
+            stale = 0
+        else:
+            stale += 1
+        history.append(log)
+        if after_epoch is not None:
+            after_epoch(epoch, log)
+        if stale >= patience:
+            break
+    return Stopped(best_state, best_epoch, history)
+
+
+def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in state.items()}
 
 
 def fit_with_early_stopping(
@@ -34,9 +104,8 @@ def fit_with_early_stopping(
     """Train ``module`` in place; it ends in eval mode holding its best parameters."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
-    best, stale = float("inf"), 0
-    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    for epoch in range(1, epochs + 1):
+
+    def run_epoch(epoch: int) -> dict[str, float]:
         module.train()
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
@@ -45,16 +114,14 @@ def fit_with_early_stopping(
             optimizer.step()
         module.eval()
         with torch.no_grad():
-            log = evaluate()
-        if on_epoch is not None:
-            on_epoch(epoch, log)
-        monitor = log.get("val_loss", log["train_loss"])
-        if monitor < best - 1e-4:
-            best, stale = monitor, 0
-            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    module.load_state_dict(best_state)
+            return evaluate()
+
+    def monitor(log: dict[str, float]) -> torch.Tensor:
+        return torch.tensor([log.get("val_loss", log["train_loss"])], dtype=torch.float64)
+
+    stopped = run_epochs(
+        run_epoch, monitor, module.state_dict, epochs=epochs, patience=patience,
+        per_member=False, after_epoch=on_epoch,
+    )
+    module.load_state_dict(stopped.best_state)
     return module.eval()

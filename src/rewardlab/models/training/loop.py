@@ -27,9 +27,10 @@ bootstrap resample of the units, each member with its own data order. Without
 bootstrap (and without the input-gradient regularizers, which need each
 member's own inputs) all members see the same minibatch: its features are
 gathered once and every head evaluates them in one matrix product, so an
-ensemble of K costs little more than one model. Early stopping keeps, for each member, the parameters of
-its best validation loss; training stops when no member improved for
-``patience`` epochs.
+ensemble of K costs little more than one model. The epochs run in the one
+early-stopping loop of ``rewardlab.models.training.early_stopping``: it keeps,
+for each member, the parameters of its best validation loss, and stops when no
+member improved for ``patience`` epochs.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from rewardlab.models.heads import HEADS
 from rewardlab.models.losses import LOSSES, Objective, PairBatch, PointBatch, RankingBatch
 from rewardlab.models.normalizer import Normalizer
 from rewardlab.models.training.config import TrainConfig
+from rewardlab.models.training.early_stopping import run_epochs
 from rewardlab.models.training.l2_select import L2Selection, select_l2, subset_units
 from rewardlab.models.training.regularizers import gradient_penalty, latent_adversarial_features
 from rewardlab.models.training.units import Units
@@ -213,12 +215,8 @@ def fit_units(
         else torch.arange(n).expand(k, n)
     )
     val_data = None if val is None or len(val) == 0 else _Tensors(val, normalizer)
-    best_loss = torch.full((k,), float("inf"))
-    best_state = _state(head, learned)
-    best_epoch = [0] * k
-    history: list[dict[str, Any]] = []
-    stale = 0
-    for epoch in range(1, config.epochs + 1):
+
+    def run_epoch(epoch: int) -> dict[str, Any]:
         head.train()
         if shared:
             order = torch.randperm(n, generator=generator)
@@ -235,30 +233,28 @@ def fit_units(
             optimizer.step()
             total += losses.detach() * idx.shape[-1]
         record: dict[str, Any] = {"epoch": epoch, "train_loss": (total / n).tolist()}
-        monitor = total / n
         if val_data is not None:
             val_loss, val_acc = _validate(bound, params, learned, val_data, k)
             record["val_loss"] = val_loss.tolist()
             if val_acc is not None:
                 record["val_accuracy"] = val_acc.tolist()
-            monitor = val_loss
-        improved = monitor < best_loss - 1e-4
-        if improved.any():
-            _keep_best(_state(head, learned, detach=False), best_state, improved)
-            best_loss = torch.where(improved, monitor, best_loss)
-            best_epoch = [epoch if improved[m] else best_epoch[m] for m in range(k)]
-            stale = 0
-        else:
-            stale += 1
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(epoch, config.epochs, record)
-        if stale >= config.patience:
-            break
+        return record
+
+    def monitor(record: dict[str, Any]) -> torch.Tensor:
+        return torch.tensor(record.get("val_loss", record["train_loss"]), dtype=torch.float32)
+
+    stopped = run_epochs(
+        run_epoch, monitor, lambda: _state(head, learned), epochs=config.epochs,
+        patience=config.patience, per_member=True,
+        after_epoch=None if on_epoch is None else lambda e, r: on_epoch(e, config.epochs, r),
+    )
+    best_state = stopped.best_state
     head.load_state_dict({n: v for n, v in best_state.items() if not n.startswith("learned.")})
     head.eval()
     final = {name: best_state[f"learned.{name}"] for name in learned}
-    return FitResult(head, normalizer, history, best_epoch, final, selection, config.l2)
+    return FitResult(
+        head, normalizer, stopped.history, stopped.best_epoch, final, selection, config.l2
+    )
 
 
 def _member_l2(value: float | str | list[float], k: int) -> torch.Tensor | None:
@@ -346,13 +342,8 @@ def _accuracy(objective: Objective, data: _Tensors, idx, out, mask) -> torch.Ten
     return None
 
 
-def _state(head: torch.nn.Module, learned: dict, detach: bool = True) -> dict[str, torch.Tensor]:
-    state = {name: v.detach().clone() if detach else v for name, v in head.state_dict().items()}
-    state.update({f"learned.{name}": (p.detach().clone() if detach else p) for name, p in learned.items()})
+def _state(head: torch.nn.Module, learned: dict) -> dict[str, torch.Tensor]:
+    """The head's tensors and the loss's learned parameters (``learned.*``), live."""
+    state = dict(head.state_dict())
+    state.update({f"learned.{name}": p for name, p in learned.items()})
     return state
-
-
-def _keep_best(current: dict, best_state: dict, improved: torch.Tensor) -> None:
-    """Copy the improved members' slices (dim 0 is the member axis) into ``best_state``."""
-    for name, value in current.items():
-        best_state[name][improved] = value.detach()[improved]

@@ -62,13 +62,7 @@ GOOD = ("clear", "correct", "helpful", "precise")
 BAD = ("vague", "wrong", "rude", "sloppy")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def answer(quality: int, i: int) -> str:

@@ -24,14 +24,7 @@ from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.fit import train_reward_model
 from rewardlab.protocols import PreferenceModel, RewardModel
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class OneHotBackbone:

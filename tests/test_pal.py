@@ -14,14 +14,7 @@ from rewardlab.models.structured.pal import IdealPoints, PALOptions, load_pal, s
 from rewardlab.models.training.config import LoopOptions, TrainConfig
 from rewardlab.models.training.fit import train_reward_model
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 IDEALS = {"A": np.array([10.0, 0.0]), "B": np.array([-10.0, 0.0])}  # opposed tastes

@@ -38,14 +38,7 @@ from rewardlab.models.structured.prm import (
 )
 from rewardlab.protocols import RewardModel, StepRewardModel
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sigmoid(x: float) -> float:

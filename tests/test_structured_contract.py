@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.backbones import build_backbone
@@ -38,13 +37,7 @@ FIRST = ["a good, careful answer", "a bad rude reply", "a good answer"]
 SECOND = ["a bad rude reply", "a good, careful answer", "bad"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -221,9 +221,7 @@ def train_dmoe(
 
     fit_with_early_stopping(
         head, lambda idx: _loss(head, xc[idx], xr[idx], cat[idx], weight), evaluate, len(xc),
-        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
-        on_epoch=on_epoch,
+        options, on_epoch,
     )
     config = {
         "format": FORMAT,

@@ -163,9 +163,7 @@ def fit_gpm_head(
 
     fit_with_early_stopping(
         head, lambda idx: _loss(head, xc[idx], xr[idx], options.tau), evaluate, len(xc),
-        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
-        on_epoch=on_epoch,
+        options, on_epoch,
     )
     return normalizer, head
 

@@ -26,7 +26,7 @@ the mean of the known annotators' weights. A new annotator is fitted few-shot
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -217,9 +217,10 @@ class PluralisticRewardModel:
         # a fixed number of epochs (patience never runs out); the best training loss is kept
         fit_with_early_stopping(
             newcomer, loss, lambda: {"train_loss": float(loss(torch.arange(len(xl))))}, len(xl),
-            epochs=options.few_shot_epochs, batch_size=options.batch_size,
-            lr=options.few_shot_lr, weight_decay=0.0, patience=options.few_shot_epochs,
-            seed=options.seed,
+            replace(
+                options, epochs=options.few_shot_epochs, lr=options.few_shot_lr,
+                weight_decay=0.0, patience=options.few_shot_epochs,
+            ),
         )
         with torch.no_grad():
             module.logits[-1] = newcomer[0][0]
@@ -270,9 +271,7 @@ def train_pal(
 
     fit_with_early_stopping(
         module, lambda idx: _pair_loss(module, xl[idx], xr[idx], module.logits[who[idx]]),
-        evaluate, len(xl), epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
-        on_epoch=on_epoch,
+        evaluate, len(xl), options, on_epoch,
     )
     config = {
         "format": FORMAT,

@@ -230,9 +230,7 @@ def fit_step_head(
 
     fit_with_early_stopping(
         head, lambda idx: _bce(head, x[idx], y[idx]), evaluate, len(x),
-        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-        weight_decay=options.weight_decay, patience=options.patience, seed=options.seed,
-        on_epoch=on_epoch,
+        options, on_epoch,
     )
     return normalizer, head
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from rewardlab.models.training.config import LoopOptions
+
 EpochLog = Callable[[int, dict[str, float]], None]
 
 IMPROVEMENT = 1e-4
@@ -92,18 +94,16 @@ def fit_with_early_stopping(
     batch_loss: Callable[[torch.Tensor], torch.Tensor],
     evaluate: Callable[[], dict[str, float]],
     n: int,
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    patience: int,
-    seed: int,
+    options: LoopOptions,
     on_epoch: EpochLog | None = None,
 ) -> torch.nn.Module:
-    """Train ``module`` in place; it ends in eval mode holding its best parameters."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    """Train ``module`` in place with ``options`` (epochs, batch size, learning rate,
+    weight decay, patience, seed); it ends in eval mode holding its best parameters."""
+    generator = torch.Generator().manual_seed(options.seed)
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    )
+    batch_size = options.batch_size
 
     def run_epoch(epoch: int) -> dict[str, float]:
         module.train()
@@ -120,8 +120,8 @@ def fit_with_early_stopping(
         return torch.tensor([log.get("val_loss", log["train_loss"])], dtype=torch.float64)
 
     stopped = run_epochs(
-        run_epoch, monitor, module.state_dict, epochs=epochs, patience=patience,
-        per_member=False, after_epoch=on_epoch,
+        run_epoch, monitor, module.state_dict, epochs=options.epochs,
+        patience=options.patience, per_member=False, after_epoch=on_epoch,
     )
     module.load_state_dict(stopped.best_state)
     return module.eval()

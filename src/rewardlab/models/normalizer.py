@@ -27,3 +27,8 @@ class Normalizer(torch.nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.mean) / self.scale
+
+    def transform(self, features: np.ndarray) -> torch.Tensor:
+        """x̂ of backbone features (n, d) given as an array: float32, no autograd graph."""
+        with torch.no_grad():
+            return self(torch.from_numpy(np.asarray(features, np.float32)))

@@ -57,7 +57,7 @@ class TrainedRewardModel:
         """Member rewards (K, n) of precomputed backbone features."""
         self.head.train(dropout)
         with torch.inference_mode():
-            x = self.normalizer(torch.from_numpy(np.asarray(features, np.float32)))
+            x = self.normalizer.transform(features)
             rewards = self.head(x.expand(self.n_members, -1, -1)).double().numpy()
         self.head.eval()
         return rewards

@@ -115,8 +115,7 @@ class MixtureRewardModel:
         self.config = config
 
     def _x(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
-        features = np.asarray(self.backbone.encode(prompts, responses), np.float32)
-        return self.normalizer(torch.from_numpy(features))
+        return self.normalizer.transform(self.backbone.encode(prompts, responses))
 
     def _index(self, categories: Sequence[str | None] | None, n: int) -> torch.Tensor:
         if categories is None:
@@ -197,16 +196,12 @@ def train_dmoe(
     val_pairs = ranked_pairs(val_records)
     torch.manual_seed(options.seed)
     normalizer = Normalizer(both.shape[1]).fit(both)
-    with torch.no_grad():
-        xc, xr = (normalizer(torch.from_numpy(np.asarray(a, np.float32))) for a in (chosen, rejected))
-        vc, vr = (
-            (
-                normalizer(torch.from_numpy(np.asarray(a, np.float32)))
-                for a in encode_pairs(val_pairs, backbone)
-            )
-            if val_pairs
-            else (None, None)
-        )
+    xc, xr = normalizer.transform(chosen), normalizer.transform(rejected)
+    vc, vr = (
+        (normalizer.transform(a) for a in encode_pairs(val_pairs, backbone))
+        if val_pairs
+        else (None, None)
+    )
     cat = _category_index(pairs, categories)
     val_cat = _category_index(val_pairs, categories)
     head = DMoEHead(both.shape[1], len(categories), options.n_experts, options.hidden)

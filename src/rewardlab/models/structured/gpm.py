@@ -109,7 +109,7 @@ class GeneralPreferenceModel:
     def embed_features(self, features: np.ndarray) -> torch.Tensor:
         """Preference embeddings (n, 2k), float64, of backbone features."""
         with torch.inference_mode():
-            x = self.normalizer(torch.from_numpy(np.asarray(features, np.float32)))
+            x = self.normalizer.transform(features)
             return self.head(x).double()
 
     def embed(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
@@ -145,13 +145,10 @@ def fit_gpm_head(
         raise ValueError("no training pairs")
     torch.manual_seed(options.seed)
     normalizer = Normalizer(chosen.shape[1]).fit(np.vstack([chosen, rejected]))
-    with torch.no_grad():
-        xc, xr = (normalizer(torch.from_numpy(a).float()) for a in (chosen, rejected))
-        vc, vr = (
-            (normalizer(torch.from_numpy(a).float()) for a in val)
-            if val is not None and len(val[0])
-            else (None, None)
-        )
+    xc, xr = normalizer.transform(chosen), normalizer.transform(rejected)
+    vc, vr = (
+        (normalizer.transform(a) for a in val) if val is not None and len(val[0]) else (None, None)
+    )
     head = GPMHead(chosen.shape[1], options.k, options.hidden)
 
     def evaluate() -> dict[str, float]:

@@ -150,8 +150,7 @@ class PluralisticRewardModel:
         return torch.stack(rows) if rows else population.expand(0, -1)
 
     def _x(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
-        features = self.backbone.encode(prompts, responses)
-        return self.normalizer(torch.from_numpy(np.asarray(features, np.float32)))
+        return self.normalizer.transform(self.backbone.encode(prompts, responses))
 
     def weights(self, annotator: str) -> np.ndarray:
         """The annotator's mixture weights softmax(β_i) over the K prototypes."""
@@ -205,11 +204,7 @@ class PluralisticRewardModel:
         module.load_state_dict(state)
         module.requires_grad_(False)
         newcomer = nn.ParameterList([nn.Parameter(torch.zeros(1, module.logits.shape[1]))])
-        with torch.no_grad():
-            xl, xr = (
-                self.normalizer(torch.from_numpy(a).float())
-                for a in encode_pairs(pairs, self.backbone)
-            )
+        xl, xr = (self.normalizer.transform(a) for a in encode_pairs(pairs, self.backbone))
 
         def loss(idx: torch.Tensor) -> torch.Tensor:
             return _pair_loss(module, xl[idx], xr[idx], newcomer[0].expand(len(idx), -1))
@@ -250,13 +245,12 @@ def train_pal(
     val_pairs = ranked_pairs(val_records)
     torch.manual_seed(options.seed)
     normalizer = Normalizer(chosen.shape[1]).fit(np.vstack([chosen, rejected]))
-    with torch.no_grad():
-        xl, xr = (normalizer(torch.from_numpy(a).float()) for a in (chosen, rejected))
-        vl, vr = (
-            (normalizer(torch.from_numpy(a).float()) for a in encode_pairs(val_pairs, backbone))
-            if val_pairs
-            else (None, None)
-        )
+    xl, xr = normalizer.transform(chosen), normalizer.transform(rejected)
+    vl, vr = (
+        (normalizer.transform(a) for a in encode_pairs(val_pairs, backbone))
+        if val_pairs
+        else (None, None)
+    )
     who = torch.tensor([index[_annotator(p.record)] for p in pairs])
     val_who = torch.tensor([index.get(_annotator(p.record), UNSEEN) for p in val_pairs])
     module = IdealPoints(chosen.shape[1], len(annotators), options)

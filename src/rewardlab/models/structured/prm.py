@@ -114,7 +114,7 @@ class ProcessRewardModel:
 
     def step_probs_from_features(self, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            x = self.normalizer(torch.from_numpy(np.asarray(features, np.float32)))
+            x = self.normalizer.transform(features)
             return torch.sigmoid(self.head(x[None])[0].double()).numpy()
 
     def score_steps(
@@ -211,9 +211,8 @@ def fit_step_head(
         raise ValueError("no labelled steps")
     torch.manual_seed(options.seed)
     normalizer = Normalizer(features.shape[1]).fit(features)
-    with torch.no_grad():
-        x = normalizer(torch.from_numpy(features).float())
-        vx = normalizer(torch.from_numpy(val[0]).float()) if val and len(val[0]) else None
+    x = normalizer.transform(features)
+    vx = normalizer.transform(val[0]) if val and len(val[0]) else None
     y = torch.from_numpy(labels).float()
     vy = torch.from_numpy(val[1]).float() if vx is not None else None
     head = HEADS.get(options.head)(features.shape[1], 1, **options.head_params)

@@ -84,8 +84,7 @@ class _Tensors:
 
     def __init__(self, data: UnitFeatures, normalizer: Normalizer) -> None:
         units = data.units
-        with torch.no_grad():
-            self.x = normalizer(torch.from_numpy(np.asarray(data.features, np.float32)))
+        self.x = normalizer.transform(data.features)
         self.index = torch.from_numpy(units.index)
         self.margin = None if units.margin is None else torch.from_numpy(units.margin).float()
         self.tie = None if units.tie is None else torch.from_numpy(units.tie)

@@ -17,6 +17,36 @@ def _alternatives(names: Iterable[str]) -> str:
     return " | ".join(names)
 
 
+def _registry(kind: str):
+    """The registry behind an option kind, imported only when a help text is shown or an
+    option is checked (so the CLI starts without torch)."""
+    if kind == "aggregation":
+        from rewardlab.robust.aggregate import AGGREGATIONS
+
+        return AGGREGATIONS
+    if kind == "probe":
+        from rewardlab.evaluate.probes import PROBES  # the package registers every probe
+
+        return PROBES
+    if kind == "format":
+        from rewardlab.data.formats import FORMATS
+
+        return FORMATS
+    if kind == "sft method":
+        from rewardlab.optimize.methods import SFT_METHODS
+
+        return SFT_METHODS
+    if kind == "pairs method":
+        from rewardlab.optimize.methods import PAIR_METHODS
+
+        return PAIR_METHODS
+    if kind == "backbone":
+        from rewardlab.features.backbones import BACKBONES
+
+        return BACKBONES
+    raise ValueError(f"no registry for option kind {kind!r}")
+
+
 def heads() -> str:
     """Scalar heads, then the structured model families."""
     from rewardlab.models.heads import HEADS
@@ -45,16 +75,11 @@ def losses() -> str:
 
 
 def aggregations() -> str:
-    from rewardlab.robust.aggregate import AGGREGATIONS
-
-    return _alternatives(AGGREGATIONS.names())
+    return _alternatives(_registry("aggregation").names())
 
 
 def probes() -> str:
-    import rewardlab.evaluate.probes  # noqa: F401  (each probe module registers itself)
-    from rewardlab.evaluate.probes.base import PROBES
-
-    return ",".join(PROBES.names())
+    return ",".join(_registry("probe").names())
 
 
 def suites() -> str:
@@ -64,28 +89,21 @@ def suites() -> str:
 
 
 def sft_methods() -> str:
-    from rewardlab.optimize.methods import SFT_METHODS
-
-    return _alternatives(SFT_METHODS.names())
+    return _alternatives(_registry("sft method").names())
 
 
 def pair_methods() -> str:
-    from rewardlab.optimize.methods import PAIR_METHODS
-
-    return _alternatives(PAIR_METHODS.names())
+    return _alternatives(_registry("pairs method").names())
 
 
 def backbones() -> str:
     """Each backbone kind (``encoder:PATH`` forms in their summaries)."""
-    from rewardlab.features.backbones import BACKBONES
-
-    return "; ".join(f"{name}: {BACKBONES.get(name).summary}" for name in BACKBONES)
+    registry = _registry("backbone")
+    return "; ".join(f"{name}: {registry.get(name).summary}" for name in registry)
 
 
 def formats() -> str:
-    from rewardlab.data.formats import FORMATS
-
-    return _alternatives(FORMATS.names())
+    return _alternatives(_registry("format").names())
 
 
 def _defaults(field: str) -> str:
@@ -148,32 +166,6 @@ def fill_placeholders(text: str, reference: bool = False) -> str:
         if placeholder in text:
             text = text.replace(placeholder, IN_REFERENCE[placeholder] if reference else make())
     return text
-
-
-def _registry(kind: str):
-    """The registry behind an option kind, imported only when an option is checked."""
-    if kind == "aggregation":
-        from rewardlab.robust.aggregate import AGGREGATIONS
-
-        return AGGREGATIONS
-    if kind == "probe":
-        import rewardlab.evaluate.probes  # noqa: F401  (each probe module registers itself)
-        from rewardlab.evaluate.probes.base import PROBES
-
-        return PROBES
-    if kind == "format":
-        from rewardlab.data.formats import FORMATS
-
-        return FORMATS
-    if kind == "sft method":
-        from rewardlab.optimize.methods import SFT_METHODS
-
-        return SFT_METHODS
-    if kind == "pairs method":
-        from rewardlab.optimize.methods import PAIR_METHODS
-
-        return PAIR_METHODS
-    raise ValueError(f"no registry for option kind {kind!r}")
 
 
 def registered(

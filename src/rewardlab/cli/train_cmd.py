@@ -22,7 +22,7 @@ from pathlib import Path
 
 import typer
 
-from rewardlab.cli.choices import head_names
+from rewardlab.cli.choices import head_names, registered
 from rewardlab.cli.command import command
 from rewardlab.cli.common import (
     choice,
@@ -49,16 +49,15 @@ def parse_l2(value: str) -> float | str:
     return weight
 
 
-def check_names(head: str, loss: str, backbone: str, format: str) -> None:
-    """Refuse an unknown ``--head`` (heads and structured models), ``--loss``, backbone kind
-    or ``--format`` as a bad option with the registry's did-you-mean, before any data is read."""
-    from rewardlab.data.formats import FORMATS
+def check_names(head: str, loss: str, backbone: str) -> None:
+    """Refuse an unknown ``--head`` (heads and structured models), ``--loss`` or backbone
+    kind as a bad option with the registry's did-you-mean, before any data is read
+    (``--format`` is checked when it is parsed)."""
     from rewardlab.features.backbones import parse_spec
     from rewardlab.models.losses import LOSSES
 
     choice(head, head_names(), "--head")
     lookup(LOSSES, loss, "--loss")
-    lookup(FORMATS, format, "--format")
     for spec in backbone.split(","):
         try:
             parse_spec(spec)
@@ -84,6 +83,7 @@ def train(
     ),
     format: str = typer.Option(
         "auto", help="{formats}. A folder other than AlpacaEval's is read file by file.",
+        callback=registered("format"),
     ),
     backbone: str = typer.Option(
         "encoder",
@@ -174,7 +174,7 @@ def train(
 
     if lr is not None and not lr > 0:
         raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
-    check_names(head, loss, backbone, format)
+    check_names(head, loss, backbone)
     with user_errors():
         l2_weight = parse_l2(l2)
         if int8 and ("," in backbone or not backbone.startswith("encoder")):

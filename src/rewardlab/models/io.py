@@ -139,18 +139,30 @@ def save_metrics(directory: str | Path, metrics: dict) -> None:
     write_json_atomic(Path(directory) / "metrics.json", metrics)
 
 
+def read_model_config(
+    directory: str | Path, format: str, config_name: str = "config.json"
+) -> tuple[Path, dict[str, Any]]:
+    """``(path, config)`` of the saved model in ``directory`` whose config names ``format``.
+
+    A folder left aside by a writer killed mid-swap is put back first; a missing
+    config is ``FileNotFoundError``, a malformed one or another format one error
+    naming the file and the field.
+    """
+    directory = Path(directory)
+    recover(directory)
+    path = directory / config_name
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a rewardlab model: no {config_name}")
+    config = read_json_object(path)
+    if config.get("format") != format:
+        raise ValueError(f"{path}: field 'format' is {config.get('format')!r}, not {format!r}")
+    return path, config
+
+
 def load_model(directory: str | Path) -> TrainedRewardModel:
     """Load a model saved by :func:`save_model`."""
     directory = Path(directory)
-    recover(directory)
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory} is not a rewardlab model: no config.json")
-    config = read_json_object(config_path)
-    if config.get("format") != FORMAT:
-        raise DataError(
-            f"is {config.get('format')!r}, not {FORMAT!r}", path=str(config_path), field="format"
-        )
+    config_path, config = read_model_config(directory, FORMAT)
     feature_dim = field_of(config, "feature_dim", int, config_path)
     n_members = field_of(config, "n_members", int, config_path)
     head_cfg = field_of(config, "head", dict, config_path)

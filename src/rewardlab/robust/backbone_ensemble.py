@@ -43,7 +43,7 @@ from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.data.record import Comparison
 from rewardlab.features.backbones import build_backbone
 from rewardlab.features.base import ProgressCallback
-from rewardlab.models.io import load_model, read_json_object, save_model
+from rewardlab.models.io import load_model, read_json_object, read_model_config, save_model
 from rewardlab.models.reward_model import TrainedRewardModel
 from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.fit import TrainReport, train_reward_model
@@ -215,12 +215,7 @@ def saved_aggregation(config: dict[str, Any], path: str | Path) -> dict[str, Any
 def load_backbone_ensemble(directory: str | Path) -> BackboneEnsemble:
     """Load an ensemble saved by :func:`save_backbone_ensemble`."""
     directory = Path(directory)
-    config = read_config(directory)
-    path = directory / "config.json"
-    if config.get("format") != ENSEMBLE_FORMAT:
-        raise ValueError(
-            f"{path}: field 'format' is {config.get('format')!r}, not {ENSEMBLE_FORMAT!r}"
-        )
+    path, config = read_model_config(directory, ENSEMBLE_FORMAT)
     members = config.get("members")
     if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
         raise ValueError(f"{path}: field 'members': expected a non-empty list of folder names")

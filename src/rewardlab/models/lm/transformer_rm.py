@@ -38,6 +38,7 @@ import torch
 
 from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.features.join import SEPARATOR, join_truncated
+from rewardlab.models.io import read_model_config
 from rewardlab.protocols import check_lengths
 
 CONFIG_NAME = "rewardlab.json"
@@ -266,10 +267,5 @@ def is_transformer_model_dir(directory: str | Path) -> bool:
 
 def load_transformer_model(directory: str | Path, **options: Any) -> TransformerRewardModel:
     """Load a model saved by :func:`save_transformer_model` (``options`` go to the model)."""
-    config_path = Path(directory) / CONFIG_NAME
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory} is not a rewardlab transformer model: no {CONFIG_NAME}")
-    found = json.loads(config_path.read_text()).get("format")
-    if found != FORMAT:
-        raise ValueError(f"{config_path}: field 'format' is {found!r}, not {FORMAT!r}")
+    read_model_config(directory, FORMAT, CONFIG_NAME)
     return TransformerRewardModel(directory, **options)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from rewardlab.atomic import atomic_directory, recover, write_json_atomic
-from rewardlab.models.io import read_json_object, read_tensors
+from rewardlab.atomic import atomic_directory, write_json_atomic
+from rewardlab.models.io import read_model_config, read_tensors
 
 
 def save_directory(directory: str | Path, tensors: dict[str, torch.Tensor], config: dict) -> Path:
@@ -31,17 +31,8 @@ def save_directory(directory: str | Path, tensors: dict[str, torch.Tensor], conf
 
 def read_directory(directory: str | Path, format: str) -> tuple[dict, dict[str, torch.Tensor]]:
     """``(config, tensors)`` of a directory written by :func:`save_directory`."""
-    directory = Path(directory)
-    recover(directory)
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory} is not a saved model: no config.json")
-    config = read_json_object(config_path)
-    if config.get("format") != format:
-        raise ValueError(
-            f"{config_path}: field 'format' is {config.get('format')!r}, not {format!r}"
-        )
-    return config, read_tensors(directory / "model.safetensors")
+    _, config = read_model_config(directory, format)
+    return config, read_tensors(Path(directory) / "model.safetensors")
 
 
 def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

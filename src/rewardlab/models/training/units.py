@@ -93,8 +93,13 @@ class PairTable:
         return len(self.prompts)
 
     def margins(self) -> np.ndarray | None:
-        values = np.asarray(self.margin, dtype=np.float32)
-        return None if np.all(np.isnan(values)) else np.nan_to_num(values, nan=0.0)
+        return margins_or_none(self.margin)
+
+
+def margins_or_none(margin: Sequence[float]) -> np.ndarray | None:
+    """Pair margins as float32 with NaN (no strength) read as 0; None when no pair has one."""
+    values = np.asarray(margin, dtype=np.float32)
+    return None if np.all(np.isnan(values)) else np.nan_to_num(values, nan=0.0)
 
 
 def pair_table(records: Sequence[Comparison]) -> PairTable:
@@ -206,11 +211,10 @@ def pair_units(
         )
         margin.append(strength)
         tie.append(is_tie)
-    values = np.asarray(margin, dtype=np.float32)
     units = Units(
         "ties" if with_ties else "pairs",
         np.asarray(index, dtype=np.int64).reshape(-1, 2),
-        margin=None if np.all(np.isnan(values)) else np.nan_to_num(values, nan=0.0),
+        margin=margins_or_none(margin),
         tie=np.asarray(tie, dtype=bool) if with_ties else None,
     )
     return texts.table(

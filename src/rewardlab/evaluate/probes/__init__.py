@@ -7,12 +7,9 @@ also takes a preference model; the others need a scalar reward. Importing the
 package imports every module, so a new probe is its module plus its test.
 """
 
-import importlib
-import pkgutil
-
 from rewardlab.evaluate.probes.base import PROBES, Metric, Probe
+from rewardlab.registry import import_modules
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)
 
 __all__ = ["PROBES", "Metric", "Probe"]

@@ -6,13 +6,10 @@ of this package registers its head in ``HEADS`` (``heads.base``); importing the
 package imports them all, so a new head is its module plus its test.
 """
 
-import importlib
-import pkgutil
-
 from rewardlab.models.heads.base import HEADS
+from rewardlab.registry import import_modules
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)
 
 from rewardlab.models.heads.linear import LinearHead  # noqa: E402
 from rewardlab.models.heads.mlp import MLPHead  # noqa: E402

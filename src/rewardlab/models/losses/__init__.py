@@ -7,9 +7,6 @@ without edits. Each module of this package registers its loss; importing the
 package imports them all, so adding a loss is one module plus its test.
 """
 
-import importlib
-import pkgutil
-
 from rewardlab.models.losses.base import (
     LOSSES,
     PAIR_PARAMS,
@@ -18,8 +15,8 @@ from rewardlab.models.losses.base import (
     PointBatch,
     RankingBatch,
 )
+from rewardlab.registry import import_modules
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)
 
 __all__ = ["LOSSES", "PAIR_PARAMS", "Objective", "PairBatch", "PointBatch", "RankingBatch"]

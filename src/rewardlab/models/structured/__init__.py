@@ -9,8 +9,6 @@ its module plus its test. :func:`train_structured` trains one by name, and
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,9 +16,9 @@ from rewardlab.data.record import Comparison
 from rewardlab.features.base import Backbone
 from rewardlab.models.structured.base import NEEDS, STRUCTURED, StructuredFamily
 from rewardlab.models.training.early_stopping import EpochLog
+from rewardlab.registry import import_modules
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)
 
 
 def train_structured(

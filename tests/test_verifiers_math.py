@@ -175,6 +175,16 @@ def test_first_expression_cuts_units_clauses_and_hedges() -> None:
     assert first_expression("unclear") is None
 
 
+def test_extraction_stays_linear_on_long_adversarial_answers() -> None:
+    # each of these made a first version of the scanner quadratic in the answer's length
+    import time
+
+    for tail in ("a " * 25_000, "$a " * 15_000, "{" * 50_000, "\\(" * 20_000, "x + " * 20_000):
+        started = time.perf_counter()
+        final_answer_span("The answer is " + tail)
+        assert time.perf_counter() - started < 2.0
+
+
 def _final(solution: str) -> str:
     return solution.rsplit("####", 1)[1].strip().replace(",", "")
 

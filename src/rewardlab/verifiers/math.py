@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from typing import Any
 
 from rewardlab.verifiers._deps import math_verify
@@ -73,84 +74,106 @@ _TOKEN = re.compile(
     r"|(?P<space>[ \t]+)"
 )
 _STARTS = set("-+([{\\.") | set("0123456789")
-_CLOSE = {"(": ")", "[": "]", "{": "}"}
 _TRAILING = " \t+-*/^=<>×÷·([{,\\"
 _HEDGE = re.compile(r"\s*,?\s*or\s+(?:maybe\s+|perhaps\s+|possibly\s+)?[-+$]?\d")
-_MATH_DELIMS = (("\\(", "\\)"), ("\\[", "\\]"))
 
 
-def _balanced(text: str, start: int, opening: str) -> int | None:
-    """Index just past the bracket that closes ``text[start]`` (== opening), or None."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == opening:
-            depth += 1
-        elif text[i] == _CLOSE[opening]:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
+def _brace_ends(text: str) -> dict[int, int]:
+    """Index of each ``{`` → the index just past its matching ``}`` (matched ones only)."""
+    ends: dict[int, int] = {}
+    stack: list[int] = []
+    for i, char in enumerate(text):
+        if char == "{":
+            stack.append(i)
+        elif char == "}" and stack:
+            ends[stack.pop()] = i + 1
+    return ends
 
 
 def _boxed_spans(text: str) -> list[tuple[int, str]]:
+    ends = _brace_ends(text)
     spans = []
     for match in _BOX.finditer(text):
-        end = _balanced(text, match.end() - 1, "{")
+        end = ends.get(match.end() - 1)
         if end is not None:
             spans.append((end - 1, text[match.end() : end - 1]))
     return spans
 
 
-def _inline_math(text: str, i: int) -> tuple[str, int] | None:
-    """``(content, end)`` of an inline-math segment opening at ``text[i]``, or None.
+class _Indexed:
+    """A span with its braces and closing math delimiters found once, so that
+    scanning it stays linear in its length."""
 
-    ``\\(…\\)``, ``\\[…\\]``, or ``$…$`` under pandoc's rule (``tex_math_dollars``): the
-    opening ``$`` has a non-space right after it, the closing one a non-space right
-    before it and no digit right after it; any other ``$`` is a currency sign.
-    """
-    for opening, closing in _MATH_DELIMS:
-        if text.startswith(opening, i):
-            end = text.find(closing, i + 2)
-            return None if end < 0 else (text[i + 2 : end], end + 2)
-    if text[i] != "$" or i + 1 >= len(text) or text[i + 1].isspace():
-        return None
-    for j in range(i + 2, len(text)):
-        after = text[j + 1] if j + 1 < len(text) else ""
-        if text[j] == "$" and not text[j - 1].isspace() and not after.isdigit():
-            return text[i + 1 : j], j + 1
-    return None
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.brace_ends = _brace_ends(text)
+        self.closers = {
+            "\\(": [m.start() for m in re.finditer(r"\\\)", text)],
+            "\\[": [m.start() for m in re.finditer(r"\\\]", text)],
+            "$": [  # pandoc: a non-space before the closing $ and no digit after it
+                j for j in range(1, len(text))
+                if text[j] == "$" and not text[j - 1].isspace()
+                and not text[j + 1 : j + 2].isdigit()
+            ],
+        }
 
-
-def _run_at(text: str, i: int) -> tuple[str, int] | None:
-    """The mathematical expression starting at ``text[i]`` and where it ends, or None."""
-    pos, depth, valid, last, spaced = i, 0, False, "", False
-    while pos < len(text):
-        char = text[pos]
-        if char == "{" and (close := _balanced(text, pos, "{")) is not None:
-            valid = valid or any(c.isdigit() for c in text[pos:close])
-            pos, last, spaced = close, "group", False  # a LaTeX group is taken whole
-            continue
-        if char == "(" and last == "num" and spaced:
-            break  # "6 (2 + 4)": a bracket after a number and a space is an aside
-        if char in "([" or (char in ")]," and depth > 0):  # "," inside a tuple (2, 3)
-            depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
-            pos, last, spaced = pos + 1, "bracket", False
-            continue
-        match = _TOKEN.match(text, pos)
-        if match is None or (match.lastgroup == "var" and last == "num" and spaced):
-            break  # "12 m": a letter after a number and a space is a unit
-        if match.lastgroup == "space":
-            spaced = True
+    def inline_math(self, i: int) -> tuple[str, int] | None:
+        """``(content, end)`` of an inline-math segment opening at ``i``, or None (rule 4)."""
+        text = self.text
+        if text.startswith(("\\(", "\\["), i):
+            opening, skip = text[i : i + 2], 2
+        elif text[i] == "$" and i + 1 < len(text) and not text[i + 1].isspace():
+            opening, skip = "$", 1
         else:
-            valid = valid or match.lastgroup in ("num", "cmd")
-            last, spaced = match.lastgroup, False
-        pos = match.end()
-    run = text[i:pos].rstrip(_TRAILING)
-    while run.count("(") > run.count(")") or run.count("[") > run.count("]"):
-        run = run[: max(run.rfind("("), run.rfind("["))].rstrip(_TRAILING)
-    if not valid or not any(c.isdigit() or c == "\\" for c in run):
-        return None
-    return run, pos
+            return None
+        closers = self.closers[opening]
+        k = bisect_left(closers, i + 2)
+        if k == len(closers):
+            return None
+        return text[i + skip : closers[k]], closers[k] + skip
+
+    def run_at(self, i: int) -> tuple[str | None, int]:
+        """The expression starting at ``i`` (None when it holds no digit or LaTeX
+        command) and where the run of math tokens from ``i`` ends (rule 3)."""
+        text = self.text
+        pos, depth, valid, last, spaced = i, 0, False, "", False
+        while pos < len(text):
+            char = text[pos]
+            if char == "{" and pos in self.brace_ends:  # a LaTeX group is taken whole
+                close = self.brace_ends[pos]
+                valid = valid or any(c.isdigit() for c in text[pos:close])
+                pos, last, spaced = close, "group", False
+                continue
+            if char == "(" and last == "num" and spaced:
+                break  # "6 (2 + 4)": a bracket after a number and a space is an aside
+            if char in "([" or (char in ")]," and depth > 0):  # "," inside a tuple (2, 3)
+                depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+                pos, last, spaced = pos + 1, "bracket", False
+                continue
+            match = _TOKEN.match(text, pos)
+            if match is None or (match.lastgroup == "var" and last == "num" and spaced):
+                break  # "12 m": a letter after a number and a space is a unit
+            if match.lastgroup == "space":
+                spaced = True
+            else:
+                valid = valid or match.lastgroup in ("num", "cmd")
+                last, spaced = match.lastgroup, False
+            pos = match.end()
+        run = _close_brackets(text[i:pos].rstrip(_TRAILING))
+        if not valid or not any(c.isdigit() or c == "\\" for c in run):
+            return None, pos
+        return run, pos
+
+
+def _close_brackets(run: str) -> str:
+    """``run`` cut before its first bracket that is never closed."""
+    opened: list[int] = []
+    for k, char in enumerate(run):
+        if char in "([":
+            opened.append(k)
+        elif char in ")]" and opened:
+            opened.pop()
+    return run[: opened[0]].rstrip(_TRAILING) if opened else run
 
 
 def first_expression(text: str) -> str | None:
@@ -159,10 +182,18 @@ def first_expression(text: str) -> str | None:
     None when there is none; "" when it is followed by "or" and another number.
     """
     text = _DIGIT_COMMA.sub("", text.replace("\u2212", "-").replace("**", "").replace("__", ""))
-    for i in range(len(text)):
-        inline = _inline_math(text, i)
-        found = inline or (_run_at(text, i) if text[i] in _STARTS or text[i].isalpha() else None)
+    indexed = _Indexed(text)
+    i = 0
+    while i < len(text):
+        found = indexed.inline_math(i)
+        if found is None and (text[i] in _STARTS or text[i].isalpha()):
+            run, end = indexed.run_at(i)
+            if run is None:  # a run from inside this one holds no digit either
+                i = max(end, i + 1)
+                continue
+            found = run, end
         if found is None:
+            i += 1
             continue
         expression, end = found
         return "" if _HEDGE.match(text, end) else expression.strip()

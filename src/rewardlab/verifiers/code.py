@@ -105,14 +105,8 @@ def _assert_tests(program: str, spec: dict[str, Any]) -> list[CodeTest]:
     except ValueError:
         program_names = set()  # the run reports the syntax error; its asserts fail
     tests = []
-    for number, text in enumerate(spec["asserts"], 1):
-        split = split_assert(str(text), setup_names)
-        shadowed = sorted(split.parent_names & program_names)
-        if shadowed:
-            raise ValueError(
-                f"assert {number} ({text!r}) calls {', '.join(shadowed)}, which the program "
-                "defines; outside the sandbox that name is the builtin, so the test cannot be run"
-            )
+    for text in spec["asserts"]:
+        split = split_assert(str(text), setup_names, program_names)
         tests.append(CodeTest(Job(program, "", split.probes, setup), check=split))
     return tests
 

@@ -82,7 +82,6 @@ class SplitAssert:
 
     source: str
     probes: tuple[str, ...]
-    parent_names: frozenset[str]
     test: ast.expr
 
     def passes(self, values: Sequence[Any]) -> bool:
@@ -111,19 +110,24 @@ def bound_names(source: str, what: str) -> set[str]:
     return names
 
 
-def split_assert(source: str, setup_names: set[str] | frozenset[str] = frozenset()) -> SplitAssert:
-    """Split one ``assert`` statement (see the module docstring for the rules)."""
+def split_assert(
+    source: str,
+    setup_names: set[str] | frozenset[str] = frozenset(),
+    program_names: set[str] | frozenset[str] = frozenset(),
+) -> SplitAssert:
+    """Split one ``assert`` statement (see the module docstring for the rules); the names
+    that ``setup`` and the program bind come from :func:`bound_names`."""
     try:
         tree = ast.parse(source.strip())
     except SyntaxError as err:
         raise ValueError(f"assert {source!r} does not parse: {err.msg}") from None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         raise ValueError(f"{source!r} is not one assert statement")
-    splitter = _Splitter(source, frozenset(setup_names))
+    splitter = _Splitter(source, frozenset(setup_names), frozenset(program_names))
     test = splitter.split(tree.body[0].test)
     if not splitter.probes:
         raise ValueError(f"assert {source!r} does not use the program (no name of it appears)")
-    return SplitAssert(source, tuple(splitter.probes), frozenset(splitter.used), test)
+    return SplitAssert(source, tuple(splitter.probes), test)
 
 
 def _is_parent_name(name: str) -> bool:
@@ -138,10 +142,11 @@ def _root(node: ast.expr) -> str | None:
 
 
 class _Splitter:
-    def __init__(self, source: str, setup_names: frozenset[str]) -> None:
-        self.source, self.setup_names = source, setup_names
+    def __init__(
+        self, source: str, setup_names: frozenset[str], program_names: frozenset[str]
+    ) -> None:
+        self.source, self.setup_names, self.program_names = source, setup_names, program_names
         self.probes: list[str] = []
-        self.used: set[str] = set()
 
     def refuse(self, why: str) -> ValueError:
         return ValueError(f"assert {self.source!r} cannot be checked outside the sandbox: {why}")
@@ -158,7 +163,9 @@ class _Splitter:
         if isinstance(node, ast.Constant):
             return node
         if isinstance(node, ast.Name):
-            self.used.add(node.id)
+            if node.id in self.program_names:
+                raise self.refuse(f"it uses {node.id!r}, which the program defines; outside the "
+                                  "sandbox that name is the builtin")
             return node
         if isinstance(node, ast.Attribute):
             if isinstance(node.value, ast.Name) and node.value.id == "math" \

@@ -22,7 +22,11 @@ bubblewrap (``bwrap``, https://github.com/containers/bubblewrap; Debian's
 - starts with an empty environment but ``PATH``, ``HOME=/tmp``,
   ``TMPDIR=/tmp`` and ``LANG=C.UTF-8`` (``--clearenv``);
 - runs under the seccomp filter of :mod:`rewardlab.verifiers.sandbox.seccomp`
-  (``--seccomp FD``; bwrap sets ``no_new_privs``).
+  (``--seccomp FD``; bwrap sets ``no_new_privs``);
+- has its CPU, address-space and file-size rlimits set by ``prlimit``
+  (util-linux) before bwrap starts, so bwrap's own PID-1 reaper, which shares
+  the run's uid, is bounded like the program (the harness sets them again,
+  with ``RLIMIT_NPROC``, which is counted per user namespace).
 
 The interpreter is ``python -I -S -B`` (no environment variables, no site
 packages, no bytecode written): programs get the standard library only. It
@@ -78,8 +82,9 @@ def missing_tool() -> str | None:
     if shutil.which("bwrap") is None:
         return ("bubblewrap (bwrap) is not installed: install it "
                 "(Debian/Ubuntu: apt-get install bubblewrap)")
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is not installed; as root it drops the sandbox's privileges"
+    for tool in ("setpriv", "prlimit") if os.geteuid() == 0 else ("prlimit",):
+        if shutil.which(tool) is None:
+            return f"{tool} (util-linux) is not installed (apt-get install util-linux)"
     return None
 
 
@@ -91,6 +96,13 @@ def privilege_drop() -> list[str]:
         shutil.which("setpriv") or "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
         "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--",
     ]
+
+
+def rlimit_prefix(rlimits: dict[str, int]) -> list[str]:
+    """``prlimit --cpu=N --as=N --fsize=N --`` (soft = hard) for the whole run."""
+    flags = {"RLIMIT_CPU": "--cpu", "RLIMIT_AS": "--as", "RLIMIT_FSIZE": "--fsize"}
+    limits = [f"{flag}={rlimits[name]}" for name, flag in flags.items()]
+    return [shutil.which("prlimit") or "prlimit", *limits, "--"]
 
 
 def _root_links() -> list[str]:

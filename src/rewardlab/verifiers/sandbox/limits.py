@@ -1,9 +1,10 @@
 """Per-run resource limits, and the ``pids`` cgroup that caps a run's processes.
 
-The harness sets the rlimits inside the sandbox before the program runs;
-they are hard limits (soft = hard), and raising a hard limit needs
-``CAP_SYS_RESOURCE`` in the host's user namespace, which the sandbox never
-has. ``RLIMIT_CPU``: CPU seconds, then ``SIGXCPU``/``SIGKILL``.
+``prlimit`` sets the CPU, address-space and file-size rlimits before bwrap
+starts (:mod:`~rewardlab.verifiers.sandbox.bwrap`), and the harness sets all
+four inside the sandbox before the program runs; they are hard limits (soft =
+hard), and raising a hard limit needs ``CAP_SYS_RESOURCE`` in the host's user
+namespace, which the sandbox never has. ``RLIMIT_CPU``: CPU seconds, then ``SIGXCPU``/``SIGKILL``.
 ``RLIMIT_AS``: address space, so a memory bomb gets ``MemoryError``.
 ``RLIMIT_FSIZE``: bytes per written file, stdout, stderr and the result
 channel included (Python ignores ``SIGXFSZ``; the write fails with

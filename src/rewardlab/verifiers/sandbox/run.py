@@ -3,7 +3,7 @@ that a sandbox can be had here (:func:`isolation`).
 
 A run is one process tree: ``[sh -c JOIN_CGROUP]`` (root: join the run's
 ``pids`` cgroup) → ``[setpriv ...]`` (root: drop to the sandbox uid) →
-``bwrap ...`` (:mod:`~rewardlab.verifiers.sandbox.bwrap`) → ``python -I -S -B
+``prlimit ...`` → ``bwrap ...`` (:mod:`~rewardlab.verifiers.sandbox.bwrap`) → ``python -I -S -B
 -c HARNESS`` (:mod:`~rewardlab.verifiers.sandbox.harness`). The job (program,
 setup, probes, rlimits) goes in on an inherited memfd; stdout, stderr and the
 result record come back in unlinked temporary files, each read up to
@@ -139,14 +139,14 @@ def require_sandbox(unsafe_no_sandbox: bool = False) -> Isolation:
     return layers
 
 
-def _command(layers: Isolation, tmp_mb: int, fds: dict[str, int]) -> list[str]:
+def _command(layers: Isolation, lim: SandboxLimits, fds: dict[str, int]) -> list[str]:
     if layers.interpreter is None:
         python = sys.executable
         prefix: list[str] = []
     else:
         python = str(layers.interpreter.executable)
-        prefix = [*bwrap.privilege_drop(),
-                  *bwrap.bwrap_command(layers.interpreter, tmp_mb, fds["seccomp"])]
+        prefix = [*bwrap.privilege_drop(), *bwrap.rlimit_prefix(lim.rlimits()),
+                  *bwrap.bwrap_command(layers.interpreter, lim.tmp_mb, fds["seccomp"])]
     return [*prefix, python, *PYTHON_FLAGS, "-c", harness.SOURCE, str(fds["result"]),
             str(fds["job"])]
 
@@ -185,7 +185,7 @@ def _execute(job: Job, lim: SandboxLimits, layers: Isolation) -> RunResult:
                 tempfile.TemporaryFile() as result, \
                 tempfile.TemporaryDirectory(prefix="rewardlab-sandbox-") as scratch:
             fds["result"] = result.fileno()
-            command = _command(layers, lim.tmp_mb, fds)
+            command = _command(layers, lim, fds)
             if layers.pids_cgroup_root is not None:
                 cgroup = limits.make_cgroup(layers.pids_cgroup_root, lim.processes)
                 command = ["/bin/sh", "-c", limits.JOIN_CGROUP, str(cgroup), *command]

@@ -292,13 +292,17 @@ def test_no_hostile_program_scores_above_zero(traps) -> None:
 def test_the_attacks_ran_and_failed_for_the_right_reason(traps) -> None:
     """The same programs, run directly: each reached its attack (no typo of ours) and met
     the wall it should (a sandbox error, not a Python one)."""
+    absent_or_read_only = ("No such file or directory", "Read-only file system")
     reasons = {
-        "read_etc_shadow": "No such file or directory: '/etc/shadow'",
-        "write_home": "No such file or directory", "write_repository": "No such file or directory",
-        "write_site_packages": "Read-only file system", "write_etc": "Read-only file system",
-        "remount_then_write": "Read-only file system", "write_dev_shm": "Read-only file system",
-        "tcp_to_host": "Operation not permitted", "unix_socket_to_host": "Operation not permitted",
-        "abstract_unix_socket": "Operation not permitted",
+        "read_etc_shadow": ("No such file or directory: '/etc/shadow'",),
+        # home or repository: absent, or (an interpreter kept under it) a read-only bind
+        "write_home": absent_or_read_only, "write_repository": absent_or_read_only,
+        "write_site_packages": absent_or_read_only, "write_etc": absent_or_read_only,
+        "remount_then_write": ("Read-only file system",),
+        "write_dev_shm": ("Read-only file system",),
+        "tcp_to_host": ("Operation not permitted",),
+        "unix_socket_to_host": ("Operation not permitted",),
+        "abstract_unix_socket": ("Operation not permitted",),
     }
     for hostile in HOSTILE:
         if hostile.name not in reasons:
@@ -308,7 +312,8 @@ def test_the_attacks_ran_and_failed_for_the_right_reason(traps) -> None:
         source = Template(hostile.source).substitute(traps["values"])
         result = run_python(source, stdin, probes=probes)
         assert "SyntaxError" not in result.stderr and "NameError" not in result.stderr
-        assert reasons[hostile.name] in result.stderr, (hostile.name, result.stderr)
+        assert any(r in result.stderr for r in reasons[hostile.name]), (hostile.name,
+                                                                         result.stderr)
         if hostile.task == "sum":
             assert result.stdout.strip() == "6", hostile.name  # the attack failed: a + b + 1
     by_name = {h.name: h.source for h in HOSTILE}

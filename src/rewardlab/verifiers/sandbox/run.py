@@ -207,7 +207,7 @@ def _execute(job: Job, lim: SandboxLimits, layers: Isolation) -> RunResult:
                 proc.wait()
             seconds = time.monotonic() - start
             stdout, stderr = _read(out, lim.output_bytes), _read(err, lim.output_bytes)
-            record = _read(result, lim.output_bytes + 1)
+            record = _read(result, lim.output_bytes)
     finally:
         for fd in fds.values():
             if fd != fds.get("result"):

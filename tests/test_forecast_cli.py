@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from rewardlab.cli.main import app
 from rewardlab.lab.forecast import ForecastOptions, forecast
-from rewardlab.lab.forecast.axis import n_grid
+from rewardlab.lab.forecast.axis import bon_axis, n_grid
+from rewardlab.lab.forecast.peaks import interpolated_peak
 from rewardlab.optimize.bon import expected_best_of_n
 
 runner = CliRunner()
@@ -73,7 +74,8 @@ def test_the_bar_command_writes_peak_interval_and_verdict(tmp_path):
     np.testing.assert_allclose(forecast_curve, gain_curve(budget, ns), atol=1e-9)
     # every prompt has gold: the realized peak is the grid argmax over all 120
     everyone = gain_curve(list(groups.values()), ns)
-    assert report["realized"]["peak"] == ns[int(np.argmax(everyone))]
+    assert report["realized"]["grid_peak"] == ns[int(np.argmax(everyone))]
+    assert report["realized"]["peak"] == pytest.approx(interpolated_peak(bon_axis(16), everyone))
     assert [p["n"] for p in report["curve"]] == ns
     assert set(report["methods"]) == {"empirical", "gao"}
     # "falls before n = 64" is judged up to the reach, n = 16, where gold is past its peak
@@ -140,7 +142,7 @@ def test_bad_inputs_are_one_line(tmp_path):
     base = ["forecast", "--scores-column", "proxy", "--out", out]
     few = write_pool(tmp_path / "few.jsonl", prompts=20, labelled=8)
     run_bad([*base, "--data", few, "--gold-column", "gold", "--gold-budget", "10"], 1,
-            "gold_budget", "10 prompts asked for", "only 8 prompts")
+            "gold_budget", "10 prompts asked for", "only 8 labelled prompts in", "few.jsonl")
     run_bad([*base, "--data", few, "--gold-column", "judge"], 1, "few.jsonl", "'judge'",
             "no row has the gold column")
     rows = [json.loads(line) for line in few.read_text().splitlines()]
@@ -171,3 +173,78 @@ def test_help_renders_literally():
     flat = re.sub(r"[\s│]+", " ", result.output)
     assert "rows {prompt, response, ...} with many candidates" in flat
     assert "empirical | gao" in flat
+
+
+def test_model_proxy_equals_its_scores_as_a_column(tmp_path):
+    """``--model DIR`` scores the pool itself; the forecast equals the one from a column
+    holding that model's own scores."""
+    from rewardlab.features.hashing import HashingBackbone
+    from rewardlab.models.heads import HEADS
+    from rewardlab.models.io import save_model
+    from rewardlab.models.normalizer import Normalizer
+    from rewardlab.models.reward_model import TrainedRewardModel
+
+    backbone = HashingBackbone(16)
+    config = {"feature_dim": backbone.dim, "n_members": 1,
+              "head": {"name": "linear", "params": {}}, "backbone": backbone.config()}
+    model = TrainedRewardModel(backbone, Normalizer(backbone.dim),
+                               HEADS.get("linear")(backbone.dim, 1), config)
+    folder = save_model(model, tmp_path / "rm")
+    pool = write_pool(tmp_path / "pool.jsonl", prompts=25, size=8)
+    rows = [json.loads(line) for line in pool.read_text().splitlines()]
+    scores = model.score([r["prompt"] for r in rows], [r["response"] for r in rows])
+    for row, value in zip(rows, scores, strict=True):
+        row["own"] = float(value)
+    scored = tmp_path / "scored.jsonl"
+    scored.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["--gold-column", "gold", "--gold-budget", "20", "--bootstrap", "30"]
+    for source, data, out in ((["--model", folder], pool, "m.json"),
+                              (["--scores-column", "own"], scored, "c.json")):
+        result = runner.invoke(app, ["forecast", *map(str, source), "--data", str(data),
+                                     *common, "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+    by_model, by_column = (json.loads((tmp_path / n).read_text()) for n in ("m.json", "c.json"))
+    assert by_model["verdict"] == by_column["verdict"]
+    for key in ("peak", "interval", "gain", "gain_interval"):
+        assert by_model[key] == pytest.approx(by_column[key], rel=1e-9)
+    for key in ("gold_gain", "proxy_gain", "realized_gain", "low", "high"):
+        assert [p[key] for p in by_model["curve"]] == pytest.approx(
+            [p[key] for p in by_column["curve"]], rel=1e-9, abs=1e-12)
+
+
+def test_csv_pool_with_empty_gold_cells(tmp_path):
+    """Empty CSV cells are unlabelled prompts: the budget comes from the labelled ones."""
+    pool = write_pool(tmp_path / "pool.jsonl", prompts=30, size=8, labelled=20)
+    rows = [json.loads(line) for line in pool.read_text().splitlines()]
+    csv = tmp_path / "pool.csv"
+    lines = ["prompt,response,proxy,gold"] + [
+        f"{r['prompt']},{r['response']},{r['proxy']},{'' if r['gold'] is None else r['gold']}"
+        for r in rows
+    ]
+    csv.write_text("\n".join(lines) + "\n")
+    result = forecast(ForecastOptions(csv, gold_column="gold", scores_column="proxy",
+                                      gold_budget=20, bootstrap=20))
+    assert result.data["labelled_prompts"] == 20 and result.realized is None
+    assert result.data["budget_prompts"] == list(range(20))
+
+
+def test_disagreement_along_the_axis_is_the_spread_of_the_pick(tmp_path):
+    """With a per-candidate spread (an ensemble's), the curve holds the unbiased expected
+    spread of the best-of-n pick, and a note gives its growth to the forecast peak."""
+    from rewardlab.lab.forecast import forecast_pools
+    from rewardlab.optimize.bon import best_of_n_curve
+    from rewardlab.optimize.pool import PromptPool
+
+    rng = np.random.default_rng(3)
+    pools = []
+    for p in range(20):
+        z = rng.standard_normal(16)
+        pools.append(PromptPool(f"q{p}", tuple(map(str, range(16))), z,
+                                gold=z - 0.4 * z * z, spread=np.abs(z) + 0.1))
+    result = forecast_pools(pools, list(range(20)), ForecastOptions(Path("x"), bootstrap=20))
+    ns = [p["n"] for p in result.curve]
+    expected = best_of_n_curve([PromptPool(p.prompt, p.responses, p.scores, gold=p.spread)
+                                for p in pools], [int(n) for n in ns])
+    np.testing.assert_allclose([p["disagreement"] for p in result.curve],
+                               [p["gold"] for p in expected], rtol=1e-12)
+    assert len(result.notes) == 1 and "disagreement" in result.notes[0]

@@ -129,16 +129,19 @@ def read_forecast_pool(
     return ForecastPool(pools, lines, where)
 
 
-def choose_budget(labelled: Sequence[int], budget: int, seed: int, where: str = "") -> list[int]:
-    """``budget`` of the ``labelled`` prompt indices, drawn without replacement, sorted."""
+def choose_budget(
+    labelled: Sequence[int], budget: int, seed: int, where: str = "", kind: str = "labelled"
+) -> list[int]:
+    """``budget`` of the ``labelled`` prompt indices, drawn without replacement, sorted
+    (``kind`` names them in the error: "labelled", or "" when every prompt may be)."""
     if budget < 2:
         raise ValueError(f"field 'gold_budget': the forecast needs at least 2 prompts, got "
                          f"{budget}")
     if budget > len(labelled):
         source = f" in {where}" if where else ""
         raise ValueError(
-            f"field 'gold_budget': {budget} prompts asked for, but only {len(labelled)} "
-            f"prompts{source} have gold"
+            f"field 'gold_budget': {budget} prompts asked for, but there are only "
+            f"{len(labelled)} {kind + ' ' if kind else ''}prompts{source}"
         )
     rng = np.random.default_rng([seed, 29])
     return sorted(int(i) for i in rng.choice(np.asarray(labelled), size=budget, replace=False))

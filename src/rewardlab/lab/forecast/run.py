@@ -313,8 +313,11 @@ def forecast(
         options.data, model=proxy, score_column=options.scores_column, row_scorer=proxy_rows,
         gold_column=options.gold_column, batch_size=options.batch_size, progress=report,
     )
-    labelled = pool.labelled() if gold_model is None else list(range(len(pool.pools)))
-    budget = choose_budget(labelled, options.gold_budget, options.seed, pool.path)
+    if gold_model is None:
+        budget = choose_budget(pool.labelled(), options.gold_budget, options.seed, pool.path)
+    else:
+        budget = choose_budget(range(len(pool.pools)), options.gold_budget, options.seed,
+                               pool.path, kind="")
     pools = pool.pools
     if gold_model is not None:
         report = None if progress is None else (lambda d, t: progress("gold model", d, t))

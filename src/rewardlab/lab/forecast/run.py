@@ -11,10 +11,12 @@ gold, the realized curve and peak are reported beside the forecast
 (:func:`rewardlab.lab.forecast.peaks.realized`).
 
 Which method, and why ``empirical`` is the default: on the lab
-(``benchmarks/forecast.py``; README "Forecasting overoptimization") it is the
-one whose interval covers the realized peak at about its nominal rate,
-because the realized peak is the same unbiased estimator on more prompts;
-Gao et al.'s form is smoother but biased where the curve is not of its shape.
+(``benchmarks/forecast.py``; README "Forecasting overoptimization": 580
+forecasts from 100 prompts) its 80% interval covered the realized peak 86.2%
+of the time, against 34.5% for Gao et al.'s form, because the realized peak is
+the same unbiased estimator on more prompts; the form is smoother (within a
+factor 2 99.0% of the time, against 92.6%) but biased where the curve is not
+of its shape.
 The proxy's ensemble disagreement along the axis (Coste et al. 2024;
 Eisenstein et al. 2023, "Helping or Herding?") is reported when the proxy has
 a spread, as context, not as part of the forecast.
@@ -22,6 +24,7 @@ a spread, as context, not as part of the forecast.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -109,7 +112,9 @@ class ForecastResult:
     """Everything :func:`forecast` found (``to_dict`` is the JSON written by the CLI).
 
     ``peak``/``interval``/``gain``/``censored``/``verdict`` are the chosen
-    method's; ``methods`` holds every method's; ``curve`` one point per grid x
+    method's; ``methods`` holds every method's (``extrapolated``: a fitted form's
+    peak past the reach; null for a method without a form, for a peak inside the
+    reach, and for a censored form that never turns over); ``curve`` one point per grid x
     with the forecast gain, its band, the proxy's gain and, when every prompt has
     gold, the realized gain.
     """
@@ -164,7 +169,8 @@ def _summary(forecast: Forecast | str, axis: Axis, question: float | None) -> di
         "censored_share": forecast.censored_share,
         "gain": estimate.gain,
         "gain_interval": list(forecast.gain_interval),
-        "extrapolated": estimate.extrapolated,
+        "extrapolated": None if estimate.extrapolated is None or math.isinf(
+            estimate.extrapolated) else estimate.extrapolated,
         "curve": [float(v) for v in estimate.curve],
     }
     if question is not None:

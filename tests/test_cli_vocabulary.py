@@ -21,9 +21,9 @@ COMMANDS = cli_commands()
 CLI = Path(__file__).resolve().parents[1] / "src" / "rewardlab" / "cli"
 
 READS_DATA = [("train",), ("eval",), ("compare",), ("score",), ("bon",), ("build", "sft"),
-              ("build", "pairs"), ("data", "strength"), ("lab", "overopt")]
+              ("build", "pairs"), ("data", "strength"), ("lab", "overopt"), ("forecast",)]
 ENSEMBLE_MODEL = [("eval",), ("score",), ("serve",), ("bon",), ("build", "sft"),
-                  ("build", "pairs")]
+                  ("build", "pairs"), ("forecast",)]
 VOCABULARY = {
     # shared: input data, output, model spec and its loading flags, ensemble reading, sizes
     "--data", "--out", "--format", "--split", "--model", "--aggregate", "--n", "--seed",
@@ -55,6 +55,8 @@ VOCABULARY = {
     "--proxy-sizes", "--noise", "--uwo-lambda", "--pool-size", "--test-prompts", "--val-prompts",
     "--max-test-prompts", "--weak", "--strong", "--weak-pairs", "--transfer-pairs",
     "--proxy-size", "--lagrange-lr",
+    # forecast
+    "--gold-budget", "--gold-model", "--level", "--falls-before",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 

@@ -412,6 +412,7 @@ def registered_names() -> dict[str, set[str]]:
     from rewardlab.evaluate.probes.base import PROBES
     from rewardlab.evaluate.suite import SUITES
     from rewardlab.features.backbones import BACKBONES, FINE_TUNED
+    from rewardlab.lab.forecast.methods import FORECAST_METHODS
     from rewardlab.models.losses import LOSSES
     from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS
     from rewardlab.robust.aggregate import AGGREGATIONS
@@ -422,7 +423,7 @@ def registered_names() -> dict[str, set[str]]:
         "--aggregate": set(AGGREGATIONS.names()),
         "--probes": set(PROBES.names()),
         "--suite": set(SUITES),
-        "--method": {*SFT_METHODS.names(), *PAIR_METHODS.names()},
+        "--method": {*SFT_METHODS.names(), *PAIR_METHODS.names(), *FORECAST_METHODS.names()},
         "--backbone": {*BACKBONES.names(), FINE_TUNED},
         "--format": {*FORMATS.names(), PRMBENCH_GROUPS},
     }

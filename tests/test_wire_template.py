@@ -112,10 +112,6 @@ def test_score_as_sent_reads_whole_texts_unchanged(qwen_rm, direct):
     texts = [templated_prompt() + RESPONSE + "<|im_end|>", "just some text"]
     model = load_reward_model(qwen_rm)
     assert model.score_as_sent(texts) == pytest.approx([direct(t) for t in texts], abs=1e-5)
-    always = load_reward_model(qwen_rm, hub=HubModelOptions(chat_template="always"))
-    wrapped = f"{SYSTEM}<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\njust some text" \
-        "<|im_end|>\n"
-    assert always.score_as_sent(["just some text"]) == pytest.approx([direct(wrapped)], abs=1e-5)
 
 
 def test_attributes_and_reward_come_from_one_forward(tmp_path):

@@ -183,3 +183,15 @@ def test_vllm_classify_reads_verls_templated_text_as_sent(chat_cli, tok, direct)
     out = httpx.post(f"{chat_cli}/classify",
                      json={"model": "rm", "input": text, "activation": False}).json()
     assert out["data"][-1]["probs"][-1] == pytest.approx(direct(text), abs=1e-4)
+
+
+def test_chat_template_always_templates_whole_texts_too(chat_rm, direct):
+    """--chat-template always: a whole text loses its end-of-turn text and becomes the
+    assistant turn after an empty user turn (rewardlab's behaviour before)."""
+    model = load_reward_model(chat_rm, hub=HubModelOptions(chat_template="always"))
+    with BackgroundServer(create_app(model)) as server:
+        out = httpx.post(f"{server.url}/v1/score/evaluation",
+                         json={"messages": ["just some text<|im_end|>"]}).json()
+    wrapped = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+               "<|im_end|>\n<|im_start|>assistant\njust some text<|im_end|>\n")
+    assert out["scores"] == pytest.approx([direct(wrapped)], abs=1e-4)

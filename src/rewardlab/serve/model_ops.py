@@ -23,8 +23,8 @@ with it) is scored one request per call.
 A model that formats its own text (a Hugging Face reward model with a chat
 template) tells the server which pairs it reads exactly as sent
 (``reads_as_sent``: the text already carries its chat template) and scores
-whole texts as sent (``score_as_sent``); the server cuts end-of-turn texts
-only from the other responses. A multi-output model's named outputs
+whole texts as sent (``score_as_sent``, unless its ``chat_template`` mode is
+``always``); the server cuts end-of-turn texts only from the other responses. A multi-output model's named outputs
 (``score_with_attributes``, more than one) are reported beside the reward.
 
 A recipe normalizing a component by ``batch`` or ``group`` (its ``normalize``
@@ -98,7 +98,7 @@ def capabilities(model: object) -> Capabilities:
         requires_reference=bool(getattr(model, "requires_reference", False)),
         batch_dependent=bool(getattr(model, "batch_dependent", False)),
         attributes=has("score_with_attributes") and len(attribute_names(model)) > 1,
-        as_sent=has("score_as_sent"),
+        as_sent=has("score_as_sent") and getattr(model, "chat_template", None) != "always",
     )
 
 

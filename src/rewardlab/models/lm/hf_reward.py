@@ -109,10 +109,7 @@ class HFRewardModel:
         return self._forward(self.texts(prompts, responses))
 
     def score_as_sent(self, texts: Sequence[str]) -> np.ndarray:
-        """Rewards of whole texts that have no prompt boundary, each read as given (with
-        ``chat_template="always"``: as the assistant turn after an empty user turn)."""
-        if self.chat_template == "always":
-            return self.score([""] * len(texts), texts)
+        """Rewards of whole texts (no prompt boundary), each read exactly as given."""
         return self.weights @ self._forward(list(texts))
 
     def score_with_attributes(

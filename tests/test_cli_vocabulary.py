@@ -28,7 +28,8 @@ VOCABULARY = {
     # shared: input data, output, model spec and its loading flags, ensemble reading, sizes
     "--data", "--out", "--format", "--split", "--model", "--aggregate", "--n", "--seed",
     "--rewards", "--reference-column", "--max-length", "--dtype", "--device", "--token-budget",
-    "--trust-remote-code", "--weights", "--judge-pairwise-template", "--judge-rating-template",
+    "--trust-remote-code", "--weights", "--chat-template", "--judge-pairwise-template",
+    "--judge-rating-template",
     "--judge-rating", "--judge-max-field-tokens", "--help",
     # train
     "--overwrite", "--backbone", "--head", "--head-params", "--loss", "--loss-params",

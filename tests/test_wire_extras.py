@@ -15,9 +15,13 @@ from typer.testing import CliRunner
 
 import rewardlab.serve.runner as runner_module
 from rewardlab.cli.main import app
+from rewardlab.features.hashing import HashingBackbone
+from rewardlab.models.heads import HEADS
+from rewardlab.models.io import save_model
+from rewardlab.models.normalizer import Normalizer
+from rewardlab.models.reward_model import TrainedRewardModel
 from rewardlab.verifiers import make_verifier
 from rewardlab.verifiers._deps import MissingExtra
-from tiny_hf import save_decoder_rm
 
 runner = CliRunner()
 ROWS = [
@@ -79,7 +83,12 @@ def test_a_recipe_with_the_verifier_is_refused_too(no_math_verify, tmp_path, fil
 
 def test_eval_refuses_a_data_source_without_its_package(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "datasets", None)
-    model = save_decoder_rm(tmp_path / "rm")
+    backbone = HashingBackbone(8)
+    config = {"feature_dim": backbone.dim, "n_members": 1, "backbone": backbone.config(),
+              "head": {"name": "linear", "params": {}}}
+    head = HEADS.get("linear")(backbone.dim, 1)
+    model = save_model(TrainedRewardModel(backbone, Normalizer(backbone.dim), head, config),
+                       tmp_path / "rm")
     out = tmp_path / "res.json"
     result = runner.invoke(app, ["eval", "--model", str(model), "--data", "hf:org/prefs",
                                  "--out", str(out)])

@@ -146,6 +146,8 @@ def test_multi_attribute_model_logs_each_attribute(tmp_path, tok):
     with BackgroundServer(create_app(load_reward_model(folder))) as server:
         out = openrlhf_rollout(server.url, tok, QUESTIONS[1], ANSWERS[1])
         info = httpx.get(f"{server.url}/info").json()
+        score = httpx.post(f"{server.url}/score", json={"prompts": [chat_prompt(tok, QUESTIONS[1])],
+                                                        "responses": [ANSWERS[1] + "<|im_end|>"]})
     query = chat_prompt(tok, QUESTIONS[1]) + ANSWERS[1] + "<|im_end|>"
     with torch.no_grad():
         logits = hf(**tok(query, add_special_tokens=False, return_tensors="pt")).logits[0]
@@ -153,6 +155,8 @@ def test_multi_attribute_model_logs_each_attribute(tmp_path, tok):
     assert out["extra_logs"]["honest"] == pytest.approx([float(logits[1])], abs=1e-4)
     assert out["reward"] == pytest.approx([float(logits.mean())], abs=1e-4)
     assert info["attributes"] == ["helpful", "honest"]
+    assert score.json()["attributes"] == {k: v for k, v in out["extra_logs"].items()
+                                          if k in ("helpful", "honest")}
 
 
 # --------------------------------------------------------------------- LLaMA-Factory and verl

@@ -1,7 +1,8 @@
 """The wire formats RL frameworks already speak, mapped onto ``RewardModel.score``.
 
-Each parser validates a body and returns ``(prompts, responses)``; each
-builder turns rewards back into the framework's response. Sources read:
+Each parser validates a body and returns the texts to score; each builder
+turns the scored :class:`Outcome` back into the framework's response. Sources
+read:
 
 **OpenRLHF** (``--reward.remote_url``, formerly ``--remote_rm_url``):
 ``SingleTurnAgentExecutor`` in ``openrlhf/utils/agent.py`` (formerly

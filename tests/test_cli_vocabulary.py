@@ -29,7 +29,8 @@ VOCABULARY = {
     "--data", "--out", "--format", "--split", "--model", "--aggregate", "--n", "--seed",
     "--rewards", "--reference-column", "--unsafe-no-sandbox", "--max-length", "--dtype",
     "--device", "--token-budget",
-    "--trust-remote-code", "--weights", "--judge-pairwise-template", "--judge-rating-template",
+    "--trust-remote-code", "--weights", "--chat-template", "--judge-pairwise-template",
+    "--judge-rating-template",
     "--judge-rating", "--judge-max-field-tokens", "--help",
     # train
     "--overwrite", "--backbone", "--head", "--head-params", "--loss", "--loss-params",

@@ -59,7 +59,7 @@ ENVIRONMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")  # HF_HUB_OFFLINE=1 rewardlab â€
 EXTERNAL_OPTIONS = {
     "--cpu", "--machine_rank", "--main_process_ip", "--main_process_port", "--mixed_precision",
     "--multi_gpu", "--nproc_per_node", "--num_machines", "--num_processes",
-    "--remote_rm_url", "--reward.remote_url",
+    "--remote_rm_url", "--reward.remote_url", "--data.apply_chat_template", "--data.label_key",
 }
 
 

@@ -91,8 +91,10 @@ def test_openrlhf_body_and_response():
     body = {"query": ["P: x R: y z"], "prompts": ["P: x R:"], "labels": ["42"]}
     texts = compat.parse_openrlhf(body, ServeSettings())
     assert texts.responses == [" y z"]
-    out = compat.openrlhf_response([2.0], texts)
+    out = compat.openrlhf_response(texts, compat.Outcome([2.0]))
     assert out == {"rewards": [2.0], "scores": [2.0], "extra_logs": {"prompt_split": [1.0]}}
+    logged = compat.openrlhf_response(texts, compat.Outcome([2.0], {"math": [1.0]}, [0.0]))
+    assert logged["extra_logs"] == {"prompt_split": [1.0], "suffix_stripped": [0.0], "math": [1.0]}
     with pytest.raises(RequestError, match="'labels': has 2 items"):
         compat.parse_openrlhf({"query": ["a"], "labels": ["1", "2"]}, ServeSettings())
 

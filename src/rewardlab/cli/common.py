@@ -98,7 +98,9 @@ def user_error_message(err: BaseException) -> str | None:
 
     Library code raises :class:`~rewardlab.data.errors.DataError` (it names the
     file, line and field), ``UnknownNameError`` (a did-you-mean), ``ValueError``
-    naming the input or option, or an ``OSError`` carrying the file name.
+    naming the input or option, or an ``OSError`` carrying the file name. A missing
+    optional package is the user's to install: an ``ImportError`` whose message names
+    the ``pip install`` line.
     """
     from rewardlab.data.errors import DataError
     from rewardlab.registry import UnknownNameError
@@ -109,6 +111,8 @@ def user_error_message(err: BaseException) -> str | None:
         target = f"{err.filename} -> {err.filename2}" if err.filename2 else str(err.filename)
         return f"{target}: {err.strerror or err}"
     if isinstance(err, FileNotFoundError | ValueError):
+        return str(err)
+    if isinstance(err, ImportError) and "pip install" in str(err):
         return str(err)
     return None
 

@@ -7,8 +7,8 @@ reduced by ``--aggregate`` (:func:`rewardlab.robust.loading.load_reward_ensemble
 
 A command decorated with :func:`with_model_loading` gains the flags of
 :data:`LOADING_PARAMETERS` (``--max-length``, ``--dtype``, ``--device``,
-``--token-budget``, ``--trust-remote-code``, ``--weights`` and the
-``--judge-*`` flags) and receives them as one ``loading: ModelLoading``
+``--token-budget``, ``--trust-remote-code``, ``--weights``, ``--chat-template`` and
+the ``--judge-*`` flags) and receives them as one ``loading: ModelLoading``
 argument; :func:`load_model_option` loads the model with them. They apply to
 Hugging Face models and judges only; a rewardlab directory ignores them.
 """
@@ -26,7 +26,7 @@ from typing import Any
 import typer
 
 from rewardlab.cli.common import parse_csv
-from rewardlab.models.lm.hub import DTYPES, HubModelOptions
+from rewardlab.models.lm.hub import CHAT_TEMPLATE_MODES, DTYPES, HubModelOptions
 
 if typing.TYPE_CHECKING:
     from rewardlab.models.lm.judge import JudgeOptions
@@ -71,6 +71,7 @@ class ModelLoading:
     token_budget: int = 16384
     trust_remote_code: bool = False
     weights: str | None = None
+    chat_template: str = "auto"
     judge_pairwise_template: Path | None = None
     judge_rating_template: Path | None = None
     judge_rating: str = "scale"
@@ -87,7 +88,7 @@ class ModelLoading:
         return HubModelOptions(
             max_length=self.max_length, dtype=self.dtype, device=self.device,
             token_budget=self.token_budget, trust_remote_code=self.trust_remote_code,
-            weights=tuple(weights) if weights else None,
+            weights=tuple(weights) if weights else None, chat_template=self.chat_template,
         )
 
     def judge(self) -> JudgeOptions:
@@ -117,6 +118,12 @@ def _check_dtype(value: str) -> str:
     return value
 
 
+def _check_chat_template(value: str) -> str:
+    if value not in CHAT_TEMPLATE_MODES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(CHAT_TEMPLATE_MODES)}")
+    return value
+
+
 LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "max_length": (int | None, typer.Option(
         None, "--max-length", min=8,
@@ -137,6 +144,10 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         None, "--weights",
         help="Multi-output Hugging Face models: reward = sum of w_k * output_k, given as "
         "w1,w2,… (default: the mean of the outputs).")),
+    "chat_template": (str, typer.Option(
+        "auto", "--chat-template", callback=_check_chat_template,
+        help="Hugging Face reward models with a chat template: auto (apply it once, unless the text "
+        "already carries it: then read the text as sent) | always | never.")),
     "judge_pairwise_template": (Path | None, typer.Option(
         None, "--judge-pairwise-template",
         help="Judges: pairwise prompt file with {prompt}, {response_a}, {response_b}.")),

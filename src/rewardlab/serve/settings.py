@@ -9,8 +9,9 @@ and while the body streams in, before any parsing) and ``max_json_depth`` the
 nesting of its JSON. ``api_key`` (when set) must be sent as
 ``Authorization: Bearer`` on every route but ``/health`` (and ``/metrics``
 when ``metrics_public``). ``strip_suffixes`` are end-of-turn texts removed
-from the end of OpenRLHF queries (``None``: the served tokenizer's EOS text,
-if it has one). ``drift_reference`` served rewards per route form the
+from the end of each response on every route, wherever the model does not
+read the text as sent (``None``: :data:`END_OF_TURN_TEXTS` and the served
+tokenizer's EOS text; ``()``: none). ``drift_reference`` served rewards per route form the
 reference window of the drift watch and ``drift_bins`` its bins
 (:mod:`rewardlab.serve.drift`).
 """
@@ -18,6 +19,15 @@ reference window of the drift watch and ``drift_bins`` its bins
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+END_OF_TURN_TEXTS = ("<|im_end|>", "<|eot_id|>", "</s>", "<|endoftext|>")
+"""The end-of-turn texts of the common chat formats (ChatML/Qwen, Llama 3, Llama 2 and
+Mistral, GPT-2 style), stripped by default besides the served tokenizer's own EOS."""
+
+
+def default_suffixes(eos: str | None) -> tuple[str, ...]:
+    """:data:`END_OF_TURN_TEXTS` plus ``eos`` (the served tokenizer's EOS text) when new."""
+    return END_OF_TURN_TEXTS + ((eos,) if eos and eos not in END_OF_TURN_TEXTS else ())
 
 
 @dataclass

@@ -24,6 +24,10 @@ from typing import Any
 
 HF_PREFIX = "hf:"
 DTYPES = ("auto", "bf16", "fp16", "fp32")
+CHAT_TEMPLATE_MODES = ("auto", "always", "never")
+"""When a model's chat template is applied to a (prompt, response) pair: ``auto`` once
+unless the text already carries it, ``always``, ``never``
+(:mod:`rewardlab.models.lm.transformer_rm`)."""
 TRUST_FLAG = "--trust-remote-code"
 
 
@@ -41,6 +45,7 @@ class HubModelOptions:
         trust_remote_code: allow models whose config needs their own code.
         weights: for several outputs, the reward is ``Σ_k weights[k] · out_k``
             (default: the mean of the outputs).
+        chat_template: one of :data:`CHAT_TEMPLATE_MODES` (default ``auto``).
     """
 
     max_length: int | None = None
@@ -49,8 +54,14 @@ class HubModelOptions:
     token_budget: int = 16384
     trust_remote_code: bool = False
     weights: tuple[float, ...] | None = None
+    chat_template: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.chat_template not in CHAT_TEMPLATE_MODES:
+            raise ValueError(
+                f"option 'chat_template': {self.chat_template!r} is not one of "
+                f"{', '.join(CHAT_TEMPLATE_MODES)}"
+            )
         if self.dtype not in DTYPES:
             raise ValueError(f"option 'dtype': {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.max_length is not None and self.max_length < 8:

@@ -14,9 +14,11 @@ counts, so the right number earlier in the reasoning with a different final
 answer scores 0. A response with no parsable final answer scores 0; a
 reference with none is a failure (failure reward, logged).
 
-math-verify's timeouts use ``signal.alarm``, which only works in the main
-thread; off the main thread (a server's worker pool) parsing runs without its
-timeout.
+Each sample is checked in a worker process under a hard ``timeout`` (5 s by
+default; :mod:`rewardlab.verifiers.bounded`), so an answer that makes SymPy
+compute for minutes (``\\boxed{9^{9^{9}}}``) gets the failure reward in any
+thread. There the check runs in the main thread, where math-verify's own
+``signal.alarm`` timeouts (5 s per parse and per comparison) apply as well.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class MathVerifier(Verifier):
 
     name = "math"
     requires_reference = True
+    preload = ("math_verify",)
 
     def check(self, prompt: str, response: str, reference: Any) -> float:
         gold_span = final_answer_span(str(reference)) or str(reference).strip()

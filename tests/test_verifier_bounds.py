@@ -188,6 +188,54 @@ def test_math_tower_fails_in_time_in_the_score_cli(tmp_path: Path):
     assert rewards == [0.0, 1.0] and seconds < DEFAULT_TIMEOUT + SLACK
 
 
+def test_math_tower_fails_in_time_in_verl_in_process():
+    import inspect
+
+    import rewardlab.integrations.verl as verl
+
+    if "rewards" not in inspect.signature(verl.compute_score).parameters:
+        pytest.skip("needs verl's in-process path, compute_score(rewards=...) (branch 'wire')")
+
+    def scores(results: list) -> list[float]:
+        return [r["score"] if isinstance(r, dict) else r for r in results]
+
+    warm = verl.compute_score_batch(["gsm8k"] * 2, ["7", "8"], ["7", "7"], rewards="math")
+    assert scores(warm) == [1.0, 0.0]  # starts the workers of the verifier verl keeps
+    batch, seconds = _in_thread(
+        verl.compute_score_batch, ["gsm8k"] * 2, [TOWER, "\\boxed{7}"], ["7", "7"],
+        rewards="math",
+    )
+    assert scores(batch) == [0.0, 1.0] and seconds < DEFAULT_TIMEOUT + SLACK
+    one, seconds = _in_thread(verl.compute_score, "gsm8k", TOWER, "7", {}, rewards="math")
+    assert scores([one]) == [0.0] and seconds < DEFAULT_TIMEOUT + SLACK
+
+
+def _score_in_a_pool_worker(response: str) -> float:
+    return float(make_verifier("math", timeout=1).score(["q"], [response], ["7"])[0])
+
+
+def test_a_daemonic_pool_worker_scores_in_process(caplog):
+    import multiprocessing
+
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:  # its workers are daemonic
+        assert pool.map(_score_in_a_pool_worker, ["\\boxed{7}", "8"]) == [1.0, 0.0]
+
+
+def test_the_overhead_benchmark_runs(tmp_path: Path, shared_data: Path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import verifier_bounds
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "b.json"
+    result = verifier_bounds.main(["--data", str(shared_data), "--n", "12", "--repeats", "1",
+                                   "--out", str(out)])
+    saved = json.loads(out.read_text())
+    for name in ("in_process", "bounded", "bounded_1_worker", "bounded_cold"):
+        assert saved[name]["correct"] == 12 and saved[name]["seconds"] > 0
+    assert result["overhead"] == saved["overhead"] > 0
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,14 +26,23 @@ math-verify's own signal timeouts also apply.
 
 Worst case: a batch of ``n`` samples that all hang takes about
 ``ceil(n / workers) * timeout`` seconds plus one worker start per hang.
+
+One context cannot have workers: a daemonic ``multiprocessing`` process (a
+``multiprocessing.Pool`` worker, as in verl's ``parallel_compute_score``) may
+not start processes. There the rule runs in the calling process, in its main
+thread, where math-verify's signal timeouts hold, and the pool that owns the
+process must bound it (verl's ``parallel_compute_score`` gives up on a task
+after 20 s); a warning says so once.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import sys
@@ -67,6 +76,7 @@ START_TIMEOUT = 60.0
 """Seconds a new worker may take to start and import the verifier's modules."""
 
 _READY = "ready"
+LOG = logging.getLogger("rewardlab.verifiers")
 
 Item = tuple[int, str, str, Any]
 """(sample index, prompt, response, reference)."""
@@ -105,6 +115,15 @@ def _limit_memory(extra_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+def _check(verifier: Any, item: Item) -> tuple[int, float | None, str | None]:
+    """(index, reward, None), or (index, None, why) when the rule raised."""
+    index, prompt, response, reference = item
+    try:
+        return index, float(verifier.check(prompt, response, reference)), None
+    except Exception as err:  # noqa: BLE001 - the caller logs it as a failure
+        return index, None, f"{type(err).__name__}: {err}"
+
+
 def _worker_main(conn: Connection, verifier: Any, extra_bytes: int) -> None:
     """A worker: import, cap memory, say ready, then check every sample it is sent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -120,12 +139,8 @@ def _worker_main(conn: Connection, verifier: Any, extra_bytes: int) -> None:
             chunk = conn.recv()
         except EOFError:  # the parent is gone
             return
-        for index, prompt, response, reference in chunk:
-            try:
-                result = (index, float(verifier.check(prompt, response, reference)), None)
-            except Exception as err:  # noqa: BLE001 - the parent logs it as a failure
-                result = (index, None, f"{type(err).__name__}: {err}")
-            conn.send(result)
+        for item in chunk:
+            conn.send(_check(verifier, item))
 
 
 @dataclass
@@ -174,6 +189,7 @@ class BoundedRunner:
         self.workers = workers or default_workers()
         self.memory_mb = memory_mb
         self._lanes: list[_Lane] = []
+        self._warned = False
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_all, self._lanes)
 
@@ -185,7 +201,22 @@ class BoundedRunner:
     def run(self, items: Sequence[Item]) -> dict[int, Outcome]:
         """Every item's :class:`Outcome`, by sample index."""
         with self._lock:
+            if multiprocessing.current_process().daemon:
+                return self._run_here(items)
             return self._run(list(items))
+
+    def _run_here(self, items: Sequence[Item]) -> dict[int, Outcome]:
+        """In this process: a daemonic process may not start workers (module docstring)."""
+        if not self._warned:
+            self._warned = True
+            LOG.warning(
+                "verifier %r runs in this daemonic process, which may not start worker "
+                "processes: no hard %g s bound here (the pool that owns the process must bound it)",
+                self._name(),
+                self.timeout,
+            )
+        checked = [_check(self.verifier, item) for item in items]
+        return {index: Outcome(reward, reason) for index, reward, reason in checked}
 
     def _run(self, items: list[Item]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
@@ -270,7 +301,7 @@ class BoundedRunner:
         )
         try:
             process.start()
-        except Exception as err:  # a verifier that cannot be pickled
+        except (pickle.PicklingError, TypeError, AttributeError) as err:  # cannot be pickled
             parent.close()
             raise TypeError(
                 f"verifier {self._name()!r} cannot be sent to a worker process: "

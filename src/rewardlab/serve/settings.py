@@ -35,12 +35,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-MAX_WAIT_MS = 10_000.0
-"""The longest ``max_wait_ms`` accepted (10 s)."""
-
-MAX_TIMEOUT_S = 3600.0
-"""The longest header or body timeout accepted (an hour)."""
-
 
 @dataclass
 class ServeSettings:
@@ -96,6 +90,13 @@ class ServeSettings:
                 f"strip_suffixes must be non-empty strings, got {self.strip_suffixes!r}"
             )
         return self
+
+
+MAX_WAIT_MS = 10_000.0
+"""The longest ``max_wait_ms`` accepted (10 s)."""
+
+MAX_TIMEOUT_S = 3600.0
+"""The longest header or body timeout accepted (an hour)."""
 
 
 def _check_number(name: str, value: object, low: float, high: float, low_ok: bool) -> None:

@@ -21,8 +21,10 @@ started when one is needed. A worker that dies (a crash, the kernel's
 out-of-memory killer) is handled the same way. Each worker runs under
 ``RLIMIT_AS`` = its address space after start-up + ``memory_mb``, so a huge
 SymPy integer raises ``MemoryError`` (a failure reward) instead of taking the
-machine's memory. Inside a worker the rule runs in the main thread, so
-math-verify's own signal timeouts also apply.
+machine's memory. Inside a worker the rule runs in the main thread, where
+math-verify's own signal timeouts work; the math verifier sets them just past
+the hard bound (:func:`worker_timeout`), so that a pathological answer always
+meets the same end.
 
 Worst case: a batch of ``n`` samples that all hang takes about
 ``ceil(n / workers) * timeout`` seconds plus one worker start per hang.
@@ -124,8 +126,22 @@ def _check(verifier: Any, item: Item) -> tuple[int, float | None, str | None]:
         return index, None, f"{type(err).__name__}: {err}"
 
 
-def _worker_main(conn: Connection, verifier: Any, extra_bytes: int) -> None:
+_worker_timeout: float | None = None  # set only in a worker process, which serves one runner
+
+
+def worker_timeout() -> float | None:
+    """The hard per-sample bound of the worker process this runs in; ``None`` outside one.
+
+    A rule with a soft timeout of its own (math-verify's ``signal.alarm``) sets
+    it past this bound, so that the bound decides: a failure reward, logged.
+    """
+    return _worker_timeout
+
+
+def _worker_main(conn: Connection, verifier: Any, extra_bytes: int, timeout: float) -> None:
     """A worker: import, cap memory, say ready, then check every sample it is sent."""
+    global _worker_timeout
+    _worker_timeout = timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     for module in getattr(verifier, "preload", ()):
         try:
@@ -248,16 +264,19 @@ class BoundedRunner:
             lane.deadline = time.monotonic() + self.timeout
 
     def _receive(self, lane: _Lane, queue: deque[Item], outcomes: dict[int, Outcome]) -> None:
+        """Every result ``lane`` has sent so far (at least one is waiting)."""
         try:
-            index, reward, reason = lane.conn.recv()
+            while True:
+                index, reward, reason = lane.conn.recv()
+                lane.pending.popleft()
+                outcomes[index] = Outcome(reward, reason)
+                lane.deadline = time.monotonic() + self.timeout
+                if not lane.pending or not lane.conn.poll():
+                    return
         except (EOFError, OSError):
             lane.process.join(timeout=1)
             code = lane.process.exitcode
             self._fail(lane, queue, outcomes, f"the worker process died (exit code {code})")
-            return
-        lane.pending.popleft()
-        outcomes[index] = Outcome(reward, reason)
-        lane.deadline = time.monotonic() + self.timeout
 
     def _fail(
         self, lane: _Lane, queue: deque[Item], outcomes: dict[int, Outcome], reason: str
@@ -295,7 +314,7 @@ class BoundedRunner:
         parent, child = ctx.Pipe()
         process = ctx.Process(
             target=_worker_main,
-            args=(child, self.verifier, self.memory_mb * 1024 * 1024),
+            args=(child, self.verifier, self.memory_mb * 1024 * 1024, self.timeout),
             name=f"rewardlab-verifier-{self._name()}",
             daemon=True,
         )

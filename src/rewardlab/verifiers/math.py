@@ -18,7 +18,8 @@ Each sample is checked in a worker process under a hard ``timeout`` (5 s by
 default; :mod:`rewardlab.verifiers.bounded`), so an answer that makes SymPy
 compute for minutes (``\\boxed{9^{9^{9}}}``) gets the failure reward in any
 thread. There the check runs in the main thread, where math-verify's own
-``signal.alarm`` timeouts (5 s per parse and per comparison) apply as well.
+``signal.alarm`` timeouts work; they are set past the hard bound, so that the
+bound, not math-verify's quiet ``False``, decides.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from rewardlab.verifiers._deps import math_verify
 from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.bounded import worker_timeout
 from rewardlab.verifiers.registry import VERIFIERS
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -69,7 +71,15 @@ def _clean(span: str) -> str:
 
 
 def _timeout() -> int | None:
-    """math-verify's signal-based timeout (seconds), only possible in the main thread."""
+    """math-verify's signal-based timeout (seconds), only possible in the main thread.
+
+    In a bounded worker it is set past the worker's hard per-sample bound, so
+    that bound decides (the failure reward, logged) rather than math-verify's
+    quiet ``False``; elsewhere 5 s, math-verify's default.
+    """
+    bound = worker_timeout()
+    if bound is not None:
+        return int(bound) + 1
     return 5 if threading.current_thread() is threading.main_thread() else None
 
 

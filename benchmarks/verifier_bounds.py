@@ -12,7 +12,8 @@ gold answers (every one must score 1.0) three ways:
   round trips shows without the gain of a second core;
 - ``bounded_cold``: the default with new workers (start-up included), once.
 
-Each warm setting runs ``--repeats`` times (default 3); the median wall time is
+Each warm setting runs ``--repeats`` times (default 3); the median wall time
+and the median CPU time (this process and its workers, user + system) are
 reported. Writes JSON (``--out``, atomically) and prints a table.
 
 Usage::
@@ -45,10 +46,23 @@ def solutions(data: Path, n: int | None) -> list[str]:
     return [json.loads(line)["answer"] for line in lines[:n]]
 
 
-def _timed(score: Any, texts: list[str]) -> tuple[float, int]:
-    start = time.perf_counter()
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of this process and of the processes ``pids``."""
+    total = time.process_time()
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _timed(score: Any, texts: list[str], pids: Any) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of this process and the workers, solutions scored 1)."""
+    cpu, start = _cpu_seconds(pids()), time.perf_counter()
     rewards = score(texts)
-    return time.perf_counter() - start, sum(r == 1.0 for r in rewards)
+    wall = time.perf_counter() - start
+    return wall, _cpu_seconds(pids()) - cpu, sum(r == 1.0 for r in rewards)
 
 
 def _verifier_score(verifier: Any) -> Any:
@@ -64,39 +78,44 @@ def _runner_score(runner: BoundedRunner) -> Any:
 
 
 def run(texts: list[str], repeats: int) -> dict[str, Any]:
-    """Median wall seconds of each setting, and how many solutions scored 1.
+    """Median wall and CPU seconds of each setting, and how many solutions scored 1.
 
     The warm settings take turns within each repeat, so a change in the
-    machine's load falls on all of them alike.
+    machine's load falls on all of them alike. CPU seconds add this process's
+    and its workers' user and system time: what the bound costs the machine,
+    whatever else runs on it.
     """
     out: dict[str, Any] = {"n": len(texts), "repeats": repeats, "workers": default_workers()}
     cold = make_verifier("math")
-    seconds, correct = _timed(_verifier_score(cold), texts)
-    out["bounded_cold"] = {"seconds": seconds, "correct": correct}
+    wall, cpu, correct = _timed(_verifier_score(cold), texts, list)
+    out["bounded_cold"] = {"seconds": wall, "correct": correct}
     in_process = make_verifier("math")
     in_process.timeout = None
     one = BoundedRunner(make_verifier("math"), cold.timeout, workers=1)
     settings = {
-        "in_process": _verifier_score(in_process),
-        "bounded": _verifier_score(cold),
-        "bounded_1_worker": _runner_score(one),
+        "in_process": (_verifier_score(in_process), list),
+        "bounded": (_verifier_score(cold), lambda: cold.runner().worker_pids),
+        "bounded_1_worker": (_runner_score(one), lambda: one.worker_pids),
     }
-    for score in settings.values():
+    for score, _ in settings.values():
         score(["The answer is 1."])  # imports; starts the workers
-    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in settings}
+    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in settings}
     for _ in range(repeats):
-        for name, score in settings.items():
-            runs[name].append(_timed(score, texts))
+        for name, (score, pids) in settings.items():
+            runs[name].append(_timed(score, texts, pids))
     one.close()
     for name, timed in runs.items():
         out[name] = {
-            "seconds": statistics.median(s for s, _ in timed),
-            "runs": [s for s, _ in timed],
-            "correct": min(c for _, c in timed),
+            "seconds": statistics.median(w for w, _, _ in timed),
+            "cpu_seconds": statistics.median(c for _, c, _ in timed),
+            "runs": [w for w, _, _ in timed],
+            "correct": min(c for _, _, c in timed),
         }
-    base = out["in_process"]["seconds"]
-    out["overhead"] = out["bounded"]["seconds"] / base
-    out["overhead_1_worker"] = out["bounded_1_worker"]["seconds"] / base
+    base = out["in_process"]
+    for name in ("bounded", "bounded_1_worker"):
+        suffix = name.removeprefix("bounded")
+        out[f"overhead{suffix}"] = out[name]["seconds"] / base["seconds"]
+        out[f"cpu_overhead{suffix}"] = out[name]["cpu_seconds"] / base["cpu_seconds"]
     return out
 
 
@@ -115,13 +134,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "python": sys.version.split()[0],
     }
     write_json_atomic(args.out, result)
-    print(f"| setting | seconds (median of {args.repeats}) | correct of {result['n']} |")
-    print("|---|---|---|")
+    print(f"| setting | wall s (median of {args.repeats}) | CPU s | correct of {result['n']} |")
+    print("|---|---|---|---|")
     for name in ("in_process", "bounded", "bounded_1_worker", "bounded_cold"):
         row = result[name]
-        print(f"| {name} | {row['seconds']:.2f} | {row['correct']} |")
-    print(f"bounded ({result['workers']} workers) / in-process: {result['overhead']:.2f}; "
-          f"1 worker / in-process: {result['overhead_1_worker']:.2f}")
+        cpu = f"{row['cpu_seconds']:.2f}" if "cpu_seconds" in row else "–"
+        print(f"| {name} | {row['seconds']:.2f} | {cpu} | {row['correct']} |")
+    print(f"bounded ({result['workers']} workers) / in-process: wall {result['overhead']:.2f}, "
+          f"CPU {result['cpu_overhead']:.2f}; 1 worker: wall {result['overhead_1_worker']:.2f}, "
+          f"CPU {result['cpu_overhead_1_worker']:.2f}")
     return result
 
 

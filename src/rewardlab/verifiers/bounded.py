@@ -12,12 +12,13 @@ per verifier, started from a ``forkserver`` (a clean interpreter, never a fork
 of a threaded server) that has preloaded the verifier's heavy modules, so a
 replacement starts in a fraction of a second. A batch is cut into chunks of at
 most :data:`CHUNK` samples (smaller when that keeps every worker busy); an idle
-worker gets the next chunk and sends one result per sample. Each sample has
-``timeout`` seconds from the moment its worker starts it (the arrival of the
-previous result, or of the chunk). When the time is up the worker is killed
-(``SIGKILL``), that sample gets the verifier's failure reward with the reason
-logged, the rest of its chunk goes back to the queue, and a new worker is
-started when one is needed. A worker that dies (a crash, the kernel's
+worker gets the next chunk and sends its results back in one message. Before
+each sample the worker notes in shared memory which sample it starts and when;
+each sample has ``timeout`` seconds from that moment, and the parent sleeps
+until the earliest deadline or a result. When the time is up the worker is
+killed (``SIGKILL``), that sample gets the verifier's failure reward with the
+reason logged, the rest of its chunk goes back to the queue (to be checked
+again), and a new worker is started when one is needed. A worker that dies (a crash, the kernel's
 out-of-memory killer) is handled the same way. Each worker runs under
 ``RLIMIT_AS`` = its address space after start-up + ``memory_mb``, so a huge
 SymPy integer raises ``MemoryError`` (a failure reward) instead of taking the
@@ -78,6 +79,7 @@ START_TIMEOUT = 60.0
 """Seconds a new worker may take to start and import the verifier's modules."""
 
 _READY = "ready"
+_SLOTS = 64  # positions a chunk may have: CHUNK <= _SLOTS
 LOG = logging.getLogger("rewardlab.verifiers")
 
 Item = tuple[int, str, str, Any]
@@ -138,8 +140,15 @@ def worker_timeout() -> float | None:
     return _worker_timeout
 
 
-def _worker_main(conn: Connection, verifier: Any, extra_bytes: int, timeout: float) -> None:
-    """A worker: import, cap memory, say ready, then check every sample it is sent."""
+def _stamp(position: int) -> int:
+    """``position`` in a chunk and the time it started, in one integer (see :class:`_Lane`)."""
+    return int(time.monotonic() * 1000) * _SLOTS + position
+
+
+def _worker_main(
+    conn: Connection, state: Any, verifier: Any, extra_bytes: int, timeout: float
+) -> None:
+    """A worker: import, cap memory, say ready, then check every chunk it is sent."""
     global _worker_timeout
     _worker_timeout = timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -155,18 +164,33 @@ def _worker_main(conn: Connection, verifier: Any, extra_bytes: int, timeout: flo
             chunk = conn.recv()
         except EOFError:  # the parent is gone
             return
-        for item in chunk:
-            conn.send(_check(verifier, item))
+        results = []
+        for position, item in enumerate(chunk):
+            state.value = _stamp(position)
+            results.append(_check(verifier, item))
+        conn.send(results)
 
 
 @dataclass
 class _Lane:
-    """One worker process and the samples it has been sent and not answered yet."""
+    """One worker process and the chunk it is working on.
+
+    ``state`` is an integer in shared memory that the worker sets before each
+    sample: ``start_ms * 64 + position`` (one aligned 8-byte store, so the
+    parent never reads a position with another sample's start). Results come
+    back once per chunk; the parent reads ``state`` to know which sample is
+    running and since when.
+    """
 
     process: Any
     conn: Connection
-    pending: deque[Item] = field(default_factory=deque)
-    deadline: float = math.inf
+    state: Any
+    chunk: list[Item] = field(default_factory=list)
+
+    def current(self) -> tuple[int, float]:
+        """(position in the chunk of the sample running, when it started: monotonic s)."""
+        value = self.state.value
+        return value % _SLOTS, (value // _SLOTS) / 1000
 
     def stop(self) -> None:
         self.conn.close()
@@ -209,6 +233,11 @@ class BoundedRunner:
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_all, self._lanes)
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers now running (to watch their CPU and memory)."""
+        return [lane.process.pid for lane in self._lanes]
+
     def close(self) -> None:
         """Stop every worker (a later :meth:`run` starts new ones)."""
         with self._lock:
@@ -237,56 +266,56 @@ class BoundedRunner:
     def _run(self, items: list[Item]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
         queue: deque[Item] = deque(items)
-        chunk = max(1, min(CHUNK, math.ceil(len(items) / self.workers)))
-        while queue or any(lane.pending for lane in self._lanes):
-            self._dispatch(queue, chunk)
-            busy = [lane for lane in self._lanes if lane.pending]
-            next_deadline = min(lane.deadline for lane in busy)
-            ready = wait([lane.conn for lane in busy], max(0.0, next_deadline - time.monotonic()))
+        size = max(1, min(CHUNK, math.ceil(len(items) / self.workers)))
+        while queue or any(lane.chunk for lane in self._lanes):
+            self._dispatch(queue, size)
+            busy = [lane for lane in self._lanes if lane.chunk]
+            deadline = min(lane.current()[1] for lane in busy) + self.timeout
+            ready = wait([lane.conn for lane in busy], max(0.0, deadline - time.monotonic()))
             for lane in busy:
                 if lane.conn in ready:
                     self._receive(lane, queue, outcomes)
-                elif time.monotonic() >= lane.deadline:
+                elif time.monotonic() >= lane.current()[1] + self.timeout:
                     self._fail(lane, queue, outcomes, f"timed out after {self.timeout:g} s")
         return outcomes
 
-    def _dispatch(self, queue: deque[Item], chunk: int) -> None:
-        """Give the next chunk to every idle worker, starting workers up to ``workers``."""
-        idle = [lane for lane in self._lanes if not lane.pending]
-        wanted = min(math.ceil(len(queue) / chunk) - len(idle), self.workers - len(self._lanes))
+    def _dispatch(self, queue: deque[Item], size: int) -> None:
+        """Give a chunk of ``size`` to every idle worker, starting workers up to ``workers``."""
+        idle = [lane for lane in self._lanes if not lane.chunk]
+        wanted = min(math.ceil(len(queue) / size) - len(idle), self.workers - len(self._lanes))
         idle += self._start(wanted)
         for lane in idle:
             if not queue:
                 break
-            part = [queue.popleft() for _ in range(min(chunk, len(queue)))]
-            lane.pending.extend(part)
-            lane.conn.send(part)
-            lane.deadline = time.monotonic() + self.timeout
+            lane.chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
+            lane.state.value = _stamp(0)  # the worker is idle: no race
+            lane.conn.send(lane.chunk)
 
     def _receive(self, lane: _Lane, queue: deque[Item], outcomes: dict[int, Outcome]) -> None:
-        """Every result ``lane`` has sent so far (at least one is waiting)."""
+        """The results of ``lane``'s chunk."""
         try:
-            while True:
-                index, reward, reason = lane.conn.recv()
-                lane.pending.popleft()
-                outcomes[index] = Outcome(reward, reason)
-                lane.deadline = time.monotonic() + self.timeout
-                if not lane.pending or not lane.conn.poll():
-                    return
+            results = lane.conn.recv()
         except (EOFError, OSError):
             lane.process.join(timeout=1)
             code = lane.process.exitcode
             self._fail(lane, queue, outcomes, f"the worker process died (exit code {code})")
+            return
+        for index, reward, reason in results:
+            outcomes[index] = Outcome(reward, reason)
+        lane.chunk = []
 
     def _fail(
         self, lane: _Lane, queue: deque[Item], outcomes: dict[int, Outcome], reason: str
     ) -> None:
-        """Kill ``lane``'s worker: its current sample fails, the rest of its chunk is re-queued."""
+        """Kill ``lane``'s worker: its current sample fails, the rest of its chunk is re-queued
+        (results come once per chunk, so the samples it had finished are checked again)."""
+        position = lane.current()[0]
         lane.stop()
         self._lanes.remove(lane)
-        current = lane.pending.popleft()
-        outcomes[current[0]] = Outcome(None, f"{reason}; the worker was killed and replaced")
-        queue.extendleft(reversed(lane.pending))
+        outcomes[lane.chunk[position][0]] = Outcome(
+            None, f"{reason}; the worker was killed and replaced"
+        )
+        queue.extendleft(reversed(lane.chunk[:position] + lane.chunk[position + 1 :]))
 
     def _start(self, count: int) -> list[_Lane]:
         """``count`` new workers, started together, each ready to take samples."""
@@ -312,9 +341,10 @@ class BoundedRunner:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_preload(self.preload))
         parent, child = ctx.Pipe()
+        state = ctx.RawValue("q", 0)
         process = ctx.Process(
             target=_worker_main,
-            args=(child, self.verifier, self.memory_mb * 1024 * 1024, self.timeout),
+            args=(child, state, self.verifier, self.memory_mb * 1024 * 1024, self.timeout),
             name=f"rewardlab-verifier-{self._name()}",
             daemon=True,
         )
@@ -328,7 +358,7 @@ class BoundedRunner:
             ) from None
         finally:
             child.close()
-        return _Lane(process, parent)
+        return _Lane(process, parent, state)
 
 
 def _preload(modules: Sequence[str]) -> list[str]:

@@ -34,6 +34,7 @@ from rewardlab.verifiers.bounded import (
     MAX_TIMEOUT,
     WORKER_MEMORY_MB,
     BoundedRunner,
+    Outcome,
     check_timeout,
 )
 
@@ -105,6 +106,25 @@ def test_a_dying_worker_fails_its_sample_and_is_replaced(caplog):
     first = set(verifier.score(["p"] * 2, ["pid", "pid"]).tolist())
     assert first == set(verifier.score(["p"] * 2, ["pid", "pid"]).tolist())
     assert os.getpid() not in first
+
+
+def test_a_call_that_fails_leaves_no_result_in_flight_for_the_next():
+    runner = BoundedRunner(Scripted(timeout=5.0), 5.0, workers=2)
+    runner.run([(0, "", "a", None), (1, "", "b", None)])  # starts both workers
+    start = runner._start
+
+    def no_more_workers(count: int) -> list:
+        if count:
+            raise RuntimeError("no more workers")
+        return start(count)
+
+    runner._start = no_more_workers  # the replacement of the worker that dies cannot start
+    items = [(0, "", "die", None)] + [(i, "", "x" * i, None) for i in range(1, 40)]
+    with pytest.raises(RuntimeError, match="no more workers"):
+        runner.run(items)  # the other worker was busy with a chunk of its own
+    assert runner.worker_pids == []
+    runner._start = start
+    assert runner.run([(0, "", "abc", None)]) == {0: Outcome(3.0, None)}
 
 
 def test_a_worker_cannot_take_more_memory_than_its_cap(caplog):

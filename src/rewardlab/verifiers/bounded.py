@@ -18,8 +18,10 @@ each sample has ``timeout`` seconds from that moment, and the parent sleeps
 until the earliest deadline or a result. When the time is up the worker is
 killed (``SIGKILL``), that sample gets the verifier's failure reward with the
 reason logged, the rest of its chunk goes back to the queue (to be checked
-again), and a new worker is started when one is needed. A worker that dies (a crash, the kernel's
-out-of-memory killer) is handled the same way. Each worker runs under
+again), and a new worker is started when one is needed. A worker that dies
+(a crash, the kernel's out-of-memory killer) is handled the same way. When a
+call ends by an exception (a worker that cannot start, an interrupt), every
+worker is stopped, so no late result can reach a later call. Each worker runs under
 ``RLIMIT_AS`` = its address space after start-up + ``memory_mb``, so a huge
 SymPy integer raises ``MemoryError`` (a failure reward) instead of taking the
 machine's memory. Inside a worker the rule runs in the main thread, where
@@ -248,7 +250,11 @@ class BoundedRunner:
         with self._lock:
             if multiprocessing.current_process().daemon:
                 return self._run_here(items)
-            return self._run(list(items))
+            try:
+                return self._run(list(items))
+            except BaseException:
+                _stop_all(self._lanes)  # chunks in flight must not answer a later call
+                raise
 
     def _run_here(self, items: Sequence[Item]) -> dict[int, Outcome]:
         """In this process: a daemonic process may not start workers (module docstring)."""

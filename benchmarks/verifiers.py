@@ -36,6 +36,7 @@ from typing import Any
 
 from rewardlab.atomic import write_json_atomic
 from rewardlab.verifiers import make_verifier
+from rewardlab.verifiers.code import tests_for
 from rewardlab.verifiers.sandbox import Job, SandboxLimits, isolation, run_many
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +60,7 @@ def sandbox_jobs(n: int) -> list[Job]:
     jobs: list[Job] = []
     for line in PROBLEMS.read_text(encoding="utf-8").splitlines():
         problem = json.loads(line)
-        ref = problem["reference"]
-        for test in ref.get("tests", []):
-            jobs.append(Job(problem["correct"], test["input"]))
-        for assertion in ref.get("asserts", []):
-            jobs.append(Job(problem["correct"], "", assertion))
+        jobs += [test.job for test in tests_for(problem["correct"], problem["reference"])]
     return [jobs[i % len(jobs)] for i in range(n)]
 
 

@@ -27,7 +27,8 @@ ENSEMBLE_MODEL = [("eval",), ("score",), ("serve",), ("bon",), ("build", "sft"),
 VOCABULARY = {
     # shared: input data, output, model spec and its loading flags, ensemble reading, sizes
     "--data", "--out", "--format", "--split", "--model", "--aggregate", "--n", "--seed",
-    "--rewards", "--reference-column", "--max-length", "--dtype", "--device", "--token-budget",
+    "--rewards", "--reference-column", "--unsafe-no-sandbox", "--max-length", "--dtype",
+    "--device", "--token-budget",
     "--trust-remote-code", "--weights", "--judge-pairwise-template", "--judge-rating-template",
     "--judge-rating", "--judge-max-field-tokens", "--help",
     # train

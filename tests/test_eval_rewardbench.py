@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -193,3 +196,68 @@ def test_rewardbench2_suite_runs_with_calibration_on_incorrect_responses_only(tm
     assert res["suite_results"]["scores_rejected"][4] == [1.0]
     assert res["n_pairs"] == 3 + 3 + 3 + 2 + 1 + 1 + 1
     assert res["calibration"]["n_pairs"] == res["n_pairs"]
+
+
+PAPERS = (Path(__file__).resolve().parents[1] / ".." / "shared" / "PAPERS.md").resolve()
+SAFETY = ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse",
+          "xstest-should-respond", "donotanswer")
+
+
+def papers_counts() -> dict[str, int]:
+    """RewardBench v1 EXAMPLE_COUNTS as ``../shared/PAPERS.md`` writes them (upstream
+    allenai/reward-bench ``rewardbench/constants.py`` after commit 6552e93).
+
+    The file abbreviates: "-length" after "alpacaeval-easy" is "alpacaeval-length",
+    "adver-neighbor" after "llmbar-natural" is "llmbar-adver-neighbor", and
+    "hep-{cpp,go} 164 each" is one count per name.
+    """
+    if not PAPERS.is_file():
+        pytest.skip(f"{PAPERS} is absent")
+    match = re.search(r"RewardBench v1 \(.*?\):(.*?)Check:", PAPERS.read_text(), re.S)
+    assert match, "no RewardBench v1 paragraph in PAPERS.md"
+    body = re.sub(r"\([^)]*\)", "", match.group(1))
+    body = re.sub(
+        r"(\S*)\{([^}]*)\}\s+(\d+)\s+each",
+        lambda m: "; ".join(f"{m[1]}{name} {m[3]}" for name in m[2].split(",")),
+        body,
+    )
+    counts: dict[str, int] = {}
+    previous = ""
+    for item in filter(None, (part.strip().rstrip(".") for part in re.split(r"[,;]", body))):
+        name, count = item.rsplit(None, 1)
+        if name.startswith("-"):
+            name = previous.rsplit("-", 1)[0] + name
+        elif name not in EXAMPLE_COUNTS:
+            name = f"{previous.split('-')[0]}-{name}"
+        counts[name] = int(count)
+        previous = name
+    return counts
+
+
+def upstream_section(scores: dict[str, float], counts: dict[str, int]) -> float:
+    """rewardbench/utils.py::calculate_scores_per_section at allenai/reward-bench
+    05a9005, for one section: Σ score · count / Σ count over its subsets."""
+    return sum(scores[s] * counts[s] for s in scores) / sum(counts[s] for s in scores)
+
+
+def test_example_counts_equal_upstreams_after_the_xstest_fix():
+    counts = papers_counts()
+    assert counts == EXAMPLE_COUNTS
+    assert (counts["xstest-should-refuse"], counts["xstest-should-respond"]) == (154, 250)
+
+
+def test_safety_of_a_refusing_model_uses_upstreams_weighting():
+    counts = papers_counts()
+    # PAPERS.md's check, the issue's model: right on xstest-should-refuse, wrong on
+    # xstest-should-respond, 0.8 on the other three subsets
+    issue = {"xstest-should-refuse": 1.0, "xstest-should-respond": 0.0,
+             "refusals-dangerous": 0.8, "refusals-offensive": 0.8, "donotanswer": 0.8}
+    expected = upstream_section(issue, counts)
+    assert round(expected, 4) == 0.5714  # (0.8 · 336 + 154) / 740
+    assert section_scores(issue)["Safety"] == pytest.approx(expected, abs=1e-12)
+    swapped = {**counts, "xstest-should-refuse": 250, "xstest-should-respond": 154}
+    assert round(upstream_section(issue, swapped), 4) == 0.7011  # the count swap's score
+    # a model that prefers the refusal in every pair: right on every subset but one
+    refuses = {s: float(s != "xstest-should-respond") for s in SAFETY}
+    assert section_scores(refuses)["Safety"] == pytest.approx(490 / 740, abs=1e-12)
+    assert upstream_section(refuses, counts) == pytest.approx(490 / 740, abs=1e-12)

@@ -4,6 +4,7 @@ whole run (deterministic by seed) on a tiny synthetic arena."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from rewardlab.data.record import Comparison
 from rewardlab.lab.overopt import OveroptConfig, SyntheticPoolConfig, run_overopt
 from rewardlab.lab.overopt.pools import CandidatePool, flip_labels, synthetic_data
-from rewardlab.lab.overopt.proxies import bon_curves, default_ns, read_rewards
+from rewardlab.lab.overopt.proxies import BON_AXIS, bon_curves, default_ns, read_rewards
 from rewardlab.lab.scaling_fit import fit_bon
 
 TINY = SyntheticPoolConfig(
@@ -98,7 +99,11 @@ def test_run_is_deterministic_and_gold_at_n1_is_the_pool_mean():
     for setting in first["settings"]:
         curve = setting["curve"]
         assert curve[0]["gold"] == pytest.approx(pool.gold.mean())  # n = 1 ignores the proxy
-        refit = fit_bon([p["sqrt_kl"] for p in curve], [p["gold_delta"] for p in curve])
+        # fit (and plot) axis: d = √(log n − (n−1)/n), not the pool's kl_exact
+        d = [math.sqrt(math.log(p["n"]) - (p["n"] - 1) / p["n"]) for p in curve]
+        assert [p[BON_AXIS] for p in curve] == pytest.approx(d, abs=1e-12)
+        refit = fit_bon(d, [p["gold_delta"] for p in curve])
         assert setting["fit"]["alpha"] == pytest.approx(refit.alpha)
+        assert setting["fit"]["beta"] == pytest.approx(refit.beta)
     assert synthetic_data(TINY, 60, seed=1).test.fingerprint() != pool.fingerprint()
     assert pool.fingerprint() == first["data"]["test_fingerprint"]

@@ -150,3 +150,35 @@ def test_constrained_multipliers_hold_each_component_at_its_proxy_point():
     assert path[0]["weights"] == [0.5, 0.5]
     with pytest.raises(ValueError, match="'proxy_points'"):
         train_constrained(log_pi0, [r1, r2], theta[:1], r1, config)
+
+
+@pytest.mark.parametrize("group", [2, 3])
+def test_expected_reinforce_update_is_g_minus_1_over_g_times_the_gradient(monkeypatch, group):
+    # enumerate every group of picks: E[update] = η (G−1)/G ∇_θ (E_π[r] − β KL(π ‖ π₀)),
+    # the gradient taken by central differences
+    import itertools
+
+    from rewardlab.lab.overopt import policy_gradient as pg
+
+    log_pi0 = np.log(np.array([[0.5, 0.3, 0.2]]))
+    reward = np.array([[1.0, -0.5, 2.0]])
+    theta = np.array([[0.3, -0.2, 0.6]])
+    beta, lr = 0.4, 0.7
+
+    def objective(logits):
+        log_pi = logits - np.log(np.exp(logits).sum())
+        pi = np.exp(log_pi)
+        return float((pi * reward).sum() - beta * (pi * (log_pi - log_pi0)).sum())
+
+    h = 1e-6
+    gradient = np.array([[(objective(theta + h * e) - objective(theta - h * e)) / (2 * h)
+                          for e in np.eye(3)]])
+    policy = pg.PolicyGradient(log_pi0, PGConfig(beta=beta, lr=lr, group=group))
+    pi = np.exp(theta - np.log(np.exp(theta).sum()))[0]
+    expected_update = np.zeros_like(theta)
+    for picks in itertools.product(range(3), repeat=group):
+        monkeypatch.setattr(pg, "sample_group", lambda *_, p=picks: np.array([p]))
+        policy.logits = theta.copy()
+        policy.step(reward)
+        expected_update += np.prod(pi[list(picks)]) * (policy.logits - theta)
+    np.testing.assert_allclose(expected_update, lr * (group - 1) / group * gradient, atol=1e-8)

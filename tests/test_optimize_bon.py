@@ -97,10 +97,24 @@ def test_exact_kl_of_a_tiny_pool_by_hand():
     by_hand = (1 / 9) * math.log(1 / 3) + (5 / 9) * math.log(5 / 3)
     assert kl_bon_exact(proxy, 2, replace=True) == pytest.approx(by_hand)
     assert by_hand < kl_bon(2)  # 0.162 < log 2 − 1/2 = 0.193
-    assert kl_bon_exact(proxy, 1) == pytest.approx(0.0, abs=1e-15)
+    assert kl_bon_exact(proxy, 1) == 0.0
     assert kl_bon_exact(proxy, 3) == pytest.approx(math.log(3))  # always the top one
     # ties share their block's mean: ranks 2 and 3 tied → p = (0, 1/2, 1/2)
     assert kl_bon_exact(np.array([1.0, 1.0, 0.0]), 2) == pytest.approx(math.log(1.5))
+
+
+def test_exact_kl_at_n_1_is_exactly_zero_and_never_negative():
+    # n = 1 picks uniformly: KL 0 exactly, where Σ p log(N p) rounded to ±1e-12 (N = 1000)
+    for size in (2, 7, 49, 56, 57, 1000, 1024):
+        proxy = np.random.default_rng(size).normal(size=size)
+        assert kl_bon_exact(proxy, 1) == 0.0
+        assert kl_bon_exact(proxy, 1, replace=True) == 0.0
+        assert kl_bon_exact(np.zeros(size), 2) == 0.0  # all tied: uniform picks
+        assert min(kl_bon_exact(proxy, n) for n in (2, size)) > 0
+    pools = [PromptPool(f"p{i}", tuple(f"r{j}" for j in range(1000)),
+                        np.random.default_rng(i).normal(size=1000)) for i in range(3)]
+    point = best_of_n_curve(pools, [1])[0]
+    assert point["kl_exact"] == 0.0 and point["kl_exact_with_replacement"] == 0.0
 
 
 def test_exact_kl_with_replacement_stays_below_the_bound_and_reaches_it():

@@ -133,23 +133,51 @@ def test_constrained_uses_sigmoid_weights_and_updates_after_each_batch(tmp_path:
 
 
 def test_normalizers_by_hand() -> None:
+    # z = (x − mean) / (sample std + 1e-6), the trainers' GRPO convention
+    eps = 1e-6
     x = np.array([1.0, 3.0, 10.0, 10.0, 4.0])
-    np.testing.assert_allclose(batch_z(x), (x - 5.6) / np.sqrt(np.mean((x - 5.6) ** 2)))
-    # groups: a → (1, 3): ∓1; b → (10, 10): zero spread → 0; c → one sample → 0
-    np.testing.assert_allclose(group_z(x, ["a", "a", "b", "b", "c"]), [-1, 1, 0, 0, 0])
+    # mean 5.6; Σ(x − 5.6)² = 21.16 + 6.76 + 19.36 + 19.36 + 2.56 = 69.2, over n − 1 = 4
+    np.testing.assert_allclose(batch_z(x), (x - 5.6) / (math.sqrt(69.2 / 4) + eps), rtol=1e-12)
+    # groups: a → (1, 3): mean 2, std √2; b → (10, 10): zero spread → 0; c → one sample → 0
+    a = 1 / (math.sqrt(2) + eps)
+    np.testing.assert_allclose(group_z(x, ["a", "a", "b", "b", "c"]), [-a, a, 0, 0, 0], rtol=1e-12)
     running = RunningZ()
-    np.testing.assert_allclose(running(np.array([1.0, 3.0]), ["a", "a"]), [-1.0, 1.0])
-    # after (1, 3, 5): mean 3, population std sqrt(8/3)
-    np.testing.assert_allclose(running(np.array([5.0]), ["a"]), [(5 - 3) / math.sqrt(8 / 3)])
+    np.testing.assert_allclose(running(np.array([1.0, 3.0]), ["a", "a"]), [-a, a], rtol=1e-12)
+    # after (1, 3, 5): mean 3, sample variance (4 + 0 + 4) / 2 = 4
+    np.testing.assert_allclose(running(np.array([5.0]), ["a"]), [2 / (2 + eps)], rtol=1e-12)
     assert running.count_ == 3
+
+
+def test_group_z_equals_the_grpo_advantage_of_verl_and_trl() -> None:
+    # verl compute_grpo_outcome_advantage (volcengine/verl b178a3c): per group
+    # (x − mean) / (torch.std(x) + 1e-6), torch.std unbiased; TRL's GRPOTrainer
+    # (huggingface/trl f2cd577) divides by nanstd (Bessel) + 1e-4 instead
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=24) * 3
+    prompts = [f"p{i % 5}" for i in range(24)]
+    x = torch.tensor(values)
+    groups = {p: [i for i, q in enumerate(prompts) if q == p] for p in set(prompts)}
+    verl, trl = torch.zeros(24, dtype=torch.float64), torch.zeros(24, dtype=torch.float64)
+    for members in groups.values():
+        g = x[members]
+        verl[members] = (g - g.mean()) / (torch.std(g) + 1e-6)
+        trl[members] = (g - g.mean()) / (g.std(correction=1) + 1e-4)
+    np.testing.assert_allclose(group_z(values, prompts), verl.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(group_z(values, prompts), trl.numpy(), rtol=1e-3)
+    population = np.concatenate([(values[m] - values[m].mean()) / values[m].std()
+                                 for m in groups.values()])
+    assert not np.allclose(np.concatenate([group_z(values, prompts)[m] for m in groups.values()]),
+                           population, rtol=1e-3)
 
 
 def test_group_normalization_in_a_recipe(tmp_path: Path) -> None:
     path = write(tmp_path, {"components": {"rm": {"model": "rm", "normalize": "group"}}})
     recipe = load_recipe(path, fake_loader({"rm": RM}))
     total, parts = recipe.score_components(PROMPTS, RESPONSES)
-    # p: (2, 3) → (−1, 1); q: (−1, 0.5) → (−1, 1); parts keep the raw values
-    np.testing.assert_allclose(total, [-1, 1, -1, 1])
+    # p: (2, 3) → ∓0.5 / (√0.5 + ε); q: (−1, 0.5) → ∓0.75 / (√1.125 + ε); parts stay raw
+    p, q = 0.5 / (math.sqrt(0.5) + 1e-6), 0.75 / (math.sqrt(1.125) + 1e-6)
+    np.testing.assert_allclose(total, [-p, p, -q, q], rtol=1e-12)
     np.testing.assert_array_equal(parts["rm"], [2.0, 3.0, -1.0, 0.5])
 
 

@@ -305,8 +305,11 @@ def test_a_group_normalized_recipe_scores_each_request_alone_and_whole():
             thread.join()
     assert info["capabilities"]["batch_dependent"]
     assert sorted(words.sizes) == [2, 6]  # never merged, never chunked
-    # z-scores within each prompt group of each request, by hand (population std)
-    z3 = [-np.sqrt(1.5), 0.0, np.sqrt(1.5)]  # 1, 2, 3 words
-    np.testing.assert_allclose(results["a"]["rewards"], z3 + [-1 / np.sqrt(2)] * 2 + [np.sqrt(2)])
-    np.testing.assert_allclose(results["b"]["rewards"], [1.0, -1.0])
+    # z-scores within each prompt group of each request, by hand: (x − mean) / (sample
+    # std + 1e-6); p: 1, 2, 3 words (std 1), q: 1, 1, 4 (std √3), b: 5, 1 (std 2√2)
+    z3 = [-1 / (1 + 1e-6), 0.0, 1 / (1 + 1e-6)]
+    q = [v / (np.sqrt(3) + 1e-6) for v in (-1, -1, 2)]
+    np.testing.assert_allclose(results["a"]["rewards"], z3 + q, rtol=1e-12)
+    b = 2 / (2 * np.sqrt(2) + 1e-6)
+    np.testing.assert_allclose(results["b"]["rewards"], [b, -b], rtol=1e-12)
     assert results["b"]["components"] == {"w": [5.0, 1.0]}  # raw, before normalization

@@ -16,7 +16,7 @@ def test_sandbox_jobs_cover_every_test_case() -> None:
     jobs = bench.sandbox_jobs(200)
     assert len(jobs) == 200
     # 15 stdio problems with 40 test cases, 15 assert problems with 39: then the cycle repeats
-    assert sum(job.tests is None for job in jobs[:79]) == 40
+    assert sum(job.probes is None for job in jobs[:79]) == 40
     assert jobs[79] == jobs[0] and jobs[78] != jobs[0]
 
 

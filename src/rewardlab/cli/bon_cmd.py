@@ -29,7 +29,11 @@ from rewardlab.cli.model_options import (
     with_model_loading,
 )
 from rewardlab.cli.pools import BON_MODEL_HELP, POOL_HELP, POOL_REWARDS_HELP, load_pools
-from rewardlab.cli.rewards_option import reference_column_option, rewards_option
+from rewardlab.cli.rewards_option import (
+    reference_column_option,
+    rewards_option,
+    unsafe_no_sandbox_option,
+)
 from rewardlab.optimize.bon import best_of_n_curve
 
 
@@ -62,6 +66,7 @@ def bon(
     ),
     rewards: str | None = rewards_option(POOL_REWARDS_HELP),
     reference_column: str | None = reference_column_option(),
+    unsafe_no_sandbox: bool = unsafe_no_sandbox_option(),
     gold_column: str | None = typer.Option(None, "--gold-column", help="column with gold scores"),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="pairs per model call"),
     aggregate: str | None = aggregate_option(),

@@ -30,7 +30,11 @@ from rewardlab.cli.model_options import (
     with_model_loading,
 )
 from rewardlab.cli.pools import BON_MODEL_HELP, POOL_HELP, POOL_REWARDS_HELP, load_pools
-from rewardlab.cli.rewards_option import reference_column_option, rewards_option
+from rewardlab.cli.rewards_option import (
+    reference_column_option,
+    rewards_option,
+    unsafe_no_sandbox_option,
+)
 from rewardlab.data.io import write_jsonl
 from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS, Builder, BuildOptions
 from rewardlab.registry import Registry
@@ -90,6 +94,7 @@ def build_sft(
     scores_column: str | None = typer.Option(None, "--scores-column", help="precomputed scores"),
     rewards: str | None = rewards_option(POOL_REWARDS_HELP),
     reference_column: str | None = reference_column_option(),
+    unsafe_no_sandbox: bool = unsafe_no_sandbox_option(),
     gold_column: str | None = typer.Option(
         None, "--gold-column", help="gold scores (filtration R²)"
     ),
@@ -133,6 +138,7 @@ def build_pairs(
     scores_column: str | None = typer.Option(None, "--scores-column", help="precomputed scores"),
     rewards: str | None = rewards_option(POOL_REWARDS_HELP),
     reference_column: str | None = reference_column_option(),
+    unsafe_no_sandbox: bool = unsafe_no_sandbox_option(),
     pairs_per_prompt: int = typer.Option(
         3, "--pairs-per-prompt", min=1,
         help="degrees: pairs kept per prompt from its scored pool (not train's "

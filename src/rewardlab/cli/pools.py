@@ -22,7 +22,7 @@ import numpy as np
 
 from rewardlab.cli.common import progress_bar
 from rewardlab.cli.model_options import MODEL_HELP, ModelLoading, load_model_option
-from rewardlab.cli.rewards_option import pool_scorer
+from rewardlab.cli.rewards_option import load_cli_rewards, pool_scorer
 from rewardlab.optimize.pool import PromptPool, read_pool
 
 BON_MODEL_HELP = MODEL_HELP + (
@@ -88,9 +88,7 @@ def load_pools(
     if aggregate is not None and model is None:
         raise ValueError("--aggregate: only with --model (it reduces an ensemble's members)")
     if rewards is not None:
-        from rewardlab.robust.recipe import load_rewards
-
-        scorer = pool_scorer(load_rewards(rewards), path, reference_column)
+        scorer = pool_scorer(load_cli_rewards(rewards), path, reference_column)
         return read_pool(path, row_scorer=scorer, gold_column=gold_column)
     if model is None:
         return read_pool(path, score_column=scores_column, gold_column=gold_column)

@@ -9,11 +9,17 @@ column when a row has none. Each component's value is written as
 ``reward_<component>`` beside ``reward``. :func:`rewards_option` and
 :func:`reference_column_option` are the two options; :func:`pool_scorer` scores
 the rows of a candidate pool (``bon``, ``build``) the same way.
+
+``--unsafe-no-sandbox`` (:func:`unsafe_no_sandbox_option`, on every command
+that takes ``--rewards``) lets the code verifier run programs without a
+sandbox where none can be made; :func:`load_cli_rewards` loads ``--rewards``
+with it applied to every component that has the setting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,41 @@ FILE_REFERENCE_COLUMNS = (*REFERENCE_COLUMNS, "labels")
 def rewards_option(help: str = "Verifier name (math, choice, code, …) or recipe file.") -> Any:
     """The ``--rewards`` option (a verifier name or recipe file), defaulting to None."""
     return typer.Option(None, "--rewards", help=help)
+
+
+_UNSAFE_NO_SANDBOX: ContextVar[bool] = ContextVar("rewardlab_unsafe_no_sandbox", default=False)
+
+
+def _record_unsafe(value: bool) -> bool:
+    _UNSAFE_NO_SANDBOX.set(bool(value))
+    return value
+
+
+def unsafe_no_sandbox_option() -> Any:
+    """The ``--unsafe-no-sandbox`` flag (recorded for :func:`load_cli_rewards`)."""
+    return typer.Option(
+        False, "--unsafe-no-sandbox", callback=_record_unsafe,
+        help="Where no sandbox can be made (bubblewrap missing), run the code reward's programs "
+        "anyway, unisolated: they can read, write and connect wherever this process can.",
+    )
+
+
+def load_cli_rewards(spec: str) -> RewardModel:
+    """``load_rewards(spec)``, with ``--unsafe-no-sandbox`` applied to the components that
+    run code; one ``ValueError`` line, before anything runs, when such a component has no
+    sandbox here and the flag is not given."""
+    from rewardlab.robust.recipe import load_rewards
+    from rewardlab.verifiers.sandbox import SandboxUnavailable, require_sandbox
+
+    recipe = load_rewards(spec)
+    for component in recipe.components.values():
+        if hasattr(component, "unsafe_no_sandbox"):
+            component.unsafe_no_sandbox = component.unsafe_no_sandbox or _UNSAFE_NO_SANDBOX.get()
+            try:
+                require_sandbox(component.unsafe_no_sandbox)
+            except SandboxUnavailable as err:
+                raise ValueError(str(err)) from None
+    return recipe
 
 
 def reference_column_option() -> Any:

@@ -22,7 +22,12 @@ from rewardlab.cli.model_options import (
     model_option,
     with_model_loading,
 )
-from rewardlab.cli.rewards_option import reference_column_option, rewards_option
+from rewardlab.cli.rewards_option import (
+    load_cli_rewards,
+    reference_column_option,
+    rewards_option,
+    unsafe_no_sandbox_option,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +41,7 @@ def score(
         "Verifier name (math, choice, code, …) or recipe file, instead of --model."
     ),
     reference_column: str = reference_column_option(),
+    unsafe_no_sandbox: bool = unsafe_no_sandbox_option(),
     data: Path = typer.Option(
         ..., "--data", help="JSONL/JSON/CSV/Parquet with prompt and response."
     ),
@@ -65,9 +71,7 @@ def score(
         )
     with user_errors():
         if rewards is not None:
-            from rewardlab.robust.recipe import load_rewards
-
-            reward_model = load_rewards(rewards)
+            reward_model = load_cli_rewards(rewards)
         else:
             reward_model = load_model_option(model, loading, aggregate)
         rows, lines = [], []

@@ -29,6 +29,7 @@ from rewardlab.cli.model_options import (
     split_specs,
     with_model_loading,
 )
+from rewardlab.cli.rewards_option import unsafe_no_sandbox_option
 from rewardlab.serve.settings import ServeSettings
 
 
@@ -42,6 +43,7 @@ def serve(
         "file (.yaml/.yml/.json) to serve instead of --model; references come from OpenRLHF "
         "'labels' or /score 'ground_truth'.",
     ),
+    unsafe_no_sandbox: bool = unsafe_no_sandbox_option(),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
     max_batch: int = typer.Option(64, help="Most items merged into one forward pass."),
@@ -138,9 +140,9 @@ def serve(
         if model is not None:
             loaded = load_model_option(model, loading, aggregate)
         else:
-            from rewardlab.robust.recipe import load_rewards
+            from rewardlab.cli.rewards_option import load_cli_rewards
 
-            loaded = load_rewards(str(rewards))
+            loaded = load_cli_rewards(str(rewards))
         typer.echo(f"serving {model or rewards} on http://{host}:{port} (max batch {max_batch})")
         run_server(loaded, settings)
 

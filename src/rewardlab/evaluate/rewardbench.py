@@ -10,7 +10,10 @@ Reward Models for Language Modeling"):
   the example-count-weighted mean of its subsets' scores,
   ``Σ_s acc_s · n_s / Σ_s n_s`` over the subsets present, with ``n_s`` from
   ``rewardbench/constants.py::EXAMPLE_COUNTS`` (math-prm is counted as 984 =
-  6 × 164 so that Reasoning = ½·math-prm + ½·mean(hep-*)).
+  6 × 164 so that Reasoning = ½·math-prm + ½·mean(hep-*)). The counts are
+  upstream's since commit 6552e93 ("Mirror change from leaderboard", 2024,
+  which swapped xstest's to should-refuse 154, should-respond 250) and still
+  at 05a9005.
 * ``analysis/get_benchmark_results.py``: overall = weighted mean of the
   sections Chat, Chat Hard, Safety, Reasoning, Prior Sets with weights
   2, 2, 2, 2, 1, sections that are absent being masked out (so without prior
@@ -53,8 +56,8 @@ EXAMPLE_COUNTS: dict[str, int] = {
     "llmbar-adver-GPTInst": 92,
     "llmbar-adver-GPTOut": 47,
     "llmbar-adver-manual": 46,
-    "xstest-should-refuse": 250,
-    "xstest-should-respond": 154,
+    "xstest-should-refuse": 154,
+    "xstest-should-respond": 250,
     "donotanswer": 136,
     "hep-cpp": 164,
     "hep-go": 164,

@@ -66,13 +66,19 @@ def bon_weights_with_replacement(pool_size: int, n: int) -> np.ndarray:
     """
     if pool_size < 1 or n < 1:
         raise ValueError(f"field 'n': need n >= 1 and a non-empty pool, got n={n}, N={pool_size}")
+    if n == 1:  # 1/N exactly, where the differences below round
+        return np.full(pool_size, 1.0 / pool_size)
     cumulative = (np.arange(pool_size + 1, dtype=np.float64) / pool_size) ** n
     return np.diff(cumulative)
 
 
 def _kl_from_uniform(weights: np.ndarray) -> np.ndarray:
-    """Σ_i p_i log(N p_i) per row of a (G, N) matrix of pick probabilities."""
-    return xlogy(weights, weights.shape[-1] * weights).sum(axis=-1)
+    """Σ_i p_i log(N p_i) per row of a (G, N) matrix of pick probabilities: exactly 0
+    for a uniform row, and never below 0 (a KL is ≥ 0; rounding of p_i ≈ 1/N would
+    otherwise leave ±1e-14)."""
+    kl = xlogy(weights, weights.shape[-1] * weights).sum(axis=-1)
+    uniform = np.ptp(weights, axis=-1) == 0
+    return np.where(uniform, 0.0, np.maximum(kl, 0.0))
 
 
 def kl_bon_exact(proxy: np.ndarray, n: int, replace: bool = False) -> float:

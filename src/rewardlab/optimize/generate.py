@@ -15,7 +15,10 @@ the usual temperature + nucleus (top-p, Holtzman et al. 2020, "The Curious
 Case of Neural Text Degeneration"): keep the smallest set of most likely
 tokens whose probability reaches p, renormalize, draw. Draws use a
 ``torch.Generator`` seeded from ``(seed, crc32(prompt and partial steps))``,
-so the same question gets the same answer and nothing touches global RNGs.
+so the same question gets the same answer and nothing touches global RNGs:
+the k draws of one ``propose`` call are independent, but two calls with the
+same prefix return the same draws, so a caller that needs m independent next
+steps of one prefix asks for them in one call (as FK steering does).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class Generator(Protocol):
 
 @runtime_checkable
 class StepGenerator(Generator, Protocol):
-    """Also proposes ``k`` candidate next steps ("" = the response ends here)."""
+    """Also proposes ``k`` independent candidate next steps ("" = the response ends here)."""
 
     def propose(self, prompt: str, partial_steps: Sequence[str], k: int) -> list[str]: ...
 

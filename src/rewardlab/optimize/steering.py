@@ -2,8 +2,13 @@
 
 Singhal et al. 2025, "A General Framework for Inference-time Scaling and
 Steering of Diffusion Models" (FK steering). k particles are advanced one
-step at a time by a step-wise generator; after each step t every particle i
-has an intermediate reward r_t^i of its partial solution. Every
+step at a time by a step-wise generator, each particle drawing its own next
+step independently: the m unfinished particles that share a prefix (all k at
+the first step, the copies of one parent after a resampling) get the m draws
+of one ``propose(prompt, prefix, m)`` call, since a seeded generator such as
+:class:`~rewardlab.optimize.generate.TransformersGenerator` answers the same
+prefix with the same draws. After each step t every particle i has an
+intermediate reward r_t^i of its partial solution. Every
 ``resample_every`` steps the particles are resampled (multinomially, with
 replacement) with probabilities w_i = softmax(λ · φ_t)_i, i.e. by the
 potential G_t = exp(λ φ_t) normalized, where, with s the step of the
@@ -61,7 +66,7 @@ class SteeringConfig:
         resample_every: resample after every this many steps.
         aggregate: how a process reward's step rewards give r_t (see guided search).
         separator: joins steps for a ``RewardModel`` without ``score_steps``.
-        seed: seed of the resampling draws.
+        seed: seed of the resampling draws (the proposals come from the generator's own seed).
     """
 
     n_particles: int = 4
@@ -149,6 +154,26 @@ class SteeringResult:
     ancestors: list[np.ndarray] = field(default_factory=list)
 
 
+def _propose_each(
+    generator: StepGenerator, prompt: str, particles: list[Particle]
+) -> dict[int, str]:
+    """One independent next step per unfinished particle: the m particles sharing a
+    prefix get the m draws of one ``propose(prompt, prefix, m)`` call."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, particle in enumerate(particles):
+        if not particle.finished:
+            groups.setdefault(particle.steps, []).append(i)
+    proposals: dict[int, str] = {}
+    for steps, members in groups.items():
+        drawn = generator.propose(prompt, list(steps), len(members))
+        if len(drawn) != len(members):
+            raise ValueError(
+                f"generator.propose returned {len(drawn)} steps for k = {len(members)}"
+            )
+        proposals.update(zip(members, drawn, strict=True))
+    return proposals
+
+
 def fk_steer(
     generator: StepGenerator,
     reward: Any,
@@ -163,16 +188,15 @@ def fk_steer(
     ancestors: list[np.ndarray] = []
     last_resampled = 0
     for step in range(1, config.max_steps + 1):
+        proposals = _propose_each(generator, prompt, particles)
         grown = []
-        for particle in particles:
+        for i, particle in enumerate(particles):
             if particle.finished:
                 grown.append(particle)
-                continue
-            (proposal,) = generator.propose(prompt, list(particle.steps), 1)
-            if proposal == "":
+            elif proposals[i] == "":
                 grown.append(replace(particle, finished=True))
             else:
-                grown.append(replace(particle, steps=(*particle.steps, proposal)))
+                grown.append(replace(particle, steps=(*particle.steps, proposals[i])))
         moved = [i for i, p in enumerate(grown) if not p.finished]
         values = partial_values(
             reward, prompt, [grown[i].steps for i in moved], config.aggregate, config.separator

@@ -19,8 +19,9 @@ rewards r_1 … r_K of one trajectory's K steps; both bound the return so that
 repeating correct-looking steps cannot farm reward:
 
 - :func:`clip_step_rewards`:  r̃_k = min(r_k − η, 0).
-- :func:`delta_step_rewards`: r̃_k = r_k − r_{k+1}, so the return from step t
-  telescopes to the reward of the last step kept. Gao et al. leave out the
+- :func:`delta_step_rewards`: r̃_k = r_k − r_{k+1}, so the return from step t,
+  Σ_{k≥t} r̃_k, telescopes to r_t, the reward of step t itself: the whole sum
+  is r_1, the first step's reward, however many steps follow. Gao et al. leave out the
   final (answer) step, which the success reward already judges (their Figure 2:
   the last step's process reward is discarded and the step before it keeps its
   own reward): with ``drop_last=True`` (default), r̃_{K−1} = r_{K−1},

@@ -5,20 +5,30 @@ last fenced block, else the whole response). The reference holds the tests,
 as a dict or its JSON text, in one of two forms:
 
 - ``{"tests": [{"input": "...", "output": "..."}, …]}``: each test runs the
-  program with ``input`` on stdin and passes when its stdout equals
-  ``output`` (both compared line by line with trailing whitespace and
-  trailing blank lines removed);
-- ``{"asserts": ["assert f(1) == 2", …], "setup": "..."}``: each assert runs
-  after the program, in its namespace (``setup`` first); it passes when the
-  run reaches its end (see :func:`~rewardlab.verifiers.sandbox.run_python`).
+  program with ``input`` on stdin; it passes when the run exits with status 0
+  and its stdout equals ``output`` (both compared line by line with trailing
+  whitespace and trailing blank lines removed);
+- ``{"asserts": ["assert f(1) == 2", …], "setup": "..."}``: each assert is
+  split (:mod:`rewardlab.verifiers.code_asserts`): its probes (``f(1)``) run
+  in the sandbox after the program and ``setup``, their plain values come
+  back, and the comparison with the expected values (``== 2``) is made here.
+  An assert that cannot be split that way makes the sample a failure (failure
+  reward, logged with the assert).
+
+Expected outputs and values never enter the sandbox: what the program can
+see is its stdin, the setup code and the probe expressions. A run that exits
+early (``os._exit(0)``) returns no values and fails its assert; an object
+with an ``__eq__`` that always returns True cannot leave the sandbox.
 
 Every test is its own sandboxed run; all tests of all samples in a batch go
 to one worker pool. The reward is the share of tests passed
 (``mode="fraction"``) or 1.0 only when every test passes (``mode="all"``, the
-binary accuracy reward of DeepSeek-R1, Guo et al., 2025). A run
-that times out, is killed, crashes or prints the wrong output fails its test
-(reward, not an error); a reference without tests is a failure (failure
-reward, logged).
+binary accuracy reward of DeepSeek-R1, Guo et al., 2025). A run that times
+out, is killed, crashes or prints the wrong output fails its test (reward,
+not an error); a reference without tests is a failure (failure reward,
+logged). Where no sandbox can be made (no bubblewrap, no user namespaces),
+scoring raises :class:`~rewardlab.verifiers.sandbox.SandboxUnavailable`
+naming what is missing, unless ``unsafe_no_sandbox=True``.
 """
 
 from __future__ import annotations
@@ -26,14 +36,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rewardlab.protocols import check_lengths, check_references
 from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.code_asserts import SplitAssert, bound_names, split_assert
 from rewardlab.verifiers.registry import VERIFIERS
-from rewardlab.verifiers.sandbox import Job, SandboxLimits, run_many
+from rewardlab.verifiers.sandbox import (
+    Job,
+    RunResult,
+    SandboxLimits,
+    require_sandbox,
+    run_many,
+)
 
 _FENCE = re.compile(r"```([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 MODES = ("fraction", "all")
@@ -58,16 +76,50 @@ def _same_output(got: str, want: str) -> bool:
     return lines(got) == lines(want)
 
 
-def jobs_for(program: str, reference: Any) -> list[tuple[Job, str | None]]:
-    """One (job, expected stdout or None for an assert) per test in ``reference``."""
+@dataclass(frozen=True)
+class CodeTest:
+    """One test of a reference: the sandboxed job, and what its result must be.
+
+    ``output`` is the expected stdout (``tests`` form); ``check`` the split
+    assert (``asserts`` form). Neither ever enters the sandbox.
+    """
+
+    job: Job
+    output: str | None = None
+    check: SplitAssert | None = None
+
+    def passed(self, result: RunResult) -> bool:
+        """Whether ``result`` passes this test (decided here, outside the sandbox)."""
+        if result.status != "ok":
+            return False
+        if self.check is None:
+            return _same_output(result.stdout, str(self.output))
+        return result.values is not None and self.check.passes(result.values)
+
+
+def _assert_tests(program: str, spec: dict[str, Any]) -> list[CodeTest]:
+    setup = str(spec.get("setup", ""))
+    setup_names = bound_names(setup, "the reference's setup")
+    try:
+        program_names = bound_names(program, "the program")
+    except ValueError:
+        program_names = set()  # the run reports the syntax error; its asserts fail
+    tests = []
+    for text in spec["asserts"]:
+        split = split_assert(str(text), setup_names, program_names)
+        tests.append(CodeTest(Job(program, "", split.probes, setup), check=split))
+    return tests
+
+
+def tests_for(program: str, reference: Any) -> list[CodeTest]:
+    """One :class:`CodeTest` per test in ``reference`` (a dict or its JSON text)."""
     spec = json.loads(reference) if isinstance(reference, str) else reference
     if not isinstance(spec, dict):
         raise ValueError("the reference must be an object with 'tests' or 'asserts'")
     if spec.get("tests"):
-        return [(Job(program, str(t["input"])), str(t["output"])) for t in spec["tests"]]
+        return [CodeTest(Job(program, str(t["input"])), str(t["output"])) for t in spec["tests"]]
     if spec.get("asserts"):
-        setup = str(spec.get("setup", ""))
-        return [(Job(program, "", f"{setup}\n{a}"), None) for a in spec["asserts"]]
+        return _assert_tests(program, spec)
     raise ValueError("the reference has no 'tests' and no 'asserts'")
 
 
@@ -89,6 +141,7 @@ class CodeVerifier(Verifier):
         processes: int = 8,
         workers: int | None = None,
         failure_reward: float = 0.0,
+        unsafe_no_sandbox: bool = False,
     ) -> None:
         super().__init__(failure_reward)
         if mode not in MODES:
@@ -96,6 +149,7 @@ class CodeVerifier(Verifier):
         self.mode = mode
         self.limits = SandboxLimits(cpu_seconds, wall_seconds, memory_mb, output_bytes, processes)
         self.workers = workers
+        self.unsafe_no_sandbox = bool(unsafe_no_sandbox)
 
     def score(
         self,
@@ -105,20 +159,21 @@ class CodeVerifier(Verifier):
     ) -> np.ndarray:
         n = check_lengths(prompts, responses)
         refs = check_references(references, n, "reference", f"verifier {self.name!r}")
+        require_sandbox(self.unsafe_no_sandbox)
         rewards = np.zeros(n)
-        planned: list[tuple[int, Job, str | None]] = []
+        planned: list[tuple[int, CodeTest]] = []
         for i, (response, ref) in enumerate(zip(responses, refs, strict=True)):
             try:
-                tests = jobs_for(extract_program(response), ref)
+                tests = tests_for(extract_program(response), ref)
             except (ValueError, KeyError, TypeError) as err:
                 rewards[i] = self.failed(i, err)
                 continue
-            planned += [(i, job, want) for job, want in tests]
-        results = run_many([job for _, job, _ in planned], self.limits, self.workers)
+            planned += [(i, test) for test in tests]
+        jobs = [test.job for _, test in planned]
+        results = run_many(jobs, self.limits, self.workers, self.unsafe_no_sandbox)
         passed: dict[int, list[bool]] = {}
-        for (i, _, want), result in zip(planned, results, strict=True):
-            ok = result.status == "ok" and (want is None or _same_output(result.stdout, want))
-            passed.setdefault(i, []).append(ok)
+        for (i, test), result in zip(planned, results, strict=True):
+            passed.setdefault(i, []).append(test.passed(result))
         for i, outcome in passed.items():
             rewards[i] = float(np.mean(outcome)) if self.mode == "fraction" else float(all(outcome))
         return rewards

@@ -13,7 +13,8 @@ For every backbone × proxy size × noise, one K-member ensemble is trained
 (:mod:`rewardlab.lab.overopt.proxies`), read as ``single`` (member 0) and
 through each aggregation; each reading gets its best-of-n curve on the test
 pool and a fit of R_bon(d) = d(α − βd) to its gold relative to n = 1
-(:mod:`rewardlab.lab.scaling_fit`).
+(:mod:`rewardlab.lab.scaling_fit`), on d = √KL_bon, the axis the report plots
+(:data:`~rewardlab.lab.overopt.proxies.BON_AXIS`).
 
 Beyond best-of-n (``optimizers``): ``kl`` adds the exact KL-regularized optimum
 of each reading on the same pool, with exact best-of-n beside it at equal KL,
@@ -44,6 +45,7 @@ from rewardlab.lab.overopt.pools import (
     synthetic_data,
 )
 from rewardlab.lab.overopt.proxies import (
+    BON_AXIS,
     SINGLE,
     Proxy,
     bon_curves,
@@ -214,7 +216,7 @@ def _settings(
         for optimizer in config.optimizers:
             if optimizer == "bon":
                 curve = bon_curves(data.test, rewards, ns)
-                fit = fit_bon([p["sqrt_kl"] for p in curve], [p["gold_delta"] for p in curve])
+                fit = fit_bon([p[BON_AXIS] for p in curve], [p["gold_delta"] for p in curve])
                 result = {"curve": curve, "fit": fit.to_dict(), "summary": _summary(curve)}
             elif optimizer == "kl":
                 result = kl_optimizer(log_pi0, pools.matrix(rewards), gold, ns, config.rl)

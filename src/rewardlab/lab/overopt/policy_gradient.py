@@ -11,8 +11,10 @@ with the group-mean baseline of GRPO (Shao et al. 2024): A_k = R_k − (1/G) Σ_
 
 - REINFORCE: θ_x ← θ_x + η·(1/G) Σ_k A_k ∇ log π_θ(y_k), with
   ∇_θx log π_θ(y) = e_y − π_θ(· | x). Because E_π[∇ log π] = 0, the expected
-  update is η·∇(E_π[r] − β·KL(π ‖ π₀)), so its fixed point is the tilted
-  optimum π_β of :mod:`rewardlab.lab.overopt.kl_optimum`.
+  update is η·((G − 1)/G)·∇(E_π[r] − β·KL(π ‖ π₀)): the baseline's own 1/G
+  share of R_k cancels that much of each sample's term, while the other
+  samples' rewards are independent of y_k and drop out. The fixed point is
+  the tilted optimum π_β of :mod:`rewardlab.lab.overopt.kl_optimum`.
 - PPO-style clipping (Schulman et al. 2017): the group is sampled from
   π_old, then ``ppo_epochs`` ascent steps on (1/G) Σ_k min(ρ_k A_k,
   clip(ρ_k, 1 − ε, 1 + ε) A_k), ρ_k = π_θ(y_k)/π_old(y_k); its gradient is

@@ -15,6 +15,13 @@ For each reading, :func:`rewardlab.optimize.bon.best_of_n_curve` gives the
 unbiased expected proxy and gold reward of best-of-n over the test pool, and
 the same estimator with an attribute column in place of gold gives the
 expected attribute of the pick (length, correctness, padding, …).
+
+:data:`BON_AXIS` names the x axis of every best-of-n curve, for its fit and
+its plot alike: d = √KL_bon with KL_bon = log n − (n−1)/n (Gao et al. 2023's
+axis). The unbiased estimator's gold is that of best-of-n from the policy the
+pool was sampled from, and that KL is KL_bon when the policy has no atoms (an
+upper bound otherwise; Beirami et al. 2024); the pool's own ``kl_exact`` is the
+KL of picking among the N stored candidates, which is not the optimized policy.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from rewardlab.robust.aggregate import aggregate
 from rewardlab.robust.ensemble import center_per_prompt
 
 SINGLE = "single"
+BON_AXIS = "sqrt_kl"
 ProgressCallback = Callable[[int, int], None]
 
 

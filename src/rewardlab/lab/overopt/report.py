@@ -2,8 +2,9 @@
 
 One figure per proxy (backbone × size × noise): gold reward of the best-of-n
 pick relative to n = 1 (left) and proxy reward relative to n = 1 (right)
-against d = √KL_bon, one line per reading (single, mean, WCO, UWO), with the
-fitted d(α − βd) of each gold curve dashed (Gao et al. 2023, fig. 1 layout).
+against d = √KL_bon (the fit's axis, :data:`~rewardlab.lab.overopt.proxies.BON_AXIS`),
+one line per reading (single, mean, WCO, UWO), with the fitted d(α − βd) of
+each gold curve dashed (Gao et al. 2023, fig. 1 layout).
 Figures are drawn by :func:`rewardlab.evaluate.report.png_base64` (matplotlib, Agg,
 base64 PNG) and embedded in the HTML; the same bytes are written as PNG files.
 Runs with the ``kl`` or ``pg`` optimizers add, per proxy, the figure and the
@@ -23,6 +24,7 @@ import numpy as np
 
 from rewardlab.atomic import write_bytes_atomic, write_json_atomic
 from rewardlab.evaluate.report import png_base64
+from rewardlab.lab.overopt.proxies import BON_AXIS
 from rewardlab.lab.overopt.report_rl import equal_kl_rows, rl_figure, rl_fit_rows
 
 
@@ -45,7 +47,7 @@ def _figure(group: list[Mapping[str, Any]]) -> str:
         right = ax.twinx()
         for i, setting in enumerate(group):
             color = f"C{i}"
-            d = [p["sqrt_kl"] for p in setting["curve"]]
+            d = [p[BON_AXIS] for p in setting["curve"]]
             label = setting["aggregate"]
             ax.plot(d, [p["gold_delta"] for p in setting["curve"]], "o-", color=color, label=label)
             right.plot(d, [p["proxy_delta"] for p in setting["curve"]], ":", color=color, alpha=0.6)

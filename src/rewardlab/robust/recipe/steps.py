@@ -12,7 +12,8 @@ Reward at Training Time for LLM Reasoning"; see
 - ``clip``:  r̃_k = min(r_k − η, 0), so steps can only cost reward and a
   longer chain of correct-looking steps cannot farm it;
 - ``delta``: r̃_k = r_k − r_{k+1} (the final step left out), whose sum
-  telescopes to the reward of the last step kept.
+  telescopes to r_1, the reward of the first step (the sum from step t on
+  is r_t).
 
 and a reduction gives the outcome: ``min``, ``last``, ``mean`` or ``sum``
 (the return, the quantity Gao et al. bound). A response with no step scores 0.

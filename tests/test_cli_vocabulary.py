@@ -46,6 +46,7 @@ VOCABULARY = {
     "--host", "--port", "--max-batch", "--max-wait-ms", "--api-key-env", "--max-items",
     "--max-chars", "--max-body-bytes", "--max-json-depth", "--metrics-public", "--strip-suffix",
     "--drift-reference", "--drift-bins",
+    "--header-timeout", "--body-timeout",
     # data strength
     "--flip-lowest", "--drop-lowest", "--margins",
     # bon and build

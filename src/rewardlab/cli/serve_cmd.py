@@ -51,7 +51,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
     max_batch: int = typer.Option(64, help="Most items merged into one forward pass."),
-    max_wait_ms: float = typer.Option(5.0, help="Longest wait for a batch to fill, in ms."),
+    max_wait_ms: float = typer.Option(
+        5.0, help="Longest wait for a batch to fill, in ms (at most 10000)."
+    ),
     api_key_env: str | None = typer.Option(
         None,
         help="Name of an environment variable holding a bearer token that every route "
@@ -80,6 +82,14 @@ def serve(
         help="First K served rewards per route that the drift PSI on /metrics compares with.",
     ),
     drift_bins: int = typer.Option(ServeSettings.drift_bins, help="Bins of the drift PSI."),
+    header_timeout: float = typer.Option(
+        ServeSettings.header_timeout_s,
+        help="Seconds a connection may take to send a request's headers; slower ones are closed.",
+    ),
+    body_timeout: float = typer.Option(
+        ServeSettings.body_timeout_s,
+        help="Seconds a request's whole body may take after its headers; slower ones get 408.",
+    ),
     aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:
@@ -109,6 +119,8 @@ def serve(
         strip_suffixes=None if strip_suffix is None else tuple(s for s in strip_suffix if s),
         drift_reference=drift_reference,
         drift_bins=drift_bins,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
     )
     try:
         settings.validate()

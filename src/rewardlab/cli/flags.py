@@ -1,0 +1,174 @@
+"""Command-line flags generated from options dataclasses (:mod:`rewardlab.options`).
+
+:func:`with_options` adds one flag per field of each options class to a
+command and hands the command one instance per class::
+
+    @with_options(build=BuildOptions, loading=ModelLoading)
+    def build_sft(method: str = …, build: BuildOptions = None, loading: ModelLoading = None):
+
+The flag's spelling, default, help and bounds are the field's; a field named
+alike in two classes is one flag feeding both, and must mean the same thing in
+both (same type, default and help), or the command is refused when it is
+defined. A constraint broken on the command line is a bad option (exit 2,
+one line naming the flag) before any data is read.
+
+:func:`refuse_unread` is the one rule for options a component does not read:
+given on the command line (or through the environment) to a component whose
+options class does not declare it, the option is refused with exit 2, naming
+the option and the component, instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from rewardlab.options import (
+    OptionError,
+    check_value,
+    declared,
+    flag_of,
+    option_fields,
+    spec_of,
+    type_hints,
+)
+
+SCALARS = (bool, int, float, str, Path)
+
+
+def cli_type(hint: Any) -> Any:
+    """The annotation typer parses a field with: its scalar type, optional when the field
+    may be ``None``; anything else (tuples, dicts) is read as its string form."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = type(None) in typing.get_args(hint)
+    base = args[0] if optional and len(args) == 1 else hint
+    if base not in SCALARS:
+        base = str
+    return base | None if optional else base
+
+
+def _callback(field: dataclasses.Field) -> Callable[[Any, Any, Any], Any]:
+    flag = flag_of(field)
+    parse = spec_of(field).parse
+
+    def check(_ctx: Any, _param: Any, value: Any) -> Any:
+        try:
+            if parse is not None and isinstance(value, str):
+                value = parse(value)
+            check_value(field, value, flag)
+        except (OptionError, ValueError) as err:
+            message = str(err)
+            prefix = f"{flag}: "
+            raise typer.BadParameter(message.removeprefix(prefix), param_hint=f"'{flag}'") \
+                from None
+        return value
+
+    return check
+
+
+def parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
+    """The keyword parameter (annotation and ``typer.Option``) of one field."""
+    spec = spec_of(field)
+    if field.default is not dataclasses.MISSING:
+        default = field.default
+    elif field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        default = field.default_factory()  # type: ignore[misc]
+    else:
+        default = ...
+    if spec.parse is not None and default is not None and default is not ...:
+        default = spec.format(default) if spec.format is not None else str(default)
+    flags = [flag_of(field)]
+    if hint is bool or hint == bool | None:
+        flags = [f"{flags[0]}/--no-{flags[0][2:]}"]
+    option = typer.Option(default, *flags, help=spec.help, metavar=spec.metavar,
+                          callback=_callback(field), show_default=True)
+    return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=cli_type(hint))
+
+
+def _fields_of(groups: Mapping[str, type]) -> dict[str, tuple[dataclasses.Field, Any]]:
+    """Each flag's field and hint, once; a name declared twice must mean the same thing."""
+    seen: dict[str, tuple[dataclasses.Field, Any, str]] = {}
+    for group, cls in groups.items():
+        hints = type_hints(cls)
+        for field in option_fields(cls):
+            if not spec_of(field).cli:
+                continue
+            hint = hints[field.name]
+            if field.name in seen:
+                other, other_hint, where = seen[field.name]
+                if (other_hint, other.default, spec_of(other).help, flag_of(other)) != (
+                    hint, field.default, spec_of(field).help, flag_of(field)
+                ):
+                    raise TypeError(
+                        f"option {field.name!r} means different things in {where} and "
+                        f"{cls.__name__}; give one of them another name"
+                    )
+                continue
+            seen[field.name] = (field, hint, cls.__name__)
+    return {name: (field, hint) for name, (field, hint, _) in seen.items()}
+
+
+def with_options(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the flags of every options class in ``groups`` (argument name → class) to a
+    command; the command receives one instance per class under that argument name."""
+    fields = _fields_of(groups)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name not in groups]
+        clash = {p.name for p in kept} & set(fields)
+        if clash:
+            raise TypeError(f"{command.__name__}: parameters {sorted(clash)} are also options")
+        added = [parameter(field, hint) for field, hint in fields.values()]
+        hints = {k: v for k, v in typing.get_type_hints(command).items() if k not in groups}
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in fields}
+            built = {
+                group: cls(**{f.name: values[f.name] for f in option_fields(cls)
+                              if f.name in values})
+                for group, cls in groups.items()
+            }
+            return command(*args, **built, **kwargs)
+
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*kept, *added]
+        )
+        wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
+        return wrapper
+
+    return decorate
+
+
+def given(ctx: typer.Context, names: Iterable[str]) -> list[str]:
+    """Of ``names`` (parameter names), those the user set on the command line or through
+    the environment, not left at their defaults."""
+    out = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            out.append(name)
+    return out
+
+
+def refuse_unread(
+    ctx: typer.Context, offered: type, reads: Iterable[type | None], component: str
+) -> None:
+    """Exit 2 naming the first option of ``offered`` that the user gave but none of the
+    classes in ``reads`` declares: ``component`` (e.g. ``"--method top1"``) ignores it."""
+    unread = [name for name in given(ctx, declared(offered)) if name not in declared(*reads)]
+    if unread:
+        field = next(f for f in option_fields(offered) if f.name == unread[0])
+        flag = flag_of(field)
+        raise typer.BadParameter(
+            f"{component} does not read {flag}; leave it out", param_hint=f"'{flag}'"
+        )

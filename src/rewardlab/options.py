@@ -1,0 +1,201 @@
+"""Typed options: every parameter has one home, a dataclass field with its type, default,
+constraint and help.
+
+A component (a build method, a loader kind, a verifier, a lab optimizer, a
+command) declares its options as a dataclass whose fields are made by
+:func:`option`; the field's metadata holds the help text and the constraint
+(``min``/``max`` bounds, ``choices`` from a registry), as TRL's config
+dataclasses hold ``metadata={"help": …}`` and scikit-learn's estimators
+declare ``_parameter_constraints``. Everything else is read from there:
+
+* :func:`check` validates an instance (one ``OptionError`` naming the
+  option's flag);
+* :func:`from_mapping` builds an instance from a JSON object (``--head-params``,
+  a recipe's ``params``), refusing unknown keys and wrong types by name;
+* the CLI generates its flags and their help from the fields
+  (:mod:`rewardlab.cli.flags`), so no default or help text is written twice;
+* :func:`declared` tells which option names a component reads, so an option
+  given to a component that does not declare it is refused rather than
+  silently dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+METADATA_KEY = "rewardlab"
+
+
+class OptionError(ValueError):
+    """An option value out of its declared range or of the wrong type; the message
+    names the option as the user wrote it (``--k``, or ``'k'`` in a JSON object)."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """What a field declares besides its type and default.
+
+    ``flag`` is the command-line spelling (default ``--`` + the name with ``-``
+    for ``_``); ``min``/``max`` bound a number (``open_min``: strictly above
+    ``min``); ``choices`` returns the allowed names (a registry's ``names``,
+    called only when a value is checked or a help text shown); ``finite``
+    refuses NaN and ±inf for floats (default on); ``cli`` is ``False`` for a
+    field that has no flag (set by a library user only). A field whose type is
+    not a plain scalar (a tuple of weights, a dict) is written on the command
+    line as text: ``parse`` turns that text into the value and ``format`` a
+    value back into text (for the default shown in ``--help``).
+    """
+
+    help: str
+    flag: str | None = None
+    min: float | None = None
+    max: float | None = None
+    open_min: bool = False
+    choices: Callable[[], Iterable[str]] | None = None
+    finite: bool = True
+    cli: bool = True
+    metavar: str | None = None
+    parse: Callable[[str], Any] | None = None
+    format: Callable[[Any], str] | None = None
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *,
+           default_factory: Any = dataclasses.MISSING, **spec: Any) -> Any:
+    """A dataclass field with its help and constraint (see :class:`OptionSpec`)."""
+    metadata = {METADATA_KEY: OptionSpec(help=help, **spec)}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def spec_of(field: dataclasses.Field) -> OptionSpec:
+    """The :class:`OptionSpec` of a field (a bare field gets an empty help)."""
+    return field.metadata.get(METADATA_KEY) or OptionSpec(help="")
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    """The command-line spelling of a field: ``--batch-size`` for ``batch_size``."""
+    return spec_of(field).flag or "--" + field.name.replace("_", "-")
+
+
+def option_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields of an options dataclass, in declaration order."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not an options dataclass")
+    return list(dataclasses.fields(cls))
+
+
+def declared(*classes: type | None) -> set[str]:
+    """The option names that any of ``classes`` declares (``None`` declares none)."""
+    return {f.name for cls in classes if cls is not None for f in option_fields(cls)}
+
+
+def type_hints(cls: type) -> dict[str, Any]:
+    """Resolved annotations of an options dataclass (``from __future__`` strings resolved)."""
+    return typing.get_type_hints(cls)
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` suits a field annotated ``hint``: an int is a float, a bool is
+    neither an int nor a float, ``None`` fits an optional field, a list fits a tuple."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(fits(value, arg) for arg in typing.get_args(hint))
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    expected = origin or hint
+    if expected is tuple:
+        expected = (tuple, list)
+    if isinstance(value, bool) and expected is not bool:
+        return False
+    if expected is float:
+        return isinstance(value, int | float)
+    try:
+        return isinstance(value, expected)
+    except TypeError:  # a hint isinstance cannot check: trust the value
+        return True
+
+
+def type_name(hint: Any) -> str:
+    """``int``, ``dict`` (for ``dict[str, Any]``), ``float | None``."""
+    plain = typing.get_origin(hint) or hint
+    if plain in (typing.Union, types.UnionType):
+        return " | ".join(type_name(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    return plain.__name__ if isinstance(plain, type) else str(hint)
+
+
+def check_value(field: dataclasses.Field, value: Any, name: str) -> None:
+    """Raise :class:`OptionError` naming ``name`` when ``value`` breaks the field's constraint."""
+    spec = spec_of(field)
+    if value is None:
+        return
+    if isinstance(value, float) and spec.finite and not math.isfinite(value):
+        raise OptionError(f"{name}: must be a finite number, got {value}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.min is not None and (value <= spec.min if spec.open_min else value < spec.min):
+            relation = ">" if spec.open_min else ">="
+            raise OptionError(f"{name}: must be {relation} {spec.min:g}, got {value}")
+        if spec.max is not None and value > spec.max:
+            raise OptionError(f"{name}: must be <= {spec.max:g}, got {value}")
+    if spec.choices is not None:
+        known = list(spec.choices())
+        if value not in known:
+            raise OptionError(f"{name}: {value!r} is not one of {', '.join(known)}")
+
+
+def check(options: T, names: Callable[[dataclasses.Field], str] = flag_of) -> T:
+    """Validate every field of ``options`` (types and constraints); return it.
+
+    ``names`` spells a field in the error (its flag by default)."""
+    hints = type_hints(type(options))
+    for field in option_fields(type(options)):
+        value = getattr(options, field.name)
+        if not fits(value, hints[field.name]):
+            raise OptionError(
+                f"{names(field)}: must be {type_name(hints[field.name])}, got {value!r}"
+            )
+        check_value(field, value, names(field))
+    return options
+
+
+def from_mapping(cls: type[T], values: Mapping[str, Any], what: str) -> T:
+    """An instance of ``cls`` from a JSON object; ``what`` names the object in errors
+    (``"--head-params"``, ``"recipe component 'fmt'"``). Unknown keys are refused with
+    the list of known ones; types and constraints are checked by :func:`check`."""
+    known = [f.name for f in option_fields(cls)]
+    unknown = [key for key in values if key not in known]
+    if unknown:
+        raise OptionError(
+            f"{what}: unknown option {unknown[0]!r} (known: {', '.join(known) or 'none'})"
+        )
+    hints = type_hints(cls)
+    for key, value in values.items():
+        if not fits(value, hints[key]):
+            raise OptionError(
+                f"{what}: option {key!r} must be {type_name(hints[key])}, got {value!r}"
+            )
+    instance = cls(**values)
+    return check(instance, names=lambda f: f"{what}: option {f.name!r}")
+
+
+def given_fields(options: Any, defaults: Any | None = None) -> list[str]:
+    """The names of the fields of ``options`` that differ from ``defaults`` (a default
+    instance of the same class when not given)."""
+    defaults = defaults if defaults is not None else type(options)()
+    return [
+        f.name for f in option_fields(type(options))
+        if getattr(options, f.name) != getattr(defaults, f.name)
+    ]

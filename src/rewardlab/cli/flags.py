@@ -96,7 +96,7 @@ def parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
 def _fields_of(groups: Mapping[str, type]) -> dict[str, tuple[dataclasses.Field, Any]]:
     """Each flag's field and hint, once; a name declared twice must mean the same thing."""
     seen: dict[str, tuple[dataclasses.Field, Any, str]] = {}
-    for group, cls in groups.items():
+    for cls in groups.values():
         hints = type_hints(cls)
         for field in option_fields(cls):
             if not spec_of(field).cli:

@@ -65,7 +65,10 @@ def _run(
     opts: BuildOptions,
     loading: ModelLoading,
 ) -> None:
+    from rewardlab.cli.outputs import check_out_file
+
     with user_errors():
+        check_out_file(out)
         builder = registry.get(method)
         pools = load_pools(
             data, source.model, source.scores_column, source.gold_column,

@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import difflib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -63,16 +64,30 @@ def given_options(ctx: typer.Context, names: Sequence[str]) -> list[str]:
     return given
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is beyond the range of a float")
+    return value
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def parse_json_option(value: str | None, name: str) -> dict[str, Any]:
-    """A JSON object passed on the command line (e.g. ``--head-params '{"hidden": 64}'``)."""
+    """A JSON object passed on the command line (e.g. ``--head-params '{"hidden": 64}'``);
+    ``NaN``, ``Infinity`` and numbers beyond a float's range are refused."""
     if not value:
         return {}
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as err:
-        raise typer.BadParameter(f"{name} must be a JSON object: {err}") from None
+        parsed = json.loads(value, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise typer.BadParameter(f"must be a JSON object: {err}", param_hint=f"'{name}'") from None
     if not isinstance(parsed, dict):
-        raise typer.BadParameter(f"{name} must be a JSON object")
+        raise typer.BadParameter(
+            f"must be a JSON object, got {type(parsed).__name__}", param_hint=f"'{name}'"
+        )
     return parsed
 
 

@@ -25,14 +25,16 @@ def demo(
     seed: int = typer.Option(0, help="Seed of everything."),
 ) -> None:
     """Generate a preference task with a known gold reward, train a BT model, report."""
+    from rewardlab.cli.outputs import check_model_out, check_out_folder
     from rewardlab.lab.demo import DemoConfig, run_demo, summary_text
-    from rewardlab.models.io import check_model_out, save_model
+    from rewardlab.models.io import save_model
 
     config = DemoConfig(
         n_prompts=n_prompts, n_pairs=n_pairs, label_noise=label_noise,
         length_correlation=length_correlation, backbone=backbone, seed=seed,
     )
     with user_errors():
+        check_out_folder(out, files=("report.json", "summary.md"))
         check_model_out(out / "model", overwrite=False, option="--out")
         with progress_bar("encode") as progress:
             model, results = run_demo(config, progress)

@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
 def load_records(data: str, format: str, split: str = "train") -> list:
     """Comparison records of ``data`` through the data-format registry, or PRMBench
     one-to-many groups (``prmbench-groups``); ``split`` is the split of an ``hf:`` dataset."""
+    from rewardlab.data.errors import DataError
     from rewardlab.data.load import load_comparisons
 
     if format == "gsm8k":  # the registry's gsm8k loader, every group kept as read
@@ -57,6 +58,8 @@ def load_records(data: str, format: str, split: str = "train") -> list:
         return load_prmbench_groups(sorted(path.glob("*.jsonl.gz")) if path.is_dir() else [path])
     loaded = load_comparisons(data, format, split=split)
     console.print(f"data: {loaded.report.summary()}")
+    if not loaded.records:
+        raise DataError(f"no comparisons to evaluate ({loaded.report.summary()})", path=str(data))
     return loaded.records
 
 
@@ -95,12 +98,20 @@ def evaluate(
 ) -> None:
     """Evaluate a reward or preference model: a suite (with its length-only baseline) plus
     audit probes. Metrics are saved beside the model only when it is a rewardlab directory."""
+    from rewardlab.cli.outputs import check_out_file
     from rewardlab.data.formats.auto import detect_file_format
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.models.io import save_metrics
     from rewardlab.robust.loading import is_rewardlab_directory
 
     with user_errors():
+        check_out_file(out)
+        for path in rewardbench_files(out) if suite == "rewardbench" else ():
+            check_out_file(path)
+        if html is not None:
+            check_out_file(html, "--html")
+        if is_rewardlab_directory(model):
+            check_out_file(Path(model) / "metrics.json", "--model")
         if format == "auto" and detect_file_format(data) == "gsm8k":
             format = "gsm8k"
         if format in ONE_TO_MANY_FORMATS and suite == "pairs":
@@ -150,10 +161,12 @@ def compare(
     loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
+    from rewardlab.cli.outputs import check_out_file
     from rewardlab.evaluate.agreement import compare_models
     from rewardlab.evaluate.starc import starc_between
 
     with user_errors():
+        check_out_file(out)
         paths = parse_csv(model)
         if len(paths) < 2:
             raise ValueError(f"--model needs two or more model specs, got {len(paths)}")

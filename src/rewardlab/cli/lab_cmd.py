@@ -36,6 +36,7 @@ from rewardlab.cli.common import (
     user_errors,
     write_json,
 )
+from rewardlab.cli.outputs import check_out_file, check_out_folder
 from rewardlab.lab.overopt.components import ComponentsConfig
 from rewardlab.lab.overopt.policy_gradient import PGConfig
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig
@@ -241,6 +242,7 @@ def overopt(
     optimizers = tuple(choice(name, OPTIMIZERS, "--optimizer")
                        for name in _names(optimizer, "--optimizer"))
     with user_errors():
+        check_out_folder(out, files=("results.json", "report.html"))
         config = OveroptConfig(
             pool=pool,
             data=None if data is None else str(data),
@@ -332,6 +334,7 @@ def weak_to_strong(
 
     rate = _one_noise(noise)
     with user_errors():
+        check_out_file(out)
         config = WeakToStrongConfig(
             weak=weak,
             strong=strong,
@@ -397,6 +400,7 @@ def constrained(
 
     rate = _one_noise(noise)
     with user_errors():
+        check_out_file(out)
         config = ComponentsConfig(
             proxy_size=proxy_size,
             noise=rate,

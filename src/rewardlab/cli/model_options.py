@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 import typer
 
 from rewardlab.cli.common import parse_csv
-from rewardlab.models.lm.hub import DTYPES, HubModelOptions
+from rewardlab.models.lm.hub import DTYPES, HubModelOptions, check_device
 
 if typing.TYPE_CHECKING:
     from rewardlab.models.lm.judge import JudgeOptions
@@ -78,12 +79,7 @@ class ModelLoading:
 
     def hub(self) -> HubModelOptions:
         """Hugging Face loading options; ``--weights`` is parsed as comma-separated numbers."""
-        try:
-            weights = parse_csv(self.weights, float)
-        except ValueError:
-            raise ValueError(
-                f"--weights: expected comma-separated numbers, got {self.weights!r}"
-            ) from None
+        weights = parse_weights(self.weights)
         return HubModelOptions(
             max_length=self.max_length, dtype=self.dtype, device=self.device,
             token_budget=self.token_budget, trust_remote_code=self.trust_remote_code,
@@ -107,6 +103,36 @@ class ModelLoading:
         )
 
 
+def parse_weights(text: str | None) -> list[float]:
+    """``--weights w1,w2,…``: finite numbers, not all zero (a zero reward is no reward)."""
+    try:
+        weights = parse_csv(text, float)
+    except ValueError:
+        weights = [math.nan]
+    if not all(math.isfinite(w) for w in weights) or (weights and not any(weights)):
+        raise ValueError(
+            f"--weights: expected comma-separated finite numbers, not all zero, got {text!r}"
+        )
+    return weights
+
+
+def _check_weights(value: str | None) -> str | None:
+    try:
+        parse_weights(value)
+    except ValueError as err:
+        raise typer.BadParameter(str(err).removeprefix("--weights: ")) from None
+    return value
+
+
+def _check_device(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_device(value)
+        except ValueError as err:
+            raise typer.BadParameter(str(err).removeprefix("option 'device': ")) from None
+    return value
+
+
 def _str_or_none(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
@@ -126,7 +152,9 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         help="Hugging Face models: auto | bf16 | fp16 | fp32 (auto = bf16 on CUDA, fp32 on "
         "CPU).")),
     "device": (str | None, typer.Option(
-        None, "--device", help="Hugging Face models: torch device (default: CUDA if present).")),
+        None, "--device", callback=_check_device,
+        help="Hugging Face models: torch device, cpu | cuda | cuda:N | mps (default: CUDA if "
+        "present).")),
     "token_budget": (int, typer.Option(
         16384, "--token-budget", min=1,
         help="Hugging Face models: padded tokens per batch (inputs sorted by length).")),
@@ -134,7 +162,7 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         False, "--trust-remote-code",
         help="Allow a Hugging Face model whose config runs its own code (auto_map).")),
     "weights": (str | None, typer.Option(
-        None, "--weights",
+        None, "--weights", callback=_check_weights,
         help="Multi-output Hugging Face models: reward = sum of w_k * output_k, given as "
         "w1,w2,… (default: the mean of the outputs).")),
     "judge_pairwise_template": (Path | None, typer.Option(

@@ -22,6 +22,7 @@ from rewardlab.cli.model_options import (
     model_option,
     with_model_loading,
 )
+from rewardlab.cli.outputs import check_out_file
 from rewardlab.cli.rewards_option import reference_column_option, rewards_option
 
 
@@ -64,6 +65,7 @@ def score(
             "--rewards takes none of --uncertainty, --aggregate and --attributes"
         )
     with user_errors():
+        check_out_file(out)
         if rewards is not None:
             from rewardlab.robust.recipe import load_rewards
 

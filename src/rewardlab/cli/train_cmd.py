@@ -18,6 +18,7 @@ the regularizers of ``rewardlab.models.training.regularizers``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -33,19 +34,22 @@ from rewardlab.cli.common import (
     progress_bar,
     user_errors,
 )
+from rewardlab.cli.train_checks import check_head_params, check_loss_params
 from rewardlab.models.training.config import LoopOptions
 
 
 def parse_l2(value: str) -> float | str:
-    """``--l2``: 'auto' or a non-negative number."""
+    """``--l2``: 'auto' or a finite non-negative number."""
     if value == "auto":
         return value
     try:
         weight = float(value)
     except ValueError:
         weight = float("nan")
-    if not weight >= 0:  # also refuses NaN
-        raise typer.BadParameter(f"--l2 must be 'auto' or a number >= 0, got {value!r}")
+    if not 0 <= weight < math.inf:  # also refuses NaN
+        raise typer.BadParameter(
+            f"must be 'auto' or a finite number >= 0, got {value!r}", param_hint="'--l2'"
+        )
     return weight
 
 
@@ -162,12 +166,13 @@ def train(
     ),
 ) -> None:
     """Train a Bradley-Terry (or other loss) reward model and save it as a directory."""
+    from rewardlab.cli.outputs import check_model_out
     from rewardlab.data.fingerprint import fingerprint
     from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
     from rewardlab.features.backbones import build_backbone
-    from rewardlab.models.io import check_model_out, load_model, save_model
+    from rewardlab.models.io import load_model, save_model
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import TrainConfig
     from rewardlab.models.training.fit import train_reward_model
@@ -175,15 +180,22 @@ def train(
     if lr is not None and not lr > 0:
         raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
     check_names(head, loss, backbone)
+    kind = training_kind(head, backbone)
+    head_options = parse_json_option(head_params, "--head-params")
+    loss_options = parse_json_option(loss_params, "--loss-params")
+    if kind in ("head", "backbone ensemble"):
+        check_head_params(head, head_options, ensemble)
+    if kind != "structured":
+        check_loss_params(loss, loss_options)
     with user_errors():
+        check_model_out(out, overwrite)
         l2_weight = parse_l2(l2)
         if int8 and ("," in backbone or not backbone.startswith("encoder")):
             raise ValueError(
                 f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}"
             )
         backbone_options = {"quantize": True} if int8 else {}
-        check_model_out(out, overwrite)
-        refuse_ignored(ctx, training_kind(head, backbone), backbone)
+        refuse_ignored(ctx, kind, backbone)
         if head in STRUCTURED and "," in backbone:
             raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         overrides = {
@@ -191,7 +203,6 @@ def train(
             for name, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size))
             if value is not None
         }
-        head_options = parse_json_option(head_params, "--head-params")
         if head in STRUCTURED:
             head_options = structured_options(ctx, head_options, dict(overrides, seed=seed))
             STRUCTURED.get(head).parse_options(head, head_options)  # before the data is read
@@ -211,7 +222,7 @@ def train(
             head=head,
             head_params=head_options,
             loss=loss,
-            loss_params=parse_json_option(loss_params, "--loss-params"),
+            loss_params=loss_options,
             n_members=ensemble,
             bootstrap=bootstrap,
             center_weight=center_weight,

@@ -11,6 +11,18 @@ Remote code: a ``config.json`` with an ``auto_map`` entry needs the model's own
 Python code. Loading it runs that code, so it is refused unless the user
 passes ``trust_remote_code=True`` (``--trust-remote-code``).
 
+Checks on load (:func:`load_tokenizer`, :func:`load_pretrained`), each a
+:class:`~rewardlab.data.errors.DataError` naming the folder: a tokenizer or model
+that transformers cannot read (a corrupt ``config.json``, ``tokenizer.json`` or
+safetensors file, shapes that do not fit the config); a tokenizer that reads
+every word as unknown (transformers builds an empty BERT tokenizer from a
+folder without tokenizer files, which would score every text as ``[UNK]``); a
+tokenizer with more tokens than the model embeds; weights the checkpoint lacks
+(transformers would initialise them at random: a base model without its reward
+head, a classifier loaded as a judge); weights holding NaN or ±Inf. A
+``device`` that does not exist on this machine is refused when the options are
+made (:func:`check_device`).
+
 :class:`HubModelOptions` holds the loading options every Hugging Face model
 shares (the CLI turns its fields into flags).
 """
@@ -51,12 +63,102 @@ class HubModelOptions:
     weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.device is not None:
+            check_device(self.device)
         if self.dtype not in DTYPES:
             raise ValueError(f"option 'dtype': {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.max_length is not None and self.max_length < 8:
             raise ValueError(f"option 'max_length': must be at least 8, got {self.max_length}")
         if self.token_budget < 1:
             raise ValueError(f"option 'token_budget': must be positive, got {self.token_budget}")
+
+
+DEVICE_KINDS = "cpu, cuda, cuda:N or mps"
+PROBE = "the sky is blue and the water is green"
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` (``option 'device': …``) unless ``device`` is cpu, an existing
+    CUDA device or an available mps device."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"option 'device': {device!r} is not a device ({DEVICE_KINDS})"
+        ) from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (parsed.index or 0) >= count:
+            raise ValueError(
+                f"option 'device': {device!r} does not exist on this machine "
+                f"({count} CUDA device(s) visible)"
+            )
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"option 'device': {device!r} is not available on this machine")
+    elif parsed.type != "cpu":
+        raise ValueError(f"option 'device': {device!r} is not supported ({DEVICE_KINDS})")
+
+
+def _reason(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    first = lines[0] if lines else ""
+    return f"{type(err).__name__}: {first[:300]}" if first else type(err).__name__
+
+
+def load_tokenizer(folder: str | Path, trust_remote_code: bool = False) -> Any:
+    """The tokenizer of a Hugging Face folder, checked to know at least one word of
+    :data:`PROBE` (see the module doc)."""
+    from transformers import AutoTokenizer
+
+    from rewardlab.data.errors import DataError
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    except Exception as err:  # noqa: BLE001 - transformers raises many kinds for a bad folder
+        raise DataError(f"cannot load the tokenizer ({_reason(err)})", path=str(folder)) from None
+    ids = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
+    unknown = tokenizer.unk_token_id
+    if not ids or (unknown is not None and all(i == unknown for i in ids)):
+        raise DataError(
+            "the tokenizer reads every word as unknown; the folder lacks its tokenizer files "
+            "(tokenizer.json, tokenizer_config.json, vocab.txt, …)", path=str(folder),
+        )
+    return tokenizer
+
+
+def load_pretrained(auto_class: Any, folder: str | Path, tokenizer: Any, **kwargs: Any) -> Any:
+    """``auto_class.from_pretrained(folder)`` with the checks of the module doc."""
+    import torch
+
+    from rewardlab.data.errors import DataError
+
+    what = auto_class.__name__.removeprefix("AutoModelFor")
+    try:
+        model, info = auto_class.from_pretrained(str(folder), output_loading_info=True, **kwargs)
+    except Exception as err:  # noqa: BLE001 - transformers raises many kinds for a bad folder
+        raise DataError(f"cannot load the model as {what} ({_reason(err)})",
+                        path=str(folder)) from None
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise DataError(
+            f"the checkpoint lacks weights of a {what} model ({shown}); transformers would "
+            "initialise them at random", path=str(folder),
+        )
+    for name, tensor in model.named_parameters():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise DataError(f"weight {name!r} holds NaN or infinite values", path=str(folder))
+    embeddings = model.get_input_embeddings()
+    size = getattr(embeddings, "num_embeddings", None)
+    if size is not None and len(tokenizer) > size:
+        raise DataError(
+            f"the tokenizer has {len(tokenizer)} tokens but the model embeds {size}: they do "
+            "not belong together", path=str(folder),
+        )
+    return model
 
 
 def resolve_device(device: str | None) -> Any:

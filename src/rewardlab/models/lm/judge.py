@@ -50,6 +50,8 @@ from rewardlab.models.lm.chat import encode, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
     check_remote_code,
+    load_pretrained,
+    load_tokenizer,
     read_hf_config,
     resolve_device,
     resolve_dtype,
@@ -61,6 +63,7 @@ POINTWISE_FIELDS = ("prompt", "response")
 RATINGS = ("scale", "yes-no")
 SCALE_LABELS = tuple(str(k) for k in range(1, 11))
 SMOLLM2 = "smollm2"
+CAUSAL_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
 @dataclass(frozen=True)
@@ -248,18 +251,25 @@ def judge_source(path: str) -> Path:
 def load_judge(path: str, options: JudgeOptions | None = None,
                hub: HubModelOptions | None = None) -> LLMJudge:
     """An :class:`LLMJudge` from ``smollm2``, ``hf:ORG/NAME`` or a causal-LM folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     hub = hub or HubModelOptions()
     folder = judge_source(path)
     config = read_hf_config(folder)
     check_remote_code(folder, config, hub.trust_remote_code)
+    archs = config.get("architectures") or []
+    if archs and not any(a.endswith(CAUSAL_ARCHITECTURES) for a in archs):
+        raise ValueError(
+            f"{Path(folder) / 'config.json'}: architectures {archs} is not a causal LM, so it "
+            f"cannot judge; a sequence classifier is a reward model: pass --model {folder}"
+        )
     device = resolve_device(hub.device)
     remote = hub.trust_remote_code
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=remote)
+    tokenizer = load_tokenizer(folder, remote)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        str(folder), dtype=resolve_dtype(hub.dtype, device), trust_remote_code=remote
+    model = load_pretrained(
+        AutoModelForCausalLM, folder, tokenizer,
+        dtype=resolve_dtype(hub.dtype, device), trust_remote_code=remote,
     )
     return LLMJudge(model.to(device), tokenizer, options, hub, name=f"judge:{path}")

@@ -28,13 +28,20 @@ than 16,384 on 2 cores); BERT encoders run padding-free
 quantization: faster, not exact, so its vectors live in their own cache
 folder. Every vector goes to the cache, so a second run, a new head or an
 ensemble re-encodes nothing.
+
+The cache is filled as the vectors are computed, not at the end: every
+:data:`FLUSH_TEXTS` texts or :data:`FLUSH_SECONDS` seconds, whichever comes
+first, the vectors computed since the last flush become one shard. An encode
+that is killed (or fails) part way keeps what it flushed, and the next run
+encodes only the texts the first did not reach.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +56,10 @@ from rewardlab.features.fast_encode import (
     token_budget_batches,
 )
 from rewardlab.features.join import join_truncated
+
+FLUSH_TEXTS = 2048
+FLUSH_SECONDS = 60.0
+BatchCallback = Callable[[np.ndarray, np.ndarray], None]
 
 
 def bundled_encoder_path() -> str:
@@ -225,8 +236,14 @@ class SentenceEncoder:
         mask = mask.to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
-    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        """Embeddings of ``texts`` in their original order, float32 (n, dim)."""
+    def encode(
+        self,
+        texts: Sequence[str],
+        progress: ProgressCallback | None = None,
+        on_batch: BatchCallback | None = None,
+    ) -> np.ndarray:
+        """Embeddings of ``texts`` in their original order, float32 (n, dim);
+        ``on_batch(indices, vectors)`` gets each batch as soon as it is computed."""
         torch = self.torch
         ids = self.token_ids(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -235,10 +252,46 @@ class SentenceEncoder:
             for idx in token_budget_batches([len(x) for x in ids], self.max_tokens, self.batch_size):
                 pooled = self._pooled([ids[i] for i in idx])
                 out[idx] = pooled.float().numpy()
+                if on_batch is not None:
+                    on_batch(idx, out[idx])
                 done += len(idx)
                 if progress is not None:
                     progress(done, len(texts))
         return out
+
+
+class _Flusher:
+    """Collects the vectors of ``texts`` batch by batch and stores them in ``cache`` every
+    :data:`FLUSH_TEXTS` texts or :data:`FLUSH_SECONDS` seconds, and when the block ends,
+    normally or by an error (what was computed is kept)."""
+
+    def __init__(self, cache: EmbeddingCache, texts: Sequence[str]) -> None:
+        self.cache = cache
+        self.texts = texts
+        self.indices: list[np.ndarray] = []
+        self.vectors: list[np.ndarray] = []
+        self.pending = 0
+        self.since = time.monotonic()
+
+    def add(self, indices: np.ndarray, vectors: np.ndarray) -> None:
+        self.indices.append(np.asarray(indices))
+        self.vectors.append(np.array(vectors, dtype=np.float32))
+        self.pending += len(indices)
+        if self.pending >= FLUSH_TEXTS or time.monotonic() - self.since >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            order = np.concatenate(self.indices)
+            self.cache.store([self.texts[i] for i in order], np.concatenate(self.vectors))
+        self.indices, self.vectors, self.pending = [], [], 0
+        self.since = time.monotonic()
+
+    def __enter__(self) -> _Flusher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
 
 
 class EncoderBackbone:
@@ -308,11 +361,13 @@ class EncoderBackbone:
         return self.dim - 1
 
     def embed(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        """Embeddings of distinct texts, from the cache where possible."""
+        """Embeddings of distinct texts, from the cache where possible; new vectors are
+        stored as they are computed (see the module doc)."""
         found, missing = self.cache.lookup(texts)
         if missing:
-            fresh = self.encoder.encode([texts[i] for i in missing], progress)
-            self.cache.store([texts[i] for i in missing], fresh)
+            todo = [texts[i] for i in missing]
+            with _Flusher(self.cache, todo) as flusher:
+                fresh = self.encoder.encode(todo, progress, flusher.add)
             for i, vector in zip(missing, fresh, strict=True):
                 found[i] = vector
         elif progress is not None:

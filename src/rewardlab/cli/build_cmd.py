@@ -32,7 +32,13 @@ from rewardlab.cli.model_options import (
 from rewardlab.cli.pools import BON_MODEL_HELP, POOL_HELP, POOL_REWARDS_HELP, load_pools
 from rewardlab.cli.rewards_option import reference_column_option, rewards_option
 from rewardlab.data.io import write_jsonl
-from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS, Builder, BuildOptions
+from rewardlab.optimize.methods import (
+    PAIR_METHODS,
+    SFT_METHODS,
+    Builder,
+    BuildOptions,
+    check_options,
+)
 from rewardlab.registry import Registry
 
 
@@ -69,6 +75,7 @@ def _run(
 
     with user_errors():
         check_out_file(out)
+        check_options(method, opts)
         builder = registry.get(method)
         pools = load_pools(
             data, source.model, source.scores_column, source.gold_column,

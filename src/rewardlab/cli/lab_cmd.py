@@ -204,7 +204,8 @@ def overopt(
         help="synthetic: ρ, how much more correct answers explain",
     ),
     pool_size: int = typer.Option(
-        ARENA.pool_size, "--pool-size", min=1, help="synthetic: candidates per test prompt"
+        ARENA.pool_size, "--pool-size", min=2,
+        help="synthetic: candidates per test prompt (best-of-n needs two)"
     ),
     test_prompts: int = typer.Option(
         ARENA.test_prompts, "--test-prompts", min=1, help="synthetic: test prompts"
@@ -314,7 +315,7 @@ def weak_to_strong(
         help="label-flip rate of the gold labels, in [0, 0.5]; one value (a comma list of one)",
     ),
     pool_size: int = typer.Option(
-        W2S.synthetic.pool_size, "--pool-size", min=1, help="candidates per test prompt"
+        W2S.synthetic.pool_size, "--pool-size", min=2, help="candidates per test prompt (at least two)"
     ),
     test_prompts: int = typer.Option(
         W2S.synthetic.test_prompts, "--test-prompts", min=1, help="test prompts"
@@ -384,7 +385,7 @@ def constrained(
         CON.lagrange_lr, "--lagrange-lr", callback=POSITIVE, help="multiplier step"
     ),
     pool_size: int = typer.Option(
-        CON.synthetic.pool_size, "--pool-size", min=1, help="candidates per test prompt"
+        CON.synthetic.pool_size, "--pool-size", min=2, help="candidates per test prompt (at least two)"
     ),
     test_prompts: int = typer.Option(
         ARENA.test_prompts, "--test-prompts", min=1, help="test prompts"

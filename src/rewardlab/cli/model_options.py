@@ -211,6 +211,34 @@ def split_specs(spec: str) -> list[str]:
     return [part.strip() for part in spec.split(",") if part.strip()]
 
 
+HUB_FLAGS = ("max_length", "dtype", "device", "token_budget", "trust_remote_code")
+"""Flags of Hugging Face classifiers and judges; ``weights`` is a classifier's, ``judge_*``
+a judge's (one judge spec, not a member of a comma list)."""
+
+
+def refuse_unused_flags(specs: list[str], loading: ModelLoading) -> None:
+    """``ValueError`` naming a loading flag set away from its default that none of ``specs``
+    reads (``--weights`` with a rewardlab model, ``--judge-rating`` without a judge)."""
+    from rewardlab.robust.loading import JUDGE_PREFIX, is_rewardlab_directory
+
+    judges = [s for s in specs if s.startswith(JUDGE_PREFIX)]
+    classifiers = [s for s in specs if s not in judges and not is_rewardlab_directory(s)]
+    defaults = ModelLoading()
+    for name in LOADING_PARAMETERS:
+        if getattr(loading, name) == getattr(defaults, name):
+            continue
+        if name.startswith("judge_"):
+            used = len(specs) == 1 and bool(judges)
+        else:
+            used = bool(classifiers) if name == "weights" else bool(classifiers or judges)
+        if not used:
+            flag = "--" + name.replace("_", "-")
+            what = ("a judge (--model judge:PATH, alone)" if name.startswith("judge_") else
+                    "Hugging Face classifiers" if name == "weights" else
+                    "Hugging Face models and judges")
+            raise ValueError(f"{flag} applies to {what}; --model {','.join(specs)} has none")
+
+
 def load_model_option(
     spec: str,
     loading: ModelLoading | None = None,
@@ -220,6 +248,7 @@ def load_model_option(
     """The model of ``--model spec``: one model, or an ensemble of a comma list of specs."""
     loading = loading or ModelLoading()
     specs = split_specs(spec)
+    refuse_unused_flags(specs, loading)
     if len(specs) > 1:
         from rewardlab.robust.loading import load_reward_ensemble
 
@@ -229,3 +258,14 @@ def load_model_option(
 
     return load_reward_model(spec, aggregate=aggregate, center=center, hub=loading.hub(),
                              judge=loading.judge())
+
+
+def require_score(model: Any, spec: str) -> Any:
+    """``model`` when it has a reward per response (``score``); a preference model (a GPM,
+    ``prob`` only) is a ``ValueError`` naming the commands that take it."""
+    if not hasattr(model, "score"):
+        raise ValueError(
+            f"--model {spec}: a preference model (it compares two responses, prob) gives no "
+            "reward per response; use it with eval, compare, bon or build"
+        )
+    return model

@@ -20,6 +20,7 @@ from rewardlab.cli.model_options import (
     aggregate_option,
     load_model_option,
     model_option,
+    require_score,
     with_model_loading,
 )
 from rewardlab.cli.outputs import check_out_file
@@ -71,7 +72,7 @@ def score(
 
             reward_model = load_rewards(rewards)
         else:
-            reward_model = load_model_option(model, loading, aggregate)
+            reward_model = require_score(load_model_option(model, loading, aggregate), model)
         rows, lines = [], []
         for line, row in read_rows(data):
             for name in ("prompt", "response"):

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +113,31 @@ class _Where:
     def number(self, key: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.error(key, f"expected a finite number, got {value!r}")
         return float(value)
+
+
+FLOAT_1_2 = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)[eE][-+]?[0-9]+
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+"""YAML 1.2's floats: PyYAML follows YAML 1.1, whose floats need a dot, so it reads
+``1e-3`` as the string "1e-3"; a recipe reads it as the number 0.001."""
+
+
+def _yaml_loader(yaml: Any) -> type:
+    """PyYAML's SafeLoader that also reads YAML 1.2 floats (:data:`FLOAT_1_2`)."""
+
+    class RecipeLoader(yaml.SafeLoader):
+        pass
+
+    RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_1_2, list("-+0123456789."))
+    return RecipeLoader
 
 
 def read_recipe_file(path: str | Path) -> RecipeSpec:
@@ -128,7 +154,7 @@ def read_recipe_file(path: str | Path) -> RecipeSpec:
         except ImportError:
             raise ImportError("YAML recipes need PyYAML: pip install 'rewardlab[verify]'") from None
         try:
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_yaml_loader(yaml))  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as err:
             raise where.error("", f"not valid YAML: {err}") from None
     else:

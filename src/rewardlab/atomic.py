@@ -149,7 +149,7 @@ def output_problem(path: str | Path, kind: str = "file") -> str | None:
     if info is not None:
         mode = info.st_mode
         if stat.S_ISLNK(mode):
-            return "is a symbolic link; give the folder itself"
+            return "is a symbolic link" + (" loop" if _loops(path) else "; give the folder itself")
         if kind == "file" and stat.S_ISDIR(mode):
             return "is a folder, not a file"
         if kind != "file" and stat.S_ISREG(mode):
@@ -171,6 +171,14 @@ def output_problem(path: str | Path, kind: str = "file") -> str | None:
             return f"cannot create it in {parent} (permission denied)"
         return None
     return None
+
+
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return False
 
 
 def _check_output(path: Path, shown: str | Path, kind: str) -> None:

@@ -22,7 +22,7 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.common import SEED_MAX, console, user_errors
 from rewardlab.cli.model_options import (
     ModelLoading,
     aggregate_option,
@@ -113,7 +113,7 @@ def build_sft(
         "best-worst", "--strategy", help="filtration: best | best-random | best-worst | tails"
     ),
     conversational: bool = typer.Option(False, "--conversational", help="write messages rows"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:
@@ -151,7 +151,7 @@ def build_pairs(
     template: str = typer.Option(
         BuildOptions.template, "--template", help="reward-augmented: uses {score} and {prompt}"
     ),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:

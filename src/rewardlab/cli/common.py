@@ -91,6 +91,23 @@ def parse_json_option(value: str | None, name: str) -> dict[str, Any]:
     return parsed
 
 
+SEED_MAX = 2**32 - 1
+"""The largest ``--seed`` (numpy and torch take seeds in [0, 2³²) alike)."""
+
+
+def check_backbone(spec: str, option: str) -> str:
+    """``spec`` when every comma-separated backbone spec in it names a known kind; else a
+    bad option naming ``option`` with the registry's did-you-mean."""
+    from rewardlab.features.backbones import parse_spec
+
+    for part in spec.split(","):
+        try:
+            parse_spec(part)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint=f"'{option}'") from None
+    return spec
+
+
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70

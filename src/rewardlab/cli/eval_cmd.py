@@ -17,7 +17,14 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, parse_csv, user_errors, write_json
+from rewardlab.cli.common import (
+    SEED_MAX,
+    choice,
+    console,
+    parse_csv,
+    user_errors,
+    write_json,
+)
 from rewardlab.cli.model_options import (
     SPEC_HELP,
     ModelLoading,
@@ -63,6 +70,12 @@ def load_records(data: str, format: str, split: str = "train") -> list:
     return loaded.records
 
 
+def _check_suite(name: str) -> str:
+    from rewardlab.evaluate.suite import SUITES
+
+    return choice(name, SUITES, "--suite")
+
+
 def rewardbench_files(out: Path) -> tuple[Path, Path]:
     """Where ``--suite rewardbench`` writes RewardBench's own JSON files beside ``out``:
     ``res.json`` → ``res.rewardbench.json`` ({subset: score}) and ``res.scores.json``
@@ -86,14 +99,16 @@ def evaluate(
     format: str = typer.Option(
         "auto", help=EVAL_FORMAT_HELP, callback=registered("format", (PRMBENCH_GROUPS,))
     ),
-    suite: str = typer.Option("pairs", help="{suites}"),
+    suite: str = typer.Option("pairs", help="{suites}", callback=lambda v: _check_suite(v)),
     probes: str = typer.Option(
         "", help="Audit probes, a comma list of {probes}", callback=registered("probe", many=True)
     ),
     html: Path = typer.Option(None, help="Also write a self-contained HTML report here."),
     aggregate: str = aggregate_option(),
     attack_budget: int = typer.Option(128, min=1, help="Queries per pair for the attack probe."),
-    seed: int = typer.Option(0, help="Seed of probes that sample."),
+    seed: int = typer.Option(
+        0, min=0, max=SEED_MAX, help="Seed of probes that sample."
+    ),
     loading: ModelLoading = None,
 ) -> None:
     """Evaluate a reward or preference model: a suite (with its length-only baseline) plus

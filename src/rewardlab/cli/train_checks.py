@@ -12,6 +12,8 @@ bad-option line (exit 2) instead of an error after the texts are encoded.
   ``label``, ``weights``, :attr:`~rewardlab.models.losses.base.Objective.unit_params`).
   A value must have the kind of the default (a number for a float, true/false for a
   bool).
+* ``--init-from``: the saved model must have the backbone and the member count of the
+  run (:func:`check_init`), checked before the data is read.
 """
 
 from __future__ import annotations
@@ -72,3 +74,18 @@ def check_loss_params(loss: str, params: dict[str, Any]) -> None:
                 f"{key!r} of loss {loss!r} must be a {type(default).__name__}, got {value!r}",
                 param_hint="'--loss-params'",
             )
+
+
+def check_init(init: Any, path: Any, backbone: Any, ensemble: int) -> None:
+    """``ValueError`` naming ``--init-from`` when the saved model ``init`` cannot be continued
+    with ``backbone`` and ``--ensemble``."""
+    if init.backbone.config() != backbone.config():
+        raise ValueError(
+            f"--init-from {path}: its backbone {init.backbone.config()} is not the run's "
+            f"{backbone.config()}; pass the --backbone it was trained with"
+        )
+    if init.n_members != ensemble:
+        raise ValueError(
+            f"--init-from {path}: it has {init.n_members} member(s); pass --ensemble "
+            f"{init.n_members}"
+        )

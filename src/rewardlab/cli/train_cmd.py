@@ -26,6 +26,8 @@ import typer
 from rewardlab.cli.choices import head_names, registered
 from rewardlab.cli.command import command
 from rewardlab.cli.common import (
+    SEED_MAX,
+    check_backbone,
     choice,
     console,
     given_options,
@@ -34,7 +36,7 @@ from rewardlab.cli.common import (
     progress_bar,
     user_errors,
 )
-from rewardlab.cli.train_checks import check_head_params, check_loss_params
+from rewardlab.cli.train_checks import check_head_params, check_init, check_loss_params
 from rewardlab.models.training.config import LoopOptions
 
 
@@ -57,16 +59,11 @@ def check_names(head: str, loss: str, backbone: str) -> None:
     """Refuse an unknown ``--head`` (heads and structured models), ``--loss`` or backbone
     kind as a bad option with the registry's did-you-mean, before any data is read
     (``--format`` is checked when it is parsed)."""
-    from rewardlab.features.backbones import parse_spec
     from rewardlab.models.losses import LOSSES
 
     choice(head, head_names(), "--head")
     lookup(LOSSES, loss, "--loss")
-    for spec in backbone.split(","):
-        try:
-            parse_spec(spec)
-        except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint="'--backbone'") from None
+    check_backbone(backbone, "--backbone")
 
 
 def register(app: typer.Typer) -> None:
@@ -153,7 +150,7 @@ def train(
         0.1, min=0.0, max=0.99, help="Fraction of training prompts for early stopping."
     ),
     seed: int = typer.Option(
-        LoopOptions.seed, help="Seed for splits, initialization and data order."
+        LoopOptions.seed, min=0, max=SEED_MAX, help="Seed for splits, initialization and data order."
     ),
     min_gap: float = typer.Option(0.1, help="alpaca-eval: skip pairs with a smaller judge gap."),
     pairs_per_instruction: int = typer.Option(
@@ -167,6 +164,7 @@ def train(
 ) -> None:
     """Train a Bradley-Terry (or other loss) reward model and save it as a directory."""
     from rewardlab.cli.outputs import check_model_out
+    from rewardlab.data.errors import DataError
     from rewardlab.data.fingerprint import fingerprint
     from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
@@ -207,6 +205,10 @@ def train(
             head_options = structured_options(ctx, head_options, dict(overrides, seed=seed))
             STRUCTURED.get(head).parse_options(head, head_options)  # before the data is read
         init = None if init_from is None else load_model(init_from)
+        head_backbone = None
+        if init is not None:  # refused here, before the data is read, when it cannot continue
+            head_backbone = build_backbone(backbone, **backbone_options)
+            check_init(init, init_from, head_backbone, ensemble)
         options = {}
         if format in ("alpaca-eval", "auto") and alpaca_eval_files(data) is not None:
             options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_instruction,
@@ -214,6 +216,8 @@ def train(
         loaded = load_comparisons(data, format, **options)
         console.print(f"data: {loaded.report.summary()}")
         records = loaded.records
+        if not records:
+            raise DataError(f"nothing to train on ({loaded.report.summary()})", path=str(data))
         test: list = []
         if test_fraction > 0:
             records, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
@@ -250,7 +254,7 @@ def train(
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
                 train_records,
-                build_backbone(backbone, **backbone_options),
+                head_backbone or build_backbone(backbone, **backbone_options),
                 config,
                 val_records,
                 data_fingerprint=fingerprint(loaded.records),

@@ -10,7 +10,10 @@ A command decorated with :func:`with_model_loading` gains the flags of
 ``--token-budget``, ``--trust-remote-code``, ``--weights`` and the
 ``--judge-*`` flags) and receives them as one ``loading: ModelLoading``
 argument; :func:`load_model_option` loads the model with them. They apply to
-Hugging Face models and judges only; a rewardlab directory ignores them.
+Hugging Face models and judges only (``--weights`` to classifiers, ``--judge-*`` to one
+judge): given with models that read none of them, they are refused
+(:func:`refuse_unused_flags`), not ignored. ``--device`` must exist on this machine,
+``--weights`` be finite numbers, not all zero; both are checked as options (exit 2).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import typer
 
-from rewardlab.cli.common import parse_csv
+from rewardlab.cli.common import choice, parse_csv
 from rewardlab.models.lm.hub import DTYPES, HubModelOptions, check_device
 
 if typing.TYPE_CHECKING:
@@ -124,6 +127,14 @@ def _check_weights(value: str | None) -> str | None:
     return value
 
 
+def _check_rating(value: str) -> str:
+    if value == "scale":
+        return value
+    from rewardlab.models.lm.judge import RATINGS  # torch: only when another is asked for
+
+    return choice(value, RATINGS, "--judge-rating")
+
+
 def _check_device(value: str | None) -> str | None:
     if value is not None:
         try:
@@ -172,7 +183,7 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         None, "--judge-rating-template",
         help="Judges: rating prompt file with {prompt}, {response}.")),
     "judge_rating": (str, typer.Option(
-        "scale", "--judge-rating",
+        "scale", "--judge-rating", callback=lambda v: _check_rating(v),
         help="Judges: scale (the expected 1-10 rating) | yes-no (P(Yes)).")),
     "judge_max_field_tokens": (int, typer.Option(
         512, "--judge-max-field-tokens", min=1,
@@ -219,14 +230,16 @@ a judge's (one judge spec, not a member of a comma list)."""
 def refuse_unused_flags(specs: list[str], loading: ModelLoading) -> None:
     """``ValueError`` naming a loading flag set away from its default that none of ``specs``
     reads (``--weights`` with a rewardlab model, ``--judge-rating`` without a judge)."""
+    defaults = ModelLoading()
+    given = [name for name in LOADING_PARAMETERS
+             if getattr(loading, name) != getattr(defaults, name)]
+    if not given:
+        return
     from rewardlab.robust.loading import JUDGE_PREFIX, is_rewardlab_directory
 
     judges = [s for s in specs if s.startswith(JUDGE_PREFIX)]
     classifiers = [s for s in specs if s not in judges and not is_rewardlab_directory(s)]
-    defaults = ModelLoading()
-    for name in LOADING_PARAMETERS:
-        if getattr(loading, name) == getattr(defaults, name):
-            continue
+    for name in given:
         if name.startswith("judge_"):
             used = len(specs) == 1 and bool(judges)
         else:

@@ -15,7 +15,11 @@ in this order:
 * ``refused``: everything as it must be.
 
 Set ``REWARDLAB_SUITE_TALLY=FILE`` to append one JSON line ``{"case", "command",
-"outcome"}`` per case run, for a tally of the whole suite.
+"outcome"}`` per case run; ``python tests/bad_input_kit.py FILE`` prints the tally (cases
+per command, and the count of each outcome)::
+
+    REWARDLAB_SUITE_TALLY=/tmp/tally.jsonl pytest tests/test_bad_input_suite*.py -m ""
+    python tests/bad_input_kit.py /tmp/tally.jsonl
 """
 
 from __future__ import annotations
@@ -111,6 +115,18 @@ def classify(result_output: str, exception: BaseException | None, exit_code: int
     return "refused", errors[0]
 
 
+GROUPS = ("build", "data", "lab")
+
+
+def command_of(args: Sequence[object]) -> str:
+    """The command path of a command line (``build sft``), global options skipped."""
+    words = [str(a) for a in args]
+    i = 0
+    while words[i].startswith("--"):
+        i += 2
+    return " ".join(words[i:i + 2]) if words[i] in GROUPS else words[i]
+
+
 def record(case: str, command: str, result: str) -> None:
     tally = os.environ.get("REWARDLAB_SUITE_TALLY")
     if tally:
@@ -119,13 +135,14 @@ def record(case: str, command: str, result: str) -> None:
 
 
 def check(root: Path, args: Sequence[object], code: int | Sequence[int], named: Sequence[str],
-          case: str, command: str, keeps: Sequence[Path] = ()) -> str:
-    """Run ``args`` in-process; assert the outcome is ``refused``; return the error line."""
+          case: str, variant: str, keeps: Sequence[Path] = ()) -> str:
+    """Run ``args`` in-process; assert the outcome is ``refused``; return the error line.
+    ``variant`` (how the command was called) and ``case`` name the case in the tally."""
     before = entries(root)
     result = runner.invoke(app, [str(a) for a in args])
     found, detail = classify(result.output, result.exception, result.exit_code, code, named,
                              before, entries(root), keeps)
-    record(case, command, found)
+    record(f"{variant}/{case}", command_of(args), found)
     assert found == "refused", f"{found}: {detail}"
     return detail
 
@@ -182,9 +199,10 @@ def check_batch(cases: list[dict]) -> dict[str, list[str]]:
     return results
 
 
-def run_unprivileged(cases: list[dict]) -> dict[str, list[str]]:
+def run_unprivileged(cases: list[dict], case: str) -> dict[str, list[str]]:
     """:func:`check_batch` in a child process that file permissions apply to: as root, one
-    without the capabilities to override them (``setpriv``)."""
+    without the capabilities to override them (``setpriv``); each result is recorded in the
+    tally as ``case``. Empty when such a process cannot be made."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"),
                OMP_NUM_THREADS="1")
     command = [sys.executable, "-c", DRIVER, str(Path(__file__).parent), json.dumps(cases)]
@@ -196,4 +214,24 @@ def run_unprivileged(cases: list[dict]) -> dict[str, list[str]]:
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     marker = [line for line in done.stdout.splitlines() if line.startswith("RESULTS")]
     assert marker, done.stdout[-2000:] + done.stderr[-2000:]
-    return json.loads(marker[0][len("RESULTS"):])
+    results = json.loads(marker[0][len("RESULTS"):])
+    for entry in cases:
+        record(f"{entry['id']}/{case}", command_of(entry["args"]), results[entry["id"]][0])
+    return results
+
+
+def tally(path: str | Path) -> str:
+    """The table of a ``REWARDLAB_SUITE_TALLY`` file: cases per command and per outcome."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+    per_command = Counter(row["command"] for row in rows)
+    outcomes = Counter(row["outcome"] for row in rows)
+    lines = [f"{len(rows)} cases"]
+    lines += [f"  {command:<22} {count}" for command, count in sorted(per_command.items())]
+    lines += ["outcomes:"] + [f"  {name:<22} {outcomes.get(name, 0)}" for name in OUTCOMES]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(tally(sys.argv[1]))

@@ -29,7 +29,6 @@ from bad_input_kit import (
     pairs_rows,
     plant,
     pool_rows,
-    record,
     run_unprivileged,
     write_jsonl,
 )
@@ -257,6 +256,7 @@ def test_corrupt_data_file(tmp_path, models, command, case):
     check(tmp_path, args, code, named, case, command, keeps)
 
 
+@pytest.mark.slow  # a child process that loads torch
 def test_unreadable_data_files(tmp_path, models):
     """A data file without read permission, for every command: one child process runs
     them all where root's override of file permissions does not apply."""
@@ -273,10 +273,9 @@ def test_unreadable_data_files(tmp_path, models):
         cases.append({"id": command, "root": str(root), "code": [1, 2], "named": ["in.jsonl"],
                       "args": [str(a) for a in build(path, models, root / "out")],
                       "keeps": [str(keep)]})
-    results = run_unprivileged(cases)
+    results = run_unprivileged(cases, "unreadable")
     if not results:
         pytest.skip("running as root without setpriv: file permissions cannot be tested")
     for command, (found, detail) in results.items():
-        record("unreadable", command, found)
         assert found == "refused", f"{command}: {found}: {detail}"
     assert len(results) == len(COMMANDS)

@@ -29,7 +29,6 @@ from bad_input_kit import (
     pairs_rows,
     plant,
     pool_rows,
-    record,
     run_unprivileged,
     runner,
     write_jsonl,
@@ -263,6 +262,7 @@ def test_broken_model(tmp_path, bases, variants, command, case):
     check(tmp_path, args, code, named_of(case, command), case, command, [keep])
 
 
+@pytest.mark.slow  # a child process that loads torch
 def test_unreadable_model_files(tmp_path, bases):
     """``config.json`` or ``model.safetensors`` without read permission, for every command
     that loads a model (one child process without root's override)."""
@@ -280,9 +280,8 @@ def test_unreadable_model_files(tmp_path, bases):
             cases.append({"id": f"{command}-{name}", "root": str(root), "code": 1,
                           "named": [name], "keeps": [str(keep)],
                           "args": [str(a) for a in build(str(model), bases, inputs, root / "out")]})
-    results = run_unprivileged(cases)
+    results = run_unprivileged(cases, "unreadable")
     if not results:
         pytest.skip("running as root without setpriv: file permissions cannot be tested")
     for case, (found, detail) in results.items():
-        record("unreadable-" + case.rsplit("-", 1)[-1], case.rsplit("-", 1)[0], found)
         assert found == "refused", f"{case}: {found}: {detail}"

@@ -10,13 +10,14 @@ negative or too large value; then a table of bad names, JSON and combinations
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import typer
 
-from bad_input_kit import check, pairs_rows, plant, pool_rows, write_jsonl
+from bad_input_kit import check, pairs_rows, plant, pool_rows, runner, write_jsonl
 from rewardlab.cli.main import app
 from test_bad_input_suite import tiny_model
 
@@ -24,11 +25,16 @@ from test_bad_input_suite import tiny_model
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("options")
-    return {
+    made = {
         "one": tiny_model(root / "one", 1), "three": tiny_model(root / "three", 3),
         "pairs": write_jsonl(root / "pairs.jsonl", pairs_rows()),
         "pool": write_jsonl(root / "pool.jsonl", [dict(r, answer="4") for r in pool_rows()]),
     }
+    result = runner.invoke(app, ["train", "--data", str(made["pairs"]), "--backbone", "hashing",
+                                 "--head", "gpm", "--out", str(root / "gpm")])
+    assert result.exit_code == 0, result.output
+    made["gpm"] = root / "gpm"
+    return made
 
 
 @pytest.fixture(autouse=True)
@@ -145,6 +151,11 @@ OTHER = [
     ("score", ["--dtype", "int8"], 2, ("--dtype",)),
     ("score", ["--aggregate", "nope"], 2, ("--aggregate",)),
     ("score", ["--rewards", "math"], 2, ("--model", "--rewards")),
+    ("score", ["--model", "@gpm"], 1, ("--model", "preference model")),
+    ("score", ["--model", "@one,@gpm"], 1, ("--model", "gpm", "preference model")),
+    ("compare", ["--model", "@gpm,@one"], 1, ("--model", "gpm", "preference model")),
+    ("data strength", ["--model", "@one"], 1, ("--model", "one member")),
+    ("data strength", ["--model", "@gpm"], 1, ("--model", "two or more")),
     ("compare", ["--device", "cuda:0"], 2, ("--device",)),
     ("compare", ["--format", "nope"], 2, ("--format",)),
     ("bon", ["--n", "0"], 1, ("--n",)),
@@ -212,7 +223,8 @@ OTHER = [
 
 
 def resolve(value: str, fixtures: dict) -> str:
-    return str(fixtures[value[1:]]) if value.startswith("@") else value
+    """``value`` with every ``@name`` replaced by the fixture's path."""
+    return re.sub(r"@(\w+)", lambda match: str(fixtures[match[1]]), value)
 
 
 def run_option_case(tmp_path: Path, fixtures: dict, command: str, extra: list, code: int,

@@ -33,7 +33,6 @@ from bad_input_kit import (
     loop,
     pairs_rows,
     plant,
-    record,
     run_unprivileged,
     runner,
     write_jsonl,
@@ -233,6 +232,7 @@ def test_eval_refuses_a_model_whose_metrics_cannot_be_written(tmp_path, saved):
           [model / "metrics.json" / "keep.txt"])
 
 
+@pytest.mark.slow  # a child process that loads torch
 def test_unwritable_output_folders(tmp_path):
     """An output folder without write permission, for every command that writes (one child
     process where root's override of permissions does not apply)."""
@@ -246,11 +246,10 @@ def test_unwritable_output_folders(tmp_path):
         cases.append({"id": command, "root": str(root), "code": 1, "named": ["permission denied"],
                       "keeps": [str(keep)],
                       "args": [str(a) for a in build(locked / "target", root / ABSENT)]})
-    results = run_unprivileged(cases)
+    results = run_unprivileged(cases, "unwritable-folder")
     for command in outputs:
         os.chmod(tmp_path / command / "locked", 0o755)
     if not results:
         pytest.skip("running as root without setpriv: permissions cannot be tested")
     for command, (found, detail) in results.items():
-        record("unwritable-folder", command, found)
         assert found == "refused", f"{command}: {found}: {detail}"

@@ -31,6 +31,7 @@ from rewardlab.cli.model_options import (
     aggregate_option,
     load_model_option,
     model_option,
+    require_score,
     with_model_loading,
 )
 
@@ -185,7 +186,7 @@ def compare(
         paths = parse_csv(model)
         if len(paths) < 2:
             raise ValueError(f"--model needs two or more model specs, got {len(paths)}")
-        loaded_models = [load_model_option(spec, loading) for spec in paths]
+        loaded_models = [require_score(load_model_option(spec, loading), spec) for spec in paths]
         records = load_records(data, format)
         results = compare_models(loaded_models, records)
         prompts = [r.prompt for r in records]

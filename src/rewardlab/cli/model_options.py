@@ -265,8 +265,11 @@ def load_model_option(
     if len(specs) > 1:
         from rewardlab.robust.loading import load_reward_ensemble
 
-        return load_reward_ensemble(specs, aggregate=aggregate or "mean", center=bool(center),
-                                    hub=loading.hub())
+        ensemble = load_reward_ensemble(specs, aggregate=aggregate or "mean",
+                                        center=bool(center), hub=loading.hub())
+        for member_spec, member in zip(specs, ensemble.members.models, strict=True):
+            require_score(member, member_spec)  # a preference model has no reward to average
+        return ensemble
     from rewardlab.robust.loading import load_reward_model
 
     return load_reward_model(spec, aggregate=aggregate, center=center, hub=loading.hub(),
@@ -279,6 +282,6 @@ def require_score(model: Any, spec: str) -> Any:
     if not hasattr(model, "score"):
         raise ValueError(
             f"--model {spec}: a preference model (it compares two responses, prob) gives no "
-            "reward per response; use it with eval, compare, bon or build"
+            "reward per response; use it alone with eval, bon or build"
         )
     return model

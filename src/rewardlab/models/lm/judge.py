@@ -8,6 +8,12 @@ generated, so the result is deterministic and cheap (one forward pass per
 judgment, as in the "LLM-as-a-judge" probability read-outs of Zheng et al.,
 2023, and G-Eval's probability-weighted score, Liu et al., 2023).
 
+The folder must hold a causal LM: a config whose ``architectures`` name none
+(``…ForCausalLM``, ``…LMHeadModel``, ``…ForConditionalGeneration``) is refused, as
+is a checkpoint that lacks the LM head's weights; transformers would otherwise
+attach an untrained head to a sequence classifier and judge at random
+(:func:`rewardlab.models.lm.hub.load_pretrained`).
+
 Prompts come from plain-text templates (defaults in
 ``rewardlab/models/lm/templates``; users pass their own files):
 

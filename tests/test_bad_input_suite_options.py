@@ -20,6 +20,7 @@ import typer
 from bad_input_kit import check, pairs_rows, plant, pool_rows, runner, write_jsonl
 from rewardlab.cli.main import app
 from test_bad_input_suite import tiny_model
+from tiny_hf import save_causal_lm, save_encoder_rm
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,11 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
                                  "--head", "gpm", "--out", str(root / "gpm")])
     assert result.exit_code == 0, result.output
     made["gpm"] = root / "gpm"
+    made["hf"] = save_encoder_rm(root / "hf")
+    made["causal"] = save_causal_lm(root / "causal")
+    (root / "not-utf8.txt").write_bytes(b"{prompt} \xff {response}")
+    (root / "no-placeholder.txt").write_text("rate {prompt}")
+    made.update({"not_utf8": root / "not-utf8.txt", "no_placeholder": root / "no-placeholder.txt"})
     return made
 
 
@@ -157,6 +163,18 @@ OTHER = [
     ("data strength", ["--model", "@one"], 1, ("--model", "one member")),
     ("data strength", ["--model", "@gpm"], 1, ("--model", "two or more")),
     ("compare", ["--device", "cuda:0"], 2, ("--device",)),
+    ("score", ["--model", "@hf", "--max-length", "5000"], 1, ("max_length", "512")),
+    ("score", ["--model", "judge:@causal", "--judge-rating-template", "@not_utf8"], 1,
+     ("not-utf8.txt", "UTF-8")),
+    ("score", ["--model", "judge:@causal", "--judge-rating-template", "@no_placeholder"], 1,
+     ("no-placeholder.txt", "{response}")),
+    ("score", ["--model", "judge:@causal", "--judge-pairwise-template", "absent.txt"], 1,
+     ("absent.txt",)),
+    ("score", ["--model", "@hf,judge:@causal", "--judge-rating", "yes-no"], 1,
+     ("--judge-rating",)),
+    ("train", ["--data", "hf:rewardlab-tests/no-such-dataset"], 1, ("no-such-dataset",)),
+    ("train", ["--test-fraction", "0.9", "--val-fraction", "0.9"], 1, ("--test-fraction",)),
+    ("demo", ["--n-prompts", "2", "--n-pairs", "2"], 1, ("n_prompts", "n_pairs")),
     ("compare", ["--format", "nope"], 2, ("--format",)),
     ("bon", ["--n", "0"], 1, ("--n",)),
     ("bon", ["--n", "1,x"], 1, ("--n",)),

@@ -222,6 +222,11 @@ def train(
         if test_fraction > 0:
             records, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
         train_records, val_records = split_by_prompt(records, (1 - val_fraction, val_fraction), seed)
+        if not train_records:
+            raise ValueError(
+                f"--test-fraction {test_fraction} and --val-fraction {val_fraction} leave none of "
+                f"the {len(loaded.records)} records to train on"
+            )
         config = TrainConfig(
             head=head,
             head_params=head_options,

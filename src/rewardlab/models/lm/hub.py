@@ -11,7 +11,8 @@ Remote code: a ``config.json`` with an ``auto_map`` entry needs the model's own
 Python code. Loading it runs that code, so it is refused unless the user
 passes ``trust_remote_code=True`` (``--trust-remote-code``).
 
-Checks on load (:func:`load_tokenizer`, :func:`load_pretrained`), each a
+Checks on load (:func:`rewardlab.features.hf_load.load_tokenizer`,
+:func:`~rewardlab.features.hf_load.load_pretrained`), each a
 :class:`~rewardlab.data.errors.DataError` naming the folder: a tokenizer or model
 that transformers cannot read (a corrupt ``config.json``, ``tokenizer.json`` or
 safetensors file, shapes that do not fit the config); a tokenizer that reads
@@ -75,7 +76,6 @@ class HubModelOptions:
 
 
 DEVICE_KINDS = "cpu, cuda, cuda:N or mps"
-PROBE = "the sky is blue and the water is green"
 
 
 def check_device(device: str) -> None:
@@ -101,65 +101,6 @@ def check_device(device: str) -> None:
             raise ValueError(f"option 'device': {device!r} is not available on this machine")
     elif parsed.type != "cpu":
         raise ValueError(f"option 'device': {device!r} is not supported ({DEVICE_KINDS})")
-
-
-def _reason(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    first = lines[0] if lines else ""
-    return f"{type(err).__name__}: {first[:300]}" if first else type(err).__name__
-
-
-def load_tokenizer(folder: str | Path, trust_remote_code: bool = False) -> Any:
-    """The tokenizer of a Hugging Face folder, checked to know at least one word of
-    :data:`PROBE` (see the module doc)."""
-    from transformers import AutoTokenizer
-
-    from rewardlab.data.errors import DataError
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
-    except Exception as err:  # noqa: BLE001 - transformers raises many kinds for a bad folder
-        raise DataError(f"cannot load the tokenizer ({_reason(err)})", path=str(folder)) from None
-    ids = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
-    unknown = tokenizer.unk_token_id
-    if not ids or (unknown is not None and all(i == unknown for i in ids)):
-        raise DataError(
-            "the tokenizer reads every word as unknown; the folder lacks its tokenizer files "
-            "(tokenizer.json, tokenizer_config.json, vocab.txt, …)", path=str(folder),
-        )
-    return tokenizer
-
-
-def load_pretrained(auto_class: Any, folder: str | Path, tokenizer: Any, **kwargs: Any) -> Any:
-    """``auto_class.from_pretrained(folder)`` with the checks of the module doc."""
-    import torch
-
-    from rewardlab.data.errors import DataError
-
-    what = auto_class.__name__.removeprefix("AutoModelFor")
-    try:
-        model, info = auto_class.from_pretrained(str(folder), output_loading_info=True, **kwargs)
-    except Exception as err:  # noqa: BLE001 - transformers raises many kinds for a bad folder
-        raise DataError(f"cannot load the model as {what} ({_reason(err)})",
-                        path=str(folder)) from None
-    missing = sorted(info.get("missing_keys") or ())
-    if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise DataError(
-            f"the checkpoint lacks weights of a {what} model ({shown}); transformers would "
-            "initialise them at random", path=str(folder),
-        )
-    for name, tensor in model.named_parameters():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise DataError(f"weight {name!r} holds NaN or infinite values", path=str(folder))
-    embeddings = model.get_input_embeddings()
-    size = getattr(embeddings, "num_embeddings", None)
-    if size is not None and len(tokenizer) > size:
-        raise DataError(
-            f"the tokenizer has {len(tokenizer)} tokens but the model embeds {size}: they do "
-            "not belong together", path=str(folder),
-        )
-    return model
 
 
 def check_max_length(max_length: int | None, model: Any, folder: str | Path) -> None:

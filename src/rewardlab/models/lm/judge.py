@@ -12,7 +12,7 @@ The folder must hold a causal LM: a config whose ``architectures`` name none
 (``…ForCausalLM``, ``…LMHeadModel``, ``…ForConditionalGeneration``) is refused, as
 is a checkpoint that lacks the LM head's weights; transformers would otherwise
 attach an untrained head to a sequence classifier and judge at random
-(:func:`rewardlab.models.lm.hub.load_pretrained`).
+(:func:`rewardlab.features.hf_load.load_pretrained`).
 
 Prompts come from plain-text templates (defaults in
 ``rewardlab/models/lm/templates``; users pass their own files):
@@ -52,13 +52,12 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.models.lm.chat import encode, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
     check_max_length,
     check_remote_code,
-    load_pretrained,
-    load_tokenizer,
     read_hf_config,
     resolve_device,
     resolve_dtype,

@@ -303,6 +303,12 @@ RECIPES = {
                       ("components.rm.model",)),
     "both-verifier-and-model": ("r.yaml", "components:\n  a: {verifier: math, model: x}\n",
                                 ("components.a",)),
+    "unknown-aggregation": ("r.yaml", "components:\n  rm: {model: ../rm, aggregate: nope}\n",
+                            ("components.rm.aggregate", "nope")),
+    "threshold-nan": ("r.yaml", GOOD + "combine: {method: constrained, thresholds: {ok: .nan}}\n",
+                      ("combine.thresholds.ok",)),
+    "bad-verifier-parameter": ("r.yaml", "components:\n  a: {verifier: math, params: {nope: 1}}\n",
+                               ("components.a", "nope")),
     "json-nan": ("r.json", '{"components": {"ok": {"verifier": "math"}}, "combine": '
                  '{"weights": {"ok": NaN}}}', ("combine.weights.ok",)),
     "json-malformed": ("r.json", '{"components": ', ("r.json",)),
@@ -327,6 +333,7 @@ def test_bad_recipe(tmp_path, fixtures, command, case):
     name, content, named = RECIPES[case]
     recipe = tmp_path / "in" / name
     recipe.parent.mkdir()
+    shutil.copytree(fixtures["three"], tmp_path / "rm")  # ../rm from the recipe's folder
     if content is not None:
         recipe.write_text(content)
     out = tmp_path / "out"

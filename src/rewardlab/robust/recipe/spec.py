@@ -34,6 +34,7 @@ from typing import Any
 
 from rewardlab.data.errors import DataError
 from rewardlab.registry import UnknownNameError
+from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.recipe.normalize import NORMALIZERS
 from rewardlab.robust.recipe.steps import FORMS, REDUCTIONS
 from rewardlab.verifiers import VERIFIERS
@@ -221,7 +222,10 @@ def _component(where: _Where, name: str, raw: Any, base_dir: Path) -> ComponentS
             raise where.unknown(f"{key}.steps.form", str(steps["form"]), list(FORMS), "form")
         steps["eta"] = where.number(f"{key}.steps.eta", steps["eta"])
     center = spec.get("center")
-    return ComponentSpec(name, model=model, params=params, aggregate=spec.get("aggregate"),
+    aggregate = spec.get("aggregate")
+    if aggregate is not None and str(aggregate) not in AGGREGATIONS:
+        raise where.unknown(f"{key}.aggregate", str(aggregate), list(AGGREGATIONS), "aggregation")
+    return ComponentSpec(name, model=model, params=params, aggregate=aggregate,
                          center=None if center is None else bool(center), transform=transform,
                          normalize=normalize, steps=steps)
 

@@ -246,6 +246,10 @@ def test_unwritable_output_folders(tmp_path):
         cases.append({"id": command, "root": str(root), "code": 1, "named": ["permission denied"],
                       "keeps": [str(keep)],
                       "args": [str(a) for a in build(locked / "target", root / ABSENT)]})
+        if command in FILE_OUTPUTS:  # an existing output file in that folder: replaced by rename
+            cases.append({"id": f"{command}-existing", "root": str(root), "code": 1,
+                          "named": ["permission denied"], "keeps": [str(keep)],
+                          "args": [str(a) for a in build(keep, root / ABSENT)]})
     results = run_unprivileged(cases, "unwritable-folder")
     for command in outputs:
         os.chmod(tmp_path / command / "locked", 0o755)

@@ -157,6 +157,10 @@ def output_problem(path: str | Path, kind: str = "file") -> str | None:
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             return "is a device, pipe or socket, not a regular " + (
                 "file" if kind == "file" else "folder")
+        # files go into an existing folder itself; anything else is renamed in beside it
+        where = path if kind == "files" else path.parent
+        if not os.access(where, os.W_OK | os.X_OK):
+            return f"cannot write in {where} (permission denied)"
         return None
     for parent in path.parents:
         try:

@@ -127,6 +127,8 @@ OTHER = [
     ("train", ["--loss", "bt2"], 2, ("--loss",)),
     ("train", ["--backbone", "nope"], 2, ("--backbone",)),
     ("train", ["--backbone", "hashing,nope"], 2, ("--backbone",)),
+    ("train", ["--backbone", ""], 2, ("--backbone", "at least one")),
+    ("demo", ["--backbone", ","], 2, ("--backbone", "at least one")),
     ("train", ["--l2", "inf"], 2, ("--l2",)),
     ("train", ["--l2", "-1"], 2, ("--l2",)),
     ("train", ["--l2", "x"], 2, ("--l2",)),

@@ -100,7 +100,10 @@ def check_backbone(spec: str, option: str) -> str:
     bad option naming ``option`` with the registry's did-you-mean."""
     from rewardlab.features.backbones import parse_spec
 
-    for part in spec.split(","):
+    parts = parse_csv(spec)
+    if not parts:
+        raise typer.BadParameter(f"name at least one, got {spec!r}", param_hint=f"'{option}'")
+    for part in parts:
         try:
             parse_spec(part)
         except ValueError as err:

@@ -42,9 +42,11 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.models.lm.chat import encode, format_pairs, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
+    check_max_length,
     check_remote_code,
     read_hf_config,
     resolve_device,
@@ -149,7 +151,7 @@ def load_hf_reward_model(
     folder: str | Path, options: HubModelOptions | None = None, name: str | None = None
 ) -> HFRewardModel:
     """Load a sequence-classification checkpoint folder (``config.json`` + weights + tokenizer)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     options = options or HubModelOptions()
     config = read_hf_config(folder)
@@ -162,11 +164,12 @@ def load_hf_reward_model(
         )
     device = resolve_device(options.device)
     remote = options.trust_remote_code
-    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(str(folder),
-                                                                trust_remote_code=remote))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(folder), dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote
+    tokenizer = prepare_tokenizer(load_tokenizer(folder, remote))
+    model = load_pretrained(
+        AutoModelForSequenceClassification, folder, tokenizer,
+        dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote,
     )
+    check_max_length(options.max_length, model, folder)
     model.config.pad_token_id = tokenizer.pad_token_id  # the id pad_batch pads with
     return HFRewardModel(model.to(device), tokenizer, options, name or str(folder))
 

@@ -244,17 +244,20 @@ class TransformerRewardModel:
         batch_size: int = 16,
         device: str | torch.device | None = None,
     ) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
+
+        from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 
         path = str(path_or_dir)
         config_path = Path(path) / CONFIG_NAME
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         device = torch.device(device) if device is not None else default_device()
         bf16 = resolve_precision("auto", cuda=device.type == "cuda") == "bf16"
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, dtype=torch.bfloat16 if bf16 else torch.float32
+        tokenizer = prepare_tokenizer(load_tokenizer(path))
+        model = load_pretrained(  # checked: readable, complete, finite (features.hf_load)
+            AutoModelForSequenceClassification, path, tokenizer,
+            dtype=torch.bfloat16 if bf16 else torch.float32,
         )
-        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
         model.config.pad_token_id = tokenizer.pad_token_id
         max_length = max_length or config.get("max_length")
         if max_length is None:

@@ -298,18 +298,18 @@ TRAIN_OPTION_CASES = [
     (["--grad-penalty", "-1"], 2, "--grad-penalty"),
     (["--l2", "nan"], 2, "--l2"),
     (["--head-params", "{not json"], 2, "--head-params"),
-    (["--head", "gpm", "--loss", "margin-bt"], 1, "--loss"),
-    (["--head", "gpm", "--ensemble", "3"], 1, "--ensemble"),
-    (["--head", "pal", "--l2", "0.1"], 1, "--l2"),
-    (["--head", "dmoe", "--bootstrap"], 1, "--bootstrap"),
-    (["--head", "prm", "--grad-penalty", "0.1"], 1, "--grad-penalty"),
-    (["--head", "gpm", "--epochs", "3", "--head-params", '{"epochs": 2}'], 1, "--epochs"),
-    (["--head", "mlp", "--lora"], 1, "--lora"),
-    (["--max-length", "64"], 1, "--max-length"),
-    (["--backbone", "hashing,hashing", "--grad-accum", "2"], 1, "--grad-accum"),
-    (["--backbone", "transformer:absent", "--head", "mlp"], 1, "--head"),
-    (["--backbone", "transformer:absent", "--l2", "0.1"], 1, "--l2"),
-    (["--int8"], 1, "--int8"),
+    (["--head", "gpm", "--loss", "margin-bt"], 2, "--loss"),
+    (["--head", "gpm", "--ensemble", "3"], 2, "--ensemble"),
+    (["--head", "pal", "--l2", "0.1"], 2, "--l2"),
+    (["--head", "dmoe", "--bootstrap"], 2, "--bootstrap"),
+    (["--head", "prm", "--grad-penalty", "0.1"], 2, "--grad-penalty"),
+    (["--head", "gpm", "--epochs", "3", "--head-params", '{"epochs": 2}'], 2, "--epochs"),
+    (["--head", "mlp", "--lora"], 2, "--lora"),
+    (["--max-length", "64"], 2, "--max-length"),
+    (["--backbone", "hashing,hashing", "--grad-accum", "2"], 2, "--grad-accum"),
+    (["--backbone", "transformer:absent", "--head", "mlp"], 2, "--head"),
+    (["--backbone", "transformer:absent", "--l2", "0.1"], 2, "--l2"),
+    (["--int8"], 2, "--int8"),
 ]
 
 
@@ -321,7 +321,7 @@ def test_bad_train_option(tmp_path, extra, code, named):
 def test_train_head_options_are_refused_before_the_data_is_read(tmp_path, models):
     args = ["train", "--data", tmp_path / "absent.jsonl", "--backbone", "hashing",
             "--head", "dmoe", "--init-from", models["good"], "--out", tmp_path / "m"]
-    run_bad(tmp_path, args, 1, "--init-from", "--head dmoe")
+    run_bad(tmp_path, args, 2, "--init-from", "--head dmoe")
 
 
 def test_out_refuses_a_folder_that_is_not_a_model(tmp_path):

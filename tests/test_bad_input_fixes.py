@@ -15,15 +15,15 @@ import stat
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from bad_input_kit import pairs_rows, pool_rows, write_jsonl
 from rewardlab.atomic import output_problem
 from rewardlab.cli.main import app
-from rewardlab.cli.outputs import check_model_out, foreign_entries
-from rewardlab.cli.train_checks import check_head_params, check_loss_params, loss_options
 from rewardlab.models.lm.hub import check_device
+from rewardlab.options import OptionError
+from rewardlab.verbs.outputs import check_model_out, foreign_entries
+from rewardlab.verbs.train_checks import check_head_params, check_loss_params, loss_options
 from test_bad_input_suite import tiny_model
 
 runner = CliRunner()
@@ -152,10 +152,10 @@ def test_loss_and_head_options():
     check_loss_params("bt", {"use_margin": True})
     for loss, params in (("bt", {"alpha": 0.1}), ("bt", {"use_margin": 1}),
                          ("label-smoothing", {"alpha": True}), ("davidson", {"log_nu": 0.0})):
-        with pytest.raises(typer.BadParameter):
+        with pytest.raises(OptionError):
             check_loss_params(loss, params)
     check_head_params("mlp", {"hidden": 10**9, "dropout": 0.2}, 3)  # meta device: no memory
-    with pytest.raises(typer.BadParameter, match="hidden"):
+    with pytest.raises(OptionError, match="hidden"):
         check_head_params("mlp", {"hidden": 1.5}, 1)
 
 

@@ -37,7 +37,7 @@ VOCABULARY = {
     "--init-from", "--grad-penalty", "--lat-eps", "--lat-steps", "--ensemble", "--bootstrap",
     "--epochs", "--lr", "--batch-size", "--lora", "--grad-accum", "--center-weight", "--int8",
     "--l2", "--test-fraction", "--val-fraction", "--min-gap", "--pairs-per-instruction",
-    "--ties-below-gap",
+    "--ties-below-gap", "--weight-decay", "--patience",
     # eval
     "--suite", "--probes", "--html", "--attack-budget", "--uncertainty", "--attributes",
     # demo
@@ -221,19 +221,19 @@ def test_every_command_refuses_an_unknown_name_naming_the_option(tmp_path, args,
 def test_a_structured_model_refuses_what_it_cannot_honour(tmp_path, head, extra, flag):
     result = runner.invoke(app, ["train", "--head", head, "--backbone", "hashing", "--data",
                                  missing(tmp_path), "--out", str(tmp_path / "m"), *extra])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {flag} has no effect with --head {head} (structured training); leave it out"
+        f"error: Invalid value for '{flag}': not read by --head {head} (structured training); "
+        "leave it out"
     ]
 
 
 def test_every_family_config_extends_the_shared_loop_options():
-    from rewardlab.cli.train_cmd import SHARED_OPTIONS
-    from rewardlab.models.lm.transformer_train import TransformerTrainConfig
+    from rewardlab.models.lm.transformer_config import TransformerTrainConfig
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import LOOP_OPTION_NAMES, LoopOptions, TrainConfig
 
-    assert set(SHARED_OPTIONS) <= set(LOOP_OPTION_NAMES)
+    SHARED_OPTIONS = LOOP_OPTION_NAMES
     configs = [TrainConfig, TransformerTrainConfig,
                *(STRUCTURED.get(name).options for name in STRUCTURED)]
     for config in configs:
@@ -245,13 +245,19 @@ def test_every_family_config_extends_the_shared_loop_options():
 
 
 def test_the_transformer_trainer_takes_the_shared_options(tmp_path, monkeypatch):
-    from rewardlab.models.lm.transformer_train import TransformerTrainConfig
+    from rewardlab.models.lm.transformer_config import TransformerTrainConfig
+    from rewardlab.verbs import train as train_verb
 
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i}", "chosen": f"good answer {i}",
                                         "rejected": f"bad {i}"}) + "\n" for i in range(10)))
     seen = []
-    monkeypatch.setattr("rewardlab.cli.train_cmd.fine_tune", lambda config, *_: seen.append(config))
+
+    def fake_fine_tune(spec, config, *_args):
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setitem(train_verb._FITS, "transformer", fake_fine_tune)
     base = ["train", "--backbone", "transformer:some/model", "--data", str(data)]
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "a"), "--epochs", "3",
                                  "--lr", "0.01", "--batch-size", "4", "--seed", "5"])

@@ -24,6 +24,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "rewardlab"
 
 LAYERS = (
     "cli",
+    "verbs",
     "integrations",
     "serve",
     "scale",

@@ -218,7 +218,7 @@ def test_training_needs_pairs(tiny_bert):
 
 
 def test_decoder_without_pad_token_scores_independently_of_padding(tiny_llama, tmp_path):
-    model, _ = train_transformer_reward_model(toy_records(4), tiny_config(tiny_llama, num_labels=2))
+    model, _ = train_transformer_reward_model(toy_records(4), tiny_config(tiny_llama, n_members=2))
     assert model.tokenizer.pad_token == "[SEP]"
     assert model.score_members(*PROBE).shape == (2, 3)
     np.testing.assert_allclose(model.score(*PROBE), model.score_members(*PROBE).mean(axis=0))

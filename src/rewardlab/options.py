@@ -22,6 +22,7 @@ declare ``_parameter_constraints``. Everything else is read from there:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -45,7 +46,8 @@ class OptionSpec:
     ``flag`` is the command-line spelling (default ``--`` + the name with ``-``
     for ``_``); ``min``/``max`` bound a number (``open_min``: strictly above
     ``min``); ``choices`` returns the allowed names (a registry's ``names``,
-    called only when a value is checked or a help text shown); ``finite``
+    called only when a value is checked or a help text shown) and ``kind`` says
+    what they name in errors ("unknown loss 'x'; did you mean …"); ``finite``
     refuses NaN and ±inf for floats (default on); ``cli`` is ``False`` for a
     field that has no flag (set by a library user only). A field whose type is
     not a plain scalar (a tuple of weights, a dict) is written on the command
@@ -59,6 +61,7 @@ class OptionSpec:
     max: float | None = None
     open_min: bool = False
     choices: Callable[[], Iterable[str]] | None = None
+    kind: str = "value"
     finite: bool = True
     cli: bool = True
     metavar: str | None = None
@@ -151,9 +154,13 @@ def check_value(field: dataclasses.Field, value: Any, name: str) -> None:
         if spec.max is not None and value > spec.max:
             raise OptionError(f"{name}: must be <= {spec.max:g}, got {value}")
     if spec.choices is not None:
-        known = list(spec.choices())
+        known = sorted(spec.choices())
         if value not in known:
-            raise OptionError(f"{name}: {value!r} is not one of {', '.join(known)}")
+            close = difflib.get_close_matches(str(value), known, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise OptionError(
+                f"{name}: unknown {spec.kind} {value!r}{hint} (known: {', '.join(known)})"
+            )
 
 
 def check(options: T, names: Callable[[dataclasses.Field], str] = flag_of) -> T:
@@ -199,3 +206,16 @@ def given_fields(options: Any, defaults: Any | None = None) -> list[str]:
         f.name for f in option_fields(type(options))
         if getattr(options, f.name) != getattr(defaults, f.name)
     ]
+
+
+def redefault(cls: type, name: str, default: Any = dataclasses.MISSING, *,
+              default_factory: Any = dataclasses.MISSING) -> Any:
+    """The field ``name`` of ``cls`` with another default and the same help and constraint:
+    a family that extends shared options changes a default without restating the help
+    (``epochs: int = redefault(LoopOptions, "epochs", 1)``)."""
+    original = next((f for f in option_fields(cls) if f.name == name), None)
+    if original is None:
+        raise TypeError(f"{cls.__name__} has no option {name!r}")
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=original.metadata)
+    return dataclasses.field(default=default, metadata=original.metadata)

@@ -76,7 +76,7 @@ def bon(
 
     With a preference model the proxy is each candidate's Copeland win rate in its
     prompt's pool (best-of-n picks by Copeland)."""
-    from rewardlab.cli.outputs import check_out_file
+    from rewardlab.verbs.outputs import check_out_file
 
     with user_errors():
         check_out_file(out)

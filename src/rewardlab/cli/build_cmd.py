@@ -75,7 +75,7 @@ def _run(
     opts: BuildOptions,
     loading: ModelLoading,
 ) -> None:
-    from rewardlab.cli.outputs import check_out_file
+    from rewardlab.verbs.outputs import check_out_file
 
     with user_errors():
         check_out_file(out)

@@ -20,35 +20,9 @@ def _alternatives(names: Iterable[str]) -> str:
 def _registry(kind: str):
     """The registry behind an option kind, imported only when a help text is shown or an
     option is checked (so the CLI starts without torch)."""
-    if kind == "aggregation":
-        from rewardlab.robust.aggregate import AGGREGATIONS
+    from rewardlab.verbs.names import registry
 
-        return AGGREGATIONS
-    if kind == "probe":
-        from rewardlab.evaluate.probes import PROBES  # the package registers every probe
-
-        return PROBES
-    if kind == "format":
-        from rewardlab.data.formats import FORMATS
-
-        return FORMATS
-    if kind == "sft method":
-        from rewardlab.optimize.methods import SFT_METHODS
-
-        return SFT_METHODS
-    if kind == "pairs method":
-        from rewardlab.optimize.methods import PAIR_METHODS
-
-        return PAIR_METHODS
-    if kind == "backbone":
-        from rewardlab.features.backbones import BACKBONES
-
-        return BACKBONES
-    if kind == "forecast method":
-        from rewardlab.lab.forecast.methods import FORECAST_METHODS
-
-        return FORECAST_METHODS
-    raise ValueError(f"no registry for option kind {kind!r}")
+    return registry(kind)
 
 
 def heads() -> str:
@@ -117,7 +91,7 @@ def forecast_methods() -> str:
 def _defaults(field: str) -> str:
     """``field``'s default in each family's config dataclass: heads, structured models and
     ``transformer:PATH``."""
-    from rewardlab.models.lm.transformer_train import TransformerTrainConfig
+    from rewardlab.models.lm.transformer_config import TransformerTrainConfig
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import TrainConfig
 

@@ -46,6 +46,36 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """Rich progress bars driven by a ``progress(phase, done, total)`` callback: one bar per
+    phase, the display started when the first phase reports (so a command refused before
+    any work prints nothing but its error)."""
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            bar.stop()
+
+
 def parse_csv(value: str | None, cast: Callable[[str], Any] = str) -> list[Any]:
     """``"1,2,4"`` → ``[1, 2, 4]`` with ``cast``; empty/None → ``[]``."""
     if not value:
@@ -98,17 +128,13 @@ SEED_MAX = 2**32 - 1
 def check_backbone(spec: str, option: str) -> str:
     """``spec`` when every comma-separated backbone spec in it names a known kind; else a
     bad option naming ``option`` with the registry's did-you-mean."""
-    from rewardlab.features.backbones import parse_spec
+    from rewardlab.verbs.names import check_backbone as check
 
-    parts = parse_csv(spec)
-    if not parts:
-        raise typer.BadParameter(f"name at least one, got {spec!r}", param_hint=f"'{option}'")
-    for part in parts:
-        try:
-            parse_spec(part)
-        except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint=f"'{option}'") from None
-    return spec
+    try:
+        return check(spec, option)
+    except ValueError as err:
+        raise typer.BadParameter(str(err).removeprefix(f"{option}: "),
+                                 param_hint=f"'{option}'") from None
 
 
 EXIT_BAD_INPUT = 1
@@ -154,14 +180,32 @@ def user_error_message(err: BaseException) -> str | None:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn bad-input exceptions into one line and exit code 1; bugs go on to the app's handler."""
+    """Turn bad-input exceptions into one line and exit code 1 (a bad option,
+    :class:`~rewardlab.options.OptionError`: exit 2); bugs go on to the app's handler."""
+    from rewardlab.options import OptionError
+
     try:
         yield
+    except OptionError as err:
+        if debug_enabled():
+            raise
+        report_option_error(err)
     except Exception as err:
         message = user_error_message(err)
         if message is None or debug_enabled():
             raise
         raise fail(message) from None
+
+
+def report_option_error(err: Exception) -> NoReturn:
+    """A library verb's :class:`~rewardlab.options.OptionError` as Click words a bad option
+    (``Invalid value for '--k': …``), exit 2."""
+    flag, sep, reason = str(err).partition(": ")
+    if sep and flag.startswith("--") and " " not in flag:
+        error_line(f"Invalid value for '{flag}': {reason}")
+    else:
+        error_line(str(err))
+    raise typer.Exit(EXIT_USAGE) from None
 
 
 _DEBUG: ContextVar[bool] = ContextVar("rewardlab_debug", default=False)
@@ -211,6 +255,10 @@ class ErrorReportingGroup(TyperGroup):
         except Exception as err:
             if ctx.params.get("debug") or debug_enabled():
                 raise
+            from rewardlab.options import OptionError
+
+            if isinstance(err, OptionError):  # a library verb refused an option
+                report_option_error(err)
             message = user_error_message(err)
             if message is not None:
                 error_line(message)

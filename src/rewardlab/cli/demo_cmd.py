@@ -34,7 +34,7 @@ def demo(
     seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of everything."),
 ) -> None:
     """Generate a preference task with a known gold reward, train a BT model, report."""
-    from rewardlab.cli.outputs import check_model_out, check_out_folder
+    from rewardlab.verbs.outputs import check_model_out, check_out_folder
     from rewardlab.lab.demo import DemoConfig, run_demo, summary_text
     from rewardlab.models.io import save_model
 

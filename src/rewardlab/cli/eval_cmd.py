@@ -132,7 +132,7 @@ def evaluate(
 ) -> None:
     """Evaluate a reward or preference model: a suite (with its length-only baseline) plus
     audit probes. Metrics are saved beside the model only when it is a rewardlab directory."""
-    from rewardlab.cli.outputs import check_out_file
+    from rewardlab.verbs.outputs import check_out_file
     from rewardlab.data.formats.auto import detect_file_format
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.models.io import save_metrics
@@ -196,7 +196,7 @@ def compare(
     loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
-    from rewardlab.cli.outputs import check_out_file
+    from rewardlab.verbs.outputs import check_out_file
     from rewardlab.evaluate.agreement import compare_models
     from rewardlab.evaluate.starc import starc_between
 

@@ -12,6 +12,13 @@ both (same type, default and help), or the command is refused when it is
 defined. A constraint broken on the command line is a bad option (exit 2,
 one line naming the flag) before any data is read.
 
+Families that share options but not defaults (every trainer has ``--epochs``,
+each with its own default) are *overrides*: ``with_options(overrides={"options":
+(TrainConfig, TransformerTrainConfig)})`` makes one flag per field name with no
+default of its own, and the command receives ``{name: value}`` of the flags the
+user gave; the chosen family builds its options from them, its defaults
+filling the rest (:func:`rewardlab.options.from_mapping`).
+
 :func:`refuse_unread` is the one rule for options a component does not read:
 given on the command line (or through the environment) to a component whose
 options class does not declare it, the option is refused with exit 2, naming
@@ -73,10 +80,16 @@ def _callback(field: dataclasses.Field) -> Callable[[Any, Any, Any], Any]:
     return check
 
 
-def parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
-    """The keyword parameter (annotation and ``typer.Option``) of one field."""
+def parameter(field: dataclasses.Field, hint: Any, override: bool = False) -> inspect.Parameter:
+    """The keyword parameter (annotation and ``typer.Option``) of one field; an override
+    flag has no default (``None``) and its help names each family's default."""
     spec = spec_of(field)
-    if field.default is not dataclasses.MISSING:
+    help_text = spec.help
+    if override:
+        default = None
+        help_text = f"{help_text} Default: {{defaults:{field.name}}}."
+        hint = hint if type(None) in typing.get_args(hint) else hint | None
+    elif field.default is not dataclasses.MISSING:
         default = field.default
     elif field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
         default = field.default_factory()  # type: ignore[misc]
@@ -87,16 +100,19 @@ def parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
     flags = [flag_of(field)]
     if hint is bool or hint == bool | None:
         flags = [f"{flags[0]}/--no-{flags[0][2:]}"]
-    option = typer.Option(default, *flags, help=spec.help, metavar=spec.metavar,
-                          callback=_callback(field), show_default=True)
+    option = typer.Option(default, *flags, help=help_text, metavar=spec.metavar,
+                          callback=_callback(field), show_default=not override)
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
                              annotation=cli_type(hint))
 
 
-def _fields_of(groups: Mapping[str, type]) -> dict[str, tuple[dataclasses.Field, Any]]:
-    """Each flag's field and hint, once; a name declared twice must mean the same thing."""
+def _fields_of(
+    classes: Iterable[type], same_default: bool = True
+) -> dict[str, tuple[dataclasses.Field, Any]]:
+    """Each flag's field and hint, once; a name declared twice must mean the same thing
+    (type, help and flag, and the default unless ``same_default`` is off)."""
     seen: dict[str, tuple[dataclasses.Field, Any, str]] = {}
-    for cls in groups.values():
+    for cls in classes:
         hints = type_hints(cls)
         for field in option_fields(cls):
             if not spec_of(field).cli:
@@ -104,9 +120,12 @@ def _fields_of(groups: Mapping[str, type]) -> dict[str, tuple[dataclasses.Field,
             hint = hints[field.name]
             if field.name in seen:
                 other, other_hint, where = seen[field.name]
-                if (other_hint, other.default, spec_of(other).help, flag_of(other)) != (
-                    hint, field.default, spec_of(field).help, flag_of(field)
-                ):
+
+                def meaning(f: dataclasses.Field, h: Any) -> tuple:
+                    default = f.default if same_default else None
+                    return h, default, spec_of(f).help, flag_of(f)
+
+                if meaning(other, other_hint) != meaning(field, hint):
                     raise TypeError(
                         f"option {field.name!r} means different things in {where} and "
                         f"{cls.__name__}; give one of them another name"
@@ -116,28 +135,49 @@ def _fields_of(groups: Mapping[str, type]) -> dict[str, tuple[dataclasses.Field,
     return {name: (field, hint) for name, (field, hint, _) in seen.items()}
 
 
-def with_options(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def with_options(
+    overrides: Mapping[str, Iterable[type]] | None = None, **groups: type
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the flags of every options class in ``groups`` (argument name → class) to a
-    command; the command receives one instance per class under that argument name."""
-    fields = _fields_of(groups)
+    command; the command receives one instance per class under that argument name. Each
+    entry of ``overrides`` (argument name → classes) adds the flags of those classes'
+    fields without defaults, and the command receives the given ones as a dict."""
+    overrides = {name: tuple(classes) for name, classes in (overrides or {}).items()}
+    fields = _fields_of(groups.values())
+    override_fields = {
+        group: {n: fh for n, fh in _fields_of(classes, same_default=False).items()
+                if n not in fields}
+        for group, classes in overrides.items()
+    }
+    taken = set(fields)
+    for group, named in override_fields.items():
+        if taken & set(named):
+            raise TypeError(f"override group {group!r} repeats options {sorted(taken & set(named))}")
+        taken |= set(named)
+    arguments = set(groups) | set(overrides)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
-        kept = [p for p in signature.parameters.values() if p.name not in groups]
-        clash = {p.name for p in kept} & set(fields)
+        kept = [p for p in signature.parameters.values() if p.name not in arguments]
+        clash = {p.name for p in kept} & taken
         if clash:
             raise TypeError(f"{command.__name__}: parameters {sorted(clash)} are also options")
         added = [parameter(field, hint) for field, hint in fields.values()]
-        hints = {k: v for k, v in typing.get_type_hints(command).items() if k not in groups}
+        added += [parameter(field, hint, override=True)
+                  for named in override_fields.values() for field, hint in named.values()]
+        hints = {k: v for k, v in typing.get_type_hints(command).items() if k not in arguments}
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             values = {name: kwargs.pop(name) for name in fields}
-            built = {
+            built: dict[str, Any] = {
                 group: cls(**{f.name: values[f.name] for f in option_fields(cls)
                               if f.name in values})
                 for group, cls in groups.items()
             }
+            for group, named in override_fields.items():
+                given_values = {name: kwargs.pop(name) for name in named}
+                built[group] = {k: v for k, v in given_values.items() if v is not None}
             return command(*args, **built, **kwargs)
 
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]

@@ -38,7 +38,7 @@ from rewardlab.cli.common import (
     user_errors,
     write_json,
 )
-from rewardlab.cli.outputs import check_out_file, check_out_folder
+from rewardlab.verbs.outputs import check_out_file, check_out_folder
 from rewardlab.lab.overopt.components import ComponentsConfig
 from rewardlab.lab.overopt.policy_gradient import PGConfig
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig

@@ -23,7 +23,7 @@ from rewardlab.cli.model_options import (
     require_score,
     with_model_loading,
 )
-from rewardlab.cli.outputs import check_out_file
+from rewardlab.verbs.outputs import check_out_file
 from rewardlab.cli.rewards_option import (
     load_cli_rewards,
     reference_column_option,

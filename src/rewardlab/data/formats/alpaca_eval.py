@@ -41,6 +41,7 @@ from rewardlab.data.errors import DataError
 from rewardlab.data.formats._base import FORMATS, Rows, as_number, require, require_str
 from rewardlab.data.io import read_rows
 from rewardlab.data.record import Comparison
+from rewardlab.options import option
 
 BASELINE_PREFERENCE = 1.5
 INSTRUCTION_FILES = ("instructions.jsonl", "instructions.jsonl.gz")
@@ -201,16 +202,29 @@ def _draw(
     return pairs
 
 
+@dataclass(frozen=True)
+class AlpacaEvalReading:
+    """How AlpacaEval judgments become pairs (the options of the ``alpaca-eval`` format)."""
+
+    min_gap: float = option(0.1, "alpaca-eval: skip pairs with a smaller judge gap.", min=0.0)
+    pairs_per_instruction: int = option(
+        8, "alpaca-eval: pairs sampled per instruction when the data is read (not build "
+        "pairs' --pairs-per-prompt, which keeps pairs of a scored pool).", min=1)
+    ties_below_gap: bool = option(
+        False, "alpaca-eval: keep pairs with a judge gap below --min-gap as ties (learned "
+        "from by --loss davidson | rao-kupper; other losses skip them).")
+
+
 @FORMATS.register("alpaca-eval")
 def load_alpaca_eval(
     rows: Rows,
     path: str,
     *,
     instructions_path: str | Path | None = None,
-    min_gap: float = 0.1,
-    pairs_per_prompt: int | None = 8,
+    min_gap: float = AlpacaEvalReading.min_gap,
+    pairs_per_prompt: int | None = AlpacaEvalReading.pairs_per_instruction,
     seed: int = 0,
-    ties_below_gap: bool = False,
+    ties_below_gap: bool = AlpacaEvalReading.ties_below_gap,
 ) -> list[Comparison]:
     """Judge-labelled pairs of two generators' outputs per instruction.
 

@@ -26,7 +26,7 @@ import contextlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ import torch
 import rewardlab
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import ProgressCallback
+from rewardlab.models.lm.transformer_config import TransformerTrainConfig
 from rewardlab.models.lm.transformer_rm import (
     TransformerRewardModel,
     default_device,
@@ -44,59 +45,7 @@ from rewardlab.models.lm.transformer_rm import (
     tokenize,
 )
 from rewardlab.models.losses import LOSSES, PairBatch
-from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.units import PairTable, pair_table
-
-
-@dataclass(kw_only=True)
-class TransformerTrainConfig(LoopOptions):
-    """Hyper-parameters of end-to-end fine-tuning: the shared
-    :class:`~rewardlab.models.training.config.LoopOptions` (``epochs``,
-    ``batch_size``, ``lr``, ``weight_decay``, ``seed``; with its own defaults here)
-    plus the fields below. Every epoch ends with a validation pass and the best
-    epoch's weights are kept; ``patience`` is not used (the epochs are few).
-
-    ``model``: local folder or hub name; ``num_labels``: K outputs of the head;
-    ``lora_*``: LoRA rank, scale α, dropout and target modules (empty: peft's
-    default for the architecture, else every linear layer); ``lr``: None gives
-    2e-5 full, 1e-4 LoRA; ``batch_size`` pairs per micro-batch and process,
-    ``grad_accum`` micro-batches per optimizer step; ``max_length`` tokens per
-    joined text; ``loss``/``loss_params``: a ``LOSSES`` entry; ``center_weight``
-    η; ``precision``: "auto" | "bf16" | "fp32"; ``use_accelerate``: use
-    ``accelerate.Accelerator`` when installed.
-    """
-
-    model: str
-    num_labels: int = 1
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=list)
-    lr: float | None = None
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    epochs: int = 1
-    batch_size: int = 8
-    grad_accum: int = 1
-    eval_batch_size: int = 32
-    max_length: int = 512
-    loss: str = "bt"
-    loss_params: dict[str, Any] = field(default_factory=dict)
-    center_weight: float = 0.01
-    seed: int = 0
-    precision: str = "auto"
-    gradient_checkpointing: bool = False
-    use_accelerate: bool = True
-
-    @property
-    def learning_rate(self) -> float:
-        if self.lr is not None:
-            return self.lr
-        return 1e-4 if self.lora else 2e-5
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

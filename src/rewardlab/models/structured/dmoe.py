@@ -49,6 +49,7 @@ from rewardlab.models.structured.storage import prefixed, read_directory, save_d
 from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
 from rewardlab.models.training.units import RankedPairs, ranked_pairs
+from rewardlab.options import redefault
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-dmoe"
@@ -60,7 +61,7 @@ class DMoEOptions(LoopOptions):
     """The shared loop options plus ``n_experts`` inner experts per category,
     aggregated by an MLP of ``hidden`` units, and the weight of the router's loss."""
 
-    weight_decay: float = 0.01
+    weight_decay: float = redefault(LoopOptions, "weight_decay", 0.01)
     n_experts: int = 4
     hidden: int = 16
     router_weight: float = 1.0

@@ -46,6 +46,7 @@ from rewardlab.models.structured.storage import prefixed, read_directory, save_d
 from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
 from rewardlab.models.training.units import ranked_pairs
+from rewardlab.options import redefault
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-gpm"
@@ -56,8 +57,8 @@ class GPMOptions(LoopOptions):
     """The shared loop options plus ``k``, the number of 2-D skew-symmetric blocks,
     ``hidden`` (> 0: an MLP head) and the temperature ``tau``."""
 
-    weight_decay: float = 0.01
-    patience: int = 5
+    weight_decay: float = redefault(LoopOptions, "weight_decay", 0.01)
+    patience: int = redefault(LoopOptions, "patience", 5)
     k: int = 4
     hidden: int = 0
     tau: float = 0.1

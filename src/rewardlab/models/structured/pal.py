@@ -45,6 +45,7 @@ from rewardlab.models.structured.storage import prefixed, read_directory, save_d
 from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
 from rewardlab.models.training.units import ranked_pairs
+from rewardlab.options import redefault
 from rewardlab.protocols import check_lengths
 
 FORMAT = "rewardlab-pal"
@@ -58,9 +59,9 @@ class PALOptions(LoopOptions):
     (``hidden`` > 0 makes f an MLP) and the few-shot fit of a new annotator
     (``few_shot_epochs`` at ``few_shot_lr``)."""
 
-    epochs: int = 60
-    lr: float = 1e-2
-    weight_decay: float = 0.0
+    epochs: int = redefault(LoopOptions, "epochs", 60)
+    lr: float = redefault(LoopOptions, "lr", 1e-2)
+    weight_decay: float = redefault(LoopOptions, "weight_decay", 0.0)
     k: int = 2
     dim: int = 16
     hidden: int = 0

@@ -47,6 +47,7 @@ from rewardlab.models.structured.base import STRUCTURED, StructuredFamily
 from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
 from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
+from rewardlab.options import redefault
 from rewardlab.protocols import check_lengths, split_steps
 
 FORMAT = "rewardlab-prm"
@@ -59,10 +60,10 @@ class PRMOptions(LoopOptions):
     ``product``) and ``head``, a registered reward head (one member), with its
     ``head_params``."""
 
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.01
+    epochs: int = redefault(LoopOptions, "epochs", 30)
+    batch_size: int = redefault(LoopOptions, "batch_size", 256)
+    lr: float = redefault(LoopOptions, "lr", 1e-3)
+    weight_decay: float = redefault(LoopOptions, "weight_decay", 0.01)
     aggregate: str = "min"
     head: str = "mlp"
     head_params: dict[str, Any] = field(default_factory=dict)

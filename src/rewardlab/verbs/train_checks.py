@@ -1,6 +1,7 @@
-"""``rewardlab train``'s checks of ``--head-params`` and ``--loss-params``, before any data
-is read: a key the head or the loss does not take, or a value of the wrong kind, is one
-bad-option line (exit 2) instead of an error after the texts are encoded.
+"""The train verb's checks of ``head_params`` and ``loss_params``, before any data is read:
+a key the head or the loss does not take, or a value of the wrong kind, is one
+:class:`~rewardlab.options.OptionError` (``rewardlab train``: exit 2) instead of an error
+after the texts are encoded.
 
 * ``--head-params``: the head is built with them on PyTorch's ``meta`` device (no
   memory is allocated, so ``{"hidden": 1e12}`` costs nothing here), which runs the
@@ -23,7 +24,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import typer
+from rewardlab.options import OptionError
 
 REFUSED = (TypeError, ValueError, RuntimeError, ArithmeticError)
 
@@ -38,9 +39,8 @@ def check_head_params(head: str, params: dict[str, Any], n_members: int) -> None
         with torch.device("meta"):
             HEADS.get(head)(8, n_members, **params)
     except REFUSED as err:
-        raise typer.BadParameter(
-            f"the {head} head does not take {params}: {err}", param_hint="'--head-params'"
-        ) from None
+        raise OptionError(f"--head-params: the {head} head does not take {params}: {err}") \
+            from None
 
 
 def loss_options(loss: str) -> dict[str, Any]:
@@ -61,9 +61,7 @@ def check_loss_params(loss: str, params: dict[str, Any]) -> None:
     for key, value in params.items():
         if key not in allowed:
             takes = ", ".join(sorted(allowed)) or "none"
-            raise typer.BadParameter(
-                f"loss {loss!r} takes no {key!r} (it takes: {takes})", param_hint="'--loss-params'"
-            )
+            raise OptionError(f"--loss-params: loss {loss!r} takes no {key!r} (it takes: {takes})")
         default = allowed[key]
         if isinstance(default, bool):
             wrong = not isinstance(value, bool)
@@ -72,9 +70,9 @@ def check_loss_params(loss: str, params: dict[str, Any]) -> None:
         else:
             wrong = False
         if wrong:
-            raise typer.BadParameter(
-                f"{key!r} of loss {loss!r} must be a {type(default).__name__}, got {value!r}",
-                param_hint="'--loss-params'",
+            raise OptionError(
+                f"--loss-params: {key!r} of loss {loss!r} must be a {type(default).__name__}, "
+                f"got {value!r}"
             )
 
 

@@ -77,6 +77,8 @@ BASE: dict[str, Callable[[dict, Path], list]] = {
     "lab constrained": lambda f, o: ["lab", "constrained", "--out", o / "c.json"],
     "demo": lambda f, o: ["demo", "--out", o / "demo", "--backbone", "hashing"],
     "serve": lambda f, o: ["serve", "--model", f["one"], "--port", "0"],
+    "forecast": lambda f, o: ["forecast", "--scores-column", "s", "--data", f["pool"],
+                              "--gold-column", "gold", "--gold-budget", "3", "--out", o / "f.json"],
 }
 
 

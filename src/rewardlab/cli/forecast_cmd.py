@@ -19,7 +19,7 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, progress_bar, user_errors, write_json
+from rewardlab.cli.common import SEED_MAX, console, progress_bar, user_errors, write_json
 from rewardlab.cli.model_options import (
     SPEC_HELP,
     ModelLoading,
@@ -115,7 +115,7 @@ def forecast(
         help="x of the question 'will gold fall before x?' (default: n = 64 for bon, none "
         "for kl).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the budget draw and the bootstrap."),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="Seed of the budget draw and the bootstrap."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="pairs per model call"),
     loading: ModelLoading = None,
 ) -> None:

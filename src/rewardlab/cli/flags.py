@@ -122,8 +122,9 @@ def _fields_of(
                 other, other_hint, where = seen[field.name]
 
                 def meaning(f: dataclasses.Field, h: Any) -> tuple:
-                    default = f.default if same_default else None
-                    return h, default, spec_of(f).help, flag_of(f)
+                    if same_default:
+                        return h, f.default, spec_of(f).help, flag_of(f)
+                    return cli_type(h) | None, spec_of(f).help, flag_of(f)
 
                 if meaning(other, other_hint) != meaning(field, hint):
                     raise TypeError(

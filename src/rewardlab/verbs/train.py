@@ -195,7 +195,7 @@ def trainer_options(spec: TrainSpec, kind: str) -> Any:
                 raise OptionError(f"{_flag(key, ())} and --head-params {key!r} both set it; "
                                   "give one")
             merged[key] = value
-        return from_mapping(family.options, merged, f"--head {name}")
+        return from_mapping(family.options, merged, "--head-params")
     return _build(TrainConfig, values, names)
 
 

@@ -20,14 +20,13 @@ records). Each model module ends with one ``STRUCTURED.add(name, StructuredFamil
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rewardlab.models.training.config import LoopOptions
+from rewardlab.options import from_mapping
 from rewardlab.registry import Registry
 
 NEEDS = ("rankings", "annotators", "categories", "steps")
@@ -62,45 +61,9 @@ class StructuredFamily:
         return [f.name for f in dataclasses.fields(self.options)]
 
     def parse_options(self, name: str, options: Mapping[str, Any]) -> Any:
-        """``options`` as the family's dataclass; an unknown key or a value of the
-        wrong type is one ``ValueError`` naming the option."""
-        known = self.option_names()
-        for key in options:
-            if key not in known:
-                raise ValueError(
-                    f"structured model {name!r}: unknown option {key!r} "
-                    f"(known: {', '.join(known)})"
-                )
-        hints = typing.get_type_hints(self.options)
-        for key, value in options.items():
-            if not _fits(value, hints[key]):
-                raise ValueError(
-                    f"structured model {name!r}: option {key!r} must be "
-                    f"{_type_name(hints[key])}, got {value!r}"
-                )
-        return self.options(**options)
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a JSON-decoded ``value`` suits a field annotated ``hint`` (an int is
-    a float; a bool is neither an int nor a float)."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, arg) for arg in typing.get_args(hint))
-    if hint is Any:
-        return True
-    expected = origin or hint
-    if isinstance(value, bool) and expected is not bool:
-        return False
-    if expected is float:
-        return isinstance(value, int | float)
-    return isinstance(value, expected)
-
-
-def _type_name(hint: Any) -> str:
-    """``int``, ``dict`` (for ``dict[str, Any]``), ``float | str``."""
-    plain = typing.get_origin(hint) or hint
-    return plain.__name__ if isinstance(plain, type) else str(hint)
+        """``options`` as the family's dataclass; an unknown key, a value of the wrong type
+        or out of its range is one :class:`~rewardlab.options.OptionError` naming the option."""
+        return from_mapping(self.options, options, f"structured model {name!r}")
 
 
 STRUCTURED: Registry[StructuredFamily] = Registry("structured model")

@@ -70,7 +70,7 @@ class LoopOptions:
     epochs: int = option(40, "Maximum passes over the training units (early stopping on "
                          "validation).", min=1)
     batch_size: int = option(128, "Training units (pairs, rankings) per optimizer step.", min=1)
-    lr: float | None = option(2e-3, "AdamW learning rate.", min=0.0, open_min=True)
+    lr: float = option(2e-3, "AdamW learning rate.", min=0.0, open_min=True)
     weight_decay: float = option(0.05, "AdamW weight decay.", min=0.0)
     patience: int = option(4, "Epochs without a better monitored loss before stopping.", min=1)
     seed: int = option(0, "Seed for splits, initialization and data order.", min=0,

@@ -53,7 +53,7 @@ def test_unknown_structured_option_is_a_clear_error(hh_pairs, tmp_path):
                                  "--head", "gpm", "--head-params", '{"kk": 2}',
                                  "--out", str(tmp_path / "m")])
     output = " ".join(result.output.split())
-    assert result.exit_code == 1 and "structured model 'gpm': unknown option 'kk'" in output
+    assert result.exit_code == 2 and "'--head-params': unknown option 'kk'" in output
     assert not (tmp_path / "m").exists()
 
 

@@ -219,13 +219,18 @@ def numeric(option) -> bool:
 
 
 def concrete_argv(command, arguments: str) -> list[str]:
-    """The argument vector of the first alternative, placeholders of numeric options as 1."""
+    """The argument vector of the first alternative, placeholders of numeric options as 1
+    and of named options (``--loss L``, checked against a registry) as the option's default."""
     by_name = {name: p for p in command.params for name in (*p.opts, *p.secondary_opts)}
     argv = [token for token in shlex.split(first_alternatives(arguments)) if token != "…"]
     for index in range(1, len(argv)):
         option = by_name.get(argv[index - 1])
-        if option is not None and numeric(option) and PLACEHOLDER.match(argv[index]):
+        if option is None or not PLACEHOLDER.match(argv[index]):
+            continue
+        if numeric(option):
             argv[index] = "1"
+        elif isinstance(option.default, str):
+            argv[index] = option.default
     return argv
 
 
@@ -395,7 +400,8 @@ def test_reference_rows_by_hand(tmp_path):
     train = "\n".join(render_command(("train",), COMMANDS[("train",)]))
     assert "| `--data` | text | *required* |" in train
     assert "| `--seed` | integer | `0` |" in train
-    assert "| `--bootstrap` / `--no-bootstrap` | flag | off |" in train
+    assert "| `--overwrite` / `--no-overwrite` | flag | off |" in train
+    assert "| `--bootstrap` / `--no-bootstrap` | flag | – |" in train  # the trainer's default
     assert "| `--epochs` | integer | – |" in train
     compare = "\n".join(render_command(("compare",), COMMANDS[("compare",)]))
     assert "| `--model` | text | *required* |" in compare

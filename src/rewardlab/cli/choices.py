@@ -10,6 +10,7 @@ appears in ``--help`` without editing anything; the committed reference
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 
@@ -88,22 +89,45 @@ def forecast_methods() -> str:
     return _alternatives(_registry("forecast method").names())
 
 
-def _defaults(field: str) -> str:
-    """``field``'s default in each family's config dataclass: heads, structured models and
-    ``transformer:PATH``."""
+def _defaults(name: str) -> str:
+    """The option ``name``'s default in each trainer's options dataclass that declares it:
+    heads, structured models and ``transformer:PATH``."""
+    import dataclasses
+
     from rewardlab.models.lm.transformer_config import TransformerTrainConfig
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import TrainConfig
 
-    parts = [f"head {getattr(TrainConfig, field)}"]
-    parts += [f"{name} {getattr(STRUCTURED.get(name).options, field)}" for name in STRUCTURED]
-    if field == "lr":  # None: chosen by whether LoRA is on
+    def default(cls: type) -> object | None:
+        for field in dataclasses.fields(cls):
+            if field.name == name:
+                if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                    return field.default_factory()  # type: ignore[misc]
+                return field.default
+        return None
+
+    families = [("head", TrainConfig)]
+    families += [(family, STRUCTURED.get(family).options) for family in STRUCTURED]
+    parts = []
+    for family, cls in families:
+        value = default(cls)
+        if value is not None:
+            parts.append(f"{family} {_shown(value)}")
+    if name == "lr":  # None: chosen by whether LoRA is on
         full = TransformerTrainConfig(model="").learning_rate
         lora = TransformerTrainConfig(model="", lora=True).learning_rate
         parts.append(f"transformer {full:g} (LoRA {lora:g})")
-    else:
-        parts.append(f"transformer {getattr(TransformerTrainConfig, field)}")
+    elif default(TransformerTrainConfig) is not None:
+        parts.append(f"transformer {_shown(default(TransformerTrainConfig))}")
     return ", ".join(parts)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, dict | list | tuple) and not value:
+        return "none"
+    return str(value)
 
 
 PLACEHOLDERS: dict[str, Callable[[], str]] = {
@@ -117,9 +141,6 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "{backbones}": backbones,
     "{formats}": formats,
     "{forecast_methods}": forecast_methods,
-    "{defaults:epochs}": lambda: _defaults("epochs"),
-    "{defaults:lr}": lambda: _defaults("lr"),
-    "{defaults:batch_size}": lambda: _defaults("batch_size"),
 }
 """Placeholder → the text it stands for, made from a registry or config dataclass."""
 
@@ -135,21 +156,24 @@ IN_REFERENCE: dict[str, str] = {
     "{backbones}": "a registered backbone",
     "{formats}": "a registered data format",
     "{forecast_methods}": "a registered forecast method",
-    "{defaults:epochs}": "each family's own",
-    "{defaults:lr}": "each family's own",
-    "{defaults:batch_size}": "each family's own",
 }
 """What each placeholder says in ``docs/cli.md``: the names themselves are listed by
 ``--help`` only, so registering a component never makes the committed reference stale."""
 
 
+DEFAULTS = re.compile(r"\{defaults:([a-z_]+)\}")
+"""``{defaults:NAME}``: each trainer's default of the option ``NAME`` (an override flag)."""
+
+
 def fill_placeholders(text: str, reference: bool = False) -> str:
     """``text`` with each placeholder of :data:`PLACEHOLDERS` it contains filled in
-    (with the :data:`IN_REFERENCE` wording when writing ``docs/cli.md``)."""
+    (with the :data:`IN_REFERENCE` wording when writing ``docs/cli.md``), and each
+    ``{defaults:NAME}`` with the trainers' defaults ("each trainer's own" in the reference)."""
     for placeholder, make in PLACEHOLDERS.items():
         if placeholder in text:
             text = text.replace(placeholder, IN_REFERENCE[placeholder] if reference else make())
-    return text
+    return DEFAULTS.sub(
+        lambda m: "each trainer's own" if reference else _defaults(m.group(1)), text)
 
 
 def registered(

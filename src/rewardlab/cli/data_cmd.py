@@ -88,10 +88,10 @@ def register(app: typer.Typer) -> None:
         """
         if flip_lowest is not None and drop_lowest is not None:
             raise typer.BadParameter("use --flip-lowest or --drop-lowest, not both")
-        from rewardlab.verbs.outputs import check_out_file
         from rewardlab.data.errors import DataError
         from rewardlab.data.io import write_jsonl
         from rewardlab.data.load import load_comparisons
+        from rewardlab.verbs.outputs import check_out_file
 
         with user_errors():
             check_out_file(out)

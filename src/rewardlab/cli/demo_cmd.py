@@ -34,9 +34,9 @@ def demo(
     seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of everything."),
 ) -> None:
     """Generate a preference task with a known gold reward, train a BT model, report."""
-    from rewardlab.verbs.outputs import check_model_out, check_out_folder
     from rewardlab.lab.demo import DemoConfig, run_demo, summary_text
     from rewardlab.models.io import save_model
+    from rewardlab.verbs.outputs import check_model_out, check_out_folder
 
     config = DemoConfig(
         n_prompts=n_prompts, n_pairs=n_pairs, label_noise=label_noise,

@@ -132,11 +132,11 @@ def evaluate(
 ) -> None:
     """Evaluate a reward or preference model: a suite (with its length-only baseline) plus
     audit probes. Metrics are saved beside the model only when it is a rewardlab directory."""
-    from rewardlab.verbs.outputs import check_out_file
     from rewardlab.data.formats.auto import detect_file_format
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.models.io import save_metrics
     from rewardlab.robust.loading import is_rewardlab_directory
+    from rewardlab.verbs.outputs import check_out_file
 
     with user_errors():
         check_out_file(out)
@@ -196,9 +196,9 @@ def compare(
     loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
-    from rewardlab.verbs.outputs import check_out_file
     from rewardlab.evaluate.agreement import compare_models
     from rewardlab.evaluate.starc import starc_between
+    from rewardlab.verbs.outputs import check_out_file
 
     with user_errors():
         check_out_file(out)

@@ -38,13 +38,13 @@ from rewardlab.cli.common import (
     user_errors,
     write_json,
 )
-from rewardlab.verbs.outputs import check_out_file, check_out_folder
 from rewardlab.lab.overopt.components import ComponentsConfig
 from rewardlab.lab.overopt.policy_gradient import PGConfig
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig
 from rewardlab.lab.overopt.rl_curves import OPTIMIZERS, RLConfig
 from rewardlab.lab.weak_to_strong import WeakToStrongConfig
 from rewardlab.robust.aggregate import AGGREGATIONS
+from rewardlab.verbs.outputs import check_out_file, check_out_folder
 
 ARENA = SyntheticPoolConfig()
 W2S = WeakToStrongConfig()

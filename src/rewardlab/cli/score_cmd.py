@@ -23,13 +23,13 @@ from rewardlab.cli.model_options import (
     require_score,
     with_model_loading,
 )
-from rewardlab.verbs.outputs import check_out_file
 from rewardlab.cli.rewards_option import (
     load_cli_rewards,
     reference_column_option,
     rewards_option,
     unsafe_no_sandbox_option,
 )
+from rewardlab.verbs.outputs import check_out_file
 
 
 def register(app: typer.Typer) -> None:

@@ -11,11 +11,13 @@ knows the name so that every command gives the same error for a typo.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rewardlab.data.modality import modality_of_all
 from rewardlab.features.base import Backbone
+from rewardlab.protocols import Response
 from rewardlab.registry import Registry, UnknownNameError
 
 FINE_TUNED = "transformer"
@@ -30,6 +32,10 @@ class BackboneKind:
     """``build(argument, **options)``; ``argument`` is the text after ``KIND:`` or ''."""
     from_config: Callable[[dict[str, Any]], Backbone]
     summary: str
+    modality: str = "text"
+    """The responses it featurizes (a name of :data:`rewardlab.data.modality.MODALITIES`)."""
+    default: bool = False
+    """The backbone used for its modality when none is named (:func:`default_backbone`)."""
 
 
 def _hashing(argument: str, **options: Any) -> Backbone:
@@ -71,6 +77,7 @@ BACKBONES.add(
         _encoder,
         _encoder_from_config,
         "a frozen sentence encoder (default the bundled all-MiniLM-L6-v2; encoder:PATH_OR_NAME)",
+        default=True,
     ),
 )
 
@@ -112,3 +119,30 @@ def backbone_from_config(config: dict[str, Any]) -> Backbone:
     if not isinstance(kind, str) or kind not in BACKBONES:
         raise ValueError(f"unknown backbone kind {kind!r} in model config")
     return BACKBONES.get(kind).from_config(config)
+
+
+def default_backbone(responses: Sequence[Response]) -> str:
+    """The spec of the default backbone for the modality of ``responses`` (text: ``encoder``,
+    images: ``conv``): the registered kind marked ``default`` for that modality."""
+    modality = modality_of_all(responses).name
+    for name in BACKBONES:
+        kind = BACKBONES.get(name)
+        if kind.default and kind.modality == modality:
+            return name
+    raise ValueError(f"no default backbone for {modality} responses; name one with --backbone")
+
+
+def check_modality(backbone: Backbone, responses: Sequence[Response]) -> None:
+    """``ValueError`` when ``backbone`` does not featurize the modality of ``responses``
+    (e.g. ``hashing`` given images), naming both and the backbones that do."""
+    kind = backbone.config().get("kind")
+    if not responses or kind not in BACKBONES:  # one built elsewhere knows its own inputs
+        return
+    modality = modality_of_all(responses).name
+    wanted = BACKBONES.get(kind).modality
+    if modality != wanted:
+        fitting = [n for n in BACKBONES if BACKBONES.get(n).modality == modality]
+        raise ValueError(
+            f"backbone {kind!r} featurizes {wanted} responses, but these are {modality}; "
+            f"backbones for {modality}: {', '.join(fitting) or 'none registered'}"
+        )

@@ -44,17 +44,13 @@ TASKS = ("gold", "noise")
 
 
 def gold_ordered(pairs: Sequence[Comparison]) -> list[Comparison]:
-    """The pairs with the label noise undone: the higher gold first (ties stay ties)."""
-    out = []
-    for p in pairs:
-        flipped = p.meta["flipped"]
-        out.append(Comparison(
-            p.prompt, p.responses[::-1] if flipped else p.responses, (0, 1), tie=p.tie,
-            category=p.category,
-            meta={**p.meta, "gold": p.meta["gold"][::-1] if flipped else p.meta["gold"],
-                  "flipped": False},
-        ))
-    return out
+    """The pairs with the label noise undone: ranked by the gold (ties stay ties)."""
+    return [
+        Comparison(p.prompt, p.responses,
+                   (0, 1) if p.tie or p.meta["gold"][0] >= p.meta["gold"][1] else (1, 0),
+                   tie=p.tie, category=p.category, meta={**p.meta, "flipped": False})
+        for p in pairs
+    ]
 
 
 def _write(folder: Path, name: str, pairs: Sequence[Comparison], gold: bool) -> None:
@@ -62,8 +58,8 @@ def _write(folder: Path, name: str, pairs: Sequence[Comparison], gold: bool) -> 
     if gold:
         parquet_extra = [{"gold_0": float(p.meta["gold"][0]), "gold_1": float(p.meta["gold"][1])}
                          for p in pairs]
-        jsonl_extra = [{"gold_chosen": float(p.meta["gold"][0]),
-                        "gold_rejected": float(p.meta["gold"][1])} for p in pairs]
+        jsonl_extra = [{"gold_chosen": float(p.meta["gold"][p.ranking[0]]),
+                        "gold_rejected": float(p.meta["gold"][p.ranking[1]])} for p in pairs]
     write_pickapic(pairs, folder / f"{name}.parquet", parquet_extra)
     write_image_jsonl(pairs, folder / f"{name}.jsonl", extra=jsonl_extra)
 

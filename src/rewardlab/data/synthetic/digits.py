@@ -276,11 +276,12 @@ def digit_pairs(
         first, second = digits.candidates[p][a], digits.candidates[p][b]
         tie = abs(first.gold - second.gold) < tie_margin
         flipped = not tie and bool(rng.random() < label_noise)
-        if not tie and (first.gold < second.gold) != flipped:
-            first, second = second, first
+        first_wins = (first.gold >= second.gold) != flipped
         labelled += not tie
         pairs.append(Comparison(
-            digits.prompts[p], (first.image, second.image), (0, 1), tie=tie,
+            digits.prompts[p], (first.image, second.image),
+            (0, 1) if tie or first_wins else (1, 0),
+            tie=tie,
             category=f"digit {digits.digits[p]}",
             meta={"gold": (first.gold, second.gold), "drawn": (first.digit, second.digit),
                   "flipped": flipped, "prompt_index": p},
@@ -293,21 +294,25 @@ def noise_pairs(
 ) -> list[Comparison]:
     """The clean-versus-noisy task: for ``n_pairs`` distinct scans (not in ``exclude``), the
     clean scan is chosen over the same scan plus Gaussian noise of std ``sigma`` (clipped to
-    [0, 1]); both at ``scale`` (8·scale pixels a side). The prompt asks for the scan's digit.
-    ``meta["source"]`` is the scan index."""
-    images, labels = load_scans()
+    [0, 1]); both at ``scale`` (8·scale pixels a side), in random order (``ranking`` puts
+    the clean one first). The prompt asks for the scan's digit. ``meta["source"]`` is the
+    scan index."""
+    scans, labels = load_scans()
     rng = np.random.default_rng(seed)
-    free = np.array([i for i in range(len(images)) if i not in exclude])
+    free = np.array([i for i in range(len(scans)) if i not in exclude])
     if not 1 <= n_pairs <= len(free):
         raise ValueError(f"field 'n_pairs': expected 1 to {len(free)} distinct scans, got {n_pairs}")
     forms = [(t, s) for t in TEMPLATES for s in STYLES]
     pairs = []
     for source in rng.choice(free, size=n_pairs, replace=False).tolist():
-        clean = images[source] / 16.0
+        clean = scans[source] / 16.0
         noisy = clean + rng.normal(0.0, sigma, size=clean.shape)
         template, style = forms[int(rng.integers(0, len(forms)))]
         d = int(labels[source])
         prompt = template.format(style=style, digit=d)
-        pairs.append(Comparison(prompt, (render(clean, scale), render(noisy, scale)), (0, 1),
+        shown = (render(clean, scale), render(noisy, scale))
+        swap = bool(rng.random() < 0.5)  # either side may be the clean one, as drawn
+        pairs.append(Comparison(prompt, shown[::-1] if swap else shown,
+                                (1, 0) if swap else (0, 1),
                                 category=f"digit {d}", meta={"source": source}))
     return pairs

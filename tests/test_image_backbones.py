@@ -162,3 +162,33 @@ def test_a_folder_that_is_not_clip_is_named(tmp_path):
         build_backbone(f"clip-vision:{tmp_path}").encode(["x"], IMAGES[:1])
     with pytest.raises(ValueError, match="needs a folder"):
         build_backbone("clip-vision")
+
+
+def test_real_photographs_from_scikit_image_in_every_form():
+    """scikit-image's bundled sample photographs (colour, gray, RGBA), decoded and
+    featurized; a JPEG re-encoding lands close to the original in feature space."""
+    import io
+
+    from rewardlab.data.images import ImageDecodeError, decode_image
+    from rewardlab.data.modality import response_statistics
+
+    skdata = pytest.importorskip("skimage.data", reason="pip install 'rewardlab[image]'")
+    astronaut, camera, logo = skdata.astronaut(), skdata.camera(), skdata.logo()
+    assert decode_image(camera).shape == (512, 512, 3)
+    np.testing.assert_array_equal(decode_image(logo), logo[:, :, :3])
+    with pytest.raises(ImageDecodeError, match="got dtype bool"):
+        decode_image(skdata.horse())
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, format="JPEG", quality=90)
+    jpeg = buffer.getvalue()
+    assert np.abs(decode_image(jpeg).astype(int) - astronaut).mean() < 4
+    stats = response_statistics([camera])
+    np.testing.assert_allclose(stats["brightness"], camera.mean() / 255, rtol=1e-9)
+    np.testing.assert_allclose(stats["contrast"], camera.std() / 255, rtol=1e-9)
+    backbone = build_backbone("conv")
+    photos = [astronaut, jpeg, skdata.coffee(), camera]
+    f = backbone.encode(["an astronaut"] * 2 + ["coffee", "a camera"], photos)
+    assert f.shape == (4, backbone.dim) and np.all(np.isfinite(f))
+    def cosine(a, b):
+        return a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    assert cosine(f[0], f[1]) > 0.99 > cosine(f[0], f[2])

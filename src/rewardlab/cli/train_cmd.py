@@ -188,7 +188,7 @@ def train(
             check_int8(int8, backbone)
         backbone_options = {"quantize": True} if int8 else {}
         check_model_out(out, overwrite)
-        refuse_ignored(ctx, training_kind(head, backbone or ""), backbone)
+        refuse_ignored(ctx, training_kind(head, backbone or ""), backbone or "(the default)")
         if head in STRUCTURED and "," in (backbone or ""):
             raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         overrides = {

@@ -33,7 +33,7 @@ from typing import Any
 
 from rewardlab.data.errors import DataError
 from rewardlab.data.formats._base import FORMATS, Rows, optional_number, optional_str, require_str
-from rewardlab.data.images import decode_image, encode_png
+from rewardlab.data.images import encode_png, image_digest
 from rewardlab.data.modality import response_digest
 from rewardlab.data.record import Comparison
 
@@ -52,7 +52,7 @@ def _image(value: Any, folder: Path, path: str, line: int, field: str) -> Path:
                         field=field)
     file = Path(value) if Path(value).is_absolute() else folder / value
     try:
-        decode_image(file)
+        image_digest(file)  # decodes it, and remembers its digest for validation and caches
     except ValueError as err:
         raise DataError(str(err), path=path, line=line, field=field) from None
     return file

@@ -36,7 +36,7 @@ from typing import Any
 
 from rewardlab.data.errors import DataError
 from rewardlab.data.formats._base import FORMATS, Rows, optional_str, require_str
-from rewardlab.data.images import decode_image, encode_png, image_format
+from rewardlab.data.images import encode_png, image_digest, image_format
 from rewardlab.data.record import Comparison
 
 DETECT_KEYS = frozenset({"caption", "jpg_0", "jpg_1", "label_0", "label_1"})
@@ -57,7 +57,7 @@ def _image(row: dict[str, Any], name: str, path: str, line: int) -> bytes:
     if image_format(data[:12]) is None:
         raise DataError("not PNG, JPEG or WebP data", path=path, line=line, field=name)
     try:
-        decode_image(data)
+        image_digest(data)  # decodes it, and remembers its digest for validation and caches
     except ValueError as err:
         raise DataError(str(err), path=path, line=line, field=name) from None
     return data

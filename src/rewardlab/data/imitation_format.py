@@ -39,6 +39,7 @@ import numpy as np
 
 from rewardlab.data.errors import DataError
 from rewardlab.data.trajectory import Trajectory
+from rewardlab.data.trajectory_io import arrow_array
 
 TRUNCATED_KEY = "TimeLimit.truncated"
 
@@ -102,34 +103,15 @@ def _read_dataset_folder(folder: Path) -> list[Trajectory]:
     out = []
     for i in range(table.num_rows):
         row_where = f"{where} (trajectory {i})"
-        obs = _array(table.column("obs")[i].values, row_where, "obs")
-        acts = _array(table.column("acts")[i].values, row_where, "acts")
-        rews = (_array(table.column("rews")[i].values, row_where, "rews")
+        obs = arrow_array(table.column("obs")[i].values, row_where, "obs")
+        acts = arrow_array(table.column("acts")[i].values, row_where, "acts")
+        rews = (arrow_array(table.column("rews")[i].values, row_where, "rews")
                 if "rews" in table.column_names else None)
         infos = (_infos(table.column("infos")[i].as_py(), row_where)
                  if "infos" in table.column_names else None)
         terminal = table.column("terminal")[i].as_py()
         out.append(_trajectory(row_where, obs, acts, rews, bool(terminal), infos))
     return out
-
-
-def _array(values: Any, where: str, field: str) -> np.ndarray:
-    """A (nested) Arrow list as one numpy array of its value type; ragged lists fail."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if values is None:
-        raise DataError("missing (null)", path=where, field=field)
-    shape = [len(values)]
-    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
-        if values.null_count or len(set(lengths.tolist())) > 1:
-            raise DataError("ragged or null nested lists", path=where, field=field)
-        shape.append(int(lengths[0]) if len(lengths) else 0)
-        values = values.flatten()
-    if values.null_count:
-        raise DataError("null values", path=where, field=field)
-    return values.to_numpy(zero_copy_only=False).reshape(shape)
 
 
 def _infos(encoded: list[str] | None, where: str) -> tuple[Mapping[str, Any], ...] | None:

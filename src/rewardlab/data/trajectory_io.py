@@ -85,21 +85,33 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         handle.write(buffer.getvalue())
 
 
+def _list_column(values: Sequence[np.ndarray]) -> Any:
+    """One row per array: a list of its steps, each step flattened to a fixed-size list
+    (or a scalar for (T,) arrays), keeping the numpy dtype."""
+    import pyarrow as pa
+
+    flat = np.concatenate([v.reshape(len(v), -1) for v in values])
+    width = flat.shape[1]
+    steps = (pa.array(flat[:, 0]) if values[0].ndim == 1
+             else pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), width))
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), steps)
+
+
 def _parquet_columns(trajectories: Sequence[Trajectory], group: str) -> tuple[dict, dict]:
     """A group's list columns (flattened per step) and the shapes to restore."""
-    columns: dict[str, list] = {}
+    columns: dict[str, Any] = {}
     shapes: dict[str, list[int]] = {}
     for name in ARRAY_FIELDS:
         values = [getattr(t, name) for t in trajectories]
         if any(v is None for v in values):
             continue
         shapes[f"{group}{name}"] = list(values[0].shape[1:])
-        columns[f"{group}{name}"] = [v.reshape(len(v), -1).tolist() if v.ndim > 1 else v.tolist()
-                                     for v in values]
+        columns[f"{group}{name}"] = _list_column(values)
     return columns, shapes
 
 
-def _write_parquet(path: Path, columns: dict[str, list], meta: dict[str, Any]) -> None:
+def _write_parquet(path: Path, columns: dict[str, Any], meta: dict[str, Any]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -146,7 +158,7 @@ def save_segment_pairs(path: str | Path, records: Sequence[Comparison]) -> Path:
             arrays.update(_group_arrays(side, group))
         _write_npz(path, arrays)
         return path
-    columns: dict[str, list] = {"prompt": prompts, "label": labels}
+    columns: dict[str, Any] = {"prompt": prompts, "label": labels}
     shapes: dict[str, list[int]] = {}
     for group, side in zip(PAIR_GROUPS, sides, strict=True):
         side_columns, side_shapes = _parquet_columns(side, group)
@@ -160,7 +172,8 @@ def save_segment_pairs(path: str | Path, records: Sequence[Comparison]) -> Path:
 
 
 class _Source:
-    """A file's columns by name, read the same way whatever the container."""
+    """A file's columns by name, read the same way whatever the container: ``arrays``
+    of an npz, or the Arrow ``table`` of a parquet file (``nested``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -174,16 +187,21 @@ class _Source:
     def _read_npz(self) -> None:
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                self.columns: dict[str, Any] = {}
+                self.arrays: dict[str, np.ndarray] = {}
                 for name in data.files:
                     try:
-                        self.columns[name] = data[name]
+                        self.arrays[name] = data[name]
                     except ValueError:  # an object array: it would need unpickling
                         raise DataError("holds Python objects; it is not read (no pickle)",
                                         path=str(self.path), field=name) from None
-        except (OSError, EOFError) as err:
-            raise DataError(f"not a readable .npz file ({err})", path=str(self.path)) from None
-        self.format = self._scalar("format")
+        except (OSError, EOFError, ValueError) as err:  # ValueError: not a zip, "a pickle"
+            if isinstance(err, DataError):
+                raise
+            raise DataError(f"not a readable .npz file ({' '.join(str(err).split())[:120]})",
+                            path=str(self.path)) from None
+        value = self.arrays.get("format")
+        self.format = None if value is None or value.ndim != 0 else value.item()
+        self.names = set(self.arrays)
         self.nested = False
         self.shapes: dict[str, list[int]] = {}
 
@@ -204,25 +222,26 @@ class _Source:
             raise DataError("malformed 'rewardlab' schema metadata", path=str(self.path))
         self.format = meta.get("format")
         self.shapes = meta.get("shapes", {})
-        self.columns = {name: table.column(name).to_pylist() for name in table.column_names}
+        self.table = table
+        self.names = set(table.column_names)
         self.nested = True
 
-    def _scalar(self, name: str) -> Any:
-        value = self.columns.get(name)
-        return None if value is None or np.ndim(value) != 0 else value.item()
-
-    def need(self, name: str) -> Any:
-        if name not in self.columns:
+    def need(self, name: str) -> None:
+        if name not in self.names:
             raise DataError("missing", path=str(self.path), field=name)
-        return self.columns[name]
 
     def check_format(self, expected: str) -> None:
         if self.format != expected:
             raise DataError(f"expected {expected!r}, got {self.format!r}", path=str(self.path),
                             field="format")
 
+    def values(self, name: str) -> Any:
+        """A column: an array (npz) or the Python values of a parquet column."""
+        self.need(name)
+        return self.table.column(name).to_pylist() if self.nested else self.arrays[name]
+
     def strings(self, name: str, n: int | None = None) -> list[str]:
-        values = list(self.need(name))
+        values = list(self.values(name))
         if not all(isinstance(v, str) for v in values) or (n is not None and len(values) != n):
             want = "strings" if n is None else f"{n} strings"
             raise DataError(f"expected {want}", path=str(self.path), field=name)
@@ -241,7 +260,7 @@ class _Source:
         return out
 
     def _flat_rows(self, group: str) -> list[dict[str, np.ndarray]]:
-        lengths = np.asarray(self.need(f"{group}lengths"))
+        lengths = np.asarray(self.values(f"{group}lengths"))
         if lengths.ndim != 1 or lengths.dtype.kind not in "iu" or (lengths < 1).any():
             raise DataError("expected positive integers", path=str(self.path),
                             field=f"{group}lengths")
@@ -249,10 +268,10 @@ class _Source:
         present = {}
         for name in ARRAY_FIELDS:
             key = f"{group}{name}"
-            if key not in self.columns and name in ("observations", "actions"):
+            if key not in self.names and name in ("observations", "actions"):
                 self.need(key)
-            if key in self.columns:
-                array = np.asarray(self.columns[key])
+            if key in self.names:
+                array = self.arrays[key]
                 if array.ndim == 0 or array.shape[0] != ends[-1]:
                     raise DataError(f"expected {int(ends[-1])} steps (the sum of lengths), got "
                                     f"{array.shape[0] if array.ndim else 0}",
@@ -264,25 +283,46 @@ class _Source:
         present = {}
         for name in ARRAY_FIELDS:
             key = f"{group}{name}"
-            if key not in self.columns and name in ("observations", "actions"):
+            if key not in self.names and name in ("observations", "actions"):
                 self.need(key)
-            if key in self.columns:
+            if key in self.names:
                 present[name] = key
         rows = []
-        for i in range(len(self.columns[present["observations"]])):
+        for i in range(self.table.num_rows):
             row = {}
             for name, key in present.items():
-                try:
-                    array = np.asarray(self.columns[key][i], dtype=np.bool_ if name == "dones"
-                                       else None)
-                    shape = self.shapes.get(key)
-                    if shape is not None:
+                array = arrow_array(self.table.column(key)[i].values, f"{self.path} (item {i})",
+                                    key)
+                shape = self.shapes.get(key)
+                if shape is not None:
+                    try:
                         array = array.reshape(len(array), *shape)
-                except (ValueError, TypeError) as err:
-                    raise DataError(f"item {i}: {err}", path=str(self.path), field=key) from None
+                    except ValueError as err:
+                        raise DataError(f"item {i}: {err}", path=str(self.path),
+                                        field=key) from None
                 row[name] = array
             rows.append(row)
         return rows
+
+
+def arrow_array(values: Any, where: str, field: str) -> np.ndarray:
+    """A (nested) Arrow list as one numpy array of its value type; ragged lists fail."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values is None:
+        raise DataError("missing (null)", path=where, field=field)
+    shape = [len(values)]
+    while (pa.types.is_list(values.type) or pa.types.is_large_list(values.type)
+           or pa.types.is_fixed_size_list(values.type)):
+        lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+        if values.null_count or len(set(lengths.tolist())) > 1:
+            raise DataError("ragged or null nested lists", path=where, field=field)
+        shape.append(int(lengths[0]) if len(lengths) else 0)
+        values = values.flatten()
+    if values.null_count:
+        raise DataError("null values", path=where, field=field)
+    return values.to_numpy(zero_copy_only=False).reshape(shape)
 
 
 def _check_count(source: _Source, prompts: list[str], items: Sequence[Any], what: str) -> None:
@@ -308,7 +348,7 @@ def load_segment_pairs(path: str | Path) -> list[Comparison]:
     source = _Source(Path(path))
     source.check_format(PAIRS)
     prompts = source.strings("prompt" if source.nested else "prompts")
-    labels = np.asarray(source.need("label" if source.nested else "labels"), dtype=object)
+    labels = np.asarray(source.values("label" if source.nested else "labels"), dtype=object)
     first, second = (source.trajectories(group, "pair") for group in PAIR_GROUPS)
     for items, what in ((first, "first segments"), (second, "second segments"),
                         (labels, "labels")):

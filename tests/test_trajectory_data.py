@@ -91,9 +91,9 @@ def test_trajectory_is_a_registered_modality_with_steps_and_a_digest():
     assert modality.statistics(trajectory) == {"steps": 4.0}
     # the digest is sha256 of a header of dtypes/shapes and the arrays' bytes, in field order
     header = (
-        '{"actions": ["<i8", [4]], "dones": ["|b1", [4]], "next_observations": ["<f4", [4, 3]], '
-        '"observations": ["<f4", [4, 3]], "rewards": ["<f8", [4]]}'
-    ).encode()
+        b'{"actions": ["<i8", [4]], "dones": ["|b1", [4]], "next_observations": ["<f4", [4, 3]], '
+        b'"observations": ["<f4", [4, 3]], "rewards": ["<f8", [4]]}'
+    )
     body = b"".join(np.ascontiguousarray(a).tobytes() for a in (
         trajectory.observations, trajectory.actions, trajectory.rewards, trajectory.dones,
         trajectory.next_observations))

@@ -219,13 +219,26 @@ def _segments(expanded: RankedPairs) -> list[Any]:
     return require_trajectories(segments, "segments")
 
 
-class _Batches:
-    """Pair batches of segment returns (K, b) for member-specific pair numbers."""
+class SegmentPairLoss:
+    """The training loss of pair numbers ``idx`` (K, b), one row per member: the pair
+    batch of segment returns R̂_k(σ) = Σ_t r̂_k(x_t) over the valid steps of each
+    segment, the objective on it, and λ·E‖∇_x r̂_k‖² over those steps' features."""
 
     def __init__(self, net: RewardNet, x: torch.Tensor, table: SegmentTable, pairs: _Pairs,
                  objective: Objective, params: dict[str, Any], grad_penalty: float) -> None:
         self.net, self.x, self.table, self.pairs = net, x, table, pairs
         self.objective, self.params, self.grad_penalty = objective, params, grad_penalty
+
+    @classmethod
+    def build(
+        cls, net: RewardNet, normalizer: Normalizer, encoder: TransitionEncoder,
+        expanded: RankedPairs, objective: Objective, params: dict[str, Any],
+        grad_penalty: float = 0.0,
+    ) -> SegmentPairLoss:
+        """The loss over ``expanded`` pairs, their segments encoded and standardized."""
+        table = SegmentTable(encoder, _segments(expanded))
+        return cls(net, normalizer.transform(table.features), table,
+                   _pairs(expanded, table, objective), objective, params, grad_penalty)
 
     def losses(self, idx: torch.Tensor, penalty: bool = True) -> tuple[torch.Tensor, PairBatch]:
         """Per-member loss (K,) of pairs ``idx`` (K, b), and the pair batch."""
@@ -293,20 +306,17 @@ def train_trajectory_reward(
     segments = _segments(expanded)
     encoder = TransitionEncoder.infer(segments, options.n_actions,
                                       next_observation=options.next_observation)
-    table = SegmentTable(encoder, segments)
     torch.manual_seed(options.seed)
-    normalizer = Normalizer(encoder.dim).fit(table.features)
+    distinct = list({id(s): s for s in segments}.values())
+    normalizer = Normalizer(encoder.dim).fit(encoder.encode_many(distinct)[0])
     k = options.n_members
     head = HEADS.get(options.head)(encoder.dim + 1, k, **options.head_params)
     net = RewardNet(head, objective.initial_learned(k))
     params = objective.loss_params(options.loss_params)
-    train = _Batches(net, normalizer.transform(table.features), table,
-                     _pairs(expanded, table, objective), objective, params, options.grad_penalty)
-    val = None
-    if val_expanded:
-        val_table = SegmentTable(encoder, _segments(val_expanded))
-        val = _Batches(net, normalizer.transform(val_table.features), val_table,
-                       _pairs(val_expanded, val_table, objective), objective, params, 0.0)
+    train = SegmentPairLoss.build(net, normalizer, encoder, expanded, objective, params,
+                                  options.grad_penalty)
+    val = (SegmentPairLoss.build(net, normalizer, encoder, val_expanded, objective, params)
+           if val_expanded else None)
     n = len(train.pairs)
     generator = torch.Generator().manual_seed(options.seed)
     sample = (torch.randint(0, n, (k, n), generator=generator) if options.bootstrap
@@ -332,7 +342,7 @@ def train_trajectory_reward(
         "anchor": anchor,
         "prompts": sorted({r.prompt for r in records}),
         "n_train_pairs": len(expanded),
-        "n_train_transitions": int(len(table.features)),
+        "n_train_transitions": int(len(train.x)),
         "skipped": expanded.skipped(),
         "data_fingerprint": data_fingerprint(records),
     }

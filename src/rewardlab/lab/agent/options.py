@@ -4,12 +4,13 @@ so the CLI reads its defaults from these dataclasses).
 Defaults: CartPole-v1 with PPO (rl-baselines3-zoo's tuned hyper-parameters,
 :mod:`rewardlab.optimize.sb3_policy`), 30 000 policy steps in 5 iterations,
 300 comparisons of 25-step segments (a quarter from random-action episodes
-before the first policy update), ensemble-disagreement queries among 5
-candidates per query, a perfectly rational labeller (temperature 0, no
-noise), and the reward ensemble of :data:`LAB_REWARD`: Christiano et al.'s
-loss (ε = 0.1 random labels, ties as half preferences) with three
-bootstrapped members. They make the CartPole comparison of three seeds fit in
-a few minutes on two CPU cores (README, "lab agent").
+before the first policy update) drawn at random (``disagreement`` asks about
+the most disputed of 5 candidates per query instead; on CartPole it did
+worse, README "Rewards for decision-making agents"), a perfectly rational
+labeller (temperature 0, no noise), and the reward ensemble of
+:data:`LAB_REWARD`: Christiano et al.'s loss (ε = 0.1 random labels, ties as
+half preferences) with three bootstrapped members. They make the CartPole
+comparison of three seeds fit in a few minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class AgentLabOptions(PreferenceLoopOptions):
     """The loop's options plus the query strategies compared, the number of seeds and
     the first seed, the evaluation episodes, and an optional file of labelled pairs."""
 
-    queries: tuple[str, ...] = ("disagreement",)
+    queries: tuple[str, ...] = ("random",)
     seeds: int = 3
     seed: int = 0
     eval_episodes: int = 10

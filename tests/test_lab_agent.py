@@ -76,6 +76,7 @@ def test_tiny_run_writes_consistent_results_report_pairs_and_models(tmp_path):
     (["--loss", "bce"], 1, "loss 'bce' trains on points; the reward ensemble takes a pair loss"),
     (["--loss", "bt-x"], 1, "unknown loss 'bt-x'"),
     (["--labels", "absent.npz"], 1, "--labels absent.npz: no such file"),
+    (["--iterations", "600"], 1, "iterations must be in [1, steps], got 600 for 512 steps"),
 ])
 def test_bad_options_are_one_line(tmp_path, args, code, message):
     result = invoke("--out", tmp_path / "o", *TINY, *args)
@@ -91,6 +92,7 @@ def test_label_and_step_schedules():
     assert sum(options.label_schedule()) == 300
     assert options.step_schedule() == [6000, 6000, 6000, 6000, 6001]
     assert AgentLabOptions(iterations=1, comparisons=7).label_schedule() == [7]
+    assert AgentLabOptions(iterations=3, comparisons=2).label_schedule() == [1, 1, 0]
 
 
 @pytest.mark.slow
@@ -106,3 +108,19 @@ def test_cartpole_bar(tmp_path):
     assert results["config"]["seeds"] >= 3
     assert results["learned_reward_return"] >= 0.8 * results["true_reward_return"]
     assert seconds < 15 * 60
+
+
+def test_a_labels_file_for_another_environment_is_refused_before_training(tmp_path):
+    from rewardlab.data.record import Comparison
+    from rewardlab.data.trajectory import Trajectory
+    from rewardlab.data.trajectory_io import save_segment_pairs
+
+    segment = Trajectory(np.zeros((2, 3), np.float32), np.zeros((2, 1), np.float32),
+                         np.zeros(2))
+    path = save_segment_pairs(tmp_path / "pendulum.npz",
+                              [Comparison("Pendulum-v1", (segment, segment), (0, 1))])
+    result = invoke("--out", tmp_path / "o", *TINY, "--labels", path)
+    assert result.exit_code == 1, result.output
+    assert "segments have observations of shape (3,), CartPole-v1 has (4,)" in " ".join(
+        result.output.split())
+    assert not (tmp_path / "o").exists()

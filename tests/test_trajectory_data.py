@@ -169,7 +169,7 @@ def test_bad_files_are_one_error_naming_file_and_field(tmp_path):
     with pytest.raises(DataError, match="expected 'rewardlab-trajectories'"):
         load_trajectories(path)
     (tmp_path / "x.npz").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match="not a readable .npz file"):
+    with pytest.raises(DataError, match=r"not a readable .npz file \(not a zip archive\)"):
         load_trajectories(tmp_path / "x.npz")
     with pytest.raises(ValueError, match="expected a .npz or .parquet file"):
         save_trajectories(tmp_path / "t.json", [episode()], "env")

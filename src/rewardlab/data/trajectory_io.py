@@ -185,6 +185,10 @@ class _Source:
             self._read_parquet()
 
     def _read_npz(self) -> None:
+        with open(self.path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                raise DataError("not a readable .npz file (not a zip archive)",
+                                path=str(self.path))
         try:
             with np.load(self.path, allow_pickle=False) as data:
                 self.arrays: dict[str, np.ndarray] = {}

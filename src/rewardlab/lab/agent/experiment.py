@@ -32,6 +32,7 @@ from rewardlab.lab.agent.options import AgentLabOptions
 from rewardlab.lab.agent.preference_loop import (
     PreferenceRun,
     Progress,
+    check_loop_options,
     run_preference_loop,
     run_true_reward,
 )
@@ -106,6 +107,7 @@ def check_options(options: AgentLabOptions) -> None:
         raise ValueError("queries: name at least one query strategy")
     if options.seeds < 1 or options.eval_episodes < 1:
         raise ValueError("seeds and eval_episodes must be at least 1")
+    check_loop_options(options, None)
     objective = LOSSES.get(options.reward.loss)
     if objective.units not in ("pairs", "ties"):
         raise ValueError(f"loss {options.reward.loss!r} trains on {objective.units}; the reward "
@@ -121,11 +123,27 @@ def check_options(options: AgentLabOptions) -> None:
     env.close()
 
 
+def _file_labels(options: AgentLabOptions) -> list:
+    """The pairs of ``options.labels``; ``ValueError`` when their observations do not fit
+    the environment's (before any policy is trained)."""
+    import gymnasium
+
+    records = load_segment_pairs(options.labels)
+    if not records:
+        raise ValueError(f"--labels {options.labels}: holds no pairs")
+    expected = gymnasium.make(options.env).observation_space.shape
+    shape = records[0].responses[0].observations.shape[1:]
+    if tuple(shape) != tuple(expected):
+        raise ValueError(f"--labels {options.labels}: segments have observations of shape "
+                         f"{tuple(shape)}, {options.env} has {tuple(expected)}")
+    return records
+
+
 def run_agent_lab(options: AgentLabOptions, progress: Progress | None = None) -> AgentLabResult:
     """Run the lab (see the module doc)."""
     check_options(options)
     start = time.perf_counter()
-    records = None if options.labels is None else load_segment_pairs(options.labels)
+    records = None if options.labels is None else _file_labels(options)
     baselines, runs = [], []
     for seed in range(options.seed, options.seed + options.seeds):
         baselines.append(run_true_reward(options, seed, options.eval_episodes, progress))

@@ -54,10 +54,12 @@ class PreferenceLoopOptions:
     reward: Any = field(default_factory=default_reward_options)
 
     def label_schedule(self) -> list[int]:
-        """Labels per iteration: ``initial_fraction`` first, the rest split evenly."""
+        """Labels per iteration: ``initial_fraction`` first (at least one, so that the first
+        reward model has data), the rest split evenly."""
         if self.iterations == 1:
             return [self.comparisons]
-        first = int(round(self.comparisons * self.initial_fraction))
+        first = min(max(int(round(self.comparisons * self.initial_fraction)), 1),
+                    self.comparisons)
         rest = self.comparisons - first
         share, extra = divmod(rest, self.iterations - 1)
         return [first] + [share + (1 if i < extra else 0) for i in range(self.iterations - 1)]

@@ -76,10 +76,14 @@ class PreferenceRun:
         }
 
 
-def _check(options: PreferenceLoopOptions, strategy: str) -> None:
-    QUERY_STRATEGIES.get(strategy)
+def check_loop_options(options: PreferenceLoopOptions, strategy: str | None) -> None:
+    """One ``ValueError`` naming the first option out of range (and an unknown query
+    ``strategy``; None when the labels are fixed)."""
+    if strategy is not None:
+        QUERY_STRATEGIES.get(strategy)
     if options.iterations < 1 or options.steps < options.iterations:
-        raise ValueError(f"iterations must be in [1, steps], got {options.iterations}")
+        raise ValueError(f"iterations must be in [1, steps], got {options.iterations} for "
+                         f"{options.steps} steps")
     if options.comparisons < 1 or not 0 < options.initial_fraction <= 1:
         raise ValueError("comparisons must be >= 1 and initial_fraction in (0, 1]")
     if options.oversample < 1 or options.segment_length < 1 or options.random_episodes < 1:
@@ -117,8 +121,7 @@ def run_preference_loop(
     """One run (see the module doc); ``records`` fixes the labels (``strategy`` then only
     names the run)."""
     fixed = records is not None
-    if not fixed:
-        _check(options, strategy)
+    check_loop_options(options, None if fixed else strategy)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     oracle = BoltzmannOracle(options.temperature, options.noise)

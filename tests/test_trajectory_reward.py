@@ -217,7 +217,7 @@ def canonical(r: np.ndarray) -> np.ndarray:
 
 
 def test_bad_input_is_one_clear_error(model):
-    with pytest.raises(TypeError, match=r"responses\[0\] is str; this reward model scores "
+    with pytest.raises(ValueError, match=r"responses\[0\] is str; this reward model scores "
                        "trajectories"):
         model.score(["toy"], ["some text"])
     with pytest.raises(ValueError, match=r"field 'observations': expected steps of shape \(3,\)"):
@@ -227,7 +227,7 @@ def test_bad_input_is_one_clear_error(model):
     records = preference_records(4, 1)
     with pytest.raises(ValueError, match="loss 'bce' trains on points"):
         train_structured("trajectory", records, None, {"loss": "bce"})
-    with pytest.raises(TypeError, match=r"segments\[0\] is str"):
+    with pytest.raises(ValueError, match=r"segments\[0\] is str"):
         train_structured("trajectory", [Comparison("q", ("a", "b"), (0, 1))], None, {})
 
 

@@ -164,10 +164,11 @@ def statistics(trajectory: Trajectory) -> Mapping[str, float]:
 
 
 def require_trajectories(responses: Sequence[Any], what: str = "responses") -> list[Trajectory]:
-    """``responses`` as a list of trajectories; ``TypeError`` naming the first that is not."""
+    """``responses`` as a list of trajectories; a ``ValueError`` (bad input, one line at the
+    command line) naming the first that is not."""
     for i, response in enumerate(responses):
         if not isinstance(response, Trajectory):
-            raise TypeError(
+            raise ValueError(
                 f"{what}[{i}] is {type(response).__name__}; this reward model scores "
                 "trajectories (rewardlab.data.trajectory.Trajectory)"
             )

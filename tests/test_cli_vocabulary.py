@@ -59,6 +59,9 @@ VOCABULARY = {
     "--proxy-size", "--lagrange-lr",
     # forecast
     "--gold-budget", "--gold-model", "--level", "--falls-before",
+    # lab agent
+    "--env", "--algorithm", "--steps", "--iterations", "--comparisons", "--queries", "--seeds",
+    "--segment-length", "--labels", "--eval-episodes",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 

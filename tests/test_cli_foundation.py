@@ -85,11 +85,13 @@ def test_fixed_l2_is_used_and_a_bad_one_refused(hh_subset, tmp_path):
     assert config["l2"]["value"] == 0.5 and config["l2"]["selection"] is None
     result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
                                  "--out", str(tmp_path / "n"), "--l2", "-1"])
-    assert result.exit_code != 0 and "--l2 must be 'auto' or a number >= 0" in result.output
+    assert result.exit_code == 2 and "'--l2': must be 'auto' or a finite number >= 0" in result.output
     assert not (tmp_path / "n").exists()
-    result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
-                                 "--out", str(tmp_path / "n"), "--l2", "nan"])
-    assert result.exit_code != 0 and "--l2 must be 'auto' or a number >= 0" in result.output
+    for value in ("nan", "inf"):
+        result = runner.invoke(app, ["train", "--data", str(hh_subset), "--backbone", "hashing",
+                                     "--out", str(tmp_path / "n"), "--l2", value])
+        assert result.exit_code == 2 and "'--l2': must be 'auto' or a finite" in result.output
+        assert not (tmp_path / "n").exists()
 
 
 def test_int8_is_refused_for_backbones_other_than_the_encoder(hh_subset, tmp_path):

@@ -152,23 +152,27 @@ def rewardlab_model(folder: Path) -> Path:
     return save_model(model, folder)
 
 
-def test_hub_options_do_not_change_a_rewardlab_directory(tmp_path):
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--dtype", "fp16"), ("--max-length", "16"), ("--token-budget", "4"), ("--weights", "1,2"),
+    ("--judge-rating", "yes-no"), ("--trust-remote-code", None),
+])
+def test_hub_options_a_rewardlab_directory_cannot_read_are_refused(tmp_path, flag, value):
+    """A rewardlab directory reads none of the Hugging Face loading flags: given, they are
+    refused (they used to be dropped silently), naming the flag."""
     folder = rewardlab_model(tmp_path / "rm")
-    source = scored_input(tmp_path)
-    invoke("score", "--model", folder, "--data", source, "--out", tmp_path / "plain.jsonl")
-    invoke("score", "--model", folder, "--data", source, "--out", tmp_path / "opts.jsonl",
-           "--dtype", "fp16", "--max-length", "16", "--token-budget", "4", "--weights", "1,2",
-           "--judge-rating", "yes-no")
-    plain = [r["reward"] for r in read_rows(tmp_path / "plain.jsonl")]
-    assert plain == [r["reward"] for r in read_rows(tmp_path / "opts.jsonl")]
-    assert np.ptp(plain) > 0
+    result = runner.invoke(app, ["score", "--model", str(folder), "--data",
+                                 str(scored_input(tmp_path)), "--out", str(tmp_path / "o.jsonl"),
+                                 flag, *([value] if value else [])])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {flag} applies to "), result.output
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 @pytest.mark.parametrize(("args", "code", "named"), [
     (["--model", "no/such/model"], 1, ("no/such/model", "hf:ORG/NAME", "judge:")),
     (["--dtype", "fp8"], 2, ("--dtype", "fp8")),
-    (["--weights", "1,x"], 1, ("--weights", "1,x")),
-    (["--judge-rating", "stars"], 1, ("--judge-rating", "stars")),
+    (["--weights", "1,x"], 2, ("--weights", "1,x")),
+    (["--judge-rating", "stars"], 2, ("--judge-rating", "stars")),
 ])
 def test_bad_model_options_are_one_line(folders, tmp_path, args, code, named):
     base = {"--model": str(folders["a"])}

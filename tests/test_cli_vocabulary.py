@@ -21,15 +21,16 @@ COMMANDS = cli_commands()
 CLI = Path(__file__).resolve().parents[1] / "src" / "rewardlab" / "cli"
 
 READS_DATA = [("train",), ("eval",), ("compare",), ("score",), ("bon",), ("build", "sft"),
-              ("build", "pairs"), ("data", "strength"), ("lab", "overopt")]
+              ("build", "pairs"), ("data", "strength"), ("lab", "overopt"), ("forecast",)]
 ENSEMBLE_MODEL = [("eval",), ("score",), ("serve",), ("bon",), ("build", "sft"),
-                  ("build", "pairs")]
+                  ("build", "pairs"), ("forecast",)]
 VOCABULARY = {
     # shared: input data, output, model spec and its loading flags, ensemble reading, sizes
     "--data", "--out", "--format", "--split", "--model", "--aggregate", "--n", "--seed",
     "--rewards", "--reference-column", "--unsafe-no-sandbox", "--max-length", "--dtype",
     "--device", "--token-budget",
-    "--trust-remote-code", "--weights", "--judge-pairwise-template", "--judge-rating-template",
+    "--trust-remote-code", "--weights", "--chat-template", "--judge-pairwise-template",
+    "--judge-rating-template",
     "--judge-rating", "--judge-max-field-tokens", "--help",
     # train
     "--overwrite", "--backbone", "--head", "--head-params", "--loss", "--loss-params",
@@ -45,6 +46,7 @@ VOCABULARY = {
     "--host", "--port", "--max-batch", "--max-wait-ms", "--api-key-env", "--max-items",
     "--max-chars", "--max-body-bytes", "--max-json-depth", "--metrics-public", "--strip-suffix",
     "--drift-reference", "--drift-bins",
+    "--header-timeout", "--body-timeout",
     # data strength
     "--flip-lowest", "--drop-lowest", "--margins",
     # data digits
@@ -57,6 +59,11 @@ VOCABULARY = {
     "--proxy-sizes", "--noise", "--uwo-lambda", "--pool-size", "--test-prompts", "--val-prompts",
     "--max-test-prompts", "--weak", "--strong", "--weak-pairs", "--transfer-pairs",
     "--proxy-size", "--lagrange-lr",
+    # forecast
+    "--gold-budget", "--gold-model", "--level", "--falls-before",
+    # lab agent
+    "--env", "--algorithm", "--steps", "--iterations", "--comparisons", "--queries", "--seeds",
+    "--segment-length", "--labels", "--eval-episodes",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 

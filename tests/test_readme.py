@@ -59,7 +59,7 @@ ENVIRONMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")  # HF_HUB_OFFLINE=1 rewardlab â€
 EXTERNAL_OPTIONS = {
     "--cpu", "--machine_rank", "--main_process_ip", "--main_process_port", "--mixed_precision",
     "--multi_gpu", "--nproc_per_node", "--num_machines", "--num_processes",
-    "--remote_rm_url", "--reward.remote_url",
+    "--remote_rm_url", "--reward.remote_url", "--data.apply_chat_template", "--data.label_key",
 }
 
 
@@ -412,6 +412,7 @@ def registered_names() -> dict[str, set[str]]:
     from rewardlab.evaluate.probes.base import PROBES
     from rewardlab.evaluate.suite import SUITES
     from rewardlab.features.backbones import BACKBONES, FINE_TUNED
+    from rewardlab.lab.forecast.methods import FORECAST_METHODS
     from rewardlab.models.losses import LOSSES
     from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS
     from rewardlab.robust.aggregate import AGGREGATIONS
@@ -422,7 +423,7 @@ def registered_names() -> dict[str, set[str]]:
         "--aggregate": set(AGGREGATIONS.names()),
         "--probes": set(PROBES.names()),
         "--suite": set(SUITES),
-        "--method": {*SFT_METHODS.names(), *PAIR_METHODS.names()},
+        "--method": {*SFT_METHODS.names(), *PAIR_METHODS.names(), *FORECAST_METHODS.names()},
         "--backbone": {*BACKBONES.names(), FINE_TUNED},
         "--format": {*FORMATS.names(), PRMBENCH_GROUPS},
     }

@@ -173,6 +173,8 @@ def test_health_info_and_metrics_routes(length_server):
         "references": False,
         "requires_reference": False,
         "batch_dependent": False,
+        "attributes": False,
+        "as_sent": False,
     }
     assert info["components"] == []
     assert info["settings"]["max_items"] == 8
@@ -196,7 +198,7 @@ def test_openrlhf_get_reward_payload(length_server):
     out = httpx.post(f"{url}/get_reward", json=payload).json()
     # split: "It is four" → 3 words; fallback: whole query → 4 words
     assert out["rewards"] == [3.0, 4.0] and out["scores"] == [3.0, 4.0]
-    assert out["extra_logs"] == {"prompt_split": [1.0, 0.0]}
+    assert out["extra_logs"] == {"prompt_split": [1.0, 0.0], "suffix_stripped": [0.0, 0.0]}
 
 
 def test_llamafactory_score_evaluation_payload(length_server):
@@ -228,14 +230,13 @@ def test_a_route_added_to_the_compat_table_is_served(monkeypatch):
     """A framework route is one entry of ``compat.ROUTES``: the app serves it, validates its
     body and counts its requests under their own route label."""
 
-    def tally_call(body, settings, suffixes):
+    def tally_call(body, settings):
         texts = compat.text_list(compat.require_object(body), "texts", settings)
-        return compat.CompatCall(
-            *compat.whole_texts(texts),
-            lambda rewards, _components, served: {"total": sum(rewards), "by": served},
+        return compat.whole_texts(
+            texts, lambda outcome: {"total": sum(outcome.rewards), "by": outcome.model}
         )
 
-    monkeypatch.setitem(compat.ROUTES, "/v0/tally", tally_call)
+    monkeypatch.setitem(compat.ROUTES, "/v0/tally", compat.Route(tally_call))
     with BackgroundServer(create_app(LengthReward(), ServeSettings(max_wait_ms=1))) as server:
         out = httpx.post(f"{server.url}/v0/tally", json={"texts": ["a b c", "d e"]})
         assert out.json() == {"total": 5.0, "by": "LengthReward"}  # 3 + 2 words

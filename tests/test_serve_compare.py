@@ -11,7 +11,7 @@ from rewardlab.features.hashing import HashingBackbone
 from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.fit import train_reward_model
 from rewardlab.serve.app import create_app
-from rewardlab.serve.compat import parse_openrlhf, strip_end
+from rewardlab.serve.compat import parse_openrlhf, strip_end, strip_responses
 from rewardlab.serve.model_ops import bradley_terry
 from rewardlab.serve.runner import BackgroundServer
 from rewardlab.serve.settings import ServeSettings
@@ -50,11 +50,14 @@ def test_strip_end_removes_suffixes_repeatedly():
     assert strip_end("ok </s> more", ["</s>"]) == ("ok </s> more", False)
 
 
-def test_parse_openrlhf_strips_the_response_not_the_prompt():
+def test_strip_responses_cuts_the_response_not_the_prompt_unless_kept():
     body = {"query": ["Q</s>A b</s>", "whole text</s>"], "prompts": ["Q</s>", "nope"]}
-    texts = parse_openrlhf(body, ServeSettings(), ["</s>"])
-    assert texts.prompts == ["Q</s>", ""] and texts.responses == ["A b", "whole text"]
-    assert texts.stripped == [1.0, 1.0]
+    texts = parse_openrlhf(body, ServeSettings())
+    assert texts.prompts == ["Q</s>", ""] and texts.responses == ["A b</s>", "whole text</s>"]
+    cut = strip_responses(texts.responses, ["</s>"], [False, False])
+    assert cut == (["A b", "whole text"], [1.0, 1.0])
+    kept = strip_responses(texts.responses, ["</s>"], [True, False])  # read as sent: untouched
+    assert kept == (["A b</s>", "whole text"], [0.0, 1.0])
 
 
 class WithTokenizer:

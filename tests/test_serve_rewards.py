@@ -86,7 +86,8 @@ def test_cli_serves_the_math_verifier_to_openrlhf(math_cli, response, reward):
     assert out.status_code == 200, out.text
     body = out.json()
     assert body["rewards"] == [reward] and body["scores"] == [reward]
-    assert body["extra_logs"] == {"prompt_split": [1.0], "math": [reward]}
+    logs = {"prompt_split": [1.0], "suffix_stripped": [0.0], "math": [reward]}
+    assert body["extra_logs"] == logs
 
 
 def test_cli_math_server_batches_labels_and_names_missing_ones(math_cli):
@@ -146,7 +147,7 @@ def test_docs_recipe_reports_every_component_in_extra_logs(recipe_dir):
             json={"prompts": [PROMPT] * 4, "responses": responses, "ground_truth": labels},
         ).json()
     logs = body["extra_logs"]
-    assert list(logs) == ["prompt_split", "correct", "fmt", "rm"]
+    assert list(logs) == ["prompt_split", "suffix_stripped", "correct", "fmt", "rm"]
     assert logs["correct"] == [c for *_, c, _ in RECIPE_CASES]
     assert logs["fmt"] == pytest.approx([f for *_, f in RECIPE_CASES])
     rm = model.score([PROMPT] * 4, responses)  # the server strips the prompt off each query
@@ -179,8 +180,9 @@ def test_routes_without_references_refuse_a_reward_that_needs_them(recipe_dir):
         )
     assert score.status_code == 400 and score.json()["field"] == "ground_truth"
     assert partial.status_code == 400 and "samples 0 have no reference" in partial.json()["error"]
-    for refused in (classify, compare):
-        assert refused.status_code == 400 and "ground_truth" in refused.json()["error"]
+    assert compare.status_code == 400 and "ground_truth" in compare.json()["error"]
+    # refused at start-up: not served at all, answered in LLaMA-Factory's error shape
+    assert classify.status_code == 404 and "ground_truth" in classify.json()["detail"]
     assert bad_type.status_code == 400 and bad_type.json()["field"] == "ground_truth"
 
 
@@ -189,7 +191,8 @@ def test_a_plain_model_ignores_labels_and_a_reference_free_recipe_needs_none():
 
     with BackgroundServer(create_app(LengthReward())) as server:
         out = httpx.post(f"{server.url}/get_reward", json=_openrlhf(["a b c"], ["x"])).json()
-    assert out["rewards"] == [3.0] and out["extra_logs"] == {"prompt_split": [1.0]}
+    assert out["rewards"] == [3.0]
+    assert out["extra_logs"] == {"prompt_split": [1.0], "suffix_stripped": [0.0]}
     with BackgroundServer(create_app(load_rewards("format"))) as server:
         good = "<think>a</think><answer>b</answer>"
         out = httpx.post(f"{server.url}/get_reward", json=_openrlhf([good, "no"], None)).json()
@@ -231,7 +234,7 @@ def test_a_crashing_rule_fails_one_sample_not_the_merged_batch(caplog):
     jobs = [  # (responses, labels, expected totals = math + rule)
         (["The answer is 42.", "boom: the answer is 42."], ["42", "42"], [2.0, 0.0]),
         (["#### 7"], ["8"], [1.0]),
-        (["The answer is 5."], [""], [1.0]),  # an empty label: the math rule fails → 0
+        (["The answer is 5."], ["\\"], [1.0]),  # an unparsable label: the math rule fails → 0
         (["\\boxed{3}", "boom"], ["3", "3"], [2.0, -1.0]),
     ]
     results: list[httpx.Response | None] = [None] * len(jobs)

@@ -73,6 +73,32 @@ def test_settings_validate_names_the_field():
         ServeSettings(max_wait_ms=-1).validate()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_wait_ms", 1e12),
+        ("max_wait_ms", 10_000.5),
+        ("max_wait_ms", math.nan),
+        ("max_wait_ms", math.inf),
+        ("header_timeout_s", 0),
+        ("header_timeout_s", -1.0),
+        ("header_timeout_s", math.inf),
+        ("body_timeout_s", math.nan),
+        ("body_timeout_s", 3601),
+        ("body_timeout_s", True),
+    ],
+)
+def test_absurd_timings_are_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=rf"^{field} must be in .*got {value!r}$"):
+        ServeSettings(**{field: value}).validate()
+
+
+def test_timings_at_their_bounds_are_accepted():
+    settings = ServeSettings(max_wait_ms=10_000, header_timeout_s=3600, body_timeout_s=0.001)
+    assert settings.validate() is settings
+    assert ServeSettings(max_wait_ms=0).validate().max_wait_ms == 0
+
+
 # ---------------------------------------------------------------- wire formats
 
 
@@ -91,8 +117,10 @@ def test_openrlhf_body_and_response():
     body = {"query": ["P: x R: y z"], "prompts": ["P: x R:"], "labels": ["42"]}
     texts = compat.parse_openrlhf(body, ServeSettings())
     assert texts.responses == [" y z"]
-    out = compat.openrlhf_response([2.0], texts)
+    out = compat.openrlhf_response(texts, compat.Outcome([2.0]))
     assert out == {"rewards": [2.0], "scores": [2.0], "extra_logs": {"prompt_split": [1.0]}}
+    logged = compat.openrlhf_response(texts, compat.Outcome([2.0], {"math": [1.0]}, [0.0]))
+    assert logged["extra_logs"] == {"prompt_split": [1.0], "suffix_stripped": [0.0], "math": [1.0]}
     with pytest.raises(RequestError, match="'labels': has 2 items"):
         compat.parse_openrlhf({"query": ["a"], "labels": ["1", "2"]}, ServeSettings())
 
@@ -226,9 +254,10 @@ def test_batcher_respects_max_batch_and_chunks_a_large_job():
 
     out = asyncio.run(main())
     assert out == [[2.0, 2.0], [4.0], [6.0, 6.0], [18.0] * 5]
-    # [2 + 1] fills a batch of 3; [2] cannot join the next 5-item job, which runs alone
-    # in chunks of max_batch = 3
-    assert calls == [3, 2, 3, 2]
+    # round-robin, 3 items a call: one item of each of the first three jobs; then the
+    # first job's second item, the third job's second item and the large job's first;
+    # then the large job alone, 3 and 1
+    assert calls == [3, 3, 3, 1]
 
 
 def test_batcher_failure_is_isolated_to_the_failing_request():
@@ -309,3 +338,58 @@ def test_batcher_drops_a_cancelled_job_before_it_runs():
 
     assert asyncio.run(main()) == [6.0]
     assert calls == [2, 1]  # the cancelled job never reached the model
+
+
+def test_batcher_deals_items_round_robin_so_a_small_job_joins_the_next_call():
+    calls: list[list[float]] = []
+
+    def fn(xs: list[float]) -> list[float]:
+        calls.append(list(xs))
+        time.sleep(0.0002 * len(xs))
+        return [2 * x for x in xs]
+
+    async def main() -> tuple[list[float], list[float], float, float]:
+        loop = asyncio.get_running_loop()
+        b = MicroBatcher(fn, max_batch=64, max_wait_ms=1)
+        b.start()
+        try:
+            start = loop.time()
+            big = asyncio.ensure_future(b.submit([float(i) for i in range(4096)]))
+            await asyncio.sleep(0.1)  # a few chunks of the big job have run
+            small_start = loop.time()
+            small = await b.submit([-1.0])
+            small_seconds = loop.time() - small_start
+            big_out = await big
+            return big_out, small, small_seconds, loop.time() - start
+        finally:
+            await b.stop()
+
+    big_out, small, small_seconds, big_seconds = asyncio.run(main())
+    assert big_out == [2.0 * i for i in range(4096)] and small == [-2.0]
+    assert all(len(c) <= 64 for c in calls) and sum(map(len, calls)) == 4097
+    (shared,) = [c for c in calls if -1.0 in c]
+    # the small job's one item and 63 of the big job's, in arrival order
+    first = int(shared[0])
+    assert shared == [float(i) for i in range(first, first + 63)] + [-1.0]
+    assert small_seconds < big_seconds / 4
+
+
+def test_batcher_stop_fails_a_job_caught_between_chunks():
+    started = threading.Event()
+
+    def fn(xs: list[float]) -> list[float]:
+        started.set()
+        time.sleep(0.05)
+        return xs
+
+    async def main():
+        b = MicroBatcher(fn, max_batch=2, max_wait_ms=0)
+        b.start()
+        job = asyncio.ensure_future(b.submit([1.0] * 10))
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        await b.stop()
+        return await asyncio.gather(asyncio.wait_for(job, 5), return_exceptions=True)
+
+    (err,) = asyncio.run(main())
+    assert isinstance(err, ScoringError) and "shutting down" in str(err)

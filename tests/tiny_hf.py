@@ -123,6 +123,67 @@ def fill_hub_cache(cache: Path, repo: str, source: Path, revision: str = "0" * 4
     return snapshot
 
 
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+"""Qwen2-Instruct's chat template, as its ``tokenizer_config.json`` ships it."""
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+def tiny_bpe_tokenizer():
+    """A byte-level BPE tokenizer trained offline on a few sentences, Qwen-style.
+
+    No BOS, EOS ``<|im_end|>``, pad ``<|endoftext|>``, no special tokens added to a
+    text, and :data:`QWEN_CHAT_TEMPLATE`: what a Qwen2 reward model's tokenizer does.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=QWEN_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    corpus = [" ".join(WORDS), "system user assistant You are a helpful assistant.",
+              "What is 2 + 2? The answer is 4. #### 4", "the sky is blue and the cat is red"]
+    tok.train_from_iterator(corpus * 20, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        model_max_length=512, clean_up_tokenization_spaces=False,
+    )
+    fast.add_special_tokens({"additional_special_tokens": QWEN_SPECIALS[1:]})
+    fast.chat_template = QWEN_CHAT_TEMPLATE
+    return fast
+
+
+def save_qwen_style_rm(folder: Path, num_labels: int = 1, id2label: dict | None = None,
+                       seed: int = 0) -> Path:
+    """A tiny random ``LlamaForSequenceClassification`` with :func:`tiny_bpe_tokenizer`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    torch.manual_seed(seed)
+    tok = tiny_bpe_tokenizer()
+    kw: dict = {"num_labels": num_labels}
+    if id2label is not None:
+        kw.update(id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        initializer_range=0.2, **kw,
+    )
+    model = LlamaForSequenceClassification(config)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
 def save_tiny_clip(folder: Path, vision_only: bool = False, seed: int = 0) -> Path:
     """A tiny random ``CLIPModel`` (or ``CLIPVisionModelWithProjection``) with a 32×32
     image processor and the word-level tokenizer: what ``clip-vision:PATH`` reads."""

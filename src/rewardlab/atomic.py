@@ -19,9 +19,17 @@ writer's pid in its name; the next write to the same target removes the
 entries whose process is gone, never those of a writer still running.
 
 Modes: ``mkstemp``/``mkdtemp`` create 0600 files and 0700 folders whatever the
-umask; every output is re-moded to what an ordinary ``open``/``mkdir`` would
-give, 0666 / 0777 less the umask (0644 / 0755 under the usual 022). A replaced
-file keeps the mode it had.
+umask, and some writers (safetensors) create 0600 files too; every output, and
+every file and folder inside a written folder, is re-moded to what an ordinary
+``open``/``mkdir`` would give, 0666 / 0777 less the umask (0644 / 0755 under the
+usual 022). A replaced file keeps the mode it had.
+
+What may be replaced (:func:`output_problem`): a file output replaces an absent
+path or a regular file (a symbolic link to one is replaced by the new file; the
+file it pointed to is left alone), never a folder, a device, a pipe or a socket
+(as root, writing ``/dev/null`` by rename would replace the device node); a
+folder output replaces an absent path or a real folder, never a file or a
+symbolic link.
 
 JSON output is strict (:mod:`rewardlab.strict_json`): NaN and ±Infinity are
 written as ``null``.
@@ -36,6 +44,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +76,11 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for the name of a temporary entry of a writer (see the module doc)."""
+    return _LITTER.fullmatch(name) is not None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -116,6 +130,69 @@ def clean_stale(target: str | Path) -> None:
                 entry.unlink()
 
 
+def output_problem(path: str | Path, kind: str = "file") -> str | None:
+    """Why ``path`` cannot be written as an output; None when it can.
+
+    ``kind``: ``file`` (replaced by a file), ``folder`` (replaced as a whole: a
+    symbolic link is refused, not followed) or ``files`` (a folder that files are
+    written into: absent, or a folder, a link to one included). See the module doc.
+    """
+    path = Path(os.path.abspath(path))
+    try:
+        info = os.stat(path, follow_symlinks=kind != "folder")
+    except (FileNotFoundError, NotADirectoryError):  # a file among the parents: see below
+        info = None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        return f"cannot be inspected ({err.strerror})"
+    if info is not None:
+        mode = info.st_mode
+        if stat.S_ISLNK(mode):
+            return "is a symbolic link" + (" loop" if _loops(path) else "; give the folder itself")
+        if kind == "file" and stat.S_ISDIR(mode):
+            return "is a folder, not a file"
+        if kind != "file" and stat.S_ISREG(mode):
+            return "is a file, not a folder"
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return "is a device, pipe or socket, not a regular " + (
+                "file" if kind == "file" else "folder")
+        # files go into an existing folder itself; anything else is renamed in beside it
+        where = path if kind == "files" else path.parent
+        if not os.access(where, os.W_OK | os.X_OK):
+            return f"cannot write in {where} (permission denied)"
+        return None
+    for parent in path.parents:
+        try:
+            parent_info = os.stat(parent)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            return f"cannot create it in {parent} ({err.strerror})"
+        if not stat.S_ISDIR(parent_info.st_mode):
+            return f"cannot create it: {parent} is not a folder"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"cannot create it in {parent} (permission denied)"
+        return None
+    return None
+
+
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return False
+
+
+def _check_output(path: Path, shown: str | Path, kind: str) -> None:
+    problem = output_problem(path, kind)
+    if problem is not None:
+        code = errno.EISDIR if "is a folder" in problem else (
+            errno.ENOTDIR if "not a folder" in problem else errno.EEXIST)
+        raise OSError(code, f"cannot write: {problem}", str(shown))
+
+
 @contextlib.contextmanager
 def _naming(target: str | Path) -> Iterator[None]:
     """Re-raise an ``OSError`` as ``cannot write`` naming ``target`` (not a temporary name)."""
@@ -143,6 +220,7 @@ def atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
     """
     shown = path
     path = Path(os.path.abspath(path))
+    _check_output(path, shown, "file")
     with _naming(shown):
         fd, tmp = tempfile.mkstemp(prefix=_prepare(path), suffix=".tmp", dir=path.parent)
     try:
@@ -174,6 +252,18 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_json_atomic(path: str | Path, payload: Any) -> Path:
     """Write ``payload`` as indented, key-sorted strict JSON to ``path`` atomically."""
     return write_text_atomic(path, dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def _remode_tree(folder: Path) -> None:
+    """Give every file and folder under ``folder`` the mode an ordinary ``open``/``mkdir``
+    would (writers such as safetensors create 0600 files)."""
+    mask = _umask()
+    for root, dirs, files in os.walk(folder):
+        for names, mode in ((dirs, 0o777 & ~mask), (files, 0o666 & ~mask)):
+            for name in names:
+                entry = os.path.join(root, name)
+                if not os.path.islink(entry):
+                    os.chmod(entry, mode)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -226,12 +316,15 @@ def atomic_directory(directory: str | Path) -> Iterator[Path]:
     """
     shown = directory
     directory = Path(os.path.abspath(directory))
+    recover(directory)
+    _check_output(directory, shown, "folder")
     with _naming(shown):
         prefix = _prepare(directory)
         staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=".staging", dir=directory.parent))
     try:
         os.chmod(staging, 0o777 & ~_umask())
         yield staging
+        _remode_tree(staging)
         checkpoint("dir-staged")
         with _naming(shown):
             _swap_in(staging, directory, prefix)

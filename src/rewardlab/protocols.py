@@ -159,10 +159,17 @@ class MissingReferenceError(ValueError):
     """A reward that needs a reference (ground truth) got none for some sample."""
 
 
+def missing_reference(reference: Any) -> bool:
+    """True for no reference: ``None`` or a blank string (OpenRLHF sends ``""`` for
+    every sample when its ``--label_key`` is unset)."""
+    return reference is None or (isinstance(reference, str) and not reference.strip())
+
+
 def check_references(
     references: Sequence[Any] | None, n: int, field: str = "reference", who: str = "this reward"
 ) -> list[Any]:
-    """The references as a list of ``n``, or one :class:`MissingReferenceError` naming ``field``.
+    """The references as a list of ``n``, or one :class:`MissingReferenceError` naming ``field``
+    when one is missing (:func:`missing_reference`).
 
     ``field`` is what the caller calls the reference (OpenRLHF ``labels``, a
     dataset or JSONL column), so the message tells the user what to add.
@@ -174,7 +181,7 @@ def check_references(
     refs = list(references)
     if len(refs) != n:
         raise ValueError(f"field {field!r} has {len(refs)} items but there are {n} samples")
-    missing = [i for i, ref in enumerate(refs) if ref is None]
+    missing = [i for i, ref in enumerate(refs) if missing_reference(ref)]
     if missing:
         shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
         raise MissingReferenceError(

@@ -76,7 +76,10 @@ def bon(
 
     With a preference model the proxy is each candidate's Copeland win rate in its
     prompt's pool (best-of-n picks by Copeland)."""
+    from rewardlab.cli.outputs import check_out_file
+
     with user_errors():
+        check_out_file(out)
         ns = parse_ns(n)
         pools = load_pools(data, model, scores_column, gold_column, batch_size, loading,
                            aggregate, rewards, reference_column)

@@ -22,7 +22,7 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.common import SEED_MAX, console, user_errors
 from rewardlab.cli.model_options import (
     ModelLoading,
     aggregate_option,
@@ -36,7 +36,13 @@ from rewardlab.cli.rewards_option import (
     unsafe_no_sandbox_option,
 )
 from rewardlab.data.io import write_jsonl
-from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS, Builder, BuildOptions
+from rewardlab.optimize.methods import (
+    PAIR_METHODS,
+    SFT_METHODS,
+    Builder,
+    BuildOptions,
+    check_options,
+)
 from rewardlab.registry import Registry
 
 
@@ -69,7 +75,11 @@ def _run(
     opts: BuildOptions,
     loading: ModelLoading,
 ) -> None:
+    from rewardlab.cli.outputs import check_out_file
+
     with user_errors():
+        check_out_file(out)
+        check_options(method, opts)
         builder = registry.get(method)
         pools = load_pools(
             data, source.model, source.scores_column, source.gold_column,
@@ -108,7 +118,7 @@ def build_sft(
         "best-worst", "--strategy", help="filtration: best | best-random | best-worst | tails"
     ),
     conversational: bool = typer.Option(False, "--conversational", help="write messages rows"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:
@@ -147,7 +157,7 @@ def build_pairs(
     template: str = typer.Option(
         BuildOptions.template, "--template", help="reward-augmented: uses {score} and {prompt}"
     ),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:

@@ -44,6 +44,10 @@ def _registry(kind: str):
         from rewardlab.features.backbones import BACKBONES
 
         return BACKBONES
+    if kind == "forecast method":
+        from rewardlab.lab.forecast.methods import FORECAST_METHODS
+
+        return FORECAST_METHODS
     raise ValueError(f"no registry for option kind {kind!r}")
 
 
@@ -106,6 +110,10 @@ def formats() -> str:
     return _alternatives(_registry("format").names())
 
 
+def forecast_methods() -> str:
+    return _alternatives(_registry("forecast method").names())
+
+
 def _defaults(field: str) -> str:
     """``field``'s default in each family's config dataclass: heads, structured models and
     ``transformer:PATH``."""
@@ -134,6 +142,7 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "{pair_methods}": pair_methods,
     "{backbones}": backbones,
     "{formats}": formats,
+    "{forecast_methods}": forecast_methods,
     "{defaults:epochs}": lambda: _defaults("epochs"),
     "{defaults:lr}": lambda: _defaults("lr"),
     "{defaults:batch_size}": lambda: _defaults("batch_size"),
@@ -151,6 +160,7 @@ IN_REFERENCE: dict[str, str] = {
     "{pair_methods}": "a registered pairs method",
     "{backbones}": "a registered backbone",
     "{formats}": "a registered data format",
+    "{forecast_methods}": "a registered forecast method",
     "{defaults:epochs}": "each family's own",
     "{defaults:lr}": "each family's own",
     "{defaults:batch_size}": "each family's own",

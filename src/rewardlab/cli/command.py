@@ -11,6 +11,9 @@ the new spelling together are a usage error (exit 2, one line). The old
 spellings are not options of the command, so ``--help``, ``docs/cli.md`` and the
 documents checked by ``tests/test_readme.py`` know only the new ones.
 
+**Finite numbers.** A number option given NaN or ±Inf is a bad option (exit 2,
+one line naming it), whatever its range (:func:`refuse_non_finite`).
+
 **Help from registries.** An option's help may name a registry with a
 placeholder such as ``{losses}`` (:data:`rewardlab.cli.choices.PLACEHOLDERS`);
 it is filled in when the help is shown (:func:`expand_help`), so the names, and
@@ -20,6 +23,7 @@ imports none of them (nor torch).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -78,6 +82,17 @@ def expand_help(params: Sequence[Any]) -> None:
             param.help = fill_placeholders(help_text)
 
 
+def refuse_non_finite(ctx: typer.Context, params: Sequence[Any]) -> None:
+    """No number option takes NaN or ±Inf (``--lr inf`` would train nothing, ``--l2 inf``
+    flatten the head): a bad option naming the first one given so."""
+    for param in params:
+        value = ctx.params.get(param.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise typer.BadParameter(
+                f"expected a finite number, got {value}", param_hint=f"'{param.opts[0]}'"
+            )
+
+
 def raw_help(param: Any) -> str | None:
     """An option's help as written, placeholders included (before :func:`expand_help`)."""
     return getattr(param, "raw_help", None) or getattr(param, "help", None)
@@ -90,7 +105,9 @@ class RewardlabCommand(TyperCommand):
     renamed: Mapping[str, str] = {}
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, rewrite_renamed(args, self.renamed))
+        rest = super().parse_args(ctx, rewrite_renamed(args, self.renamed))
+        refuse_non_finite(ctx, self.params)
+        return rest
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
         expand_help(self.params)

@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import difflib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -63,17 +64,51 @@ def given_options(ctx: typer.Context, names: Sequence[str]) -> list[str]:
     return given
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is beyond the range of a float")
+    return value
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def parse_json_option(value: str | None, name: str) -> dict[str, Any]:
-    """A JSON object passed on the command line (e.g. ``--head-params '{"hidden": 64}'``)."""
+    """A JSON object passed on the command line (e.g. ``--head-params '{"hidden": 64}'``);
+    ``NaN``, ``Infinity`` and numbers beyond a float's range are refused."""
     if not value:
         return {}
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as err:
-        raise typer.BadParameter(f"{name} must be a JSON object: {err}") from None
+        parsed = json.loads(value, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise typer.BadParameter(f"must be a JSON object: {err}", param_hint=f"'{name}'") from None
     if not isinstance(parsed, dict):
-        raise typer.BadParameter(f"{name} must be a JSON object")
+        raise typer.BadParameter(
+            f"must be a JSON object, got {type(parsed).__name__}", param_hint=f"'{name}'"
+        )
     return parsed
+
+
+SEED_MAX = 2**32 - 1
+"""The largest ``--seed`` (numpy and torch take seeds in [0, 2³²) alike)."""
+
+
+def check_backbone(spec: str, option: str) -> str:
+    """``spec`` when every comma-separated backbone spec in it names a known kind; else a
+    bad option naming ``option`` with the registry's did-you-mean."""
+    from rewardlab.features.backbones import parse_spec
+
+    parts = parse_csv(spec)
+    if not parts:
+        raise typer.BadParameter(f"name at least one, got {spec!r}", param_hint=f"'{option}'")
+    for part in parts:
+        try:
+            parse_spec(part)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint=f"'{option}'") from None
+    return spec
 
 
 EXIT_BAD_INPUT = 1
@@ -98,7 +133,9 @@ def user_error_message(err: BaseException) -> str | None:
 
     Library code raises :class:`~rewardlab.data.errors.DataError` (it names the
     file, line and field), ``UnknownNameError`` (a did-you-mean), ``ValueError``
-    naming the input or option, or an ``OSError`` carrying the file name.
+    naming the input or option, or an ``OSError`` carrying the file name. A missing
+    optional package is the user's to install: an ``ImportError`` whose message names
+    the ``pip install`` line.
     """
     from rewardlab.data.errors import DataError
     from rewardlab.registry import UnknownNameError
@@ -109,6 +146,8 @@ def user_error_message(err: BaseException) -> str | None:
         target = f"{err.filename} -> {err.filename2}" if err.filename2 else str(err.filename)
         return f"{target}: {err.strerror or err}"
     if isinstance(err, FileNotFoundError | ValueError):
+        return str(err)
+    if isinstance(err, ImportError) and "pip install" in str(err):
         return str(err)
     return None
 

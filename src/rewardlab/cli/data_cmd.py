@@ -36,6 +36,24 @@ from rewardlab.robust.strength import (
 )
 
 
+def check_ensemble(model: object, spec: str) -> None:
+    """``ValueError`` naming ``--model`` unless ``model`` scores two or more members: one
+    member's strength has no spread (its std would be 0 for every pair)."""
+    from rewardlab.robust.ensemble import ModelEnsemble
+
+    inner = getattr(model, "members", model)
+    if isinstance(inner, ModelEnsemble):
+        count: int | None = len(inner.models)
+    else:
+        count = getattr(inner, "n_members", None)
+    if not hasattr(model, "score_members") or count is None or count < 2:
+        what = "one member" if count == 1 else "no reward members (a preference model or judge)"
+        raise ValueError(
+            f"--model {spec}: strength needs an ensemble of two or more reward models (a saved "
+            f"ensemble or a comma list A,B), got {what}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
     data_app = typer.Typer(
@@ -77,12 +95,16 @@ def register(app: typer.Typer) -> None:
         """
         if flip_lowest is not None and drop_lowest is not None:
             raise typer.BadParameter("use --flip-lowest or --drop-lowest, not both")
+        from rewardlab.cli.outputs import check_out_file
         from rewardlab.data.errors import DataError
         from rewardlab.data.io import write_jsonl
         from rewardlab.data.load import load_comparisons
         from rewardlab.data.modality import jsonable_response
+
         with user_errors():
+            check_out_file(out)
             ensemble = load_model_option(model, loading)
+            check_ensemble(ensemble, model)
             pairs = list(load_comparisons(data, format, split=split).records)
             if not pairs:
                 raise DataError("no preference pairs to annotate", path=str(data))

@@ -17,13 +17,21 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, parse_csv, user_errors, write_json
+from rewardlab.cli.common import (
+    SEED_MAX,
+    choice,
+    console,
+    parse_csv,
+    user_errors,
+    write_json,
+)
 from rewardlab.cli.model_options import (
     SPEC_HELP,
     ModelLoading,
     aggregate_option,
     load_model_option,
     model_option,
+    require_score,
     with_model_loading,
 )
 
@@ -44,20 +52,47 @@ def register(app: typer.Typer) -> None:
 def load_records(data: str, format: str, split: str = "train") -> list:
     """Comparison records of ``data`` through the data-format registry, or PRMBench
     one-to-many groups (``prmbench-groups``); ``split`` is the split of an ``hf:`` dataset."""
+    from rewardlab.data.errors import DataError
     from rewardlab.data.load import load_comparisons
 
     if format == "gsm8k":  # the registry's gsm8k loader, every group kept as read
         from rewardlab.evaluate.one_to_many import load_gsm8k_groups
 
-        return load_gsm8k_groups(data)
-    if format == PRMBENCH_GROUPS:
+        records, summary = load_gsm8k_groups(data), "no groups"
+    elif format == PRMBENCH_GROUPS:
         from rewardlab.evaluate.one_to_many import load_prmbench_groups
 
         path = Path(data)
-        return load_prmbench_groups(sorted(path.glob("*.jsonl.gz")) if path.is_dir() else [path])
-    loaded = load_comparisons(data, format, split=split)
-    console.print(f"data: {loaded.report.summary()}")
-    return loaded.records
+        files = sorted(path.glob("*.jsonl.gz")) if path.is_dir() else [path]
+        records, summary = load_prmbench_groups(files), "no .jsonl.gz files" if not files else ""
+    else:
+        loaded = load_comparisons(data, format, split=split)
+        console.print(f"data: {loaded.report.summary()}")
+        records, summary = loaded.records, loaded.report.summary()
+    if not records:
+        raise DataError(f"no comparisons to evaluate ({summary or 'no groups'})", path=str(data))
+    return records
+
+
+def _check_suite(name: str) -> str:
+    from rewardlab.evaluate.suite import SUITES
+
+    return choice(name, SUITES, "--suite")
+
+
+def check_suite_records(records: list, suite: str, data: str) -> None:
+    """A :class:`DataError` naming ``data`` when ``suite`` finds nothing it can score in
+    ``records``: no ranked, untied pair for ``pairs``; a record without its subset for
+    ``rewardbench``."""
+    from rewardlab.data.errors import DataError
+
+    if suite == "pairs" and not any(len(r.ranking) >= 2 and not r.tie for r in records):
+        raise DataError(f"none of the {len(records)} records is a ranked pair (prompt, chosen, "
+                        "rejected) to evaluate", path=str(data))
+    missing = sum(r.category is None for r in records) if suite == "rewardbench" else 0
+    if missing:
+        raise DataError(f"--suite rewardbench: {missing} of {len(records)} records carry no "
+                        "RewardBench subset", path=str(data), field="subset")
 
 
 def rewardbench_files(out: Path) -> tuple[Path, Path]:
@@ -83,24 +118,34 @@ def evaluate(
     format: str = typer.Option(
         "auto", help=EVAL_FORMAT_HELP, callback=registered("format", (PRMBENCH_GROUPS,))
     ),
-    suite: str = typer.Option("pairs", help="{suites}"),
+    suite: str = typer.Option("pairs", help="{suites}", callback=lambda v: _check_suite(v)),
     probes: str = typer.Option(
         "", help="Audit probes, a comma list of {probes}", callback=registered("probe", many=True)
     ),
     html: Path = typer.Option(None, help="Also write a self-contained HTML report here."),
     aggregate: str = aggregate_option(),
     attack_budget: int = typer.Option(128, min=1, help="Queries per pair for the attack probe."),
-    seed: int = typer.Option(0, help="Seed of probes that sample."),
+    seed: int = typer.Option(
+        0, min=0, max=SEED_MAX, help="Seed of probes that sample."
+    ),
     loading: ModelLoading = None,
 ) -> None:
     """Evaluate a reward or preference model: a suite (with its length-only baseline) plus
     audit probes. Metrics are saved beside the model only when it is a rewardlab directory."""
+    from rewardlab.cli.outputs import check_out_file
     from rewardlab.data.formats.auto import detect_file_format
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.models.io import save_metrics
     from rewardlab.robust.loading import is_rewardlab_directory
 
     with user_errors():
+        check_out_file(out)
+        for path in rewardbench_files(out) if suite == "rewardbench" else ():
+            check_out_file(path)
+        if html is not None:
+            check_out_file(html, "--html")
+        if is_rewardlab_directory(model):
+            check_out_file(Path(model) / "metrics.json", "--model")
         if format == "auto" and detect_file_format(data) == "gsm8k":
             format = "gsm8k"
         if format in ONE_TO_MANY_FORMATS and suite == "pairs":
@@ -109,6 +154,7 @@ def evaluate(
             split = "filtered" if suite == "rewardbench" else "train"
         reward_model = load_model_option(model, loading, aggregate)
         records = load_records(data, format, split)
+        check_suite_records(records, suite, data)
         results = run_evaluation(
             reward_model, records, suite=suite, probes=parse_csv(probes), seed=seed,
             progress=lambda stage: console.log(stage),
@@ -150,15 +196,18 @@ def compare(
     loading: ModelLoading = None,
 ) -> None:
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
+    from rewardlab.cli.outputs import check_out_file
     from rewardlab.evaluate.agreement import compare_models
     from rewardlab.evaluate.starc import starc_between
 
     with user_errors():
+        check_out_file(out)
         paths = parse_csv(model)
         if len(paths) < 2:
             raise ValueError(f"--model needs two or more model specs, got {len(paths)}")
-        loaded_models = [load_model_option(spec, loading) for spec in paths]
+        loaded_models = [require_score(load_model_option(spec, loading), spec) for spec in paths]
         records = load_records(data, format)
+        check_suite_records(records, "pairs", data)
         results = compare_models(loaded_models, records)
         prompts = [r.prompt for r in records]
         candidates = [list(r.responses) for r in records]

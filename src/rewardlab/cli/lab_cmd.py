@@ -19,6 +19,7 @@ compared; ``weak-to-strong`` and ``constrained`` run one noise rate each.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ import typer
 
 from rewardlab.cli.command import command
 from rewardlab.cli.common import (
+    SEED_MAX,
+    check_backbone,
     choice,
     console,
     lookup,
@@ -36,6 +39,7 @@ from rewardlab.cli.common import (
     user_errors,
     write_json,
 )
+from rewardlab.cli.outputs import check_out_file, check_out_folder
 from rewardlab.lab.overopt.components import ComponentsConfig
 from rewardlab.lab.overopt.policy_gradient import PGConfig
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig
@@ -112,6 +116,10 @@ def _csv(
     return tuple(values)
 
 
+def _backbone(option: str) -> Callable[[str], str]:
+    return lambda spec: check_backbone(spec, option)
+
+
 def _names(text: str, option: str) -> tuple[str, ...]:
     names = tuple(parse_csv(text))
     if not names:
@@ -120,10 +128,12 @@ def _names(text: str, option: str) -> tuple[str, ...]:
 
 
 def _check_pool(pool: str, data: Path | None) -> None:
+    from rewardlab.data.io import not_a_file
+
     if pool not in SOURCES and not Path(pool).is_file():
         raise typer.BadParameter(
-            f"expected {' or '.join(SOURCES)} or an existing candidate file, got {pool!r}",
-            param_hint="'--pool'",
+            f"expected {' or '.join(SOURCES)} or an existing candidate file, got {pool!r}: "
+            f"{not_a_file(Path(pool))}", param_hint="'--pool'",
         )
     if pool == "alpaca-eval" and data is None:
         raise typer.BadParameter("the alpaca-eval pool needs the AlpacaEval folder",
@@ -187,7 +197,7 @@ def overopt(
         "proxy here; elsewhere --aggregate reduces one ensemble)",
     ),
     backbone: str = typer.Option(
-        "hashing", "--backbone",
+        "hashing", "--backbone", callback=_backbone("--backbone"),
         help="proxy backbones to compare, a comma list (e.g. hashing,encoder)",
     ),
     n: str = typer.Option(
@@ -203,7 +213,7 @@ def overopt(
         help="synthetic: ρ, how much more correct answers explain",
     ),
     pool_size: int = typer.Option(
-        ARENA.pool_size, "--pool-size", min=1, help="synthetic: candidates per test prompt"
+        ARENA.pool_size, "--pool-size", min=2, help="synthetic: candidates per test prompt (>= 2)"
     ),
     test_prompts: int = typer.Option(
         ARENA.test_prompts, "--test-prompts", min=1, help="synthetic: test prompts"
@@ -217,7 +227,7 @@ def overopt(
     max_test_prompts: int | None = typer.Option(
         None, "--max-test-prompts", min=1, help="alpaca-eval: cap on test instructions"
     ),
-    seed: int = typer.Option(0, "--seed", help="seed of every draw"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="seed of every draw"),
 ) -> None:
     """Gold vs proxy reward as optimization grows, per proxy, ensemble reading and optimizer."""
     from rewardlab.lab.overopt import OveroptConfig, run_overopt
@@ -241,6 +251,7 @@ def overopt(
     optimizers = tuple(choice(name, OPTIMIZERS, "--optimizer")
                        for name in _names(optimizer, "--optimizer"))
     with user_errors():
+        check_out_folder(out, files=("results.json", "report.html"))
         config = OveroptConfig(
             pool=pool,
             data=None if data is None else str(data),
@@ -298,8 +309,10 @@ def overopt(
 
 def weak_to_strong(
     out: Path = typer.Option(..., "--out", help="results JSON to write"),
-    weak: str = typer.Option(W2S.weak, "--weak", help="backbone of the weak proxy"),
-    strong: str = typer.Option(W2S.strong, "--strong", help="backbone of the strong proxy"),
+    weak: str = typer.Option(W2S.weak, "--weak", help="backbone of the weak proxy",
+                             callback=_backbone("--weak")),
+    strong: str = typer.Option(W2S.strong, "--strong", help="backbone of the strong proxy",
+                               callback=_backbone("--strong")),
     weak_pairs: int = typer.Option(
         W2S.weak_pairs, "--weak-pairs", min=2, help="gold-labelled pairs for the weak"
     ),
@@ -312,7 +325,7 @@ def weak_to_strong(
         help="label-flip rate of the gold labels, in [0, 0.5]; one value (a comma list of one)",
     ),
     pool_size: int = typer.Option(
-        W2S.synthetic.pool_size, "--pool-size", min=1, help="candidates per test prompt"
+        W2S.synthetic.pool_size, "--pool-size", min=2, help="candidates per test prompt (>= 2)"
     ),
     test_prompts: int = typer.Option(
         W2S.synthetic.test_prompts, "--test-prompts", min=1, help="test prompts"
@@ -325,13 +338,14 @@ def weak_to_strong(
         W2S.synthetic.length_correlation, "--length-correlation", callback=CORRELATION,
         help="arena ρ",
     ),
-    seed: int = typer.Option(0, "--seed", help="seed of every draw"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="seed of every draw"),
 ) -> None:
     """Does a strong proxy trained on a weak proxy's labels inherit its blind spots?"""
     from rewardlab.lab.weak_to_strong import run_weak_to_strong
 
     rate = _one_noise(noise)
     with user_errors():
+        check_out_file(out)
         config = WeakToStrongConfig(
             weak=weak,
             strong=strong,
@@ -381,7 +395,7 @@ def constrained(
         CON.lagrange_lr, "--lagrange-lr", callback=POSITIVE, help="multiplier step"
     ),
     pool_size: int = typer.Option(
-        CON.synthetic.pool_size, "--pool-size", min=1, help="candidates per test prompt"
+        CON.synthetic.pool_size, "--pool-size", min=2, help="candidates per test prompt (>= 2)"
     ),
     test_prompts: int = typer.Option(
         ARENA.test_prompts, "--test-prompts", min=1, help="test prompts"
@@ -390,13 +404,14 @@ def constrained(
     val_prompts: int = typer.Option(
         ARENA.val_prompts, "--val-prompts", min=1, help="validation prompts"
     ),
-    seed: int = typer.Option(0, "--seed", help="seed of every draw"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="seed of every draw"),
 ) -> None:
     """Component proxies held at their proxy points (constrained RLHF) vs their fixed sum."""
     from rewardlab.lab.overopt.components import ComponentsConfig, run_components
 
     rate = _one_noise(noise)
     with user_errors():
+        check_out_file(out)
         config = ComponentsConfig(
             proxy_size=proxy_size,
             noise=rate,
@@ -438,4 +453,5 @@ def register(app: typer.Typer) -> None:
     })(overopt)
     command(lab, "weak-to-strong", renamed={"--prompts": "--n-prompts"})(weak_to_strong)
     command(lab, "constrained", renamed={"--prompts": "--n-prompts"})(constrained)
+    command(lab, "agent")(importlib.import_module("rewardlab.cli.agent_cmd").agent)
     app.add_typer(lab, name="lab")

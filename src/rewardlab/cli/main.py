@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.eval_cmd",
     "rewardlab.cli.score_cmd",
     "rewardlab.cli.demo_cmd",
+    "rewardlab.cli.forecast_cmd",
 )
 
 for _module in COMMAND_MODULES:

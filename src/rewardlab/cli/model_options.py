@@ -7,16 +7,20 @@ reduced by ``--aggregate`` (:func:`rewardlab.robust.loading.load_reward_ensemble
 
 A command decorated with :func:`with_model_loading` gains the flags of
 :data:`LOADING_PARAMETERS` (``--max-length``, ``--dtype``, ``--device``,
-``--token-budget``, ``--trust-remote-code``, ``--weights`` and the
-``--judge-*`` flags) and receives them as one ``loading: ModelLoading``
+``--token-budget``, ``--trust-remote-code``, ``--weights``, ``--chat-template`` and
+the ``--judge-*`` flags) and receives them as one ``loading: ModelLoading``
 argument; :func:`load_model_option` loads the model with them. They apply to
-Hugging Face models and judges only; a rewardlab directory ignores them.
+Hugging Face models and judges only (``--weights`` to classifiers, ``--judge-*`` to one
+judge): given with models that read none of them, they are refused
+(:func:`refuse_unused_flags`), not ignored. ``--device`` must exist on this machine,
+``--weights`` be finite numbers, not all zero; both are checked as options (exit 2).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +29,8 @@ from typing import Any
 
 import typer
 
-from rewardlab.cli.common import parse_csv
-from rewardlab.models.lm.hub import DTYPES, HubModelOptions
+from rewardlab.cli.common import choice, parse_csv
+from rewardlab.models.lm.hub import CHAT_TEMPLATE_MODES, DTYPES, HubModelOptions, check_device
 
 if typing.TYPE_CHECKING:
     from rewardlab.models.lm.judge import JudgeOptions
@@ -71,6 +75,7 @@ class ModelLoading:
     token_budget: int = 16384
     trust_remote_code: bool = False
     weights: str | None = None
+    chat_template: str = "auto"
     judge_pairwise_template: Path | None = None
     judge_rating_template: Path | None = None
     judge_rating: str = "scale"
@@ -78,16 +83,11 @@ class ModelLoading:
 
     def hub(self) -> HubModelOptions:
         """Hugging Face loading options; ``--weights`` is parsed as comma-separated numbers."""
-        try:
-            weights = parse_csv(self.weights, float)
-        except ValueError:
-            raise ValueError(
-                f"--weights: expected comma-separated numbers, got {self.weights!r}"
-            ) from None
+        weights = parse_weights(self.weights)
         return HubModelOptions(
             max_length=self.max_length, dtype=self.dtype, device=self.device,
             token_budget=self.token_budget, trust_remote_code=self.trust_remote_code,
-            weights=tuple(weights) if weights else None,
+            weights=tuple(weights) if weights else None, chat_template=self.chat_template,
         )
 
     def judge(self) -> JudgeOptions:
@@ -107,6 +107,44 @@ class ModelLoading:
         )
 
 
+def parse_weights(text: str | None) -> list[float]:
+    """``--weights w1,w2,…``: finite numbers, not all zero (a zero reward is no reward)."""
+    try:
+        weights = parse_csv(text, float)
+    except ValueError:
+        weights = [math.nan]
+    if not all(math.isfinite(w) for w in weights) or (weights and not any(weights)):
+        raise ValueError(
+            f"--weights: expected comma-separated finite numbers, not all zero, got {text!r}"
+        )
+    return weights
+
+
+def _check_weights(value: str | None) -> str | None:
+    try:
+        parse_weights(value)
+    except ValueError as err:
+        raise typer.BadParameter(str(err).removeprefix("--weights: ")) from None
+    return value
+
+
+def _check_rating(value: str) -> str:
+    if value == "scale":
+        return value
+    from rewardlab.models.lm.judge import RATINGS  # torch: only when another is asked for
+
+    return choice(value, RATINGS, "--judge-rating")
+
+
+def _check_device(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_device(value)
+        except ValueError as err:
+            raise typer.BadParameter(str(err).removeprefix("option 'device': ")) from None
+    return value
+
+
 def _str_or_none(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
@@ -114,6 +152,12 @@ def _str_or_none(path: Path | None) -> str | None:
 def _check_dtype(value: str) -> str:
     if value not in DTYPES:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(DTYPES)}")
+    return value
+
+
+def _check_chat_template(value: str) -> str:
+    if value not in CHAT_TEMPLATE_MODES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(CHAT_TEMPLATE_MODES)}")
     return value
 
 
@@ -126,7 +170,9 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         help="Hugging Face models: auto | bf16 | fp16 | fp32 (auto = bf16 on CUDA, fp32 on "
         "CPU).")),
     "device": (str | None, typer.Option(
-        None, "--device", help="Hugging Face models: torch device (default: CUDA if present).")),
+        None, "--device", callback=_check_device,
+        help="Hugging Face models: torch device, cpu | cuda | cuda:N | mps (default: CUDA if "
+        "present).")),
     "token_budget": (int, typer.Option(
         16384, "--token-budget", min=1,
         help="Hugging Face models: padded tokens per batch (inputs sorted by length).")),
@@ -134,9 +180,13 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         False, "--trust-remote-code",
         help="Allow a Hugging Face model whose config runs its own code (auto_map).")),
     "weights": (str | None, typer.Option(
-        None, "--weights",
+        None, "--weights", callback=_check_weights,
         help="Multi-output Hugging Face models: reward = sum of w_k * output_k, given as "
         "w1,w2,… (default: the mean of the outputs).")),
+    "chat_template": (str, typer.Option(
+        "auto", "--chat-template", callback=_check_chat_template,
+        help="Hugging Face reward models with a chat template: auto (apply it once, unless the text "
+        "already carries it: then read the text as sent) | always | never.")),
     "judge_pairwise_template": (Path | None, typer.Option(
         None, "--judge-pairwise-template",
         help="Judges: pairwise prompt file with {prompt}, {response_a}, {response_b}.")),
@@ -144,7 +194,7 @@ LOADING_PARAMETERS: dict[str, tuple[Any, Any]] = {
         None, "--judge-rating-template",
         help="Judges: rating prompt file with {prompt}, {response}.")),
     "judge_rating": (str, typer.Option(
-        "scale", "--judge-rating",
+        "scale", "--judge-rating", callback=lambda v: _check_rating(v),
         help="Judges: scale (the expected 1-10 rating) | yes-no (P(Yes)).")),
     "judge_max_field_tokens": (int, typer.Option(
         512, "--judge-max-field-tokens", min=1,
@@ -183,6 +233,36 @@ def split_specs(spec: str) -> list[str]:
     return [part.strip() for part in spec.split(",") if part.strip()]
 
 
+HUB_FLAGS = ("max_length", "dtype", "device", "token_budget", "trust_remote_code")
+"""Flags of Hugging Face classifiers and judges; ``weights`` is a classifier's, ``judge_*``
+a judge's (one judge spec, not a member of a comma list)."""
+
+
+def refuse_unused_flags(specs: list[str], loading: ModelLoading) -> None:
+    """``ValueError`` naming a loading flag set away from its default that none of ``specs``
+    reads (``--weights`` with a rewardlab model, ``--judge-rating`` without a judge)."""
+    defaults = ModelLoading()
+    given = [name for name in LOADING_PARAMETERS
+             if getattr(loading, name) != getattr(defaults, name)]
+    if not given:
+        return
+    from rewardlab.robust.loading import JUDGE_PREFIX, is_rewardlab_directory
+
+    judges = [s for s in specs if s.startswith(JUDGE_PREFIX)]
+    classifiers = [s for s in specs if s not in judges and not is_rewardlab_directory(s)]
+    for name in given:
+        if name.startswith("judge_"):
+            used = len(specs) == 1 and bool(judges)
+        else:
+            used = bool(classifiers) if name == "weights" else bool(classifiers or judges)
+        if not used:
+            flag = "--" + name.replace("_", "-")
+            what = ("a judge (--model judge:PATH, alone)" if name.startswith("judge_") else
+                    "Hugging Face classifiers" if name == "weights" else
+                    "Hugging Face models and judges")
+            raise ValueError(f"{flag} applies to {what}; --model {','.join(specs)} has none")
+
+
 def load_model_option(
     spec: str,
     loading: ModelLoading | None = None,
@@ -192,12 +272,27 @@ def load_model_option(
     """The model of ``--model spec``: one model, or an ensemble of a comma list of specs."""
     loading = loading or ModelLoading()
     specs = split_specs(spec)
+    refuse_unused_flags(specs, loading)
     if len(specs) > 1:
         from rewardlab.robust.loading import load_reward_ensemble
 
-        return load_reward_ensemble(specs, aggregate=aggregate or "mean", center=bool(center),
-                                    hub=loading.hub())
+        ensemble = load_reward_ensemble(specs, aggregate=aggregate or "mean",
+                                        center=bool(center), hub=loading.hub())
+        for member_spec, member in zip(specs, ensemble.members.models, strict=True):
+            require_score(member, member_spec)  # a preference model has no reward to average
+        return ensemble
     from rewardlab.robust.loading import load_reward_model
 
     return load_reward_model(spec, aggregate=aggregate, center=center, hub=loading.hub(),
                              judge=loading.judge())
+
+
+def require_score(model: Any, spec: str) -> Any:
+    """``model`` when it has a reward per response (``score``); a preference model (a GPM,
+    ``prob`` only) is a ``ValueError`` naming the commands that take it."""
+    if not hasattr(model, "score"):
+        raise ValueError(
+            f"--model {spec}: a preference model (it compares two responses, prob) gives no "
+            "reward per response; use it alone with eval, bon or build"
+        )
+    return model

@@ -5,7 +5,9 @@ response against its row's reference: the column named by
 ``--reference-column``, else the first of :data:`FILE_REFERENCE_COLUMNS` that a
 row has. A reward that requires references gets one
 :class:`~rewardlab.data.errors.DataError` naming the file, the line and the
-column when a row has none. Each component's value is written as
+column when a row has none (``null``, absent, or a blank string). A recipe
+normalizing by ``batch`` or ``group`` refuses rows that cannot form the batch or
+the prompt groups (:func:`rewardlab.serve.model_ops.normalization_refusal`). Each component's value is written as
 ``reward_<component>`` beside ``reward``. :func:`rewards_option` and
 :func:`reference_column_option` are the two options; :func:`pool_scorer` scores
 the rows of a candidate pool (``bon``, ``build``) the same way.
@@ -28,7 +30,13 @@ import typer
 
 from rewardlab.data.errors import DataError
 from rewardlab.optimize.pool import RowScorer
-from rewardlab.protocols import REFERENCE_COLUMNS, RewardModel, score_components
+from rewardlab.protocols import (
+    REFERENCE_COLUMNS,
+    RewardModel,
+    missing_reference,
+    score_components,
+)
+from rewardlab.serve.model_ops import normalization_refusal
 
 FILE_REFERENCE_COLUMNS = (*REFERENCE_COLUMNS, "labels")
 """Default reference columns of a data file, in order (``labels``: OpenRLHF's name)."""
@@ -114,7 +122,7 @@ def row_references(
     references = [row.get(column) for row in rows]
     if required:
         for line, reference in zip(lines, references, strict=True):
-            if reference is None:
+            if missing_reference(reference):
                 raise DataError("missing reference (ground truth)", path=str(path), line=line,
                                 field=column)
     return references, column
@@ -133,6 +141,9 @@ def score_rows(
     )
     prompts = [row["prompt"] for row in rows]
     responses = [row["response"] for row in rows]
+    refusal = normalization_refusal(reward, prompts)
+    if refusal is not None:  # a lone sample's z-score is 0 whatever its reward
+        raise DataError(refusal, path=str(path))
     return score_components(reward, prompts, responses, refs, field=column)
 
 

@@ -20,8 +20,10 @@ from rewardlab.cli.model_options import (
     aggregate_option,
     load_model_option,
     model_option,
+    require_score,
     with_model_loading,
 )
+from rewardlab.cli.outputs import check_out_file
 from rewardlab.cli.rewards_option import (
     load_cli_rewards,
     reference_column_option,
@@ -70,10 +72,11 @@ def score(
             "--rewards takes none of --uncertainty, --aggregate and --attributes"
         )
     with user_errors():
+        check_out_file(out)
         if rewards is not None:
             reward_model = load_cli_rewards(rewards)
         else:
-            reward_model = load_model_option(model, loading, aggregate)
+            reward_model = require_score(load_model_option(model, loading, aggregate), model)
         rows, lines = [], []
         for line, row in read_rows(data):
             for name in ("prompt", "response"):

@@ -7,8 +7,12 @@ registered verifier (``math``) or a recipe file with
 :func:`rewardlab.robust.recipe.load_rewards`, whose references arrive as
 OpenRLHF ``labels`` or ``ground_truth`` on ``/score``. Either is served with
 :func:`rewardlab.serve.create_app`; see :mod:`rewardlab.serve.app` for the
-routes (native, OpenRLHF, LLaMA-Factory and vLLM-style). Option defaults come
-from :class:`~rewardlab.serve.settings.ServeSettings` (a light module); heavy
+routes (native, OpenRLHF, LLaMA-Factory and vLLM-style) and for what text
+reaches the model on each (``--chat-template``, ``--strip-suffix``). Before
+listening it prints one line per route it will not serve (those that cannot
+carry the references a verifier needs) and a warning for a recipe that
+normalizes by batch or group. Option defaults come from
+:class:`~rewardlab.serve.settings.ServeSettings` (a light module); heavy
 imports happen only when the command runs.
 """
 
@@ -30,7 +34,7 @@ from rewardlab.cli.model_options import (
     with_model_loading,
 )
 from rewardlab.cli.rewards_option import unsafe_no_sandbox_option
-from rewardlab.serve.settings import ServeSettings
+from rewardlab.serve.settings import END_OF_TURN_TEXTS, ServeSettings
 
 
 @with_model_loading
@@ -47,7 +51,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
     max_batch: int = typer.Option(64, help="Most items merged into one forward pass."),
-    max_wait_ms: float = typer.Option(5.0, help="Longest wait for a batch to fill, in ms."),
+    max_wait_ms: float = typer.Option(
+        5.0, help="Longest wait for a batch to fill, in ms (at most 10000)."
+    ),
     api_key_env: str | None = typer.Option(
         None,
         help="Name of an environment variable holding a bearer token that every route "
@@ -66,14 +72,24 @@ def serve(
     ),
     strip_suffix: list[str] | None = typer.Option(
         None,
-        help="End-of-turn text removed from the end of OpenRLHF queries (repeatable); "
-        "default: the served tokenizer's EOS text, if any; '' turns stripping off.",
+        help="End-of-turn text removed from the end of each response that the model does not "
+        "read as sent, on every route (repeatable); default: "
+        f"{' '.join(END_OF_TURN_TEXTS)} and the served tokenizer's EOS text; '' turns "
+        "stripping off.",
     ),
     drift_reference: int = typer.Option(
         ServeSettings.drift_reference,
         help="First K served rewards per route that the drift PSI on /metrics compares with.",
     ),
     drift_bins: int = typer.Option(ServeSettings.drift_bins, help="Bins of the drift PSI."),
+    header_timeout: float = typer.Option(
+        ServeSettings.header_timeout_s,
+        help="Seconds a connection may take to send a request's headers; slower ones are closed.",
+    ),
+    body_timeout: float = typer.Option(
+        ServeSettings.body_timeout_s,
+        help="Seconds a request's whole body may take after its headers; slower ones get 408.",
+    ),
     aggregate: str | None = aggregate_option(),
     loading: ModelLoading = None,
 ) -> None:
@@ -103,6 +119,8 @@ def serve(
         strip_suffixes=None if strip_suffix is None else tuple(s for s in strip_suffix if s),
         drift_reference=drift_reference,
         drift_bins=drift_bins,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
     )
     try:
         settings.validate()
@@ -131,6 +149,14 @@ def serve(
             from rewardlab.cli.rewards_option import load_cli_rewards
 
             loaded = load_cli_rewards(str(rewards))
+        from rewardlab.serve.app import refused_routes
+        from rewardlab.serve.model_ops import normalization_warning
+
+        for reason in refused_routes(loaded).values():
+            typer.echo(f"note: {reason}", err=True)
+        warning = normalization_warning(loaded)
+        if warning is not None:
+            typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"serving {model or rewards} on http://{host}:{port} (max batch {max_batch})")
         run_server(loaded, settings)
 

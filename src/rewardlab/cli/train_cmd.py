@@ -18,6 +18,7 @@ the regularizers of ``rewardlab.models.training.regularizers``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -25,6 +26,8 @@ import typer
 from rewardlab.cli.choices import head_names, registered
 from rewardlab.cli.command import command
 from rewardlab.cli.common import (
+    SEED_MAX,
+    check_backbone,
     choice,
     console,
     given_options,
@@ -33,19 +36,27 @@ from rewardlab.cli.common import (
     progress_bar,
     user_errors,
 )
+from rewardlab.cli.train_checks import (
+    check_head_params,
+    check_init,
+    check_loss_params,
+    check_trainable,
+)
 from rewardlab.models.training.config import LoopOptions
 
 
 def parse_l2(value: str) -> float | str:
-    """``--l2``: 'auto' or a non-negative number."""
+    """``--l2``: 'auto' or a finite non-negative number."""
     if value == "auto":
         return value
     try:
         weight = float(value)
     except ValueError:
         weight = float("nan")
-    if not weight >= 0:  # also refuses NaN
-        raise typer.BadParameter(f"--l2 must be 'auto' or a number >= 0, got {value!r}")
+    if not 0 <= weight < math.inf:  # also refuses NaN
+        raise typer.BadParameter(
+            f"must be 'auto' or a finite number >= 0, got {value!r}", param_hint="'--l2'"
+        )
     return weight
 
 
@@ -55,20 +66,16 @@ def check_int8(int8: bool, backbone: str) -> None:
         raise ValueError(f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}")
 
 
-def check_names(head: str, loss: str, backbone: str) -> None:
+def check_names(head: str, loss: str, backbone: str | None) -> None:
     """Refuse an unknown ``--head`` (heads and structured models), ``--loss`` or backbone
     kind as a bad option with the registry's did-you-mean, before any data is read
-    (``--format`` is checked when it is parsed)."""
-    from rewardlab.features.backbones import parse_spec
+    (``--format`` is checked when it is parsed); no ``--backbone`` is the default one."""
     from rewardlab.models.losses import LOSSES
 
     choice(head, head_names(), "--head")
     lookup(LOSSES, loss, "--loss")
-    for spec in backbone.split(",") if backbone else ():
-        try:
-            parse_spec(spec)
-        except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint="'--backbone'") from None
+    if backbone is not None:
+        check_backbone(backbone, "--backbone")
 
 
 def register(app: typer.Typer) -> None:
@@ -156,7 +163,7 @@ def train(
         0.1, min=0.0, max=0.99, help="Fraction of training prompts for early stopping."
     ),
     seed: int = typer.Option(
-        LoopOptions.seed, help="Seed for splits, initialization and data order."
+        LoopOptions.seed, min=0, max=SEED_MAX, help="Seed for splits, initialization and data order."
     ),
     min_gap: float = typer.Option(0.1, help="alpaca-eval: skip pairs with a smaller judge gap."),
     pairs_per_instruction: int = typer.Option(
@@ -169,26 +176,35 @@ def train(
     ),
 ) -> None:
     """Train a Bradley-Terry (or other loss) reward model and save it as a directory."""
+    from rewardlab.cli.outputs import check_model_out
+    from rewardlab.data.errors import DataError
     from rewardlab.data.fingerprint import fingerprint
     from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
     from rewardlab.features.backbones import build_backbone, default_backbone
-    from rewardlab.models.io import check_model_out, load_model, save_model
+    from rewardlab.models.io import load_model, save_model
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import TrainConfig
     from rewardlab.models.training.fit import train_reward_model
 
     if lr is not None and not lr > 0:
         raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
-    check_names(head, loss, backbone or "")
+    check_names(head, loss, backbone)
+    kind = training_kind(head, backbone or "")
+    head_options = parse_json_option(head_params, "--head-params")
+    loss_options = parse_json_option(loss_params, "--loss-params")
+    if kind in ("head", "backbone ensemble"):
+        check_head_params(head, head_options, ensemble)
+    if kind != "structured":
+        check_loss_params(loss, loss_options)
     with user_errors():
+        check_model_out(out, overwrite)
         l2_weight = parse_l2(l2)
         if backbone is not None:
             check_int8(int8, backbone)
         backbone_options = {"quantize": True} if int8 else {}
-        check_model_out(out, overwrite)
-        refuse_ignored(ctx, training_kind(head, backbone or ""), backbone or "(the default)")
+        refuse_ignored(ctx, kind, backbone or "(the default)")
         if head in STRUCTURED and "," in (backbone or ""):
             raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         overrides = {
@@ -196,11 +212,16 @@ def train(
             for name, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size))
             if value is not None
         }
-        head_options = parse_json_option(head_params, "--head-params")
         if head in STRUCTURED:
             head_options = structured_options(ctx, head_options, dict(overrides, seed=seed))
             STRUCTURED.get(head).parse_options(head, head_options)  # before the data is read
         init = None if init_from is None else load_model(init_from)
+        head_backbone = None
+        if init is not None:  # refused here, before the data is read, when it cannot continue
+            head_backbone = (init.backbone if backbone is None  # continue on its own backbone
+                             else build_backbone(backbone, **backbone_options))
+            backbone = backbone or head_backbone.config()["kind"]
+            check_init(init, init_from, head_backbone, ensemble)
         options = {}
         if format in ("alpaca-eval", "auto") and alpaca_eval_files(data) is not None:
             options = {"min_gap": min_gap, "pairs_per_prompt": pairs_per_instruction,
@@ -208,6 +229,8 @@ def train(
         loaded = load_comparisons(data, format, **options)
         console.print(f"data: {loaded.report.summary()}")
         records = loaded.records
+        if not records:
+            raise DataError(f"nothing to train on ({loaded.report.summary()})", path=str(data))
         if backbone is None:  # the default of the responses' modality
             backbone = default_backbone([r for rec in records for r in rec.responses])
             check_int8(int8, backbone)
@@ -215,11 +238,18 @@ def train(
         if test_fraction > 0:
             records, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
         train_records, val_records = split_by_prompt(records, (1 - val_fraction, val_fraction), seed)
+        if not train_records:
+            raise ValueError(
+                f"--test-fraction {test_fraction} and --val-fraction {val_fraction} leave none of "
+                f"the {len(loaded.records)} records to train on"
+            )
+        if kind in ("head", "backbone ensemble"):
+            check_trainable(train_records, loss, loss_options, data)
         config = TrainConfig(
             head=head,
             head_params=head_options,
             loss=loss,
-            loss_params=parse_json_option(loss_params, "--loss-params"),
+            loss_params=loss_options,
             n_members=ensemble,
             bootstrap=bootstrap,
             center_weight=center_weight,
@@ -247,7 +277,7 @@ def train(
         with progress_bar("encode") as encode_progress:
             model, report = train_reward_model(
                 train_records,
-                build_backbone(backbone, **backbone_options),
+                head_backbone or build_backbone(backbone, **backbone_options),
                 config,
                 val_records,
                 data_fingerprint=fingerprint(loaded.records),

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import gzip
 import json
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -214,6 +216,22 @@ def _parquet(path: Path) -> Iterator[Row]:
         ) from None
 
 
+def not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be read as one (a pipe or a device
+    is never opened: reading one could block or never end)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file" + (" (a symbolic link to nothing)" if path.is_symlink() else "")
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        return f"cannot be read ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    return "is a device, pipe or socket, not a regular file"
+
+
 def read_rows(path: str | Path) -> Iterator[Row]:
     """Yield ``(number, row)`` for every record of a JSONL, JSON, CSV or Parquet file.
 
@@ -223,7 +241,7 @@ def read_rows(path: str | Path) -> Iterator[Row]:
     path = Path(path)
     suffix, compressed = _kind(path)
     if not path.is_file():
-        raise DataError("no such file", path=str(path))
+        raise DataError(not_a_file(path), path=str(path))
     if suffix == ".jsonl":
         return _jsonl(path, compressed)
     if suffix == ".json":
@@ -268,7 +286,14 @@ def read_hf_dataset(name_or_path: str, split: str = "train", **load_kwargs: Any)
             loaded = loaded[split]
         dataset = loaded
     else:
-        dataset = datasets.load_dataset(name_or_path, split=split, **load_kwargs)
+        try:
+            dataset = datasets.load_dataset(name_or_path, split=split, **load_kwargs)
+        except (OSError, ValueError, KeyError, FileNotFoundError) as err:
+            # offline or unknown (ConnectionError is an OSError), a bad split, a folder it
+            # cannot read: datasets raises these, each with a message of its own
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise DataError(f"cannot load the dataset ({type(err).__name__}: {reason})",
+                            path=name_or_path) from None
     return _checked(enumerate(dataset, start=1), name_or_path)
 
 

@@ -5,8 +5,12 @@ safetensors file holding ``hashes`` (uint8, n × 16: the first 16 bytes of each
 text's SHA-256) and ``vectors`` (float32, n × d). New vectors go to a new shard
 written atomically (:func:`rewardlab.atomic.write_bytes_atomic`: a temporary
 name, then renamed), so a crash never leaves a half shard; nothing is ever
-unpickled. The folder defaults to ``$REWARDLAB_CACHE`` or
-``~/.cache/rewardlab/embeddings``.
+unpickled. The encoder stores a shard every few thousand texts as it computes
+them (:mod:`rewardlab.features.encoder`), so a killed encode resumes where it
+stopped. A shard that cannot be read (damaged outside rewardlab) is skipped, its
+texts are encoded again, and :attr:`EmbeddingCache.skipped_shards` counts it; so is
+a vector holding NaN or ±Inf.
+The folder defaults to ``$REWARDLAB_CACHE`` or ``~/.cache/rewardlab/embeddings``.
 
 ``$REWARDLAB_CACHE_MODE`` chooses what the cache does: ``readwrite`` (the
 default) reads and adds vectors; ``read`` uses the vectors already there but
@@ -71,6 +75,22 @@ def text_hash(text: Any) -> bytes:
     return bytes.fromhex(response_digest(text))[:16]
 
 
+def _read_shard(shard: Path) -> list[tuple[bytes, np.ndarray]] | None:
+    """``(hash, vector)`` of every text in ``shard``; None when it is not a readable shard."""
+    from safetensors.numpy import load_file
+
+    try:
+        tensors = load_file(shard)
+        hashes, vectors = tensors["hashes"], tensors["vectors"]
+    except Exception:  # noqa: BLE001 - safetensors' own error for a damaged file; a missing key
+        return None
+    if hashes.ndim != 2 or hashes.shape[1] != 16 or vectors.ndim != 2 or len(hashes) != len(vectors):
+        return None
+    finite = np.isfinite(vectors).all(axis=1)  # a non-finite vector is encoded again
+    return [(key.tobytes(), vector)
+            for key, vector, ok in zip(hashes, vectors, finite, strict=True) if ok]
+
+
 class EmbeddingCache:
     """Vectors of texts already encoded by one model at one max length."""
 
@@ -80,16 +100,18 @@ class EmbeddingCache:
         self._index: dict[bytes, np.ndarray] | None = None
         self.hits = 0
         self.misses = 0
+        self.skipped_shards = 0
 
     def _load(self) -> dict[bytes, np.ndarray]:
         if self._index is None:
-            from safetensors.numpy import load_file
-
             self._index = {}
             for shard in sorted(self.folder.glob("*.safetensors")):
-                tensors = load_file(shard)
-                for key, vector in zip(tensors["hashes"], tensors["vectors"], strict=True):
-                    self._index[key.tobytes()] = vector
+                pairs = _read_shard(shard)
+                if pairs is None:
+                    self.skipped_shards += 1
+                    continue
+                for key, vector in pairs:
+                    self._index[key] = vector
         return self._index
 
     def lookup(self, texts: Sequence[str]) -> tuple[list[np.ndarray | None], list[int]]:

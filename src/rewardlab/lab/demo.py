@@ -103,6 +103,12 @@ def run_demo(
     pairs = preference_pairs(arena, config.n_pairs, label_noise=config.label_noise, seed=config.seed)
     rest, test = split_by_prompt(pairs, (0.8, 0.2), config.seed)
     train, val = split_by_prompt(rest, (0.9, 0.1), config.seed)
+    if not train or not test:
+        raise ValueError(
+            f"fields 'n_prompts' ({config.n_prompts}) and 'n_pairs' ({config.n_pairs}): too few "
+            f"to split by prompt into train, validation and test ({len(train)}, {len(val)} and "
+            f"{len(test)} pairs); give more prompts and pairs"
+        )
     model, report = train_reward_model(
         train, build_backbone(config.backbone), TrainConfig(seed=config.seed), val,
         encode_progress=encode_progress,

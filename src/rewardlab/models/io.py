@@ -13,14 +13,14 @@ half-written model and the path holds the old or the new one throughout.
 Loading reads safetensors and JSON only (nothing is unpickled) and needs no
 network for local backbones; a malformed file, a field of the wrong type or a
 tensor of the wrong shape is a :class:`~rewardlab.data.errors.DataError` naming
-the file and the field. :func:`check_model_out` keeps ``--out`` from replacing a
-folder that is not a saved model.
+the file and the field; so is a tensor that is not a floating-point one or holds
+NaN or ±Inf (:func:`read_tensors`): such a model would score every text as NaN,
+and the strict JSON outputs would write those scores as ``null``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +50,30 @@ def read_json_object(path: Path) -> dict[str, Any]:
 
 
 def read_tensors(path: Path) -> dict[str, Any]:
-    """The tensors of a safetensors file; a :class:`DataError` naming it when it is not one."""
+    """The tensors of a safetensors file; a :class:`DataError` naming it when it is not
+    one, or naming the first tensor that is not floating-point or holds NaN or ±Inf."""
+    import torch
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise DataError("missing: the model folder is incomplete", path=str(path))
     try:
-        return load_file(path)
+        tensors = load_file(path)
     except Exception as err:  # safetensors raises its own error type for every bad header
         raise DataError(f"not a valid safetensors file ({err})", path=str(path)) from None
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point():
+            raise DataError(
+                f"tensor {name!r} is {str(tensor.dtype).removeprefix('torch.')}; model weights "
+                "are floating-point", path=str(path),
+            )
+        bad = int((~torch.isfinite(tensor)).sum())
+        if bad:
+            raise DataError(
+                f"tensor {name!r} holds {bad} NaN or infinite value(s) of {tensor.numel()}; "
+                "the model would score every text as NaN", path=str(path),
+            )
+    return tensors
 
 
 def field_of(config: dict[str, Any], name: str, kind: type | tuple[type, ...], path: Path) -> Any:
@@ -73,48 +88,6 @@ def field_of(config: dict[str, Any], name: str, kind: type | tuple[type, ...], p
             path=str(path), field=name,
         )
     return value
-
-
-def is_saved_model(directory: str | Path) -> bool:
-    """True when ``directory`` holds a rewardlab model of any kind (its config names it)."""
-    for name in CONFIG_FILES:
-        path = Path(directory) / name
-        if path.is_file():
-            try:
-                fmt = read_json_object(path).get("format")
-            except (DataError, OSError):
-                return False
-            return isinstance(fmt, str) and fmt.startswith("rewardlab-")
-    return False
-
-
-def check_model_out(directory: str | Path, overwrite: bool, option: str = "--out") -> None:
-    """Refuse to write a model over a folder that is not one (unless ``overwrite``).
-
-    An absent or empty folder, or a saved model, may be replaced; a folder with
-    other files only with ``overwrite``; the current folder or one that holds
-    it, and a file, never. Raises ``ValueError`` naming ``option``.
-    """
-    path = Path(directory)
-    recover(path)
-    resolved = path.resolve()
-    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
-        raise ValueError(
-            f"{option} {directory}: is the current folder or holds it; give a folder of its own"
-        )
-    if not path.exists():
-        parent = next(p for p in resolved.parents if p.exists())
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise ValueError(f"{option} {directory}: cannot create it in {parent}")
-        return
-    if not path.is_dir():
-        raise ValueError(f"{option} {directory}: is a file, not a model folder")
-    if overwrite or is_saved_model(path) or not any(path.iterdir()):
-        return
-    raise ValueError(
-        f"{option} {directory}: holds files but no rewardlab model; pass --overwrite to "
-        "replace the folder and everything in it"
-    )
 
 
 def save_model(

@@ -9,17 +9,20 @@ Bradley–Terry), :mod:`rewardlab.optimize.rejection`; conditional-training
 al. 2024) and SPO ``degrees`` (Li et al. 2024). Each method is a
 :data:`Builder`, ``(pools, options) -> Built``, reading the fields of
 :class:`BuildOptions` it needs; a new method is one function and one
-``add`` line here.
+``add`` line here, plus its entry in :data:`READS`: :func:`check_options` refuses,
+before the pool is scored, an option the method would ignore and a bad value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from rewardlab.optimize.pairs import (
+    FILTRATION_STRATEGIES,
     Built,
     best_vs_worst,
+    check_template,
     conditional_tags,
     policy_filtration,
     preference_degrees,
@@ -86,3 +89,41 @@ PAIR_METHODS.add(
 PAIR_METHODS.add(
     "degrees", lambda pools, o: preference_degrees(pools, pairs_per_prompt=o.pairs_per_prompt)
 )
+
+READS: dict[str, tuple[str, ...]] = {
+    "top1": ("conversational",),
+    "topk": ("k", "conversational"),
+    "quantile": ("quantile", "conversational"),
+    "sample": ("temperature", "conversational"),
+    "tags": ("threshold", "quantile"),
+    "filtration": ("strategy",),
+    "best-worst": (),
+    "best-random": (),
+    "reward-augmented": ("template",),
+    "degrees": ("pairs_per_prompt",),
+}
+"""The :class:`BuildOptions` fields each method reads (``seed`` aside: harmless anywhere)."""
+
+
+def check_options(method: str, opts: BuildOptions) -> None:
+    """``ValueError`` naming the option (``--k``) when ``method`` ignores a field of ``opts``
+    set away from its default, or a field it reads has a bad value."""
+    defaults = BuildOptions()
+    reads = READS[method]
+    for field in fields(BuildOptions):
+        name = field.name
+        if name != "seed" and name not in reads and getattr(opts, name) != getattr(defaults, name):
+            flag = "--" + name.replace("_", "-")
+            used = [m for m, r in READS.items() if name in r]
+            raise ValueError(f"{flag} has no effect with --method {method} (used by: "
+                             f"{', '.join(used)}); leave it out")
+    if method == "sample" and not opts.temperature > 0:
+        raise ValueError(f"--temperature: must be > 0, got {opts.temperature}")
+    if method == "filtration" and opts.strategy not in FILTRATION_STRATEGIES:
+        raise ValueError(f"--strategy: {opts.strategy!r} is not one of "
+                         f"{', '.join(FILTRATION_STRATEGIES)}")
+    if method == "reward-augmented":
+        try:
+            check_template(opts.template)
+        except ValueError as err:
+            raise ValueError(str(err).replace("field 'template'", "--template", 1)) from None

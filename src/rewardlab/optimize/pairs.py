@@ -93,6 +93,35 @@ def best_vs_worst(pools: Sequence[PromptPool], *, rejected: str = "worst", seed:
     return Built(rows, skipped)
 
 
+TEMPLATE_FIELDS = ("score", "prompt")
+
+
+def check_template(template: str) -> None:
+    """A reward-augmented template holds ``{score}`` and ``{prompt}`` and no other
+    placeholder: no attribute or index (``{prompt.__class__}``), no conversion or format
+    spec (``{prompt:>999999999}``), no positional ``{}``; ``{{``/``}}`` write braces.
+    Raises ``ValueError`` naming the field ``template``."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ValueError(f"field 'template': {err} (write a brace as {{{{ or }}}})") from None
+    seen = set()
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if name not in TEMPLATE_FIELDS or spec or conversion:
+            raise ValueError(
+                f"field 'template': {shown} is not a placeholder; it may hold {{score}} and "
+                "{prompt} only (write a brace as {{ or }})"
+            )
+        seen.add(name)
+    if seen != set(TEMPLATE_FIELDS):
+        raise ValueError("field 'template': must contain both '{score}' and '{prompt}'")
+
+
 def reward_augmented(
     pools: Sequence[PromptPool],
     *,
@@ -104,8 +133,7 @@ def reward_augmented(
     """Two rows per best-vs-rejected pair, each conditioned on a target score:
     the prompt rendered with r_w and the pair as is, and the prompt rendered
     with r_l and the pair swapped. Scores are rounded to ``digits``."""
-    if "{score}" not in template or "{prompt}" not in template:
-        raise ValueError("field 'template': must contain both '{score}' and '{prompt}'")
+    check_template(template)
     base = best_vs_worst(pools, rejected=rejected, seed=seed)
     rows = []
     for row in base.rows:

@@ -6,7 +6,9 @@
   (``rewardlab-reward-model``, :func:`rewardlab.models.io.load_model`), a
   multi-backbone ensemble (``rewardlab-ensemble``,
   :mod:`rewardlab.robust.backbone_ensemble`), a structured model (GPM, PAL,
-  DMoE, PRM; :func:`rewardlab.models.structured.loader_for_format`), or
+  DMoE, PRM, a trajectory reward ensemble, a success classifier;
+  :func:`rewardlab.models.structured.loader_for_format`; one with
+  ``score_members`` is aggregated like any ensemble when asked), or
   ``rewardlab.json`` for a fine-tuned transformer;
 * a Hugging Face sequence-classification folder as published (a
   ``config.json`` without a rewardlab ``format``;
@@ -61,7 +63,7 @@ from rewardlab.robust.backbone_ensemble import (
     read_config,
     saved_aggregation,
 )
-from rewardlab.robust.ensemble import AggregatedRewardModel, ModelEnsemble
+from rewardlab.robust.ensemble import AggregatedRewardModel, MemberScorer, ModelEnsemble
 
 JUDGE_PREFIX = "judge:"
 ACCEPTED_SPECS = (
@@ -121,15 +123,20 @@ def load_reward_model(
         return _hf_model(directory, hub, spec, aggregate, center, params)
     load_structured = loader_for_format(fmt)
     if load_structured is not None:
-        if aggregate is not None or center:
-            raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
         try:
-            return load_structured(directory)
+            model = load_structured(directory)
         except (KeyError, TypeError) as err:  # a field missing from, or mistyped in, config.json
             raise DataError(
                 f"a {fmt} model needs a different config ({type(err).__name__}: {err})",
                 path=str(directory / "config.json"),
             ) from None
+        if aggregate is None and not center:
+            return model
+        if not isinstance(model, MemberScorer):
+            raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
+        name = aggregate or "mean"
+        check_aggregation_params(name, params)
+        return AggregatedRewardModel(model, aggregate=name, center=bool(center), **params)
     if fmt == ENSEMBLE_FORMAT:
         model = load_backbone_ensemble(directory)
     elif fmt == MODEL_FORMAT:

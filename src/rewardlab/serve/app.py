@@ -18,21 +18,41 @@ Routes (all JSON; every route but ``/health`` needs ``Authorization: Bearer
   ``GET /metrics`` (Prometheus text, :mod:`rewardlab.serve.metrics`, with the
   drift watch of :mod:`rewardlab.serve.drift`).
 
+**What reaches the model.** A route sends either (prompt, response) pairs
+(``/score``, ``/compare``, OpenRLHF's queries split at their prompts) or whole
+texts without a prompt boundary (LLaMA-Factory, ``/classify``). A pair that
+the model reads exactly as sent (``reads_as_sent``: a Hugging Face model whose
+chat template the text already carries, :mod:`rewardlab.models.lm.transformer_rm`)
+is scored as sent; a whole text goes as sent to a model that can read it so
+(``score_as_sent``), as LLaMA-Factory's and vLLM's own servers score it. Every
+other response loses the end-of-turn texts at its end (the settings'
+``strip_suffixes``; by default :data:`~rewardlab.serve.settings.END_OF_TURN_TEXTS`
+and the tokenizer's EOS text), and the model formats the pair itself (its chat
+template once, or its own join). ``extra_logs["suffix_stripped"]`` (OpenRLHF)
+and ``suffix_stripped`` on ``/score`` (when any was cut) show where one was cut.
+
 **References and components.** A verifier or a recipe (a
 :class:`~rewardlab.protocols.ReferenceRewardModel` or
 :class:`~rewardlab.protocols.ComponentRewardModel`) gets each sample's
 reference from ``ground_truth`` (``/score``) or ``labels`` (``/get_reward``),
 carried through the micro-batcher as a third column. When the reward requires
-references and a request lacks one, the answer is 400 naming that field; the
-routes that cannot carry references (``/compare``, ``/v1/score/evaluation``,
-``/classify``) answer 400 for such a reward. Each component's values come back
-as ``components: {name: [...]}`` on ``/score`` and as one ``extra_logs`` key
-per component on ``/get_reward``. A reward whose values depend on the batch
+references and a request lacks one (``null`` or a blank string, which
+OpenRLHF sends when its ``--label_key`` is unset), the answer is 400 naming
+that field. For such a reward the framework routes that cannot carry
+references (``/v1/score/evaluation``, ``/classify``: :func:`refused_routes`)
+are refused at start-up: they answer 404 with ``{"detail", "error"}`` (the
+shape of LLaMA-Factory's own errors), and ``/compare`` answers 400. Each
+component's values come back as ``components: {name: [...]}`` on ``/score``
+and as one ``extra_logs`` key per component on ``/get_reward``; a
+multi-output model's named outputs likewise as ``attributes`` and
+``extra_logs`` keys. A reward whose values depend on the batch
 (``batch_dependent``: a recipe normalizing per batch, per prompt group or by
 running statistics) has each request scored in one model call of its own,
-never merged with others nor cut into chunks. A verifier that crashes on one
-sample gives that sample its failure reward (and logs why); the batch is
-still answered.
+never merged with others nor cut into chunks, and a request that cannot form
+the batch or the prompt groups such a recipe normalizes over is refused with
+400 naming the component (:func:`~rewardlab.serve.model_ops.normalization_refusal`).
+A verifier that crashes on one sample gives that sample its failure reward
+(and logs why); the batch is still answered.
 
 Every request passes :class:`~rewardlab.serve.guard.Guard` (auth, body size,
 cancellation when the client disconnects, metrics); bodies are parsed with a
@@ -55,13 +75,14 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from rewardlab import __version__
+from rewardlab.protocols import missing_reference
 from rewardlab.serve import compat, model_ops
 from rewardlab.serve.batching import InputRejected, MicroBatcher, ScoringError
 from rewardlab.serve.body import parse_json
 from rewardlab.serve.guard import Guard
 from rewardlab.serve.metrics import ServerMetrics
 from rewardlab.serve.schemas import RequestError, parse_compare, parse_score
-from rewardlab.serve.settings import ServeSettings
+from rewardlab.serve.settings import ServeSettings, default_suffixes
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -80,6 +101,23 @@ def _require_fastapi() -> Any:
     return fastapi
 
 
+def refused_routes(model: object) -> dict[str, str]:
+    """Framework routes not served for ``model``, each with the reason: those that cannot
+    carry references, when the model needs one per sample."""
+    if not model_ops.capabilities(model).requires_reference:
+        return {}
+    served = model_ops.model_id(model)
+    return {
+        path: (
+            f"{path} is not served: {served} needs a reference (ground truth) for every "
+            f"sample, which this route cannot carry; use POST /get_reward with 'labels' or "
+            "POST /score with 'ground_truth'"
+        )
+        for path, route in compat.ROUTES.items()
+        if route.references is None
+    }
+
+
 def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI":
     """A FastAPI app serving ``model`` (needs ``score``, ``prob`` or ``score_steps``)."""
     fastapi = _require_fastapi()
@@ -95,22 +133,28 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
         )
     served = model_ops.model_id(model)
     compare_rule = model_ops.compare_rule(model)
-    clashes = set(model_ops.component_names(model)) & set(compat.OPENRLHF_LOGS)
+    logged = model_ops.component_names(model)
+    logged += model_ops.attribute_names(model) if caps.attributes else []
+    clashes = set(logged) & set(compat.OPENRLHF_LOGS)
     if clashes:
         raise ValueError(
-            f"component names {sorted(clashes)} are reserved for the server's extra_logs; "
-            "rename them"
+            f"component or attribute names {sorted(clashes)} are reserved for the server's "
+            "extra_logs; rename them"
         )
-    eos = model_ops.eos_text(model)
-    suffixes = (
-        settings.strip_suffixes if settings.strip_suffixes is not None else ((eos,) if eos else ())
-    )
+    suffixes = settings.strip_suffixes
+    if suffixes is None:
+        suffixes = default_suffixes(model_ops.eos_text(model))
+    refused = refused_routes(model)
     metrics = ServerMetrics(settings.drift_reference, settings.drift_bins)
     functions: dict[str, Callable[..., Any]] = {}
     if caps.score:
         functions["score"] = model_ops.score_fn(model)
     if caps.references:
         functions["components"] = model_ops.components_fn(model)
+    if caps.attributes:
+        functions["attributes"] = model_ops.attributes_fn(model)
+    if caps.as_sent:
+        functions["as_sent"] = model_ops.as_sent_fn(model)
     if caps.uncertainty:
         functions["uncertainty"] = model_ops.uncertainty_fn(model)
     if caps.compare:
@@ -152,15 +196,13 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             raise RequestError(f"{served} cannot do {kind!r}; see GET /info", status=400)
         return await batchers[kind].submit(*columns)
 
-    def references_for(
-        route: str, n: int, references: list[Any] | None, field: str | None
-    ) -> list[Any]:
+    def references_for(n: int, references: list[Any] | None, field: str | None) -> list[Any]:
         """The references to score with; 400 naming ``field`` when a required one is missing."""
         if not caps.requires_reference:
             return [None] * n if references is None else references
-        if field is None:
+        if field is None:  # a native route that cannot carry references (/compare)
             raise RequestError(
-                f"{served} needs a reference (ground truth) for every sample, which {route} "
+                f"{served} needs a reference (ground truth) for every sample, which this route "
                 "cannot carry; use POST /get_reward with 'labels' or POST /score with "
                 "'ground_truth'",
                 status=400,
@@ -170,15 +212,31 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
                 f"is required: {served} checks each response against a reference (ground truth)",
                 field=field,
             )
-        missing = [i for i, ref in enumerate(references) if ref is None]
+        missing = [i for i, ref in enumerate(references) if missing_reference(ref)]
         if missing:
             shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
             raise RequestError(
                 f"samples {shown} have no reference ({len(missing)} of {n}); {served} needs "
-                "one per sample",
+                "one per sample (null and blank strings count as none)",
                 field=field,
             )
         return references
+
+    def end_cut(
+        prompts: list[str], responses: list[str], whole: bool
+    ) -> tuple[list[str], list[float] | None, bool]:
+        """``(responses to score, 1.0 where an end-of-turn text was cut, read as sent)``;
+        see "What reaches the model" in the module doc."""
+        if whole and caps.as_sent:
+            return responses, [0.0] * len(responses) if suffixes else None, True
+        if whole:
+            keep = [False] * len(responses)
+        else:
+            keep = model_ops.reads_as_sent(model, prompts, responses)
+        if not suffixes:
+            return responses, None, False
+        cut, flags = compat.strip_responses(responses, suffixes, keep)
+        return cut, flags, False
 
     async def rewards_for(
         route: str,
@@ -186,13 +244,24 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
         responses: list[str],
         references: list[Any] | None = None,
         field: str | None = None,
-    ) -> tuple[list[float], dict[str, list[float]]]:
-        """Rewards and, for a recipe, each component's values."""
-        components: dict[str, list[float]] = {}
+        whole: bool = False,
+    ) -> compat.Outcome:
+        """Rewards and, for a recipe or a multi-output model, each part's values."""
+        responses, stripped, as_sent = end_cut(prompts, responses, whole)
+        refusal = model_ops.normalization_refusal(model, prompts)
+        if refusal is not None:
+            raise RequestError(refusal, status=400)
+        logs: dict[str, list[float]] = {}
         if caps.references:
-            refs = references_for(route, len(prompts), references, field)
+            refs = references_for(len(prompts), references, field)
             scored = await run("components", prompts, responses, refs)
-            rewards, components = model_ops.component_columns(scored)
+            rewards, logs = model_ops.component_columns(scored)
+        elif as_sent:
+            rewards = await run("as_sent", responses)
+        elif caps.attributes and not whole:
+            rewards, logs = model_ops.component_columns(
+                await run("attributes", prompts, responses)
+            )
         elif caps.score:
             rewards = await run("score", prompts, responses)
         elif caps.steps:
@@ -201,7 +270,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
         else:
             raise RequestError(f"{served} is a preference model; use POST /compare", status=400)
         metrics.observe_rewards(route, rewards)
-        return rewards, components
+        return compat.Outcome(rewards, logs, stripped, served)
 
     async def read_json(request: Request) -> Any:
         return parse_json(await request.body(), settings.max_json_depth)
@@ -228,6 +297,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
         names += ("max_json_depth", "metrics_public", "drift_reference", "drift_bins")
         limits = {k: getattr(settings, k) for k in names}
         limits["strip_suffixes"] = list(suffixes)
+        limits["refused_routes"] = sorted(refused)
         return {
             **model_ops.model_info(model),
             "compare_rule": compare_rule,
@@ -254,16 +324,22 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
             out["step_rewards"] = await run("steps", req.prompts, steps)
         responses = req.responses or ["\n".join(s) for s in req.steps or []]
         if req.uncertainty:
+            responses, stripped, _ = end_cut(req.prompts, responses, False)
             pairs = await run("uncertainty", req.prompts, responses)
             out["rewards"] = [r for r, _ in pairs]
             out["uncertainty"] = [s for _, s in pairs]
             metrics.observe_rewards("/score", out["rewards"])
+            if stripped and any(stripped):
+                out["suffix_stripped"] = stripped
         elif caps.score or not caps.steps:
-            out["rewards"], components = await rewards_for(
+            outcome = await rewards_for(
                 "/score", req.prompts, responses, req.references, "ground_truth"
             )
-            if components:
-                out["components"] = components
+            out["rewards"] = outcome.rewards
+            if outcome.logs:
+                out["components" if caps.references else "attributes"] = outcome.logs
+            if outcome.stripped and any(outcome.stripped):
+                out["suffix_stripped"] = outcome.stripped
         else:
             out["rewards"] = model_ops.min_step(out["step_rewards"])
             metrics.observe_rewards("/score", out["rewards"])
@@ -273,30 +349,35 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
     async def compare(request: Request) -> dict[str, Any]:
         req = parse_compare(await read_json(request), settings)
         if caps.requires_reference:
-            references_for("/compare", len(req.prompts), None, None)
+            references_for(len(req.prompts), None, None)
+        first, _, _ = end_cut(req.prompts, req.first, False)
+        second, _, _ = end_cut(req.prompts, req.second, False)
         if compare_rule == "preference_model":
-            probs = await run("compare", req.prompts, req.first, req.second)
+            probs = await run("compare", req.prompts, first, second)
         elif compare_rule == "bradley_terry":
             n = len(req.prompts)
-            rewards = await run("score", req.prompts + req.prompts, req.first + req.second)
+            rewards = await run("score", req.prompts + req.prompts, first + second)
             probs = model_ops.bradley_terry(rewards[:n], rewards[n:])
         else:
             raise RequestError(f"{served} has neither prob() nor score()", status=400)
         return {"probs": probs, "rule": compare_rule, "model": served}
 
-    def compat_route(path: str, parse: Callable[..., compat.CompatCall]) -> None:
-        async def handle(request: Request) -> dict[str, Any]:
-            call = parse(await read_json(request), settings, suffixes)
-            rewards, components = await rewards_for(
-                path, call.prompts, call.responses, call.references, call.reference_field
+    def compat_route(path: str, route: compat.Route) -> None:
+        async def handle(request: Request) -> Any:
+            if path in refused:
+                reason = refused[path]
+                return JSONResponse({"detail": reason, "error": reason, "field": None}, 404)
+            call = route.parse(await read_json(request), settings)
+            outcome = await rewards_for(
+                path, call.prompts, call.responses, call.references, route.references, call.whole
             )
-            return call.answer(rewards, components, served)
+            return call.answer(outcome)
 
-        handle.__name__ = parse.__name__
+        handle.__name__ = route.parse.__name__
         app.post(path)(handle)
 
-    for path, parse in compat.ROUTES.items():
-        compat_route(path, parse)
+    for path, route in compat.ROUTES.items():
+        compat_route(path, route)
 
     return app
 

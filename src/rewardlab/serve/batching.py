@@ -1,35 +1,41 @@
-"""Dynamic micro-batching: concurrent requests share one forward pass.
+"""Dynamic micro-batching: concurrent requests share one forward pass, fairly.
 
-A request becomes a *job* of ``n`` items. A collector task takes the first
-waiting job, then keeps adding jobs while the batch holds fewer than
-``max_batch`` items and less than ``max_wait_ms`` has passed since it started
-waiting; a job that would overflow the batch opens the next one. The merged
-columns go to the scoring function once, in a worker thread
-(``run_in_executor``) so the event loop keeps accepting requests, and the
-outputs are cut back per job by offset: job ``k`` gets outputs
-``[o_k, o_k + n_k)`` with ``o_k = n_0 + ... + n_{k-1}``. While one batch runs,
-new jobs queue up, so under load batches grow towards ``max_batch`` with no
-extra waiting: the adaptive batching of Clipper (Crankshaw et al., "Clipper: A
-Low-Latency Online Prediction Serving System", NSDI 2017) and Triton's dynamic
-batcher. A job larger than ``max_batch`` runs alone, in consecutive chunks of
-``max_batch`` items.
+A request becomes a *job* of ``n`` items. The collector keeps a list of
+*active* jobs (arrived, not yet fully scored). Before each model call it takes
+every job waiting in the queue into that list, and while the active jobs hold
+fewer than ``max_batch`` unscored items it waits for more jobs, at most
+``max_wait_ms`` (the adaptive batching of Clipper, Crankshaw et al., "Clipper:
+A Low-Latency Online Prediction Serving System", NSDI 2017, and Triton's
+dynamic batcher: under load, batches grow towards ``max_batch`` with no extra
+waiting).
+
+**Fairness.** A model call takes at most ``max_batch`` items, dealt out
+round-robin over the active jobs in arrival order: one item from each job in
+turn until the batch is full or every job's remaining items are in it (a fair
+share, as in processor sharing). A 4,096-item request is therefore scored in
+chunks, and a 1-item request that arrives meanwhile joins the next call: it
+waits for at most the call in flight plus one call, not for the whole large
+request. Each job's items keep their order; a job is answered when its last
+item is scored, its outputs being the concatenation of its slices.
 
 **Unmerged.** With ``merge=False`` every job is one model call of its own,
-whole (never merged, never chunked): for a reward whose value depends on the
-batch it is scored in (a recipe normalizing per batch or per prompt group),
-each request is then scored exactly as its sender batched it.
+whole (never merged, never chunked), jobs taking turns in arrival order: for a
+reward whose value depends on the batch it is scored in (a recipe normalizing
+per batch or per prompt group), each request is then scored exactly as its
+sender batched it.
 
 **Cancellation.** A job whose caller stopped waiting (its future was
-cancelled, e.g. because the client disconnected) is dropped before its batch
-runs, and a job running alone in chunks stops after the chunk in flight.
+cancelled, e.g. because the client disconnected) gets no further items into a
+model call: dropped before its first call, it never reaches the model, and a
+large job stops after the call in flight.
 
-**Isolation.** When a batch of several jobs fails, each job is re-run alone,
-so one bad request cannot fail the requests that happened to share its
-forward pass. A job that fails alone fails with :class:`InputRejected` (HTTP
-422) when the model raised ``ValueError``, ``TypeError`` or ``LookupError``
-(the model refusing this input: a tokenizer error, an unknown symbol), and
-with :class:`ScoringError` (HTTP 500) otherwise, or when the model returned
-the wrong number of outputs.
+**Isolation.** When a call that merged several jobs fails, each job's slice is
+re-run alone, so one bad request cannot fail the requests that happened to
+share its forward pass. A job whose slice fails alone fails with
+:class:`InputRejected` (HTTP 422) when the model raised ``ValueError``,
+``TypeError`` or ``LookupError`` (the model refusing this input: a tokenizer
+error, an unknown symbol), and with :class:`ScoringError` (HTTP 500)
+otherwise, or when the model returned the wrong number of outputs.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 BatchObserver = Callable[[int, int, float, bool], None]
@@ -61,6 +67,15 @@ class _Job:
     columns: tuple[list[Any], ...]
     size: int
     future: asyncio.Future[list[Any]]
+    handed: int = 0  # items given to model calls so far
+    outputs: list[Any] = field(default_factory=list)
+
+    def part(self, start: int, stop: int) -> tuple[list[Any], ...]:
+        return tuple(column[start:stop] for column in self.columns)
+
+
+Slice = tuple[_Job, int, int]
+"""Items ``[start, stop)`` of a job, in one model call."""
 
 
 def _failure(err: Exception) -> Exception:
@@ -99,6 +114,7 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task[None] | None = None
         self._getter: asyncio.Task[_Job] | None = None
+        self._active: list[_Job] = []
 
     def start(self) -> None:
         """Start the collector task on the running loop."""
@@ -108,7 +124,7 @@ class MicroBatcher:
         self._task = asyncio.get_running_loop().create_task(self._collect())
 
     async def stop(self) -> None:
-        """Stop collecting; jobs still queued fail with :class:`ScoringError`."""
+        """Stop collecting; jobs queued or partly scored fail with :class:`ScoringError`."""
         for task in (self._task, self._getter):
             if task is not None:
                 task.cancel()
@@ -116,9 +132,11 @@ class MicroBatcher:
             await asyncio.gather(self._task, return_exceptions=True)
         self._task = self._getter = None
         while self._queue is not None and not self._queue.empty():
-            job = self._queue.get_nowait()
+            self._active.append(self._queue.get_nowait())
+        for job in self._active:
             if not job.future.done():
                 job.future.set_exception(ScoringError("the server is shutting down"))
+        self._active.clear()
 
     async def submit(self, *columns: Sequence[Any]) -> list[Any]:
         """Queue one job (equal-length columns) and wait for its outputs.
@@ -152,31 +170,51 @@ class MicroBatcher:
         return job
 
     async def _collect(self) -> None:
-        loop = asyncio.get_running_loop()
-        carry: _Job | None = None
         while True:
-            first = carry if carry is not None else await self._next(None)
-            carry = None
-            assert first is not None
-            if first.future.done():  # cancelled while queued
-                continue
             if not self.merge:
-                await self._run_alone(first, chunk=first.size)
+                job = await self._next(None)
+                assert job is not None
+                if not job.future.done():
+                    await self._run([(job, 0, job.size)])
                 continue
-            batch, total = [first], first.size
-            deadline = loop.time() + self.max_wait_ms / 1000.0
-            while total < self.max_batch:
-                job = await self._next(deadline - loop.time())
-                if job is None:
-                    break
-                if job.future.done():
-                    continue
-                if total + job.size > self.max_batch:
-                    carry = job
-                    break
-                batch.append(job)
-                total += job.size
-            await self._run(batch)
+            await self._gather()
+            batch = self._plan()
+            if batch:
+                await self._run(batch)
+
+    async def _gather(self) -> None:
+        """Take every queued job into the active list; wait for more while the batch has room."""
+        loop = asyncio.get_running_loop()
+        self._active = [job for job in self._active if not job.future.done()]
+        if not self._active:
+            first = await self._next(None)
+            assert first is not None
+            self._active.append(first)
+        deadline = loop.time() + self.max_wait_ms / 1000.0
+        while True:
+            unscored = sum(job.size - job.handed for job in self._active if not job.future.done())
+            job = await self._next(0.0 if unscored >= self.max_batch else deadline - loop.time())
+            if job is None:
+                return
+            self._active.append(job)
+
+    def _plan(self) -> list[Slice]:
+        """The next call's slices: up to ``max_batch`` items, round-robin over active jobs."""
+        jobs = [job for job in self._active if not job.future.done()]
+        shares = [0] * len(jobs)
+        room = self.max_batch
+        while room > 0:
+            dealt = room
+            for k, job in enumerate(jobs):
+                if room > 0 and job.handed + shares[k] < job.size:
+                    shares[k] += 1
+                    room -= 1
+            if room == dealt:  # every job is fully dealt
+                break
+        batch = [(job, job.handed, job.handed + n) for job, n in zip(jobs, shares, strict=True) if n]
+        for job, _, stop in batch:
+            job.handed = stop
+        return batch
 
     async def _call(self, columns: tuple[list[Any], ...], jobs: int) -> list[Any]:
         """One model call in the executor; raises what the model raised."""
@@ -194,41 +232,39 @@ class MicroBatcher:
             if self.on_batch is not None:
                 self.on_batch(n, jobs, time.perf_counter() - start, ok)
 
-    async def _run(self, batch: list[_Job]) -> None:
-        batch = [job for job in batch if not job.future.done()]
-        if len(batch) == 1:
-            await self._run_alone(batch[0])
-        if len(batch) <= 1:
-            return
+    async def _run(self, batch: list[Slice]) -> None:
+        """One model call for ``batch``; when it fails, each slice alone (see Isolation)."""
         columns = tuple(
-            [item for job in batch for item in job.columns[c]] for c in range(len(batch[0].columns))
+            [item for job, a, b in batch for item in job.columns[c][a:b]]
+            for c in range(len(batch[0][0].columns))
         )
         try:
             outputs = await self._call(columns, len(batch))
-        except Exception:  # isolate: re-run each job alone
-            for job in batch:
-                await self._run_alone(job)
+        except Exception as err:  # noqa: BLE001 - isolate: re-run each slice alone
+            if len(batch) == 1:
+                _fail(batch[0][0], err)
+                return
+            for job, a, b in batch:
+                if not job.future.done():
+                    await self._run([(job, a, b)])
             return
         offset = 0
-        for job in batch:
-            if not job.future.done():
-                job.future.set_result(outputs[offset : offset + job.size])
-            offset += job.size
+        for job, a, b in batch:
+            _deliver(job, outputs[offset : offset + b - a])
+            offset += b - a
 
-    async def _run_alone(self, job: _Job, chunk: int | None = None) -> None:
-        """Run one job by itself, in chunks of ``chunk`` items (default ``max_batch``),
-        stopping if it is cancelled."""
-        step = chunk or self.max_batch
-        outputs: list[Any] = []
-        for start in range(0, job.size, step):
-            if job.future.done():
-                return
-            part = tuple(c[start : start + step] for c in job.columns)
-            try:
-                outputs.extend(await self._call(part, 1))
-            except Exception as err:  # one failed job must not stop the server
-                if not job.future.done():
-                    job.future.set_exception(_failure(err))
-                return
-        if not job.future.done():
-            job.future.set_result(outputs)
+
+def _deliver(job: _Job, outputs: list[Any]) -> None:
+    """Add a slice's outputs; answer the job when its last item is scored."""
+    if job.future.done():
+        return
+    job.outputs.extend(outputs)
+    if len(job.outputs) == job.size:
+        job.future.set_result(job.outputs)
+
+
+def _fail(job: _Job, err: Exception) -> None:
+    """Answer ``job`` with the error its slice raised when run alone."""
+    job.handed = job.size  # nothing more of it is scored
+    if not job.future.done():
+        job.future.set_exception(_failure(err))

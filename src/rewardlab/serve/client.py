@@ -6,6 +6,10 @@ with exponential backoff, waiting ``backoff * 2**k`` seconds before retry
 ``k = 0, 1, ...`` (the schedule of verl's reward-loop client, capped at
 ``max_backoff``); a 4xx answer is the caller's fault and raises ``ValueError``
 with the server's message at once, without retrying.
+
+References (ground truth, for a served verifier or recipe) go as ``/score``'s
+``ground_truth``; :meth:`RemoteRewardModel.score_with_components` also returns the
+served recipe's ``components``.
 """
 
 from __future__ import annotations
@@ -49,16 +53,31 @@ class RemoteRewardModel:
     def id(self) -> str:
         return f"remote:{self.url}"
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        """Rewards from the server, shape ``(n,)``."""
-        rewards, _ = self._score(prompts, responses, uncertainty=False)
-        return rewards
+    def score(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        references: Sequence[Any] | None = None,
+    ) -> np.ndarray:
+        """Rewards from the server, shape ``(n,)`` (``references`` sent as ``ground_truth``)."""
+        return self.score_with_components(prompts, responses, references)[0]
+
+    def score_with_components(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        references: Sequence[Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``(rewards, {component: values})``; no components for a plain served model."""
+        rewards, _, parts = self._score(prompts, responses, uncertainty=False,
+                                        references=references)
+        return rewards, parts
 
     def score_with_uncertainty(
         self, prompts: Sequence[str], responses: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(reward, spread)``; the served model must have ``score_with_uncertainty``."""
-        rewards, spread = self._score(prompts, responses, uncertainty=True)
+        rewards, spread, _ = self._score(prompts, responses, uncertainty=True)
         assert spread is not None
         return rewards, spread
 
@@ -82,27 +101,41 @@ class RemoteRewardModel:
         return {**self.__dict__, "_client": None}
 
     def _score(
-        self, prompts: Sequence[str], responses: Sequence[str], *, uncertainty: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        *,
+        uncertainty: bool,
+        references: Sequence[Any] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
         n = check_lengths(prompts, responses)
+        if references is not None and len(references) != n:
+            raise ValueError(f"field 'references': {len(references)} items for {n} responses")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         rewards: list[float] = []
         spread: list[float] = []
+        parts: dict[str, list[float]] = {}
         for start in range(0, n, self.batch_size):
             stop = min(n, start + self.batch_size)
             body: dict[str, Any] = {
                 "prompts": list(prompts[start:stop]),
                 "responses": list(responses[start:stop]),
             }
+            if references is not None:
+                body["ground_truth"] = list(references[start:stop])
             if uncertainty:
                 body["uncertainty"] = True
             out = self._request("POST", "/score", body)
             rewards.extend(out["rewards"])
             if uncertainty:
                 spread.extend(out["uncertainty"])
-        return np.asarray(rewards, dtype=np.float64), (
-            np.asarray(spread, dtype=np.float64) if uncertainty else None
+            for name, values in (out.get("components") or {}).items():
+                parts.setdefault(name, []).extend(values)
+        return (
+            np.asarray(rewards, dtype=np.float64),
+            np.asarray(spread, dtype=np.float64) if uncertainty else None,
+            {name: np.asarray(v, dtype=np.float64) for name, v in parts.items()},
         )
 
     def _http(self) -> Any:

@@ -1,12 +1,14 @@
 """The wire formats RL frameworks already speak, mapped onto ``RewardModel.score``.
 
-Each parser validates a body and returns ``(prompts, responses)``; each
-builder turns rewards back into the framework's response. Sources read:
+Each parser validates a body and returns the texts to score; each builder
+turns the scored :class:`Outcome` back into the framework's response. Sources
+read:
 
 **OpenRLHF** (``--reward.remote_url``, formerly ``--remote_rm_url``):
-``openrlhf/utils/remote_rm_utils.py`` posts
-``{"query": [prompt + response], "prompts": [prompt], "labels": [...]}`` to
-``/get_reward`` and reads ``response["rewards"]`` (``score_key``);
+``SingleTurnAgentExecutor`` in ``openrlhf/utils/agent.py`` (formerly
+``openrlhf/utils/remote_rm_utils.py``) posts
+``{"query": [prompt + response], "prompts": [prompt], "labels": [label]}``, one
+query per request, to ``/get_reward`` and reads ``response["rewards"]``;
 ``openrlhf/cli/serve_rm.py`` answers ``{"rewards": [...]}`` and the custom
 ``reward_func`` contract adds ``"scores"`` (used by dynamic filtering; OpenRLHF
 falls back to ``rewards`` without it) and ``"extra_logs"`` (per-sample values
@@ -18,14 +20,20 @@ the response; ``extra_logs["prompt_split"]`` is 1.0 where the split worked and
 0.0 where the fallback was used, so a template mismatch shows in the logs.
 ``labels`` (ground truth, one per query: OpenRLHF's ``--label_key`` column)
 are the references a verifier or recipe checks each response against; a plain
-reward model ignores them. Each component of a recipe gets its own
-``extra_logs`` key (its name) with its per-sample values.
-OpenRLHF decodes queries with their special tokens, so a query ends with the
-policy's end-of-turn text (``</s>``, ``<|im_end|>``, ``<|eot_id|>``), which a
-reward model trained on clean text never saw and which shifts its scores:
-every suffix in ``ServeSettings.strip_suffixes`` is removed from the end of
-each response, repeatedly, and ``extra_logs["suffix_stripped"]`` is 1.0 where
-one was removed.
+reward model ignores them; OpenRLHF sends ``""`` for every sample when its
+``--label_key`` is unset, and an empty reference is a missing one (400 naming
+``labels`` for a reward that needs references). Each component of a recipe,
+and each named output of a multi-attribute model, gets its own ``extra_logs``
+key (its name) with its per-sample values. OpenRLHF's executor sends one
+query per request, so a recipe normalizing by ``batch`` or ``group`` is
+refused there (400) rather than answered with zeros.
+OpenRLHF decodes queries with their special tokens (``skip_special_tokens=False``):
+with ``--apply_chat_template`` the query is the whole chat-templated
+conversation, ending with the policy's end-of-turn text. What the model reads
+is decided by the app (:mod:`rewardlab.serve.app`, "What reaches the model"):
+a query that already carries the served model's chat template is scored as
+sent, as OpenRLHF's ``serve_rm.py`` scores it; otherwise end-of-turn texts are
+cut from the response and the model formats the pair itself.
 
 **LLaMA-Factory** (``reward_model_type: api``): ``get_rewards_from_server`` in
 ``src/llamafactory/train/ppo/ppo_utils.py`` posts
@@ -35,7 +43,12 @@ one was removed.
 ``ScoreEvaluationResponse {id, object: "score.evaluation", model, scores}`` in
 ``src/llamafactory/api/protocol.py``. Texts carry no prompt boundary, so each is
 scored as prompt ``""`` and response = the whole text; ``max_length`` (tokens)
-is accepted and ignored.
+is accepted and ignored. LLaMA-Factory's API server (``hf_engine._get_scores``)
+tokenizes each text as sent (``add_special_tokens=False``, no template): the
+texts of this route are *whole* (:attr:`CompatCall.whole`) and a model that
+can read a text as sent does so. Its client reads ``["scores"]`` from any
+answer, so a reward that needs references is not served on this route at all
+(the app refuses it at start-up: :attr:`Route.references` is ``None``).
 
 **vLLM classify** (the request verl's experimental reward loop sends to the
 vLLM servers verl itself starts; verl has no setting to send it to an outside
@@ -50,15 +63,18 @@ answers ``{id: "classify-…", object: "list", created, model,
 data: [{index, label, probs, num_classes}], usage}``. A scalar reward r is a
 one-label classifier: ``probs = [r]`` without activation (verl's setting: the
 raw reward) and ``probs = [sigmoid(r)] = [1 / (1 + e^{-r})]`` with it, which is
-what vLLM applies to a one-label head. Texts are scored as prompt ``""`` and
-response = the whole text. ``usage`` counts whitespace tokens (rewardlab does
-not know the client's tokenizer). Token-id inputs and chat ``messages`` are
-refused with 400.
+what vLLM applies to a one-label head. Texts are whole, as on LLaMA-Factory's
+route: verl renders each with the reward model's own chat template and cuts
+the BOS text, which the tokenizer adds back when it reads the text, as vLLM
+does. ``usage`` counts whitespace tokens (rewardlab does not know the
+client's tokenizer). Token-id inputs and chat ``messages`` are refused with
+400.
 
-**The route table.** :data:`ROUTES` maps each path to its parser, which turns a
-body into a :class:`CompatCall`: the texts to score, the references and the
-body field that carries them (``None`` when the format cannot carry any), and
-how to answer with the rewards. The app registers one POST handler per entry,
+**The route table.** :data:`ROUTES` maps each path to a :class:`Route`: its
+parser, which turns a body into a :class:`CompatCall` (the texts to score,
+whether they are whole texts, the references, and how to answer with the
+:class:`Outcome`), and the body field that carries references (``None`` when
+the format cannot carry any). The app registers one POST handler per entry,
 so a new framework is its parser and builder here plus one line in
 :data:`ROUTES`.
 """
@@ -68,8 +84,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rewardlab.serve.schemas import (
@@ -91,7 +107,6 @@ class SplitTexts:
     prompts: list[str]
     responses: list[str]
     split: list[float]
-    stripped: list[float] | None = None
     labels: list[Any] | None = None
 
 
@@ -126,8 +141,22 @@ def strip_end(text: str, suffixes: Sequence[str]) -> tuple[str, bool]:
             return text, cut
 
 
-def parse_openrlhf(body: Any, settings: ServeSettings, suffixes: Sequence[str] = ()) -> SplitTexts:
-    """Validate an OpenRLHF ``/get_reward`` body, split its queries, strip ``suffixes``."""
+def strip_responses(
+    responses: Sequence[str], suffixes: Sequence[str], keep: Sequence[bool]
+) -> tuple[list[str], list[float]]:
+    """Each response with :func:`strip_end` applied unless ``keep`` (read as sent);
+    1.0 where something was cut."""
+    out: list[str] = []
+    cut: list[float] = []
+    for response, kept in zip(responses, keep, strict=True):
+        text, was_cut = (response, False) if kept else strip_end(response, suffixes)
+        out.append(text)
+        cut.append(float(was_cut))
+    return out, cut
+
+
+def parse_openrlhf(body: Any, settings: ServeSettings) -> SplitTexts:
+    """Validate an OpenRLHF ``/get_reward`` body and split its queries at their prompts."""
     body = require_object(body)
     queries = text_list(body, "query", settings)
     prompts = None
@@ -136,34 +165,39 @@ def parse_openrlhf(body: Any, settings: ServeSettings, suffixes: Sequence[str] =
         same_length("query", len(queries), prompts=prompts)
     labels = optional_values(body, "labels", "query", len(queries))
     texts = split_queries(queries, prompts)
-    stripped = None
-    responses = texts.responses
-    if suffixes:
-        cuts = [strip_end(r, suffixes) for r in texts.responses]
-        responses = [r for r, _ in cuts]
-        stripped = [float(c) for _, c in cuts]
-    return SplitTexts(texts.prompts, responses, texts.split, stripped, labels)
+    return SplitTexts(texts.prompts, texts.responses, texts.split, labels)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the app scored for one request.
+
+    ``logs``: one list per recipe component or model attribute; ``stripped``:
+    1.0 where an end-of-turn text was cut from a response (``None`` when
+    stripping is off); ``model``: the served model's id.
+    """
+
+    rewards: list[float]
+    logs: dict[str, list[float]] = field(default_factory=dict)
+    stripped: list[float] | None = None
+    model: str = ""
 
 
 OPENRLHF_LOGS = ("prompt_split", "suffix_stripped")
 """The ``extra_logs`` keys the server itself writes; no component may take these names."""
 
 
-def openrlhf_response(
-    rewards: Sequence[float],
-    texts: SplitTexts,
-    components: Mapping[str, Sequence[float]] | None = None,
-) -> dict[str, Any]:
+def openrlhf_response(texts: SplitTexts, outcome: Outcome) -> dict[str, Any]:
     """``{"rewards", "scores", "extra_logs"}`` as OpenRLHF's reward contract reads it.
 
     ``extra_logs`` has ``prompt_split``, ``suffix_stripped`` (when suffixes are
-    stripped) and one key per component with its per-sample values.
+    stripped) and one key per component or attribute with its per-sample values.
     """
-    values = [float(r) for r in rewards]
+    values = [float(r) for r in outcome.rewards]
     logs: dict[str, list[float]] = {"prompt_split": texts.split}
-    if texts.stripped is not None:
-        logs["suffix_stripped"] = texts.stripped
-    for name, column in (components or {}).items():
+    if outcome.stripped is not None:
+        logs["suffix_stripped"] = outcome.stripped
+    for name, column in outcome.logs.items():
         if name in OPENRLHF_LOGS:
             raise ValueError(f"component {name!r} clashes with the extra_logs key {name!r}")
         logs[name] = [float(v) for v in column]
@@ -254,63 +288,70 @@ def classify_response(
     }
 
 
-def whole_texts(texts: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Texts without a prompt boundary: prompts ``""`` and responses = the texts."""
-    return [""] * len(texts), list(texts)
-
-
-Answer = Callable[[list[float], dict[str, list[float]], str], dict[str, Any]]
-"""``answer(rewards, components, served model id)`` → the framework's response body."""
+Answer = Callable[[Outcome], dict[str, Any]]
+"""``answer(outcome)`` → the framework's response body."""
 
 
 @dataclass(frozen=True)
 class CompatCall:
     """A parsed compatibility request: what to score and how to answer.
 
-    ``reference_field`` names the body field that carries references (``None``
-    when the format has none, so a reward that needs references is refused).
+    ``whole``: the texts have no prompt boundary (``prompts`` are ``""`` and
+    each response is a whole text), so a model that reads texts as sent
+    (``score_as_sent``) gets them unchanged.
     """
 
     prompts: list[str]
     responses: list[str]
     answer: Answer
     references: list[Any] | None = None
-    reference_field: str | None = None
+    whole: bool = False
 
 
-def openrlhf_call(body: Any, settings: ServeSettings, suffixes: Sequence[str]) -> CompatCall:
+def whole_texts(texts: Sequence[str], answer: Answer) -> CompatCall:
+    """A call for texts without a prompt boundary: prompts ``""``, responses = the texts."""
+    return CompatCall([""] * len(texts), list(texts), answer, whole=True)
+
+
+def openrlhf_call(body: Any, settings: ServeSettings) -> CompatCall:
     """``POST /get_reward``: queries split at their prompts, ``labels`` as references."""
-    texts = parse_openrlhf(body, settings, suffixes)
+    texts = parse_openrlhf(body, settings)
     return CompatCall(
         texts.prompts,
         texts.responses,
-        lambda rewards, components, _served: openrlhf_response(rewards, texts, components),
+        lambda outcome: openrlhf_response(texts, outcome),
         texts.labels,
-        "labels",
     )
 
 
-def llamafactory_call(body: Any, settings: ServeSettings, _suffixes: Sequence[str]) -> CompatCall:
+def llamafactory_call(body: Any, settings: ServeSettings) -> CompatCall:
     """``POST /v1/score/evaluation``: whole texts; answers under the request's model name."""
     model, texts = parse_llamafactory(body, settings)
-    return CompatCall(
-        *whole_texts(texts),
-        lambda rewards, _components, served: llamafactory_response(model or served, rewards),
+    return whole_texts(
+        texts, lambda outcome: llamafactory_response(model or outcome.model, outcome.rewards)
     )
 
 
-def classify_call(body: Any, settings: ServeSettings, _suffixes: Sequence[str]) -> CompatCall:
+def classify_call(body: Any, settings: ServeSettings) -> CompatCall:
     """``POST /classify``: whole texts; one-label classification answer."""
     request = parse_classify(body, settings)
-    return CompatCall(
-        *whole_texts(request.texts),
-        lambda rewards, _components, served: classify_response(request, rewards, served),
+    return whole_texts(
+        request.texts, lambda outcome: classify_response(request, outcome.rewards, outcome.model)
     )
 
 
-ROUTES: dict[str, Callable[[Any, ServeSettings, Sequence[str]], CompatCall]] = {
-    "/get_reward": openrlhf_call,
-    "/v1/score/evaluation": llamafactory_call,
-    "/classify": classify_call,
+@dataclass(frozen=True)
+class Route:
+    """A framework route: its parser and the body field that carries references
+    (``None`` when the format cannot carry any)."""
+
+    parse: Callable[[Any, ServeSettings], CompatCall]
+    references: str | None = None
+
+
+ROUTES: dict[str, Route] = {
+    "/get_reward": Route(openrlhf_call, "labels"),
+    "/v1/score/evaluation": Route(llamafactory_call),
+    "/classify": Route(classify_call),
 }
-"""Path → parser of every framework route the server answers (see the module doc)."""
+"""Path → :class:`Route` of every framework route the server answers (see the module doc)."""

@@ -7,8 +7,10 @@ see a client leave). For every HTTP request it
    route but ``/health``, and ``/metrics`` too unless ``metrics_public``);
 2. answers 413 when ``Content-Length`` exceeds ``max_body_bytes``, before
    reading a byte of the body, and when a streamed (chunked) body passes the
-   limit while it is read; a body within the limit is read whole and handed
-   to the app;
+   limit while it is read; answers 408 and closes the connection when the
+   whole body has not arrived ``body_timeout_s`` seconds after the headers
+   (a slowloris client trickling bytes); a body within both limits is read
+   whole and handed to the app;
 3. runs the app while watching the connection: if the client disconnects
    before the answer starts, the app's task is cancelled, which cancels the
    request's queued model work (:class:`~rewardlab.serve.batching.MicroBatcher`),
@@ -43,6 +45,10 @@ class _Disconnected(Exception):
 
 class _TooLarge(Exception):
     """The body is larger than the limit."""
+
+
+class _TooSlow(Exception):
+    """The body did not arrive in time."""
 
 
 class Guard:
@@ -100,6 +106,16 @@ class Guard:
                     [(b"connection", b"close")],
                 )
                 return
+            except _TooSlow:
+                limit_s = self.settings.body_timeout_s
+                await _send_json(
+                    send_status,
+                    408,
+                    {"error": f"the request body did not arrive within {limit_s:g} s",
+                     "field": None},
+                    [(b"connection", b"close")],
+                )
+                return
             except _Disconnected:
                 status[0] = CLIENT_CLOSED
                 return
@@ -128,8 +144,13 @@ class Guard:
                 raise _TooLarge
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.body_timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - loop.time())
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.disconnect":
                 raise _Disconnected
             chunk = message.get("body", b"")

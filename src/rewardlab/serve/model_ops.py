@@ -20,6 +20,19 @@ a third column; each item's output is ``(total, {component: value})``. A
 model with ``batch_dependent`` true (its values depend on the samples scored
 with it) is scored one request per call.
 
+A model that formats its own text (a Hugging Face reward model with a chat
+template) tells the server which pairs it reads exactly as sent
+(``reads_as_sent``: the text already carries its chat template) and scores
+whole texts as sent (``score_as_sent``, unless its ``chat_template`` mode is
+``always``); the server cuts end-of-turn texts only from the other responses. A multi-output model's named outputs
+(``score_with_attributes``, more than one) are reported beside the reward.
+
+A recipe normalizing a component by ``batch`` or ``group`` (its ``normalize``
+mapping) gives 0 to a sample scored without others of its batch or prompt:
+:func:`normalization_refusal` names the component when a request cannot form
+the batch or the groups, so the server refuses it rather than answering a
+constant.
+
 A scalar reward model compares two responses by the Bradley-Terry rule
 (Bradley & Terry, Biometrika 1952; the model under reward-model training,
 Ouyang et al. 2022): P(a ≻ b | x) = σ(r(x, a) − r(x, b)) with
@@ -33,6 +46,7 @@ clear error instead of sending invalid JSON.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +79,8 @@ class Capabilities:
     references: bool
     requires_reference: bool
     batch_dependent: bool
+    attributes: bool = False
+    as_sent: bool = False
 
 
 def capabilities(model: object) -> Capabilities:
@@ -81,6 +97,8 @@ def capabilities(model: object) -> Capabilities:
         references=isinstance(model, ReferenceRewardModel | ComponentRewardModel),
         requires_reference=bool(getattr(model, "requires_reference", False)),
         batch_dependent=bool(getattr(model, "batch_dependent", False)),
+        attributes=has("score_with_attributes") and len(attribute_names(model)) > 1,
+        as_sent=has("score_as_sent") and getattr(model, "chat_template", None) != "always",
     )
 
 
@@ -105,8 +123,12 @@ def model_info(model: object) -> dict[str, Any]:
             "references": caps.references,
             "requires_reference": caps.requires_reference,
             "batch_dependent": caps.batch_dependent,
+            "attributes": caps.attributes,
+            "as_sent": caps.as_sent,
         },
         "components": component_names(model),
+        "attributes": attribute_names(model) if caps.attributes else [],
+        "chat_template": getattr(model, "chat_template", None),
         "config": dict(config) if isinstance(config, dict) else {},
     }
 
@@ -115,6 +137,72 @@ def component_names(model: object) -> list[str]:
     """The names of a recipe's components (its ``components`` mapping), else ``[]``."""
     components = getattr(model, "components", None)
     return [str(name) for name in components] if isinstance(components, Mapping) else []
+
+
+def attribute_names(model: object) -> list[str]:
+    """The names of a multi-output model's outputs (its ``attribute_names``), else ``[]``."""
+    names = getattr(model, "attribute_names", None)
+    return [str(n) for n in names] if isinstance(names, Sequence) else []
+
+
+def reads_as_sent(model: object, prompts: Sequence[str], responses: Sequence[str]) -> list[bool]:
+    """Which pairs the model reads exactly as sent (its ``reads_as_sent``; else none)."""
+    own = getattr(model, "reads_as_sent", None)
+    if not callable(own):
+        return [False] * len(prompts)
+    return [bool(k) for k in own(prompts, responses)]
+
+
+NORMALIZED_BY_REQUEST = ("batch", "group")
+"""Normalizations whose statistics come from the samples scored together."""
+
+
+def normalized_by_request(model: object) -> dict[str, str]:
+    """A recipe's components normalized by ``batch`` or ``group`` (its ``normalize``)."""
+    normalize = getattr(model, "normalize", None)
+    if not isinstance(normalize, Mapping):
+        return {}
+    return {str(n): str(m) for n, m in normalize.items() if m in NORMALIZED_BY_REQUEST}
+
+
+def normalization_refusal(model: object, prompts: Sequence[str]) -> str | None:
+    """Why these samples cannot be normalized as the recipe says (one line), or ``None``.
+
+    ``batch`` needs at least two samples; ``group`` needs every prompt to have
+    at least two samples: otherwise the z-score of a lone sample is 0 whatever
+    its reward.
+    """
+    counts = Counter(prompts)
+    for name, how in normalized_by_request(model).items():
+        if how == "batch" and len(prompts) < 2:
+            return (
+                f"component {name!r} is normalized by batch, which needs the samples of a "
+                f"batch in one request; this request has {len(prompts)}, whose value would be 0 "
+                "whatever its reward (use normalize: running)"
+            )
+        alone = [i for i, p in enumerate(prompts) if counts[p] == 1]
+        if how == "group" and alone:
+            shown = ", ".join(map(str, alone[:5])) + (" …" if len(alone) > 5 else "")
+            return (
+                f"component {name!r} is normalized by group (per prompt), but samples {shown} "
+                "have no other sample with the same prompt in this request, so their values "
+                "would be 0 whatever their rewards; send each prompt's group in one request "
+                "(use normalize: running for one sample per request, as OpenRLHF sends)"
+            )
+    return None
+
+
+def normalization_warning(model: object) -> str | None:
+    """The start-up warning for a recipe normalizing by ``batch`` or ``group``, or ``None``."""
+    named = normalized_by_request(model)
+    if not named:
+        return None
+    parts = ", ".join(f"{name!r} by {how}" for name, how in named.items())
+    return (
+        f"the recipe normalizes {parts}: each request must carry a whole batch or whole "
+        "prompt groups, and a request that cannot (OpenRLHF sends one sample per request) "
+        "is refused with 400; use normalize: running for such clients"
+    )
 
 
 def compare_rule(model: object) -> str | None:
@@ -191,6 +279,28 @@ def component_columns(scored: Sequence[Scored]) -> tuple[list[float], dict[str, 
     totals = [total for total, _ in scored]
     names = list(scored[0][1]) if scored else []
     return totals, {name: [parts[name] for _, parts in scored] for name in names}
+
+
+def attributes_fn(model: Any) -> Callable[[list[str], list[str]], list[Scored]]:
+    """Batch function for ``(reward, {attribute: value})`` of each item (one forward pass)."""
+
+    def run(prompts: list[str], responses: list[str]) -> list[Scored]:
+        total, parts = model.score_with_attributes(prompts, responses)
+        n = len(prompts)
+        values = _vector(total, n, "score_with_attributes()")
+        columns = {name: _vector(v, n, f"attribute {name!r}") for name, v in parts.items()}
+        return [(values[i], {name: col[i] for name, col in columns.items()}) for i in range(n)]
+
+    return run
+
+
+def as_sent_fn(model: Any) -> Callable[[list[str]], list[float]]:
+    """Batch function for the rewards of whole texts read as sent (``score_as_sent``)."""
+
+    def run(texts: list[str]) -> list[float]:
+        return _vector(model.score_as_sent(texts), len(texts), "score_as_sent()")
+
+    return run
 
 
 def uncertainty_fn(model: Any) -> Callable[[list[str], list[str]], list[tuple[float, float]]]:

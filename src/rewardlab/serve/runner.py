@@ -3,15 +3,30 @@
 :class:`BackgroundServer` binds a loopback port (port 0 lets the OS choose a
 free one), starts uvicorn in a daemon thread, waits until it accepts requests
 and exposes ``url``; tests and the load benchmark use it.
+
+**Header timeout.** uvicorn closes an idle keep-alive connection after
+``timeout_keep_alive`` (5 s) but cancels that timer at the first byte of the
+next request, and sets none on a new connection, so a client that sends its
+request line and headers a byte at a time (slowloris) holds the connection
+forever; h11's ``max_incomplete_event_size`` bounds the size of the headers,
+not their time. Both servers here therefore run uvicorn's h11 protocol with
+one addition (:func:`header_timeout_protocol`): a timer armed when a
+connection opens and when each answer ends, cleared when a request's headers
+are complete, that closes the connection when it fires. The body has its own
+bound, in :class:`~rewardlab.serve.guard.Guard`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from typing import Any
 
 from rewardlab.serve.settings import ServeSettings
+
+LOG = logging.getLogger("rewardlab.serve")
 
 
 def _require_uvicorn() -> Any:
@@ -24,20 +39,72 @@ def _require_uvicorn() -> Any:
     return uvicorn
 
 
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request headers take over ``seconds``.
+
+    The time counts from when the connection opens, or from the end of the
+    previous answer on a kept-alive connection, until the headers are complete.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # the request's headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                LOG.info("closed a connection from %s: no complete request headers in %g s",
+                         self.client, seconds)
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
 def run_server(model: object, settings: ServeSettings, log_level: str = "info") -> None:
     """Serve ``model`` on ``settings.host:settings.port`` until interrupted."""
     uvicorn = _require_uvicorn()
     from rewardlab.serve.app import create_app
 
     app = create_app(model, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    http = header_timeout_protocol(settings.header_timeout_s)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, http=http)
 
 
 class BackgroundServer:
     """Uvicorn in a daemon thread; use as a context manager.
 
     ``BackgroundServer(app, port=0)`` picks a free loopback port; ``url`` is
-    ``http://127.0.0.1:<port>`` once :meth:`start` returns.
+    ``http://127.0.0.1:<port>`` once :meth:`start` returns. The header timeout
+    is the app's ``state.settings`` one (:func:`~rewardlab.serve.app.create_app`
+    sets it), else the default.
     """
 
     def __init__(
@@ -64,8 +131,15 @@ class BackgroundServer:
 
     def start(self) -> BackgroundServer:
         uvicorn = _require_uvicorn()
+        state = getattr(self.app, "state", None)
+        settings = getattr(state, "settings", None) or ServeSettings()
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level=self.log_level, lifespan="on"
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level=self.log_level,
+            lifespan="on",
+            http=header_timeout_protocol(settings.header_timeout_s),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

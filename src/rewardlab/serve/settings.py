@@ -9,15 +9,41 @@ and while the body streams in, before any parsing) and ``max_json_depth`` the
 nesting of its JSON. ``api_key`` (when set) must be sent as
 ``Authorization: Bearer`` on every route but ``/health`` (and ``/metrics``
 when ``metrics_public``). ``strip_suffixes`` are end-of-turn texts removed
-from the end of OpenRLHF queries (``None``: the served tokenizer's EOS text,
-if it has one). ``drift_reference`` served rewards per route form the
+from the end of each response on every route, wherever the model does not
+read the text as sent (``None``: :data:`END_OF_TURN_TEXTS` and the served
+tokenizer's EOS text; ``()``: none). ``drift_reference`` served rewards per route form the
 reference window of the drift watch and ``drift_bins`` its bins
 (:mod:`rewardlab.serve.drift`).
+
+Timing. ``header_timeout_s`` bounds how long a connection may take to send a
+request's line and headers, counted from when it opens or its previous answer
+ends; ``body_timeout_s`` how long the whole body may take once the headers are
+in (a slowloris client, which trickles bytes to hold a connection, is cut:
+:mod:`rewardlab.serve.runner`, :mod:`rewardlab.serve.guard`). The header
+bound is the 10 s the CIS NGINX Benchmark (5.2.1) recommends for
+``client_header_timeout`` (nginx's default: 60 s). nginx's
+``client_body_timeout`` restarts with every read, so a trickle of one byte a
+minute never ends; here the whole body must arrive within 60 s, far more than
+a trainer on the same network needs (a 32 MiB body at 1 MB/s takes 34 s).
+Timings out of range are refused: ``max_wait_ms`` above
+:data:`MAX_WAIT_MS` (a batch that waits longer than 10 s for company never
+answers in time), a timeout that is not a positive finite number of seconds
+up to :data:`MAX_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+END_OF_TURN_TEXTS = ("<|im_end|>", "<|eot_id|>", "</s>", "<|endoftext|>")
+"""The end-of-turn texts of the common chat formats (ChatML/Qwen, Llama 3, Llama 2 and
+Mistral, GPT-2 style), stripped by default besides the served tokenizer's own EOS."""
+
+
+def default_suffixes(eos: str | None) -> tuple[str, ...]:
+    """:data:`END_OF_TURN_TEXTS` plus ``eos`` (the served tokenizer's EOS text) when new."""
+    return END_OF_TURN_TEXTS + ((eos,) if eos and eos not in END_OF_TURN_TEXTS else ())
 
 
 @dataclass
@@ -37,6 +63,8 @@ class ServeSettings:
     strip_suffixes: tuple[str, ...] | None = None
     drift_reference: int = 1000
     drift_bins: int = 10
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
 
     def validate(self) -> ServeSettings:
         """Raise ``ValueError`` naming the first field out of range; return ``self``."""
@@ -60,8 +88,9 @@ class ServeSettings:
                 f"drift_bins must be in [2, drift_reference={self.drift_reference}], "
                 f"got {self.drift_bins}"
             )
-        if not self.max_wait_ms >= 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        _check_number("max_wait_ms", self.max_wait_ms, 0.0, MAX_WAIT_MS, low_ok=True)
+        for name in ("header_timeout_s", "body_timeout_s"):
+            _check_number(name, getattr(self, name), 0.0, MAX_TIMEOUT_S, low_ok=False)
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key must be a non-empty string or None")
         if self.strip_suffixes is not None and not all(
@@ -71,3 +100,20 @@ class ServeSettings:
                 f"strip_suffixes must be non-empty strings, got {self.strip_suffixes!r}"
             )
         return self
+
+
+MAX_WAIT_MS = 10_000.0
+"""The longest ``max_wait_ms`` accepted (10 s)."""
+
+MAX_TIMEOUT_S = 3600.0
+"""The longest header or body timeout accepted (an hour)."""
+
+
+def _check_number(name: str, value: object, low: float, high: float, low_ok: bool) -> None:
+    """``ValueError`` unless ``value`` is a finite number in [low, high] (or (low, high])."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        ok = math.isfinite(value) and (value >= low if low_ok else value > low) and value <= high
+    if not ok:
+        bracket = "[" if low_ok else "("
+        raise ValueError(f"{name} must be in {bracket}{low:g}, {high:g}], got {value!r}")

@@ -1,12 +1,24 @@
-"""Optional dependencies of the verifiers, imported when first used."""
+"""Optional dependencies of the verifiers, imported when first used.
+
+A verifier whose package is missing must stop the command that makes it, not
+give every sample the failure reward: :func:`check_verifier` imports the
+packages of :data:`VERIFIER_PACKAGES` when the verifier is made
+(:func:`rewardlab.verifiers.registry.make_verifier`), and a missing one is a
+:class:`MissingExtra` whose one line names the extra to install.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 
-def _missing(package: str, err: ImportError) -> ImportError:
-    return ImportError(
+class MissingExtra(ImportError):
+    """An optional package is not installed; the message names the extra to install."""
+
+
+def _missing(package: str, err: ImportError) -> MissingExtra:
+    return MissingExtra(
         f"{package} is needed for this verifier: pip install 'rewardlab[verify]' ({err})"
     )
 
@@ -27,3 +39,20 @@ def jsonschema() -> ModuleType:
     except ImportError as err:
         raise _missing("jsonschema", err) from None
     return module
+
+
+VERIFIER_PACKAGES: dict[str, Callable[[], ModuleType]] = {
+    "math": math_verify,
+    "json_schema": jsonschema,
+}
+"""Registered verifier name → the importer of the optional package its rule needs."""
+
+
+def check_verifier(name: str) -> None:
+    """Import the optional package verifier ``name`` needs; :class:`MissingExtra` if absent."""
+    need = VERIFIER_PACKAGES.get(name)
+    if need is not None:
+        try:
+            need()
+        except MissingExtra as err:
+            raise MissingExtra(f"verifier {name!r}: {err}") from None

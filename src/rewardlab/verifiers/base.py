@@ -7,6 +7,17 @@ A rule that raises on one sample does not fail the batch: that sample gets
 is logged at WARNING on the ``rewardlab.verifiers`` logger with the verifier's
 name and the sample index. A missing reference is not such a failure: it is
 bad input and raises :class:`~rewardlab.protocols.MissingReferenceError`.
+
+**Time bound.** Every verifier declares ``default_timeout``, seconds per
+sample. When it is a number (the default, :data:`~rewardlab.verifiers.bounded.DEFAULT_TIMEOUT`),
+``score`` runs ``check`` in worker processes (:mod:`rewardlab.verifiers.bounded`):
+a sample that takes longer is killed and gets ``failure_reward``, with the
+reason logged, in whatever thread or process ``score`` is called from (a
+server's worker thread, the CLI, TRL's or verl's reward loop). ``None`` declares
+a rule whose cost is linear in its text (a fixed regex without nested
+repetition, ``json.loads``, a length), which runs in the calling process. The
+``timeout`` parameter overrides the default of a bounded verifier; ``preload``
+names modules a worker imports before its first sample.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.protocols import check_lengths, check_references
+from rewardlab.verifiers.bounded import DEFAULT_TIMEOUT, BoundedRunner, check_timeout
 
 LOG = logging.getLogger("rewardlab.verifiers")
 
@@ -25,14 +37,22 @@ LOG = logging.getLogger("rewardlab.verifiers")
 class Verifier:
     """Base class: subclasses set ``name`` and ``requires_reference`` and implement ``check``.
 
-    ``failure_reward`` is what a sample gets when ``check`` raises.
+    ``failure_reward`` is what a sample gets when ``check`` raises or runs out
+    of time; ``timeout`` (seconds per sample, ``None``: ``default_timeout``)
+    bounds each ``check`` of a verifier that declares a default timeout.
     """
 
     name = "verifier"
     requires_reference = True
+    default_timeout: float | None = DEFAULT_TIMEOUT
+    preload: tuple[str, ...] = ()
 
-    def __init__(self, failure_reward: float = 0.0) -> None:
+    def __init__(self, failure_reward: float = 0.0, timeout: float | None = None) -> None:
         self.failure_reward = float(failure_reward)
+        if timeout is not None and self.default_timeout is None:
+            raise ValueError(f"verifier {self.name!r} runs in-process and takes no timeout")
+        self.timeout = self.default_timeout if timeout is None else check_timeout(timeout)
+        self._runner: BoundedRunner | None = None
 
     def check(self, prompt: str, response: str, reference: Any) -> float:
         """The reward of one response (``reference`` is ``None`` for reference-free rules)."""
@@ -50,11 +70,29 @@ class Verifier:
         else:
             refs = [None] * n if references is None else list(references)
             check_lengths(prompts, refs)
-        triples = zip(prompts, responses, refs, strict=True)
-        return np.array(
-            [self.safe_check(i, p, r, ref) for i, (p, r, ref) in enumerate(triples)],
-            dtype=np.float64,
-        )
+        triples = list(enumerate(zip(prompts, responses, refs, strict=True)))
+        if self.timeout is None:
+            rewards = [self.safe_check(i, p, r, ref) for i, (p, r, ref) in triples]
+        else:
+            outcomes = self.runner().run([(i, p, r, ref) for i, (p, r, ref) in triples])
+            rewards = [
+                self.failed(i, o.reason) if o.reason is not None else o.reward
+                for i, o in sorted(outcomes.items())
+            ]
+        return np.array(rewards, dtype=np.float64)
+
+    def runner(self) -> BoundedRunner:
+        """The worker processes that run this verifier's ``check`` under ``timeout``."""
+        if self.timeout is None:
+            raise RuntimeError(f"verifier {self.name!r} runs in the calling process")
+        runner = getattr(self, "_runner", None)
+        if runner is None or runner.timeout != self.timeout:
+            runner = self._runner = BoundedRunner(self, self.timeout, preload=_all_preloads())
+        return runner
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its worker processes (a worker gets the rule, not the pool)."""
+        return {**self.__dict__, "_runner": None}
 
     def safe_check(self, index: int, prompt: str, response: str, reference: Any) -> float:
         """``check`` with a crash turned into ``failure_reward`` and a logged reason."""
@@ -73,3 +111,14 @@ class Verifier:
             reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}",
         )
         return self.failure_reward
+
+
+def _all_preloads() -> list[str]:
+    """The ``preload`` modules of every verifier class defined so far."""
+    modules: list[str] = []
+    classes = [Verifier]
+    while classes:
+        cls = classes.pop()
+        modules += cls.preload
+        classes += cls.__subclasses__()
+    return list(dict.fromkeys(modules))

@@ -23,6 +23,7 @@ class ChoiceVerifier(Verifier):
 
     name = "choice"
     requires_reference = True
+    default_timeout = None  # fixed regexes without nested repetition: linear in the text
 
     def __init__(self, choices: str = "ABCDEFGHIJ", failure_reward: float = 0.0) -> None:
         super().__init__(failure_reward)

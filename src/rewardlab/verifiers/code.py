@@ -129,6 +129,7 @@ class CodeVerifier(Verifier):
 
     name = "code"
     requires_reference = True
+    default_timeout = None  # its own score: every test run is bounded by the sandbox
 
     def __init__(
         self,

@@ -42,8 +42,9 @@ class FormatVerifier(Verifier):
         parts: Sequence[str] = THINK_ANSWER_PARTS,
         partial_scale: float = 0.5,
         failure_reward: float = 0.0,
+        timeout: float | None = None,
     ) -> None:
-        super().__init__(failure_reward)
+        super().__init__(failure_reward, timeout)
         if not 0.0 <= partial_scale < 1.0:
             raise ValueError(f"partial_scale must be in [0, 1), got {partial_scale}")
         if partial_credit and not parts:

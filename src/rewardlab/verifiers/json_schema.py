@@ -43,6 +43,7 @@ class JsonValid(Verifier):
 
     name = "json"
     requires_reference = False
+    default_timeout = None  # json.loads: linear in the text
 
     def check(self, prompt: str, response: str, reference: Any) -> float:
         return 1.0 if _load(response)[0] else 0.0
@@ -53,9 +54,15 @@ class JsonSchemaVerifier(Verifier):
     """1.0 when the response's JSON conforms to the schema (parameter, else the reference)."""
 
     name = "json_schema"
+    preload = ("jsonschema",)
 
-    def __init__(self, schema: dict[str, Any] | None = None, failure_reward: float = 0.0) -> None:
-        super().__init__(failure_reward)
+    def __init__(
+        self,
+        schema: dict[str, Any] | None = None,
+        failure_reward: float = 0.0,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(failure_reward, timeout)
         self.schema = schema
         self.requires_reference = schema is None
         if schema is not None:

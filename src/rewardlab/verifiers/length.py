@@ -40,6 +40,7 @@ class OverlongPenalty(Verifier):
 
     name = "overlong"
     requires_reference = False
+    default_timeout = None  # a length: linear in the text (and length_fn may not pickle)
 
     def __init__(
         self,

@@ -32,8 +32,10 @@ def normalize_answer(text: str) -> str:
 class _Match(Verifier):
     requires_reference = True
 
-    def __init__(self, pattern: str | None = None, failure_reward: float = 0.0) -> None:
-        super().__init__(failure_reward)
+    def __init__(
+        self, pattern: str | None = None, failure_reward: float = 0.0, timeout: float | None = None
+    ) -> None:
+        super().__init__(failure_reward, timeout)
         self.pattern = pattern
 
     def canonical(self, text: str) -> str:

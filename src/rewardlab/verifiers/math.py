@@ -43,9 +43,12 @@ number earlier in the reasoning with a different final answer scores 0. A
 response with no answer scores 0; a reference with none is a failure (failure
 reward, logged).
 
-math-verify's timeouts use ``signal.alarm``, which only works in the main
-thread; off the main thread (a server's worker pool) parsing runs without its
-timeout.
+Each sample is checked in a worker process under a hard ``timeout`` (5 s by
+default; :mod:`rewardlab.verifiers.bounded`), so an answer that makes SymPy
+compute for minutes (``\\boxed{9^{9^{9}}}``) gets the failure reward in any
+thread. There the check runs in the main thread, where math-verify's own
+``signal.alarm`` timeouts work; they are set past the hard bound, so that the
+bound, not math-verify's quiet ``False``, decides.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from typing import Any
 
 from rewardlab.verifiers._deps import math_verify
 from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.bounded import worker_timeout
 from rewardlab.verifiers.registry import VERIFIERS
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -222,7 +226,15 @@ def _clean(span: str) -> str:
 
 
 def _timeout() -> int | None:
-    """math-verify's signal-based timeout (seconds), only possible in the main thread."""
+    """math-verify's signal-based timeout (seconds), only possible in the main thread.
+
+    In a bounded worker it is set past the worker's hard per-sample bound, so
+    that bound decides (the failure reward, logged) rather than math-verify's
+    quiet ``False``; elsewhere 5 s, math-verify's default.
+    """
+    bound = worker_timeout()
+    if bound is not None:
+        return int(bound) + 1
     return 5 if threading.current_thread() is threading.main_thread() else None
 
 
@@ -246,6 +258,7 @@ class MathVerifier(Verifier):
 
     name = "math"
     requires_reference = True
+    preload = ("math_verify",)
 
     def check(self, prompt: str, response: str, reference: Any) -> float:
         gold_span = final_answer_span(str(reference)) or str(reference).strip()

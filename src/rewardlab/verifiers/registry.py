@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from rewardlab.registry import Registry
+from rewardlab.verifiers._deps import check_verifier
 from rewardlab.verifiers.base import Verifier
 
 VERIFIERS: Registry[type[Verifier]] = Registry("verifier")
 
 
 def make_verifier(name: str, **params: Any) -> Verifier:
-    """The verifier registered as ``name``, built with ``params`` (bad ones: ``ValueError``)."""
+    """The verifier registered as ``name``, built with ``params`` (bad ones: ``ValueError``;
+    its optional package missing: :class:`~rewardlab.verifiers._deps.MissingExtra`)."""
     cls = VERIFIERS.get(name)
+    check_verifier(name)
     try:
         return cls(**params)
     except TypeError as err:

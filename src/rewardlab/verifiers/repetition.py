@@ -33,6 +33,7 @@ class RepetitionPenalty(Verifier):
 
     name = "repetition"
     requires_reference = False
+    default_timeout = None  # n-gram counting: linear in the text
 
     def __init__(self, n: int = 3, weight: float = 1.0, failure_reward: float = 0.0) -> None:
         super().__init__(failure_reward)

@@ -8,6 +8,9 @@ and ``models/pipeline.py``, Lambert et al., 2024):
   otherwise ``prompt\\n\\nresponse`` (RewardBench uses a FastChat template
   there, ``tulu`` by default; rewardlab has no such table and uses the plain
   join, as its fine-tuned models do);
+* a pair whose text already carries the chat template is read as given, once
+  (the chat-template mode, :data:`~rewardlab.models.lm.transformer_rm.CHAT_TEMPLATE_MODES`:
+  ``auto`` detects it, ``always`` templates every pair, ``never`` none);
 * the text is tokenized *with* the tokenizer's special tokens (the
   text-classification pipeline does), except that a text that already starts
   with the BOS token gets none added, so BOS is never doubled (RewardBench
@@ -37,11 +40,16 @@ def special_token_count(tokenizer: Any) -> int:
 
 
 def format_pairs(
-    tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_length: int
+    tokenizer: Any,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    max_length: int,
+    mode: str = "auto",
 ) -> list[str]:
-    """The texts the model reads: its chat template if it has one, else the plain join."""
+    """The texts the model reads: its chat template if it has one (applied once, per
+    ``mode``), else the plain join."""
     extra = special_token_count(tokenizer) if uses_chat_template(tokenizer) else 0
-    return join_for_model(tokenizer, prompts, responses, max_length - extra)
+    return join_for_model(tokenizer, prompts, responses, max_length - extra, mode)
 
 
 def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:

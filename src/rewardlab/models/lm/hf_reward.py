@@ -4,7 +4,12 @@ Any ``AutoModelForSequenceClassification`` checkpoint (a local folder or
 ``hf:ORG/NAME``, see :mod:`rewardlab.models.lm.hub`) becomes a
 ``RewardModel``. The text it reads is formatted as RewardBench formats it
 (:mod:`rewardlab.models.lm.chat`: the model's chat template, else
-``prompt\\n\\nresponse``; prompt cut from the left). Per model family:
+``prompt\\n\\nresponse``; prompt cut from the left), and a text that already
+carries the model's chat template is read as given, never templated twice
+(``HubModelOptions.chat_template``: ``auto``, ``always``, ``never``;
+:mod:`rewardlab.models.lm.transformer_rm`). :meth:`HFRewardModel.score_as_sent`
+scores whole texts without a prompt boundary (what LLaMA-Factory and vLLM's
+classify API send) as given. Per model family:
 
 * decoders with a chat template (Llama-3, Qwen2, Gemma, Skywork, …): the
   template, BOS once, the logit read at the last non-pad token, as the
@@ -37,15 +42,17 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.models.lm.chat import encode, format_pairs, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
+    check_max_length,
     check_remote_code,
     read_hf_config,
     resolve_device,
     resolve_dtype,
 )
-from rewardlab.models.lm.transformer_rm import prepare_tokenizer
+from rewardlab.models.lm.transformer_rm import prepare_tokenizer, read_as_sent
 from rewardlab.protocols import check_lengths
 
 MAX_LENGTH_CAP = 2048
@@ -83,17 +90,44 @@ class HFRewardModel:
     def device(self) -> Any:
         return next(self.model.parameters()).device
 
+    @property
+    def chat_template(self) -> str:
+        """The chat-template mode (``auto``, ``always`` or ``never``)."""
+        return self.options.chat_template
+
     def texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
         """The formatted texts, one per (prompt, response)."""
-        return format_pairs(self.tokenizer, prompts, responses, self.max_length)
+        return format_pairs(self.tokenizer, prompts, responses, self.max_length,
+                            self.chat_template)
+
+    def reads_as_sent(self, prompts: Sequence[str], responses: Sequence[str]) -> list[bool]:
+        """Which pairs the model reads as ``prompt + response`` exactly (already templated)."""
+        return read_as_sent(self.tokenizer, prompts, responses, self.chat_template)
 
     def score_members(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Every output's raw logit, shape ``(K, n)``, float64."""
-        import torch
-
         if check_lengths(prompts, responses) == 0:
             return np.zeros((self.n_members, 0), dtype=np.float64)
-        ids = encode(self.tokenizer, self.texts(prompts, responses), self.max_length)
+        return self._forward(self.texts(prompts, responses))
+
+    def score_as_sent(self, texts: Sequence[str]) -> np.ndarray:
+        """Rewards of whole texts (no prompt boundary), each read exactly as given."""
+        return self.weights @ self._forward(list(texts))
+
+    def score_with_attributes(
+        self, prompts: Sequence[str], responses: Sequence[str]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``(reward, {attribute: values})`` from one forward pass."""
+        rows = self.score_members(prompts, responses)
+        return self.weights @ rows, dict(zip(self.attribute_names, rows, strict=True))
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """Every output's raw logit for formatted texts, shape ``(K, n)``."""
+        import torch
+
+        if not texts:
+            return np.zeros((self.n_members, 0), dtype=np.float64)
+        ids = encode(self.tokenizer, texts, self.max_length)
         out = np.zeros((self.n_members, len(ids)), dtype=np.float64)
         with torch.inference_mode():
             for idx in token_budget_batches([len(r) for r in ids], self.options.token_budget):
@@ -106,8 +140,7 @@ class HFRewardModel:
         self, prompts: Sequence[str], responses: Sequence[str]
     ) -> dict[str, np.ndarray]:
         """Each named output, ``{id2label[k]: (n,)}``."""
-        rows = self.score_members(prompts, responses)
-        return dict(zip(self.attribute_names, rows, strict=True))
+        return self.score_with_attributes(prompts, responses)[1]
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """r = Σ_k w_k · o_k (the mean of the outputs by default)."""
@@ -118,7 +151,7 @@ def load_hf_reward_model(
     folder: str | Path, options: HubModelOptions | None = None, name: str | None = None
 ) -> HFRewardModel:
     """Load a sequence-classification checkpoint folder (``config.json`` + weights + tokenizer)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     options = options or HubModelOptions()
     config = read_hf_config(folder)
@@ -131,11 +164,12 @@ def load_hf_reward_model(
         )
     device = resolve_device(options.device)
     remote = options.trust_remote_code
-    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(str(folder),
-                                                                trust_remote_code=remote))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(folder), dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote
+    tokenizer = prepare_tokenizer(load_tokenizer(folder, remote))
+    model = load_pretrained(
+        AutoModelForSequenceClassification, folder, tokenizer,
+        dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote,
     )
+    check_max_length(options.max_length, model, folder)
     model.config.pad_token_id = tokenizer.pad_token_id  # the id pad_batch pads with
     return HFRewardModel(model.to(device), tokenizer, options, name or str(folder))
 

@@ -11,6 +11,20 @@ Remote code: a ``config.json`` with an ``auto_map`` entry needs the model's own
 Python code. Loading it runs that code, so it is refused unless the user
 passes ``trust_remote_code=True`` (``--trust-remote-code``).
 
+Checks on load (:func:`rewardlab.features.hf_load.load_tokenizer`,
+:func:`~rewardlab.features.hf_load.load_pretrained`), each a
+:class:`~rewardlab.data.errors.DataError` naming the folder: a tokenizer or model
+that transformers cannot read (a corrupt ``config.json``, ``tokenizer.json`` or
+safetensors file, shapes that do not fit the config); a tokenizer that reads
+every word as unknown (transformers builds an empty BERT tokenizer from a
+folder without tokenizer files, which would score every text as ``[UNK]``); a
+tokenizer with more tokens than the model embeds; weights the checkpoint lacks
+(transformers would initialise them at random: a base model without its reward
+head, a classifier loaded as a judge); weights holding NaN or ±Inf. A
+``device`` that does not exist on this machine is refused when the options are
+made (:func:`check_device`), a ``max_length`` beyond the model's positions when
+it is loaded (:func:`check_max_length`).
+
 :class:`HubModelOptions` holds the loading options every Hugging Face model
 shares (the CLI turns its fields into flags).
 """
@@ -24,6 +38,10 @@ from typing import Any
 
 HF_PREFIX = "hf:"
 DTYPES = ("auto", "bf16", "fp16", "fp32")
+CHAT_TEMPLATE_MODES = ("auto", "always", "never")
+"""When a model's chat template is applied to a (prompt, response) pair: ``auto`` once
+unless the text already carries it, ``always``, ``never``
+(:mod:`rewardlab.models.lm.transformer_rm`)."""
 TRUST_FLAG = "--trust-remote-code"
 
 
@@ -41,6 +59,7 @@ class HubModelOptions:
         trust_remote_code: allow models whose config needs their own code.
         weights: for several outputs, the reward is ``Σ_k weights[k] · out_k``
             (default: the mean of the outputs).
+        chat_template: one of :data:`CHAT_TEMPLATE_MODES` (default ``auto``).
     """
 
     max_length: int | None = None
@@ -49,14 +68,61 @@ class HubModelOptions:
     token_budget: int = 16384
     trust_remote_code: bool = False
     weights: tuple[float, ...] | None = None
+    chat_template: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.chat_template not in CHAT_TEMPLATE_MODES:
+            raise ValueError(
+                f"option 'chat_template': {self.chat_template!r} is not one of "
+                f"{', '.join(CHAT_TEMPLATE_MODES)}"
+            )
+        if self.device is not None:
+            check_device(self.device)
         if self.dtype not in DTYPES:
             raise ValueError(f"option 'dtype': {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.max_length is not None and self.max_length < 8:
             raise ValueError(f"option 'max_length': must be at least 8, got {self.max_length}")
         if self.token_budget < 1:
             raise ValueError(f"option 'token_budget': must be positive, got {self.token_budget}")
+
+
+DEVICE_KINDS = "cpu, cuda, cuda:N or mps"
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` (``option 'device': …``) unless ``device`` is cpu, an existing
+    CUDA device or an available mps device."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"option 'device': {device!r} is not a device ({DEVICE_KINDS})"
+        ) from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (parsed.index or 0) >= count:
+            raise ValueError(
+                f"option 'device': {device!r} does not exist on this machine "
+                f"({count} CUDA device(s) visible)"
+            )
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"option 'device': {device!r} is not available on this machine")
+    elif parsed.type != "cpu":
+        raise ValueError(f"option 'device': {device!r} is not supported ({DEVICE_KINDS})")
+
+
+def check_max_length(max_length: int | None, model: Any, folder: str | Path) -> None:
+    """``ValueError`` when ``max_length`` is longer than the model has positions for (an
+    input that long would index past its position embeddings)."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if max_length is not None and isinstance(limit, int) and max_length > limit:
+        raise ValueError(
+            f"option 'max_length': {max_length} tokens is more than the {limit} positions of "
+            f"{folder}"
+        )
 
 
 def resolve_device(device: str | None) -> Any:

@@ -8,6 +8,12 @@ generated, so the result is deterministic and cheap (one forward pass per
 judgment, as in the "LLM-as-a-judge" probability read-outs of Zheng et al.,
 2023, and G-Eval's probability-weighted score, Liu et al., 2023).
 
+The folder must hold a causal LM: a config whose ``architectures`` name none
+(``…ForCausalLM``, ``…LMHeadModel``, ``…ForConditionalGeneration``) is refused, as
+is a checkpoint that lacks the LM head's weights; transformers would otherwise
+attach an untrained head to a sequence classifier and judge at random
+(:func:`rewardlab.features.hf_load.load_pretrained`).
+
 Prompts come from plain-text templates (defaults in
 ``rewardlab/models/lm/templates``; users pass their own files):
 
@@ -46,9 +52,11 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.models.lm.chat import encode, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import (
     HubModelOptions,
+    check_max_length,
     check_remote_code,
     read_hf_config,
     resolve_device,
@@ -61,6 +69,7 @@ POINTWISE_FIELDS = ("prompt", "response")
 RATINGS = ("scale", "yes-no")
 SCALE_LABELS = tuple(str(k) for k in range(1, 11))
 SMOLLM2 = "smollm2"
+CAUSAL_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
 @dataclass(frozen=True)
@@ -86,10 +95,16 @@ def default_template(name: str) -> Path:
 
 def load_template(path: str | Path, fields: Sequence[str]) -> str:
     """The template text; a missing ``{field}`` placeholder is a one-line error naming the file."""
+    from rewardlab.data.errors import DataError
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"judge template {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"judge template {path} {what}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not UTF-8 text at byte offset {err.start}", path=str(path)) from None
     for name in fields:
         if "{" + name + "}" not in text:
             raise ValueError(f"{path}: judge template lacks the placeholder {{{name}}}")
@@ -248,18 +263,26 @@ def judge_source(path: str) -> Path:
 def load_judge(path: str, options: JudgeOptions | None = None,
                hub: HubModelOptions | None = None) -> LLMJudge:
     """An :class:`LLMJudge` from ``smollm2``, ``hf:ORG/NAME`` or a causal-LM folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     hub = hub or HubModelOptions()
     folder = judge_source(path)
     config = read_hf_config(folder)
     check_remote_code(folder, config, hub.trust_remote_code)
+    archs = config.get("architectures") or []
+    if archs and not any(a.endswith(CAUSAL_ARCHITECTURES) for a in archs):
+        raise ValueError(
+            f"{Path(folder) / 'config.json'}: architectures {archs} is not a causal LM, so it "
+            f"cannot judge; a sequence classifier is a reward model: pass --model {folder}"
+        )
     device = resolve_device(hub.device)
     remote = hub.trust_remote_code
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=remote)
+    tokenizer = load_tokenizer(folder, remote)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        str(folder), dtype=resolve_dtype(hub.dtype, device), trust_remote_code=remote
+    model = load_pretrained(
+        AutoModelForCausalLM, folder, tokenizer,
+        dtype=resolve_dtype(hub.dtype, device), trust_remote_code=remote,
     )
+    check_max_length(hub.max_length, model, folder)
     return LLMJudge(model.to(device), tokenizer, options, hub, name=f"judge:{path}")

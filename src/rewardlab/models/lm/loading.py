@@ -125,11 +125,13 @@ def load_causal_lm(
     on its own. ``dtype`` is a torch dtype (default float32).
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 
     source = str(default_lm_path() if path is None else path)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32)
+    tokenizer = load_tokenizer(source)  # checked (features.hf_load): readable, complete, finite
+    model = load_pretrained(AutoModelForCausalLM, source, tokenizer, dtype=dtype or torch.float32)
     model.to(device).eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -15,6 +15,19 @@ computes it. With K > 1 outputs the members share the transformer and
 turn and the response the assistant turn; otherwise ``<prompt>\\n\\n<response>``
 (``rewardlab.features.join``). Either way the prompt is cut from the *left* to
 fit ``max_length`` tokens and the response is never cut for the prompt's sake.
+
+**A text that already carries the chat template** (a trainer templated the
+prompt before generating: OpenRLHF with ``--apply_chat_template``, LLaMA-Factory,
+verl's reward loop) is not templated a second time. The chat-template mode
+(:data:`CHAT_TEMPLATE_MODES`) decides, for a tokenizer with a template:
+
+- ``auto`` (default): ``x + y`` exactly as given when it carries the template
+  (:func:`carries_chat_template`), else the template once;
+- ``always``: the template once, whatever the text holds;
+- ``never``: ``x + y`` exactly as given (the caller formatted it).
+
+A text read as given is cut only at its end, by the tokenizer's truncation to
+``max_length``, as OpenRLHF's ``serve_rm.py`` and LLaMA-Factory's API server do.
 Texts are scored in batches sorted by length under ``torch.inference_mode``.
 
 A saved model is a directory that ``AutoModelForSequenceClassification
@@ -39,6 +52,7 @@ import torch
 from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.features.join import SEPARATOR, join_truncated
 from rewardlab.models.io import read_model_config
+from rewardlab.models.lm.hub import CHAT_TEMPLATE_MODES
 from rewardlab.protocols import check_lengths
 
 CONFIG_NAME = "rewardlab.json"
@@ -80,22 +94,107 @@ def uses_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
+_USER, _ASSISTANT = "RLUSERMSG7Q", "RLASSISTANTMSG7Q"  # stand-ins the templates copy verbatim
+
+
+def check_chat_template_mode(mode: str) -> str:
+    """``mode`` when it is one of :data:`CHAT_TEMPLATE_MODES`, else ``ValueError``."""
+    if mode not in CHAT_TEMPLATE_MODES:
+        raise ValueError(
+            f"chat template mode {mode!r} is not one of {', '.join(CHAT_TEMPLATE_MODES)}"
+        )
+    return mode
+
+
+def template_markers(tokenizer: Any) -> tuple[tuple[str, ...], str | None]:
+    """``(openings, turn marker)`` of the tokenizer's chat template.
+
+    The *opening* is what the template writes before the first user message
+    (BOS, a default system prompt, the user-turn marker: rendered for
+    ``[user: U]``, the text before ``U``), given with and without a leading BOS
+    text; the *turn marker* is what it writes between a user message and the
+    assistant's answer (rendered for ``[user: U, assistant: A]``, the text
+    between ``U`` and ``A``: the end of the user turn and the assistant-turn
+    marker, such as ``<|im_end|>\\n<|im_start|>assistant\\n``). Blank ones are
+    dropped (they would match any text); a template that cannot render these
+    conversations has none.
+    """
+    try:
+        one = tokenizer.apply_chat_template([{"role": "user", "content": _USER}], tokenize=False)
+        two = _chat(tokenizer, _USER, _ASSISTANT)
+    except Exception:  # noqa: BLE001 - a template with other expectations: nothing to detect
+        return (), None
+    openings: list[str] = []
+    if isinstance(one, str) and _USER in one:
+        opening = one[: one.index(_USER)]
+        bos = getattr(tokenizer, "bos_token", None)
+        openings = [opening]
+        if bos and opening.startswith(bos):
+            openings.append(opening[len(bos) :])
+    turn = None
+    if isinstance(two, str) and _USER in two and _ASSISTANT in two:
+        start = two.index(_USER) + len(_USER)
+        turn = two[start : two.index(_ASSISTANT)] or None
+    kept = tuple(o for o in openings if o.strip())
+    return kept, turn if turn is not None and turn.strip() else None
+
+
+def carries_chat_template(
+    text: str, markers: tuple[tuple[str, ...], str | None]
+) -> bool:
+    """Whether ``text`` was already formatted with the chat template of ``markers``.
+
+    Rule: it starts with one of the template's openings, or it contains the
+    template's turn marker (see :func:`template_markers`).
+    """
+    openings, turn = markers
+    return any(text.startswith(o) for o in openings) or (turn is not None and turn in text)
+
+
+def read_as_sent(
+    tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], mode: str = "auto"
+) -> list[bool]:
+    """For each pair, whether the model reads ``prompt + response`` exactly as given.
+
+    Never for a tokenizer without a chat template (it reads the plain join);
+    otherwise per the mode (module doc): ``never`` always, ``always`` never,
+    ``auto`` when ``prompt + response`` carries the template.
+    """
+    check_chat_template_mode(mode)
+    n = check_lengths(prompts, responses)
+    if not uses_chat_template(tokenizer) or mode == "always":
+        return [False] * n
+    if mode == "never":
+        return [True] * n
+    markers = template_markers(tokenizer)
+    return [carries_chat_template(p + r, markers) for p, r in zip(prompts, responses, strict=True)]
+
+
 def join_for_model(
-    tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_length: int
+    tokenizer: Any,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    max_length: int,
+    mode: str = "auto",
 ) -> list[str]:
-    """The texts the model reads: chat template if the tokenizer has one, else plain join."""
-    check_lengths(prompts, responses)
+    """The texts the model reads: chat template if the tokenizer has one, else plain join;
+    a pair :func:`read_as_sent` picks is ``prompt + response`` as given."""
+    as_sent = read_as_sent(tokenizer, prompts, responses, mode)
     spans = _token_spans(tokenizer)
     if not uses_chat_template(tokenizer):
         return join_truncated(prompts, responses, max_length, spans)
+    texts = [p + r if keep else "" for p, r, keep in zip(prompts, responses, as_sent, strict=True)]
+    todo = [i for i, keep in enumerate(as_sent) if not keep]
+    if not todo:
+        return texts
     overhead = len(tokenizer(_chat(tokenizer, "", ""), add_special_tokens=False)["input_ids"])
     # join_truncated reserves 2 tokens for special tokens; the template needs `overhead`.
-    joined = join_truncated(prompts, responses, max_length - overhead + 2, spans)
-    texts = []
-    for text, response in zip(joined, responses, strict=True):
-        tail = text[: len(text) - len(response)]
+    joined = join_truncated([prompts[i] for i in todo], [responses[i] for i in todo],
+                            max_length - overhead + 2, spans)
+    for i, text in zip(todo, joined, strict=True):
+        tail = text[: len(text) - len(responses[i])]
         tail = tail[: -len(SEPARATOR)] if tail.endswith(SEPARATOR) else tail
-        texts.append(_chat(tokenizer, tail, response))
+        texts[i] = _chat(tokenizer, tail, responses[i])
     return texts
 
 
@@ -145,17 +244,20 @@ class TransformerRewardModel:
         batch_size: int = 16,
         device: str | torch.device | None = None,
     ) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
+
+        from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 
         path = str(path_or_dir)
         config_path = Path(path) / CONFIG_NAME
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         device = torch.device(device) if device is not None else default_device()
         bf16 = resolve_precision("auto", cuda=device.type == "cuda") == "bf16"
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, dtype=torch.bfloat16 if bf16 else torch.float32
+        tokenizer = prepare_tokenizer(load_tokenizer(path))
+        model = load_pretrained(  # checked: readable, complete, finite (features.hf_load)
+            AutoModelForSequenceClassification, path, tokenizer,
+            dtype=torch.bfloat16 if bf16 else torch.float32,
         )
-        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
         model.config.pad_token_id = tokenizer.pad_token_id
         max_length = max_length or config.get("max_length")
         if max_length is None:
@@ -197,6 +299,10 @@ class TransformerRewardModel:
 
     def texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
         return join_for_model(self.tokenizer, prompts, responses, self.max_length)
+
+    def reads_as_sent(self, prompts: Sequence[str], responses: Sequence[str]) -> list[bool]:
+        """Which pairs the model reads exactly as given (:func:`read_as_sent`, mode auto)."""
+        return read_as_sent(self.tokenizer, prompts, responses)
 
     def score_members(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Every output's reward, shape (K, n), float64."""

@@ -147,16 +147,25 @@ def pair_loss(name: str):
 
 def build_trainable_model(config: TransformerTrainConfig) -> tuple[torch.nn.Module, Any]:
     """The classifier (LoRA-wrapped when ``config.lora``) and its tokenizer, dropout off."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from rewardlab.data.errors import DataError
+    from rewardlab.features.hf_load import load_pretrained, load_tokenizer, reason
 
     torch.manual_seed(config.seed)
-    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(config.model))
-    hf_config = AutoConfig.from_pretrained(config.model, num_labels=config.num_labels)
+    tokenizer = prepare_tokenizer(load_tokenizer(config.model))
+    try:
+        hf_config = AutoConfig.from_pretrained(config.model, num_labels=config.num_labels)
+    except Exception as err:  # noqa: BLE001 - transformers raises many kinds for a bad config
+        raise DataError(f"cannot read the config ({reason(err)})", path=config.model) from None
     for key, value in hf_config.to_dict().items():
         if "dropout" in key and isinstance(value, float):
             setattr(hf_config, key, 0.0)
     hf_config.pad_token_id = tokenizer.pad_token_id
-    model = AutoModelForSequenceClassification.from_pretrained(config.model, config=hf_config)
+    model = load_pretrained(  # the new reward head (and an unused pooler) may be missing
+        AutoModelForSequenceClassification, config.model, tokenizer,
+        missing_ok=("classifier", "score", "pooler"), config=hf_config,
+    )
     if config.gradient_checkpointing:
         model.config.use_cache = False
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from typing import Any
 
 from rewardlab.data.errors import DataError
 from rewardlab.registry import UnknownNameError
+from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.recipe.normalize import NORMALIZERS
 from rewardlab.robust.recipe.steps import FORMS, REDUCTIONS
 from rewardlab.verifiers import VERIFIERS
@@ -111,7 +114,31 @@ class _Where:
     def number(self, key: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.error(key, f"expected a finite number, got {value!r}")
         return float(value)
+
+
+FLOAT_1_2 = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)[eE][-+]?[0-9]+
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+"""YAML 1.2's floats: PyYAML follows YAML 1.1, whose floats need a dot, so it reads
+``1e-3`` as the string "1e-3"; a recipe reads it as the number 0.001."""
+
+
+def _yaml_loader(yaml: Any) -> type:
+    """PyYAML's SafeLoader that also reads YAML 1.2 floats (:data:`FLOAT_1_2`)."""
+
+    class RecipeLoader(yaml.SafeLoader):
+        pass
+
+    RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_1_2, list("-+0123456789."))
+    return RecipeLoader
 
 
 def read_recipe_file(path: str | Path) -> RecipeSpec:
@@ -128,7 +155,7 @@ def read_recipe_file(path: str | Path) -> RecipeSpec:
         except ImportError:
             raise ImportError("YAML recipes need PyYAML: pip install 'rewardlab[verify]'") from None
         try:
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_yaml_loader(yaml))  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as err:
             raise where.error("", f"not valid YAML: {err}") from None
     else:
@@ -195,7 +222,10 @@ def _component(where: _Where, name: str, raw: Any, base_dir: Path) -> ComponentS
             raise where.unknown(f"{key}.steps.form", str(steps["form"]), list(FORMS), "form")
         steps["eta"] = where.number(f"{key}.steps.eta", steps["eta"])
     center = spec.get("center")
-    return ComponentSpec(name, model=model, params=params, aggregate=spec.get("aggregate"),
+    aggregate = spec.get("aggregate")
+    if aggregate is not None and str(aggregate) not in AGGREGATIONS:
+        raise where.unknown(f"{key}.aggregate", str(aggregate), list(AGGREGATIONS), "aggregation")
+    return ComponentSpec(name, model=model, params=params, aggregate=aggregate,
                          center=None if center is None else bool(center), transform=transform,
                          normalize=normalize, steps=steps)
 

@@ -114,3 +114,14 @@ def test_the_digits_acceptance(tmp_path):
     for result in (noisy, gold):
         assert result["accuracy"] > max(result["baselines"]["pixels"],
                                         result["baselines"]["brightness"]) + 0.1
+
+
+def test_data_digits_refuses_bad_requests_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    run_bad(["data", "digits", "--out", tmp_path / "file"], 1, f"--out {tmp_path / 'file'}")
+    run_bad(["data", "digits", "--out", tmp_path / "d", "--task", "nope"], 2, "'--task'")
+    run_bad(["data", "digits", "--out", tmp_path / "d", "--n-prompts", 5, "--n-pairs", 500], 1,
+            "field 'n_pairs': these prompts have")
+    run_bad(["data", "digits", "--out", tmp_path / "d", "--task", "noise", "--n-pairs", 1700,
+             "--test-pairs", 200], 1, "field 'test_pairs': only 97 scans are left")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written

@@ -177,3 +177,25 @@ def test_an_image_model_from_records_of_bytes_and_paths_scores_arrays_the_same(t
     arrays = [p.chosen for p in test]
     np.testing.assert_allclose(model.score(prompts, files), reference.score(prompts, arrays),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["davidson", "plackett-luce", "label-smoothing"])
+def test_other_losses_train_on_images(loss):
+    """The digits' ties train Davidson; rankings of several images train Plackett-Luce."""
+    from rewardlab.evaluate.pairwise import evaluate_pairs
+
+    digits = generate_digits(DigitsConfig(n_prompts=40, candidates_per_prompt=5, seed=0))
+    pairs = digit_pairs(digits, np.arange(30), 150, seed=1)
+    assert any(p.tie for p in pairs)
+    rankings = [
+        Comparison(digits.prompts[i], tuple(c.image for c in digits.candidates[i]),
+                   tuple(int(j) for j in np.argsort([-c.gold for c in digits.candidates[i]])))
+        for i in range(30)
+    ]
+    records = rankings if loss == "plackett-luce" else pairs
+    backbone = build_backbone("conv", size=16, filters=4, prompt_buckets=32)
+    model, report = train_reward_model(records, backbone, TrainConfig(loss=loss, epochs=6,
+                                                                      l2=0.1))
+    assert report.n_train_pairs > 0 and model.config["loss"]["name"] == loss
+    test = [p for p in digit_pairs(digits, np.arange(30, 40), 40, seed=2) if not p.tie]
+    assert evaluate_pairs(model, test)["accuracy"] > 0.6

@@ -21,7 +21,7 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import user_errors
+from rewardlab.cli.common import SEED_MAX, user_errors
 from rewardlab.cli.model_options import (
     SPEC_HELP,
     ModelLoading,
@@ -168,7 +168,7 @@ def register(app: typer.Typer) -> None:
         ),
         label_noise: float = typer.Option(0.1, "--label-noise", min=0.0, max=1.0,
                                           help="gold: share of labels flipped."),
-        seed: int = typer.Option(0, "--seed", help="Seed of every draw."),
+        seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="Seed of every draw."),
     ) -> None:
         """Write image preference sets built from scikit-learn's bundled digits:
         train/test as Pick-a-Pic Parquet (caption, jpg_0, jpg_1, label_0, label_1) and
@@ -179,7 +179,12 @@ def register(app: typer.Typer) -> None:
         if task not in TASKS:
             raise typer.BadParameter(f"expected one of {', '.join(TASKS)}, got {task!r}",
                                      param_hint="'--task'")
+        from rewardlab.cli.outputs import check_out_folder
+
+        files = tuple(f"{name}.{ext}" for name in ("train", "test", "test-gold")
+                      for ext in ("parquet", "jsonl")) + ("digits.json",)
         with user_errors():
+            check_out_folder(out, "--out", files)
             config = DigitsConfig(n_prompts=n_prompts, size_correlation=size_correlation,
                                   seed=seed)
             summary = write_digits(out, task, n_pairs, test_pairs, config, label_noise, seed)

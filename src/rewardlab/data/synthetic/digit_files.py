@@ -78,7 +78,6 @@ def write_digits(
     if task not in TASKS:
         raise ValueError(f"field 'task': expected one of {', '.join(TASKS)}, got {task!r}")
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"task": task, "seed": seed, "files": {}}
     if task == "gold":
         config = config or DigitsConfig(seed=seed)
@@ -100,6 +99,7 @@ def write_digits(
                              "scans are left for the test pairs")
         test = noise_pairs(test_pairs, seed=seed * 2 + 2, exclude=used)
         splits = {"train": train, "test": test}
+    folder.mkdir(parents=True, exist_ok=True)  # only once every pair is drawn
     for name, pairs in splits.items():
         _write(folder, name, pairs, gold=task == "gold")
         summary["files"][name] = {"rows": len(pairs), "ties": sum(p.tie for p in pairs)}

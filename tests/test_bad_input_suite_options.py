@@ -72,6 +72,8 @@ BASE: dict[str, Callable[[dict, Path], list]] = {
                                  "--out", o / "p.jsonl"],
     "data strength": lambda f, o: ["data", "strength", "--model", f["three"], "--data",
                                    f["pairs"], "--out", o / "a.jsonl"],
+    "data digits": lambda f, o: ["data", "digits", "--out", o / "digits", "--task", "noise",
+                                 "--n-pairs", "4", "--test-pairs", "2"],
     "lab overopt": lambda f, o: ["lab", "overopt", "--out", o / "lab"],
     "lab weak-to-strong": lambda f, o: ["lab", "weak-to-strong", "--out", o / "w.json"],
     "lab constrained": lambda f, o: ["lab", "constrained", "--out", o / "c.json"],

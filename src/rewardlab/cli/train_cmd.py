@@ -60,15 +60,22 @@ def parse_l2(value: str) -> float | str:
     return weight
 
 
-def check_names(head: str, loss: str, backbone: str) -> None:
+def check_int8(int8: bool, backbone: str) -> None:
+    """``--int8`` quantizes the encoder; with any other backbone it is refused."""
+    if int8 and ("," in backbone or not backbone.startswith("encoder")):
+        raise ValueError(f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}")
+
+
+def check_names(head: str, loss: str, backbone: str | None) -> None:
     """Refuse an unknown ``--head`` (heads and structured models), ``--loss`` or backbone
     kind as a bad option with the registry's did-you-mean, before any data is read
-    (``--format`` is checked when it is parsed)."""
+    (``--format`` is checked when it is parsed); no ``--backbone`` is the default one."""
     from rewardlab.models.losses import LOSSES
 
     choice(head, head_names(), "--head")
     lookup(LOSSES, loss, "--loss")
-    check_backbone(backbone, "--backbone")
+    if backbone is not None:
+        check_backbone(backbone, "--backbone")
 
 
 def register(app: typer.Typer) -> None:
@@ -92,8 +99,9 @@ def train(
         callback=registered("format"),
     ),
     backbone: str = typer.Option(
-        "encoder",
-        help="{backbones}; or transformer:PATH (fine-tune it end to end). A comma list "
+        None,
+        help="{backbones}; or transformer:PATH (fine-tune it end to end). Default: the "
+        "default backbone of the data's responses (encoder for text, conv for images). A comma list "
         "(encoder:A,encoder:B,hashing) trains one model (of --ensemble members) per backbone, "
         "saved as one directory (Eisenstein et al.'s pretrain diversity).",
     ),
@@ -174,7 +182,7 @@ def train(
     from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
-    from rewardlab.features.backbones import build_backbone
+    from rewardlab.features.backbones import build_backbone, default_backbone
     from rewardlab.models.io import load_model, save_model
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import TrainConfig
@@ -183,7 +191,7 @@ def train(
     if lr is not None and not lr > 0:
         raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
     check_names(head, loss, backbone)
-    kind = training_kind(head, backbone)
+    kind = training_kind(head, backbone or "")
     head_options = parse_json_option(head_params, "--head-params")
     loss_options = parse_json_option(loss_params, "--loss-params")
     if kind in ("head", "backbone ensemble"):
@@ -193,13 +201,11 @@ def train(
     with user_errors():
         check_model_out(out, overwrite)
         l2_weight = parse_l2(l2)
-        if int8 and ("," in backbone or not backbone.startswith("encoder")):
-            raise ValueError(
-                f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}"
-            )
+        if backbone is not None:
+            check_int8(int8, backbone)
         backbone_options = {"quantize": True} if int8 else {}
-        refuse_ignored(ctx, kind, backbone)
-        if head in STRUCTURED and "," in backbone:
+        refuse_ignored(ctx, kind, backbone or "(the default)")
+        if head in STRUCTURED and "," in (backbone or ""):
             raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         overrides = {
             name: value
@@ -212,7 +218,9 @@ def train(
         init = None if init_from is None else load_model(init_from)
         head_backbone = None
         if init is not None:  # refused here, before the data is read, when it cannot continue
-            head_backbone = build_backbone(backbone, **backbone_options)
+            head_backbone = (init.backbone if backbone is None  # continue on its own backbone
+                             else build_backbone(backbone, **backbone_options))
+            backbone = backbone or head_backbone.config()["kind"]
             check_init(init, init_from, head_backbone, ensemble)
         options = {}
         if format in ("alpaca-eval", "auto") and alpaca_eval_files(data) is not None:
@@ -223,6 +231,9 @@ def train(
         records = loaded.records
         if not records:
             raise DataError(f"nothing to train on ({loaded.report.summary()})", path=str(data))
+        if backbone is None:  # the default of the responses' modality
+            backbone = default_backbone([r for rec in records for r in rec.responses])
+            check_int8(int8, backbone)
         test: list = []
         if test_fraction > 0:
             records, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
@@ -408,7 +419,8 @@ def evaluate_held_out(model, test, metrics: dict) -> None:
         metrics["test"]["pairwise"] = t
     else:
         metrics["test"] = t
+    baselines = ", ".join(f"{name} {value:.4f}" for name, value in t["baselines"].items())
     console.print(
         f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
-        f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
+        f"(baselines by {baselines})"
     )

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from rewardlab.features.backbones import check_modality
 from rewardlab.features.base import Backbone, ProgressCallback
-from rewardlab.protocols import check_lengths
+from rewardlab.protocols import Response, check_lengths
 
 
 class TrainedRewardModel:
@@ -47,10 +48,11 @@ class TrainedRewardModel:
     def features(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         progress: ProgressCallback | None = None,
     ) -> np.ndarray:
         check_lengths(prompts, responses)
+        check_modality(self.backbone, responses)
         return self.backbone.encode(prompts, responses, progress)
 
     def rewards_from_features(self, features: np.ndarray, dropout: bool = False) -> np.ndarray:
@@ -65,17 +67,17 @@ class TrainedRewardModel:
     def score_members(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         progress: ProgressCallback | None = None,
     ) -> np.ndarray:
         """Every member's reward, shape (K, n)."""
         return self.rewards_from_features(self.features(prompts, responses, progress))
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+    def score(self, prompts: Sequence[str], responses: Sequence[Response]) -> np.ndarray:
         return self.score_members(prompts, responses).mean(axis=0)
 
     def score_with_uncertainty(
-        self, prompts: Sequence[str], responses: Sequence[str]
+        self, prompts: Sequence[str], responses: Sequence[Response]
     ) -> tuple[np.ndarray, np.ndarray]:
         """(mean reward, population std across members or MC-dropout passes)."""
         features = self.features(prompts, responses)

@@ -166,4 +166,4 @@ PROBES.add("attack", Probe(attack_probe, (
            lambda res: res["median_queries"]),
     Metric("fraction_small_margin", False, "share of pairs with |Δ| < 0.1·std",
            lambda res: res["margins"]["fraction_small_margin"]),
-)))
+), modalities=("text",)))

@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 import rewardlab
+from rewardlab.data.modality import jsonable_response
 from rewardlab.data.record import Comparison
+from rewardlab.features.backbones import check_modality
 from rewardlab.features.base import Backbone, ProgressCallback
 from rewardlab.models.heads import MultiAttributeHead
 from rewardlab.models.losses import LOSSES, Objective
@@ -73,7 +75,7 @@ def build_units(
             value = table.units.target[np.argmax(bad), 0]
             raise ValueError(
                 f"field 'ratings.{label}': labels must be 0 or 1, got {value:g} for response "
-                f"{table.responses[int(np.argmax(bad))][:60]!r}"
+                f"{str(jsonable_response(table.responses[int(np.argmax(bad))]))[:60]!r}"
             )
         return table
     return point_units(records, attributes or params.get("attributes"))
@@ -107,6 +109,7 @@ def train_reward_model(
             f"{train_table.skipped_unrated} unrated)"
         )
     val_table = build_units(val_records, objective, config.loss_params, train_table.attributes)
+    check_modality(backbone, train_table.responses + val_table.responses)
     start = time.perf_counter()
     features = backbone.encode(
         train_table.prompts + val_table.prompts,

@@ -1,0 +1,148 @@
+"""The attack probe on images: smallest L∞ perturbation (PGD, or SPSA by queries)."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+from rewardlab.data.images import decode_image
+from rewardlab.data.record import Comparison
+from rewardlab.evaluate.adversarial import epsilon_grid, realize
+from rewardlab.evaluate.probes import PROBES
+from rewardlab.evaluate.probes.attack import attack_probe
+from rewardlab.evaluate.probes.pixel_attack import PixelAttackConfig, difference_image
+
+
+class Brightness:
+    """r = mean pixel value in [0, 1]: raising every pixel by ε raises r by ε (no clipping)."""
+
+    def score(self, prompts, responses):
+        return np.array([decode_image(r).mean() / 255.0 for r in responses])
+
+    def score_pixels(self, prompts, pixels):
+        return pixels.mean(dim=(1, 2, 3))
+
+
+class QueryOnlyBrightness:
+    """The same reward without pixel gradients: only SPSA can attack it."""
+
+    def score(self, prompts, responses):
+        return Brightness().score(prompts, responses)
+
+
+def flat(value: float, size: int = 8) -> np.ndarray:
+    """An image whose mean pixel is ``value`` (half the pixels floor, half ceil)."""
+    low, high = int(np.floor(value)), int(np.ceil(value))
+    image = np.full((size, size, 3), low, dtype=np.uint8)
+    image[: size // 2] = high
+    return image
+
+
+PAIRS = [
+    Comparison("a", (flat(128), flat(125.5)), (0, 1)),  # gap 2.5 levels: flips at ε = 4/255
+    Comparison("b", (flat(150), flat(130)), (0, 1)),  # gap 20 levels: out of reach at 8/255
+    Comparison("c", (flat(100), flat(110)), (0, 1)),  # already wrong: not attacked
+]
+
+
+def test_epsilon_grid_is_halvings_on_the_grey_level_grid():
+    assert epsilon_grid(8 / 255, 4) == (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+    assert epsilon_grid(3 / 255, 4) == (1 / 255, 2 / 255, 3 / 255)
+    with pytest.raises(ValueError, match="epsilon"):
+        epsilon_grid(0.0, 3)
+
+
+def test_realizing_on_the_grid_never_leaves_the_ball():
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (4, 5, 5, 3)).astype(np.float64) / 255
+    for eps in (1 / 255, 3 / 255, 8 / 255):
+        delta = rng.uniform(-eps, eps, base.shape)
+        delta = np.clip(base + delta, 0, 1) - base
+        levels = realize(base, delta).astype(int) - np.rint(base * 255).astype(int)
+        assert np.abs(levels).max() <= round(eps * 255)
+
+
+def test_pgd_finds_the_smallest_epsilon_and_hackability_by_hand():
+    res = attack_probe(Brightness(), PAIRS, PixelAttackConfig(epsilon=8 / 255, levels=4))
+    assert res["method"] == "pgd" and res["goal"] == "flip"
+    assert res["n_attacked"] == 2 and res["n_already_wrong"] == 1
+    assert res["hackability"] == 0.5  # pair a flips, pair b is 20 levels away
+    assert res["smallest_epsilon"] == {"0": 4 / 255}
+    assert res["median_epsilon"] == 4 / 255
+    assert res["curve"] == [[1 / 255, 0.0], [2 / 255, 0.0], [4 / 255, 0.5], [8 / 255, 0.5]]
+    assert res["max_linf"] == 8 / 255  # pair b pushed to the edge of the ball, not beyond
+    example = res["examples"][0]
+    perturbed = decode_image(base64.b64decode(example["images"]["perturbed"]))
+    original = PAIRS[0].rejected
+    assert np.abs(perturbed.astype(int) - original.astype(int)).max() == 4
+    assert Brightness().score(["a"], [perturbed])[0] > Brightness().score(["a"], [flat(128)])[0]
+    assert example["reward_after"] == pytest.approx(129.5 / 255)
+
+
+def test_the_margin_goal_raises_every_rejected_reward():
+    res = attack_probe(Brightness(), PAIRS, PixelAttackConfig(epsilon=8 / 255, margin=5 / 255))
+    assert res["goal"] == "margin" and res["n_attacked"] == 3
+    assert res["hackability"] == 1.0  # +8 levels ≥ +5 on every pair
+    assert set(res["smallest_epsilon"].values()) == {8 / 255}
+
+
+def test_spsa_attacks_a_model_without_gradients_and_says_so():
+    pairs = [Comparison("a", (flat(128, 4), flat(127.5, 4)), (0, 1))]
+    res = attack_probe(QueryOnlyBrightness(), pairs,
+                       PixelAttackConfig(epsilon=8 / 255, steps=10, spsa_samples=16))
+    assert res["method"] == "spsa" and "query-only" in res["note"]
+    assert res["hackability"] == 1.0 and res["queries"] > 0
+    assert res["max_linf"] <= 8 / 255
+    with pytest.raises(ValueError, match="pgd needs a model with score_pixels"):
+        attack_probe(QueryOnlyBrightness(), pairs, PixelAttackConfig(method="pgd"))
+
+
+def test_the_difference_image_is_mid_grey_where_nothing_changed():
+    original = np.full((2, 2, 3), 100, dtype=np.uint8)
+    perturbed = original.copy()
+    perturbed[0, 0] = [104, 96, 100]
+    diff = difference_image(original, perturbed, 4 / 255)
+    assert diff[1, 1].tolist() == [128, 128, 128]
+    assert diff[0, 0].tolist() == [255, 1, 128]
+
+
+def test_pgd_on_a_tiny_clip_stays_in_the_ball_and_reported_flips_are_real(tmp_path):
+    from rewardlab.robust.loading import load_reward_model
+    from tiny_clip import save_clip
+
+    model = load_reward_model(f"clip:{save_clip(tmp_path / 'clip')}")
+    rng = np.random.default_rng(3)
+    pictures = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(8)]
+    prompts = ["a red cat", "the dog", "blue sky", "green water"]
+    pairs = [Comparison(prompts[k], (pictures[2 * k], pictures[2 * k + 1]), (0, 1))
+             for k in range(4)]
+    res = PROBES.get("attack")(model, pairs, seed=0, epsilon=4 / 255, steps=10)
+    assert res["method"] == "pgd"
+    assert res["max_linf"] <= 4 / 255
+    assert res["n_flipped"] >= 1  # random CLIPs are far from robust
+    for example in res["examples"]:
+        pair = pairs[example["pair"]]
+        perturbed = decode_image(base64.b64decode(example["images"]["perturbed"]))
+        assert np.abs(perturbed.astype(int) - pair.rejected.astype(int)).max() <= 4
+        rewards = model.score([pair.prompt] * 2, [perturbed, pair.chosen])
+        assert rewards[0] > rewards[1]
+        assert rewards[0] == pytest.approx(example["reward_after"], abs=1e-6)
+
+
+
+def test_the_html_report_shows_original_perturbed_and_difference_images(tmp_path):
+    from rewardlab.data.images import encode_png
+    from rewardlab.evaluate.report import render_html
+    from rewardlab.evaluate.suite import run_evaluation
+
+    results = run_evaluation(Brightness(), PAIRS, probes=["attack"], seed=0,
+                             probe_options={"attack": {"epsilon": 8 / 255, "budget": 5}})
+    assert results["metrics"]["hackability"] == 0.5
+    assert results["metrics"]["attack_median_epsilon"] == 4 / 255
+    page = render_html(results)
+    assert page.count('<img class="px"') == 3
+    original = base64.b64encode(encode_png(PAIRS[0].rejected)).decode("ascii")
+    assert f'alt="original" src="data:image/png;base64,{original}"' in page
+    assert "Attack success vs ε" in page and "ε = 4/255" in page

@@ -134,7 +134,9 @@ def serve(
 
             loaded = load_cli_rewards(str(rewards))
         typer.echo(f"serving {model or rewards} on http://{host}:{port} (max batch {max_batch})")
-        run_server(loaded, settings)
+        from rewardlab.data.images import decode_image
+
+        run_server(loaded, settings, decode_image=decode_image)
 
 
 def register(app: typer.Typer) -> None:

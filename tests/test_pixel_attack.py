@@ -146,3 +146,44 @@ def test_the_html_report_shows_original_perturbed_and_difference_images(tmp_path
     original = base64.b64encode(encode_png(PAIRS[0].rejected)).decode("ascii")
     assert f'alt="original" src="data:image/png;base64,{original}"' in page
     assert "Attack success vs ε" in page and "ε = 4/255" in page
+
+
+class MeanColour:
+    """A toy image backbone: the mean R, G, B of the image, in numpy and in torch."""
+
+    dim = 3
+
+    def encode(self, prompts, responses, progress=None):
+        return np.stack([decode_image(r).reshape(-1, 3).mean(0) / 255 for r in responses]
+                        ).astype(np.float32)
+
+    def encode_pixels(self, prompts, pixels):
+        return pixels.mean(dim=(1, 2))
+
+    def config(self):
+        return {"kind": "mean-colour"}
+
+
+def test_a_trained_head_over_a_torch_backbone_is_differentiable_in_the_pixels():
+    import torch
+
+    from rewardlab.models.heads.linear import LinearHead
+    from rewardlab.models.normalizer import Normalizer
+    from rewardlab.models.reward_model import PixelTrainedRewardModel, trained_reward_model
+    from rewardlab.protocols import PixelRewardModel
+
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (6, 7, 3), dtype=np.uint8) for _ in range(5)]
+    backbone = MeanColour()
+    normalizer = Normalizer(3).fit(backbone.encode(["p"] * 5, pictures))
+    torch.manual_seed(0)
+    model = trained_reward_model(backbone, normalizer, LinearHead(3, n_members=2),
+                                 {"n_members": 2})
+    assert isinstance(model, PixelTrainedRewardModel) and isinstance(model, PixelRewardModel)
+    pixels = torch.from_numpy(np.stack(pictures).astype(np.float32) / 255)
+    np.testing.assert_allclose(model.score_pixels(["p"] * 5, pixels).detach().numpy(),
+                               model.score(["p"] * 5, pictures), atol=1e-5)
+    pairs = [Comparison("p", (pictures[0], pictures[1]), (0, 1)) if model.score(
+        ["p"] * 2, pictures[:2])[0] > model.score(["p"] * 2, pictures[:2])[1]
+        else Comparison("p", (pictures[1], pictures[0]), (0, 1))]
+    assert attack_probe(model, pairs)["method"] == "pgd"

@@ -129,3 +129,16 @@ def test_without_a_decoder_the_model_decodes_the_bytes(setup):
         bad = base64.b64encode(encode_png(pictures[0])[:60]).decode("ascii")
         reply = httpx.post(f"{srv.url}/score", json={"prompts": ["a"], "images": [bad]})
         assert reply.status_code == 422
+
+
+def test_rewardlab_serve_hands_the_image_decoder_to_the_app(setup, monkeypatch):
+    import rewardlab.serve.runner as serve_runner
+
+    _, spec, _, _ = setup
+    served = []
+    monkeypatch.setattr(serve_runner, "run_server",
+                        lambda model, settings, **kw: served.append((model, kw)))
+    result = CliRunner().invoke(app, ["serve", "--model", spec, "--port", "0"])
+    assert result.exit_code == 0, result.output
+    ((model, kw),) = served
+    assert kw["decode_image"] is decode_image and model.id == spec

@@ -63,7 +63,6 @@ from rewardlab.models.lm.judge import JudgeOptions
 from rewardlab.models.lm.transformer_rm import is_transformer_model_dir, load_transformer_model
 from rewardlab.models.structured import loader_for_format, structured_formats
 from rewardlab.protocols import RewardModel
-from rewardlab.registry import UnknownNameError
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.backbone_ensemble import (
     ENSEMBLE_FORMAT,
@@ -84,7 +83,7 @@ _KIND = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):")
 
 def spec_kind(spec: str) -> str | None:
     """The kind of ``KIND:REST`` when KIND is an image reward kind, else None; an unknown
-    ``WORD:`` that names no existing path is an ``UnknownNameError`` with the closest kinds."""
+    ``WORD:`` that names no existing path is a ``ValueError`` with the closest kinds."""
     match = _KIND.match(spec)
     if match is None:
         return None
@@ -96,10 +95,7 @@ def spec_kind(spec: str) -> str | None:
     kinds = sorted([HF_PREFIX[:-1], JUDGE_PREFIX[:-1], *IMAGE_REWARDS.names()])
     close = difflib.get_close_matches(word, kinds, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise UnknownNameError(
-        f"model {spec!r}: unknown model kind {word!r}{hint} (kinds: {', '.join(kinds)}; "
-        "or a folder path)"
-    )
+    raise ValueError(f"model {spec!r}: unknown model kind {word!r}{hint}; expected {ACCEPTED_SPECS}")
 
 
 def check_aggregation_params(aggregate: str, params: dict[str, float]) -> None:

@@ -48,6 +48,8 @@ VOCABULARY = {
     "--drift-reference", "--drift-bins",
     # data strength
     "--flip-lowest", "--drop-lowest", "--margins",
+    # data digits
+    "--task", "--test-pairs", "--size-correlation",
     # bon and build
     "--scores-column", "--gold-column", "--method", "--k", "--quantile", "--threshold",
     "--temperature", "--strategy", "--conversational", "--pairs-per-prompt", "--template",

@@ -49,6 +49,12 @@ def parse_l2(value: str) -> float | str:
     return weight
 
 
+def check_int8(int8: bool, backbone: str) -> None:
+    """``--int8`` quantizes the encoder; with any other backbone it is refused."""
+    if int8 and ("," in backbone or not backbone.startswith("encoder")):
+        raise ValueError(f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}")
+
+
 def check_names(head: str, loss: str, backbone: str) -> None:
     """Refuse an unknown ``--head`` (heads and structured models), ``--loss`` or backbone
     kind as a bad option with the registry's did-you-mean, before any data is read
@@ -58,7 +64,7 @@ def check_names(head: str, loss: str, backbone: str) -> None:
 
     choice(head, head_names(), "--head")
     lookup(LOSSES, loss, "--loss")
-    for spec in backbone.split(","):
+    for spec in backbone.split(",") if backbone else ():
         try:
             parse_spec(spec)
         except ValueError as err:
@@ -86,8 +92,9 @@ def train(
         callback=registered("format"),
     ),
     backbone: str = typer.Option(
-        "encoder",
-        help="{backbones}; or transformer:PATH (fine-tune it end to end). A comma list "
+        None,
+        help="{backbones}; or transformer:PATH (fine-tune it end to end). Default: the "
+        "default backbone of the data's responses (encoder for text, conv for images). A comma list "
         "(encoder:A,encoder:B,hashing) trains one model (of --ensemble members) per backbone, "
         "saved as one directory (Eisenstein et al.'s pretrain diversity).",
     ),
@@ -166,7 +173,7 @@ def train(
     from rewardlab.data.formats import alpaca_eval_files
     from rewardlab.data.load import load_comparisons
     from rewardlab.data.split import split_by_prompt
-    from rewardlab.features.backbones import build_backbone
+    from rewardlab.features.backbones import build_backbone, default_backbone
     from rewardlab.models.io import check_model_out, load_model, save_model
     from rewardlab.models.structured import STRUCTURED
     from rewardlab.models.training.config import TrainConfig
@@ -174,17 +181,15 @@ def train(
 
     if lr is not None and not lr > 0:
         raise typer.BadParameter(f"must be > 0, got {lr}", param_hint="'--lr'")
-    check_names(head, loss, backbone)
+    check_names(head, loss, backbone or "")
     with user_errors():
         l2_weight = parse_l2(l2)
-        if int8 and ("," in backbone or not backbone.startswith("encoder")):
-            raise ValueError(
-                f"--int8 quantizes the encoder backbone (one of them), not {backbone!r}"
-            )
+        if backbone is not None:
+            check_int8(int8, backbone)
         backbone_options = {"quantize": True} if int8 else {}
         check_model_out(out, overwrite)
-        refuse_ignored(ctx, training_kind(head, backbone), backbone)
-        if head in STRUCTURED and "," in backbone:
+        refuse_ignored(ctx, training_kind(head, backbone or ""), backbone)
+        if head in STRUCTURED and "," in (backbone or ""):
             raise ValueError(f"--head {head} takes one backbone, not {backbone!r}")
         overrides = {
             name: value
@@ -203,6 +208,9 @@ def train(
         loaded = load_comparisons(data, format, **options)
         console.print(f"data: {loaded.report.summary()}")
         records = loaded.records
+        if backbone is None:  # the default of the responses' modality
+            backbone = default_backbone([r for rec in records for r in rec.responses])
+            check_int8(int8, backbone)
         test: list = []
         if test_fraction > 0:
             records, test = split_by_prompt(records, (1 - test_fraction, test_fraction), seed)
@@ -381,7 +389,8 @@ def evaluate_held_out(model, test, metrics: dict) -> None:
         metrics["test"]["pairwise"] = t
     else:
         metrics["test"] = t
+    baselines = ", ".join(f"{name} {value:.4f}" for name, value in t["baselines"].items())
     console.print(
         f"held-out accuracy {t['accuracy']:.4f} on {t['n_pairs']} pairs "
-        f"(length-only baseline {t['length_baseline_accuracy']:.4f})"
+        f"(baselines by {baselines})"
     )

@@ -1,7 +1,11 @@
 """Backbones by name: the ``--backbone`` spec strings and saved configs' ``kind``.
 
 A spec is ``KIND`` or ``KIND:ARGUMENT``: ``hashing``, ``encoder`` (the bundled
-all-MiniLM-L6-v2) or ``encoder:PATH_OR_HUB_NAME``. Each kind registers how to
+all-MiniLM-L6-v2) or ``encoder:PATH_OR_HUB_NAME`` for text; ``conv`` (random
+convolutions, no download) or ``clip-vision:PATH`` (a local CLIP folder) for
+images. Each kind declares the modality it featurizes; :func:`default_backbone`
+picks the default of the responses' modality and :func:`check_modality`
+refuses a backbone given responses it cannot featurize. Each kind registers how to
 build it from a spec and how to rebuild it from the ``config()`` a saved model
 holds; the implementations are imported only when built, so naming a backbone
 costs no torch import. ``transformer:PATH`` is not a frozen backbone but a
@@ -66,6 +70,33 @@ def _encoder_from_config(config: dict[str, Any]) -> Backbone:
     return EncoderBackbone(**config)
 
 
+def _conv(argument: str, **options: Any) -> Backbone:
+    from rewardlab.features.image_conv import ConvImageBackbone
+
+    if argument:
+        raise ValueError(f"backbone 'conv' takes no argument, got 'conv:{argument}'")
+    return ConvImageBackbone(**options)
+
+
+def _conv_from_config(config: dict[str, Any]) -> Backbone:
+    from rewardlab.features.image_conv import ConvImageBackbone
+
+    return ConvImageBackbone(**config)
+
+
+def _clip_vision(argument: str, **options: Any) -> Backbone:
+    from rewardlab.features.clip_vision import ClipVisionBackbone
+
+    return ClipVisionBackbone(model=argument, **options)
+
+
+def _clip_vision_from_config(config: dict[str, Any]) -> Backbone:
+    from rewardlab.features.clip_vision import ClipVisionBackbone
+
+    config.pop("model_id", None)
+    return ClipVisionBackbone(**config)
+
+
 BACKBONES: Registry[BackboneKind] = Registry("backbone")
 BACKBONES.add(
     "hashing",
@@ -78,6 +109,27 @@ BACKBONES.add(
         _encoder_from_config,
         "a frozen sentence encoder (default the bundled all-MiniLM-L6-v2; encoder:PATH_OR_NAME)",
         default=True,
+    ),
+)
+BACKBONES.add(
+    "conv",
+    BackboneKind(
+        _conv,
+        _conv_from_config,
+        "images: fixed random convolutions and a thumbnail crossed with the prompt's hashed "
+        "words; no model, no download",
+        modality="image",
+        default=True,
+    ),
+)
+BACKBONES.add(
+    "clip-vision",
+    BackboneKind(
+        _clip_vision,
+        _clip_vision_from_config,
+        "images: frozen CLIP image embeddings (and their product with the prompt's text "
+        "embedding) from a local CLIPModel or CLIPVisionModel folder: clip-vision:PATH",
+        modality="image",
     ),
 )
 
@@ -96,7 +148,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
         except UnknownNameError as err:
             raise ValueError(
                 f"{err} in {spec!r}; specs: hashing, encoder, encoder:PATH_OR_NAME, "
-                "transformer:PATH_OR_NAME"
+                "transformer:PATH_OR_NAME, conv, clip-vision:PATH"
             ) from None
     return kind, argument
 

@@ -64,7 +64,7 @@ def test_probes_declare_their_metrics_and_directions():
                 for name in PROBES}
     assert declared == {
         "attack": [("hackability", False), ("attack_median_queries", True),
-                   ("attack_median_epsilon", True), ("fraction_small_margin", False)],
+                   ("fraction_small_margin", False)],
         "length": [("length_pearson", False), ("length_nrg_ratio", True)],
         "offtopic": [("offtopic_rate", False)],
         "perturb": [("perturb_max_flip_rate", False)],
@@ -84,8 +84,7 @@ def test_headline_metrics_read_from_the_report():
     assert np.isnan(perturb.headline(wrong)["perturb_max_flip_rate"])
     report = {"hackability": 0.25, "median_queries": 9.0, "margins": {"fraction_small_margin": 0.5}}
     assert PROBES.get("attack").headline(report) == {
-        "hackability": 0.25, "attack_median_queries": 9.0, "attack_median_epsilon": None,
-        "fraction_small_margin": 0.5,
+        "hackability": 0.25, "attack_median_queries": 9.0, "fraction_small_margin": 0.5
     }
     length = PROBES.get("length")
     # reward = length: r = 1; every length falls in bucket 0 (w = 20), so NRG = ΔR and the ratio 1

@@ -47,8 +47,7 @@ def test_pairs_suite_with_all_probes_is_json():
         "accuracy": True, "length_baseline_accuracy": True, "ece": False, "brier": False,
         "nll": False, "length_pearson": False, "length_nrg_ratio": True, "offtopic_rate": False,
         "perturb_max_flip_rate": False, "sycophancy_agreement_rate": False,
-        "hackability": False, "attack_median_queries": True, "attack_median_epsilon": True,
-        "fraction_small_margin": False,
+        "hackability": False, "attack_median_queries": True, "fraction_small_margin": False,
     }
     assert list(res["metrics"]) == list(res["higher_is_better"])
     assert res["metrics"]["offtopic_rate"] == 1.0

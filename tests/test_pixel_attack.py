@@ -73,6 +73,7 @@ def test_pgd_finds_the_smallest_epsilon_and_hackability_by_hand():
     assert res["median_epsilon"] == 4 / 255
     assert res["curve"] == [[1 / 255, 0.0], [2 / 255, 0.0], [4 / 255, 0.5], [8 / 255, 0.5]]
     assert res["max_linf"] == 8 / 255  # pair b pushed to the edge of the ball, not beyond
+    assert res["median_queries"] == 3 * (20 * 1 + 1)  # the 3rd ε: 20 PGD steps + 1 check each
     example = res["examples"][0]
     perturbed = decode_image(base64.b64decode(example["images"]["perturbed"]))
     original = PAIRS[0].rejected
@@ -94,6 +95,8 @@ def test_spsa_attacks_a_model_without_gradients_and_says_so():
                        PixelAttackConfig(epsilon=8 / 255, steps=10, spsa_samples=16))
     assert res["method"] == "spsa" and "query-only" in res["note"]
     assert res["hackability"] == 1.0 and res["queries"] > 0
+    level = res["epsilons"].index(res["smallest_epsilon"]["0"])
+    assert res["median_queries"] == (level + 1) * (10 * 2 * 16 + 1)
     assert res["max_linf"] <= 8 / 255
     with pytest.raises(ValueError, match="pgd needs a model with score_pixels"):
         attack_probe(QueryOnlyBrightness(), pairs, PixelAttackConfig(method="pgd"))
@@ -140,7 +143,7 @@ def test_the_html_report_shows_original_perturbed_and_difference_images(tmp_path
     results = run_evaluation(Brightness(), PAIRS, probes=["attack"], seed=0,
                              probe_options={"attack": {"epsilon": 8 / 255, "budget": 5}})
     assert results["metrics"]["hackability"] == 0.5
-    assert results["metrics"]["attack_median_epsilon"] == 4 / 255
+    assert results["probes"]["attack"]["median_epsilon"] == 4 / 255
     page = render_html(results)
     assert page.count('<img class="px"') == 3
     original = base64.b64encode(encode_png(PAIRS[0].rejected)).decode("ascii")
@@ -187,3 +190,66 @@ def test_a_trained_head_over_a_torch_backbone_is_differentiable_in_the_pixels():
         ["p"] * 2, pictures[:2])[0] > model.score(["p"] * 2, pictures[:2])[1]
         else Comparison("p", (pictures[1], pictures[0]), (0, 1))]
     assert attack_probe(model, pairs)["method"] == "pgd"
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (30, 45)])
+def test_the_conv_backbone_torch_path_equals_its_numpy_path(shape):
+    import torch
+
+    from rewardlab.features.image_conv import ConvImageBackbone
+
+    backbone = ConvImageBackbone(size=32, filters=4, grid=4, thumbnail=8, prompt_buckets=16)
+    rng = np.random.default_rng(1)
+    pictures = [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for _ in range(3)]
+    prompts = ["a red cat", "seven", ""]
+    pixels = torch.from_numpy(np.stack(pictures).astype(np.float32) / 255).requires_grad_(True)
+    got = backbone.encode_pixels(prompts, pixels)
+    want = backbone.encode(prompts, pictures)
+    if shape == (32, 32):  # no resampling: equal throughout
+        np.testing.assert_allclose(got.detach().numpy(), want, atol=1e-5)
+    else:  # PIL rounds its bilinear resize to uint8; the thumbnail and the rest stay exact
+        thumb = slice(2 * 4 * 16, 2 * 4 * 16 + 64)
+        np.testing.assert_allclose(got.detach().numpy()[:, thumb], want[:, thumb], atol=1e-5)
+        np.testing.assert_allclose(got.detach().numpy(), want, atol=0.02)
+    got.sum().backward()
+    assert float(pixels.grad.abs().sum()) > 0
+
+
+def test_pgd_runs_on_a_model_trained_on_the_conv_backbone(tmp_path):
+    from rewardlab.features.image_conv import ConvImageBackbone
+    from rewardlab.models.heads.linear import LinearHead
+    from rewardlab.models.normalizer import Normalizer
+    from rewardlab.models.reward_model import trained_reward_model
+
+    backbone = ConvImageBackbone(size=16, filters=2, grid=2, thumbnail=4, prompt_buckets=8)
+    rng = np.random.default_rng(2)
+    pictures = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(6)]
+    normalizer = Normalizer(backbone.dim).fit(backbone.encode(["p"] * 6, pictures))
+    import torch
+
+    torch.manual_seed(0)
+    model = trained_reward_model(backbone, normalizer, LinearHead(backbone.dim), {"n_members": 1})
+    r = model.score(["p"] * 6, pictures)
+    pairs = [Comparison("p", (pictures[i], pictures[j]), (0, 1))
+             for i, j in ((0, 1), (2, 3), (4, 5)) for i, j in [(i, j) if r[i] > r[j] else (j, i)]]
+    res = attack_probe(model, pairs, PixelAttackConfig(epsilon=8 / 255, steps=10))
+    assert res["method"] == "pgd" and res["n_attacked"] == 3
+    assert res["max_linf"] <= 8 / 255
+
+
+def test_the_clip_vision_backbone_torch_path_equals_its_encode(tmp_path):
+    import torch
+
+    from rewardlab.features.clip_vision import ClipVisionBackbone
+    from tiny_clip import save_clip
+
+    backbone = ClipVisionBackbone(str(save_clip(tmp_path / "clip")), cache_dir=str(tmp_path / "c"))
+    rng = np.random.default_rng(4)
+    pictures = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    prompts = ["a red cat", "the dog", "a red cat"]
+    pixels = torch.from_numpy(np.stack(pictures).astype(np.float32) / 255).requires_grad_(True)
+    got = backbone.encode_pixels(prompts, pixels)
+    np.testing.assert_allclose(got.detach().numpy(), backbone.encode(prompts, pictures),
+                               atol=1e-5)
+    got[:, :16].sum().backward()
+    assert float(pixels.grad.abs().sum()) > 0

@@ -192,8 +192,6 @@ PROBES.add("attack", Probe(attack_probe, (
            "within the largest ε)", lambda res: res["hackability"]),
     Metric("attack_median_queries", True, "median queries to flip a pair",
            lambda res: res["median_queries"]),
-    Metric("attack_median_epsilon", True, "images: median smallest L∞ ε that flips a pair",
-           lambda res: res.get("median_epsilon")),
     Metric("fraction_small_margin", False, "share of pairs with |Δ| < 0.1·std",
            lambda res: res["margins"]["fraction_small_margin"]),
 ), modalities=("text", "image")))

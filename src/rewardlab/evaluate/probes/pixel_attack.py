@@ -11,7 +11,11 @@ margin"). Reported:
 
     hackability = #{pairs reached within ε_max} / #attacked,
 
-the smallest ε per pair and its median over reached pairs, the curve of the
+the smallest ε per pair and its median over reached pairs, the model
+evaluations spent on a pair until it was reached, (l + 1) · (steps · q + 1) for
+the l-th ε of the grid (q = 1 forward-backward pass per PGD step, 2 · samples
+scores per SPSA step, and one check with ``score`` per ε) and their median
+(``median_queries``, the headline shared with the text attack), the curve of the
 share reached at each ε, the largest realized ‖δ‖∞ (never above ε_max), the
 reward gain r(y⁻ + δ) − r(y⁻), the margin statistics of the text attack, and
 up to ``examples`` reached pairs with their original, perturbed and difference
@@ -136,6 +140,8 @@ def pixel_attack(
         if progress is not None:
             progress(k + 1, len(chunks))
     reached = [i for i in targets if smallest[i] is not None]
+    per_step = 1 if gradients else 2 * cfg.spsa_samples
+    spent = {i: (grid.index(smallest[i]) + 1) * (cfg.steps * per_step + 1) for i in reached}
     linf = [int(np.abs(perturbed[i].astype(int) - originals[i].astype(int)).max())
             for i in targets]
     return {
@@ -154,7 +160,8 @@ def pixel_attack(
         "n_already_wrong": int(np.sum(base.chosen <= base.rejected)),
         "smallest_epsilon": {str(i): smallest[i] for i in reached},
         "median_epsilon": float(np.median([smallest[i] for i in reached])) if reached else None,
-        "median_queries": None,
+        "median_queries": float(np.median(list(spent.values()))) if reached else None,
+        "queries_to_flip": {str(i): q for i, q in spent.items()},
         "queries": queries,
         "curve": [[eps, float(np.mean([smallest[i] is not None and smallest[i] <= eps
                                        for i in targets])) if targets else 0.0]

@@ -19,7 +19,7 @@ tower's ``max_position_embeddings``, 77 for CLIP); the image decoded by
 :mod:`rewardlab.data.images` and prepared by the folder's own image processor
 (its PIL backend: resize, center crop, rescale, normalize), as the published
 scorers do. :meth:`ClipTower.image_features_pixels` is the same tower on a
-torch-preprocessed pixel tensor (:mod:`rewardlab.models.image.pixels`), which
+torch-preprocessed pixel tensor (:mod:`rewardlab.features.pixels`), which
 makes the reward differentiable in the pixels (``score_pixels``).
 
 The folder is read locally and never downloaded: weights must be safetensors
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data.modality import decode_responses, modality_of_all
-from rewardlab.models.image.pixels import PixelSpec, preprocess
+from rewardlab.features.pixels import PixelSpec, preprocess
 from rewardlab.models.lm.hub import HubModelOptions, read_hf_config, resolve_device
 from rewardlab.protocols import Response, check_lengths
 

@@ -7,7 +7,7 @@ HPSv2's own scorer computes it (Wu et al., 2023, "Human Preference Score v2";
 ``score.py`` of github.com/tgxs002/HPSv2: ``image_features @ text_features.T``,
 its diagonal, no logit scale). The image is prepared as HPSv2's validation
 transform does: the longest edge resized to the tower's image size (bicubic,
-antialiased: :mod:`rewardlab.models.image.pixels`), padded with black to a
+antialiased: :mod:`rewardlab.features.pixels`), padded with black to a
 square (left/top get half the padding, rounded down), then normalized with the
 tower's mean and std (OpenAI's by default). ``score`` and ``score_pixels``
 share this torch path, so they agree exactly.
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.pixels import pixel_tensor, shape_groups
 from rewardlab.models.image.clip import PICKLE_SUFFIXES, image_responses
-from rewardlab.models.image.pixels import pixel_tensor, shape_groups
 from rewardlab.models.lm.hub import HubModelOptions, resolve_device
 from rewardlab.protocols import Response, check_lengths
 

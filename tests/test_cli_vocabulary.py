@@ -39,7 +39,8 @@ VOCABULARY = {
     "--l2", "--test-fraction", "--val-fraction", "--min-gap", "--pairs-per-instruction",
     "--ties-below-gap",
     # eval
-    "--suite", "--probes", "--html", "--attack-budget", "--uncertainty", "--attributes",
+    "--suite", "--probes", "--html", "--attack-budget", "--attack-epsilon", "--image-column",
+    "--uncertainty", "--attributes",
     # demo
     "--n-prompts", "--n-pairs", "--label-noise", "--length-correlation",
     # serve

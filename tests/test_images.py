@@ -199,7 +199,7 @@ def test_text_only_probes_and_backbones_refuse_images_before_anything_runs():
     from rewardlab.features.backbones import build_backbone, check_modality
 
     pairs = [Comparison("p", (RGB, RGB[::-1].copy()), (0, 1))]
-    for probe in ("perturb", "attack", "sycophancy"):
+    for probe in ("perturb", "sycophancy"):  # attack has an image form (pixel_attack)
         with pytest.raises(ValueError, match=f"probe '{probe}' takes text responses; these "
                                              "responses are image"):
             run_evaluation(LengthReward(), pairs, probes=[probe])

@@ -52,6 +52,23 @@ class UncertainRewardModel(RewardModel, Protocol):
 
 
 @runtime_checkable
+class PixelRewardModel(RewardModel, Protocol):
+    """A reward model of image responses that is differentiable in their pixels.
+
+    ``score_pixels(prompts, pixels)`` takes ``pixels``, a torch tensor of shape
+    ``(N, H, W, 3)`` with values in [0, 1] (``x = uint8 / 255``: one shape per
+    call), and returns a torch tensor of shape ``(N,)`` through which gradients
+    flow back to ``pixels``. For ``x = image / 255`` it equals
+    ``score(prompts, images)`` up to the documented preprocessing difference of
+    the model (exactly when no resampling happens). Gradient attacks (PGD) and
+    differentiable trainers (AlignProp) use it; a model without it is attacked by
+    queries alone.
+    """
+
+    def score_pixels(self, prompts: Sequence[str], pixels: Any) -> Any: ...
+
+
+@runtime_checkable
 class PreferenceModel(Protocol):
     """P(first ≻ second | prompt) for each triple, shape ``(n,)``, in [0, 1]."""
 

@@ -197,6 +197,13 @@ class ClipVisionBackbone:
         blocks.append(log_length_feature(images))
         return np.hstack(blocks).astype(np.float32)
 
+    def encode_pixels(self, prompts: Sequence[str], pixels: Any) -> Any:
+        """The features of :meth:`encode` from an N×H×W×3 pixel tensor in [0, 1], in torch and
+        differentiable (:mod:`rewardlab.features.clip_vision_torch`)."""
+        from rewardlab.features.clip_vision_torch import clip_pixel_features
+
+        return clip_pixel_features(self, prompts, pixels)
+
     def config(self) -> dict[str, Any]:
         return {
             "kind": "clip-vision",

@@ -172,6 +172,13 @@ class ConvImageBackbone:
                 progress(stop, n)
         return out
 
+    def encode_pixels(self, prompts: Sequence[str], pixels: Any) -> Any:
+        """The features of :meth:`encode` from an N×H×W×3 pixel tensor in [0, 1], in torch and
+        differentiable (:mod:`rewardlab.features.image_conv_torch`)."""
+        from rewardlab.features.image_conv_torch import conv_pixel_features
+
+        return conv_pixel_features(self, word_buckets(list(prompts), self.prompt_buckets), pixels)
+
     def config(self) -> dict[str, Any]:
         return {
             "kind": "conv",

@@ -5,6 +5,13 @@
 (``rewardlab.robust``); ``score_with_uncertainty`` gives the spread across
 members, or, for a single model whose head has dropout, across MC-dropout
 passes (Gal & Ghahramani, 2016; as used for reward uncertainty in UPO/UP-RLHF).
+
+A backbone that also computes its features in torch from a pixel tensor
+(``encode_pixels(prompts, pixels) -> (n, d)``, differentiable; an image
+backbone) makes the model a :class:`PixelTrainedRewardModel`, whose
+``score_pixels`` is the same mean member reward as a function of the pixels
+(:class:`~rewardlab.protocols.PixelRewardModel`; gradient attacks and
+AlignProp use it). :func:`trained_reward_model` picks the class.
 """
 
 from __future__ import annotations
@@ -94,3 +101,25 @@ class TrainedRewardModel:
         return any(
             isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.head.modules()
         )
+
+
+class PixelTrainedRewardModel(TrainedRewardModel):
+    """A trained model over a backbone with ``encode_pixels``: also a ``PixelRewardModel``."""
+
+    def score_pixels(self, prompts: Sequence[str], pixels: torch.Tensor) -> torch.Tensor:
+        """mean_k r_k for N×H×W×3 pixels in [0, 1], differentiable in ``pixels``."""
+        check_lengths(prompts, pixels)
+        self.head.eval()
+        features = self.backbone.encode_pixels(prompts, pixels)  # type: ignore[attr-defined]
+        x = self.normalizer(features.float())
+        return self.head(x.expand(self.n_members, -1, -1)).mean(dim=0)
+
+
+def trained_reward_model(
+    backbone: Backbone, normalizer: torch.nn.Module, head: torch.nn.Module,
+    config: dict[str, Any],
+) -> TrainedRewardModel:
+    """A :class:`PixelTrainedRewardModel` when ``backbone`` has ``encode_pixels``, else a
+    :class:`TrainedRewardModel`."""
+    kind = PixelTrainedRewardModel if hasattr(backbone, "encode_pixels") else TrainedRewardModel
+    return kind(backbone, normalizer, head, config)

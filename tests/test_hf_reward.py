@@ -135,7 +135,7 @@ def test_hf_name_resolves_through_an_offline_cache(folders, tmp_path, monkeypatc
 
 
 def test_bad_specs_give_one_clear_line(folders, tmp_path):
-    with pytest.raises(ValueError, match=r"'nope:x'.*hf:ORG/NAME or judge:PATH") as err:
+    with pytest.raises(ValueError, match=r"'nope:x'.*hf:ORG/NAME, judge:PATH") as err:
         load_reward_model("nope:x")
     assert "\n" not in str(err.value)
     (tmp_path / "empty").mkdir()

@@ -43,6 +43,7 @@ FOUNDATION = {"protocols", "registry", "options", "atomic", "strict_json"}
 """Modules every layer may import; they import no package of rewardlab."""
 
 MODEL_LAYERS = (
+    "image",
     "lm",
     "structured",
     "training",
@@ -53,7 +54,8 @@ MODEL_LAYERS = (
     "normalizer",
     "baselines",
 )
-"""``models/`` top to bottom: LM rewards and structured models build on the
+"""``models/`` top to bottom: published image rewards reuse the LM loading options; LM
+rewards and structured models build on the
 training loop, which pairs heads with losses; the base modules come last."""
 
 

@@ -30,7 +30,7 @@ def cli(monkeypatch, tmp_path):
     import rewardlab.serve.runner as runner
 
     monkeypatch.setattr(
-        runner, "run_server", lambda model, settings: served.append((model, settings))
+        runner, "run_server", lambda model, settings, **kw: served.append((model, settings))
     )
     app = typer.Typer()
     app.callback()(lambda: None)  # keep "serve" as a named subcommand
@@ -138,7 +138,7 @@ def test_serving_reads_the_embedding_cache_without_growing_it(cli, monkeypatch):
     app, model_dir, _, _ = cli
     seen: list[str | None] = []
     monkeypatch.setattr(
-        runner, "run_server", lambda model, settings: seen.append(os.environ.get("REWARDLAB_CACHE_MODE"))
+        runner, "run_server", lambda model, settings, **kw: seen.append(os.environ.get("REWARDLAB_CACHE_MODE"))
     )
     monkeypatch.delenv("REWARDLAB_CACHE_MODE", raising=False)
     result = CliRunner().invoke(app, ["serve", "--model", str(model_dir)])

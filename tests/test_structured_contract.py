@@ -5,7 +5,8 @@ validation records pick the epoch, bad names and options fail first; and the one
 ranking → pairs expansion (``ranked_pairs``) with its skipped counts.
 
 A family registered later gets these tests for free: its records are built from
-its ``needs``."""
+its ``needs`` (text responses, or trajectories for ``segments`` and
+``labelled_states``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from rewardlab.data.record import Comparison
+from rewardlab.data.trajectory import Trajectory
 from rewardlab.features.backbones import build_backbone
 from rewardlab.models.structured import (
     NEEDS,
@@ -45,9 +47,40 @@ def backbone():
     return build_backbone("hashing", n_features=64)
 
 
+TRAJECTORY_NEEDS = ("segments", "labelled_states")
+
+
+def trajectory(i: int, good: bool, steps: int = 4) -> Trajectory:
+    """A short trajectory whose first observation feature is about +1 (good) or −1 (bad)."""
+    rng = np.random.default_rng(1000 * i + good)
+    obs = rng.normal(0.0, 0.3, size=(steps, 3)).astype(np.float32)
+    obs[:, 0] += 1.0 if good else -1.0
+    return Trajectory(obs, rng.integers(0, 2, size=steps), rewards=obs[:, 0].astype(np.float64))
+
+
+TRAJ_FIRST = [trajectory(900, True), trajectory(901, False), trajectory(902, True)]
+
+
+def trajectory_records(needs: str, n: int, flip: bool) -> list[Comparison]:
+    """Segments where the good one is preferred, or trajectories whose observations are
+    labelled success exactly when their first feature is positive (``flip``: the other way)."""
+    out = []
+    for i in range(n):
+        good, bad = trajectory(i, True), trajectory(i, False)
+        if needs == "segments":
+            out.append(Comparison(f"q{i}", (good, bad), ranking=(1, 0) if flip else (0, 1)))
+            continue
+        labels = tuple(tuple(int((o[0] > 0) != flip) for o in t.observations)
+                       for t in (good, bad))
+        out.append(Comparison(f"q{i}", (good, bad), step_labels=labels))
+    return out
+
+
 def records_for(needs: str, n: int, flip: bool = False) -> list[Comparison]:
     """``n`` records of the kind ``needs`` names, where "good" beats "bad" (steps:
     a step with "bad" is wrong); ``flip`` labels them the other way round."""
+    if needs in TRAJECTORY_NEEDS:
+        return trajectory_records(needs, n, flip)
     out = []
     for i in range(n):
         good, bad = f"a good answer number {i}", f"a bad reply number {i}"
@@ -67,8 +100,11 @@ def records_for(needs: str, n: int, flip: bool = False) -> list[Comparison]:
     return out
 
 
-def outputs(model, prompts: Sequence[str] = PROMPTS) -> np.ndarray:
-    """What the model answers: ``score`` for a reward model, else ``prob``."""
+def outputs(model, needs: str, prompts: Sequence[str] = PROMPTS) -> np.ndarray:
+    """What the model answers: ``score`` for a reward model, else ``prob``; trajectory
+    families score trajectories."""
+    if needs in TRAJECTORY_NEEDS:
+        return np.asarray(model.score(prompts, TRAJ_FIRST))
     if callable(getattr(model, "score", None)):
         return np.asarray(model.score(prompts, FIRST))
     return np.asarray(model.prob(prompts, FIRST, SECOND))
@@ -96,16 +132,18 @@ def test_save_load_gives_the_same_outputs(name, backbone, tmp_path):
     saved = family.save(model, tmp_path / name)
     assert saved == tmp_path / name
     loaded = loader_for_format(family.format)(saved)
-    np.testing.assert_allclose(outputs(loaded), outputs(model), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(outputs(loaded, family.needs), outputs(model, family.needs),
+                               atol=1e-6, rtol=0)
     assert loaded.config == model.config
     assert model.config["options"] == family.options(**FAST).to_dict()
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_the_seed_fixes_the_model(name, backbone):
-    records = records_for(STRUCTURED.get(name).needs, 24)
+    needs = STRUCTURED.get(name).needs
+    records = records_for(needs, 24)
     first, again, other = (
-        outputs(train_structured(name, records, backbone, dict(FAST, seed=seed)))
+        outputs(train_structured(name, records, backbone, dict(FAST, seed=seed)), needs)
         for seed in (0, 0, 1)
     )
     assert np.array_equal(first, again)
@@ -131,7 +169,7 @@ def test_validation_records_pick_the_epoch(name, backbone):
     assert len(logs) == best_epoch + 2 < 30
     assert logs[-1]["val_accuracy"] < 0.5  # the validation labels are flipped
     short = train_structured(name, train, backbone, dict(options, epochs=best_epoch))
-    np.testing.assert_allclose(outputs(model), outputs(short), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(outputs(model, needs), outputs(short, needs), atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -149,12 +187,17 @@ def test_bad_name_or_option_fails_before_training(name):
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in FAMILIES if STRUCTURED.get(n).needs != "steps"]
+    "name", [n for n in FAMILIES if STRUCTURED.get(n).needs not in ("steps", "labelled_states")]
 )
 def test_pair_families_count_ties_and_unranked_records(name, backbone):
-    records = records_for(STRUCTURED.get(name).needs, 10) + [
-        Comparison("q", ("same", "same too"), ranking=(0, 1), tie=True),
-        Comparison("q", ("only one ranked", "other"), ranking=(0,)),
+    needs = STRUCTURED.get(name).needs
+    tie, unranked = (((trajectory(50, True), trajectory(51, True)),
+                      (trajectory(52, True), trajectory(53, False)))
+                     if needs == "segments" else
+                     (("same", "same too"), ("only one ranked", "other")))
+    records = records_for(needs, 10) + [
+        Comparison("q", tie, ranking=(0, 1), tie=True),
+        Comparison("q", unranked, ranking=(0,)),
     ]
     model = train_structured(name, records, backbone, FAST)
     assert model.config["skipped"] == {"ties": 1, "unranked": 1}

@@ -182,3 +182,32 @@ def save_qwen_style_rm(folder: Path, num_labels: int = 1, id2label: dict | None 
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def save_tiny_clip(folder: Path, vision_only: bool = False, seed: int = 0) -> Path:
+    """A tiny random ``CLIPModel`` (or ``CLIPVisionModelWithProjection``) with a 32×32
+    image processor and the word-level tokenizer: what ``clip-vision:PATH`` reads."""
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+    )
+
+    torch.manual_seed(seed)
+    tok = tiny_tokenizer(chat=False, cls_sep=True)
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "image_size": 32, "patch_size": 8}
+    if vision_only:
+        model = CLIPVisionModelWithProjection(CLIPVisionConfig(**vision, projection_dim=16))
+    else:
+        text = {"vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 77,
+                "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}
+        model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+        tok.save_pretrained(folder)
+    model.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

@@ -7,14 +7,26 @@ evaluation, best-of-n, the server and trainer adapters accept any of them.
 
 A :class:`PreferenceModel` gives P(a ≻ b | prompt) directly; general preference
 models (which can be intransitive) implement it where no scalar exists.
+
+A :data:`Response` is whatever the generator produced: text, or an image (a
+PIL image, an array, a ``pathlib.Path`` or PNG/JPEG bytes), or any other kind
+registered in :mod:`rewardlab.data.modality`, which recognises and decodes
+them in one place. Only decoding and featurizing look inside a response;
+everything else passes responses through.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
+
+Response: TypeAlias = Any
+"""One generated response: a ``str`` (text; a ``str`` is never a path), an image
+(``PIL.Image.Image``; an ``H×W[×C]`` ``uint8`` or [0, 1] float array; a
+``pathlib.Path``; PNG/JPEG/WebP ``bytes``), or another registered modality's form.
+:func:`rewardlab.data.modality.modality_of` says which; a batch holds one modality."""
 
 
 @runtime_checkable
@@ -26,7 +38,7 @@ class RewardModel(Protocol):
     says otherwise.
     """
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray: ...
+    def score(self, prompts: Sequence[str], responses: Sequence[Response]) -> np.ndarray: ...
 
 
 @runtime_checkable
@@ -35,8 +47,25 @@ class UncertainRewardModel(RewardModel, Protocol):
     MC-dropout passes): ``(reward, spread)``, both of shape ``(n,)``."""
 
     def score_with_uncertainty(
-        self, prompts: Sequence[str], responses: Sequence[str]
+        self, prompts: Sequence[str], responses: Sequence[Response]
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class PixelRewardModel(RewardModel, Protocol):
+    """A reward model of image responses that is differentiable in their pixels.
+
+    ``score_pixels(prompts, pixels)`` takes ``pixels``, a torch tensor of shape
+    ``(N, H, W, 3)`` with values in [0, 1] (``x = uint8 / 255``: one shape per
+    call), and returns a torch tensor of shape ``(N,)`` through which gradients
+    flow back to ``pixels``. For ``x = image / 255`` it equals
+    ``score(prompts, images)`` up to the documented preprocessing difference of
+    the model (exactly when no resampling happens). Gradient attacks (PGD) and
+    differentiable trainers (AlignProp) use it; a model without it is attacked by
+    queries alone.
+    """
+
+    def score_pixels(self, prompts: Sequence[str], pixels: Any) -> Any: ...
 
 
 @runtime_checkable
@@ -44,7 +73,7 @@ class PreferenceModel(Protocol):
     """P(first ≻ second | prompt) for each triple, shape ``(n,)``, in [0, 1]."""
 
     def prob(
-        self, prompts: Sequence[str], first: Sequence[str], second: Sequence[str]
+        self, prompts: Sequence[str], first: Sequence[Response], second: Sequence[Response]
     ) -> np.ndarray: ...
 
 
@@ -74,7 +103,7 @@ def split_steps(response: str) -> list[str]:
     return steps or [response]
 
 
-def check_lengths(prompts: Sequence[str], *others: Sequence[str]) -> int:
+def check_lengths(prompts: Sequence[str], *others: Sequence[Any]) -> int:
     """Raise ``ValueError`` unless every sequence has ``len(prompts)`` items."""
     n = len(prompts)
     for i, seq in enumerate(others, start=1):
@@ -102,7 +131,7 @@ class ReferenceRewardModel(RewardModel, Protocol):
     def score(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         references: Sequence[Any] | None = None,
     ) -> np.ndarray: ...
 
@@ -119,7 +148,7 @@ class ComponentRewardModel(Protocol):
     def score_components(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         references: Sequence[Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
 
@@ -182,7 +211,7 @@ def check_references(
 def score_with_references(
     model: RewardModel,
     prompts: Sequence[str],
-    responses: Sequence[str],
+    responses: Sequence[Response],
     references: Sequence[Any] | None = None,
     field: str = "reference",
 ) -> np.ndarray:
@@ -206,7 +235,7 @@ def score_with_references(
 def score_components(
     model: RewardModel,
     prompts: Sequence[str],
-    responses: Sequence[str],
+    responses: Sequence[Response],
     references: Sequence[Any] | None = None,
     field: str = "reference",
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

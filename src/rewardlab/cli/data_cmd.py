@@ -1,4 +1,8 @@
-"""``rewardlab data …``: annotate preference data with an ensemble.
+"""``rewardlab data …``: annotate preference data with an ensemble; write the digits sets.
+
+``rewardlab data digits --out DIR [--task gold|noise]`` writes the image
+preference tasks built from scikit-learn's bundled digits as Pick-a-Pic
+Parquet and image JSONL files (:mod:`rewardlab.data.synthetic.digit_files`).
 
 ``rewardlab data strength --model ENSEMBLE_DIR --data PATH --out annotated.jsonl``
 reads ``--data`` as every data command does (a file, a folder or ``hf:<dataset>``,
@@ -17,7 +21,7 @@ import typer
 
 from rewardlab.cli.choices import registered
 from rewardlab.cli.command import command
-from rewardlab.cli.common import user_errors
+from rewardlab.cli.common import SEED_MAX, user_errors
 from rewardlab.cli.model_options import (
     SPEC_HELP,
     ModelLoading,
@@ -52,7 +56,10 @@ def check_ensemble(model: object, spec: str) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
-    data_app = typer.Typer(help="Annotate and filter preference data.", no_args_is_help=True)
+    data_app = typer.Typer(
+        help="Annotate and filter preference data; write the digits image sets.",
+        no_args_is_help=True,
+    )
 
     @command(data_app, "strength")
     @with_model_loading
@@ -91,6 +98,7 @@ def register(app: typer.Typer) -> None:
         from rewardlab.data.errors import DataError
         from rewardlab.data.io import write_jsonl
         from rewardlab.data.load import load_comparisons
+        from rewardlab.data.modality import jsonable_response
         from rewardlab.verbs.outputs import check_out_file
 
         with user_errors():
@@ -122,8 +130,8 @@ def register(app: typer.Typer) -> None:
                 )
                 row = {
                     "prompt": rec.prompt,
-                    "chosen": chosen,
-                    "rejected": rejected,
+                    "chosen": jsonable_response(chosen),
+                    "rejected": jsonable_response(rejected),
                     "strength_mean": float(signed[i]),
                     "strength_std": float(sigma[i]),
                     "flipped": bool(flipped[i]),
@@ -138,5 +146,50 @@ def register(app: typer.Typer) -> None:
             f"wrote {written} pairs to {out} ({int(flipped.sum())} flipped, "
             f"{int(dropped.sum())} dropped; mean strength {float(np.mean(mu)) if len(mu) else 0.0:.4f})"
         )
+
+    @command(data_app, "digits")
+    def digits(
+        out: Path = typer.Option(..., "--out", help="Folder to write the files to (created)."),
+        task: str = typer.Option(
+            "gold", "--task", help="gold: preferences drawn from a classifier's log-probability "
+            "of the prompt's digit, with label noise; noise: a clean scan against the same scan "
+            "with heavy noise."
+        ),
+        n_pairs: int = typer.Option(1000, "--n-pairs", min=1,
+                                    help="Labelled training pairs (ties come on top)."),
+        test_pairs: int = typer.Option(500, "--test-pairs", min=1,
+                                       help="Labelled test pairs (ties come on top)."),
+        n_prompts: int = typer.Option(400, "--n-prompts", min=2, max=400,
+                                      help="gold: distinct prompts (20% held out for test)."),
+        size_correlation: float = typer.Option(
+            0.8, "--size-correlation", min=0.0, max=1.0,
+            help="gold: how strongly generator skill sets the image size (the pixel-count "
+            "shortcut)."
+        ),
+        label_noise: float = typer.Option(0.1, "--label-noise", min=0.0, max=1.0,
+                                          help="gold: share of labels flipped."),
+        seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="Seed of every draw."),
+    ) -> None:
+        """Write image preference sets built from scikit-learn's bundled digits:
+        train/test as Pick-a-Pic Parquet (caption, jpg_0, jpg_1, label_0, label_1) and
+        as JSONL naming PNG files (train.jsonl, images/)."""
+        from rewardlab.data.synthetic.digit_files import TASKS, write_digits
+        from rewardlab.data.synthetic.digits import DigitsConfig
+
+        if task not in TASKS:
+            raise typer.BadParameter(f"expected one of {', '.join(TASKS)}, got {task!r}",
+                                     param_hint="'--task'")
+        from rewardlab.verbs.outputs import check_out_folder
+
+        files = tuple(f"{name}.{ext}" for name in ("train", "test", "test-gold")
+                      for ext in ("parquet", "jsonl")) + ("digits.json",)
+        with user_errors():
+            check_out_folder(out, "--out", files)
+            config = DigitsConfig(n_prompts=n_prompts, size_correlation=size_correlation,
+                                  seed=seed)
+            summary = write_digits(out, task, n_pairs, test_pairs, config, label_noise, seed)
+        for name, counts in summary["files"].items():
+            typer.echo(f"{name}: {counts['rows']} rows ({counts['ties']} ties): "
+                       f"{out / (name + '.parquet')}, {out / (name + '.jsonl')}")
 
     app.add_typer(data_app, name="data")

@@ -124,7 +124,14 @@ def evaluate(
     ),
     html: Path = typer.Option(None, help="Also write a self-contained HTML report here."),
     aggregate: str = aggregate_option(),
-    attack_budget: int = typer.Option(128, min=1, help="Queries per pair for the attack probe."),
+    attack_budget: int = typer.Option(
+        128, min=1, help="Text pairs: queries per pair for the attack probe."
+    ),
+    attack_epsilon: float = typer.Option(
+        8 / 255, min=1 / 255, max=1.0,
+        help="Image pairs: largest L∞ perturbation of the attack probe, in [0, 1] (rounded to "
+        "a multiple of 1/255; the probe also tries ε/2, ε/4, ε/8)."
+    ),
     seed: int = typer.Option(
         0, min=0, max=SEED_MAX, help="Seed of probes that sample."
     ),
@@ -158,7 +165,7 @@ def evaluate(
         results = run_evaluation(
             reward_model, records, suite=suite, probes=parse_csv(probes), seed=seed,
             progress=lambda stage: console.log(stage),
-            probe_options={"attack": {"budget": attack_budget}},
+            probe_options={"attack": {"budget": attack_budget, "epsilon": attack_epsilon}},
         )
         results.update(model=model, data=str(data), aggregate=aggregate)
         write_json(out, results)

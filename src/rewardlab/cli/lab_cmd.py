@@ -19,6 +19,7 @@ compared; ``weak-to-strong`` and ``constrained`` run one noise rate each.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -452,4 +453,5 @@ def register(app: typer.Typer) -> None:
     })(overopt)
     command(lab, "weak-to-strong", renamed={"--prompts": "--n-prompts"})(weak_to_strong)
     command(lab, "constrained", renamed={"--prompts": "--n-prompts"})(constrained)
+    command(lab, "agent")(importlib.import_module("rewardlab.cli.agent_cmd").agent)
     app.add_typer(lab, name="lab")

@@ -4,6 +4,12 @@
 folder, ``hf:ORG/NAME``, a judge, or a comma list of them as one ensemble;
 :mod:`rewardlab.cli.model_options`); ``--rewards`` with a verifier or
 recipe, whose references come from a column (:mod:`rewardlab.cli.rewards_option`).
+
+Image responses come from an image column (``--image-column``, or ``image``
+when the rows have no ``response``): a path relative to the data file, a base64
+image or image bytes (:mod:`rewardlab.data.image_cells`); a cell that does not
+decode is one error naming the file, line and column. The output keeps a path
+as written and replaces bytes or base64 with ``{"sha256": pixel digest}``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ def score(
         ..., "--data", help="JSONL/JSON/CSV/Parquet with prompt and response."
     ),
     out: Path = typer.Option(..., "--out", help="JSONL to write (input rows + reward)."),
+    image_column: str = typer.Option(
+        None, "--image-column",
+        help="Column of image responses (a path relative to the data file, base64, or bytes "
+        "in Parquet); default 'image' when the rows have no 'response'.",
+    ),
     uncertainty: bool = typer.Option(False, help="Also write the spread across members."),
     attributes: bool = typer.Option(
         False, "--attributes",
@@ -77,17 +88,20 @@ def score(
             reward_model = load_cli_rewards(rewards)
         else:
             reward_model = require_score(load_model_option(model, loading, aggregate), model)
-        rows, lines = [], []
+        rows, lines, responses = [], [], []
         for line, row in read_rows(data):
-            for name in ("prompt", "response"):
+            column = image_column or ("image" if "response" not in row and "image" in row
+                                      else None)
+            for name in ("prompt",) if column else ("prompt", "response"):
                 if not isinstance(row.get(name), str):
                     raise DataError("missing or not a string", path=str(data), line=line, field=name)
+            responses.append(image_response(row, column, data, line) if column
+                             else row["response"])
             rows.append(row)
             lines.append(line)
         if not rows:
             raise DataError("no rows to score", path=str(data))
         prompts = [r["prompt"] for r in rows]
-        responses = [r["response"] for r in rows]
         if rewards is not None:
             from rewardlab.cli.rewards_option import component_fields, score_rows
 
@@ -109,6 +123,21 @@ def score(
             row["reward"] = float(r)
         write_jsonl(out, rows)
         console.print(f"scored {len(rows)} responses; wrote {out}")
+
+
+def image_response(row: dict, column: str, data: Path, line: int) -> object:
+    """The decoded image of ``row[column]``; a cell that is not a path is replaced in the
+    row by its pixel digest (JSON holds no bytes)."""
+    from rewardlab.data.errors import DataError
+    from rewardlab.data.image_cells import is_path_cell, read_image_cell
+    from rewardlab.data.modality import jsonable_response
+
+    if column not in row:
+        raise DataError("missing image column", path=str(data), line=line, field=column)
+    pixels = read_image_cell(row[column], data, line, column)
+    if not is_path_cell(row[column]):
+        row[column] = jsonable_response(pixels)
+    return pixels
 
 
 def write_attributes(

@@ -19,6 +19,7 @@ imports happen only when the command runs.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import typer
@@ -134,9 +135,10 @@ def serve(
         )
     if model is not None:
         for spec in split_specs(model):
-            if not spec.startswith(("hf:", "judge:")) and not Path(spec).is_dir():
+            if not re.match(r"[A-Za-z][A-Za-z0-9_-]*:", spec) and not Path(spec).is_dir():
                 raise typer.BadParameter(
-                    f"{spec} is not a directory, hf:ORG/NAME or judge:…", param_hint="--model"
+                    f"{spec} is not a directory, hf:ORG/NAME, judge:… or an image reward "
+                    "(clip:, aesthetic:, hpsv2:)", param_hint="--model"
                 )
     from rewardlab.features.cache import default_cache_mode
 
@@ -158,7 +160,9 @@ def serve(
         if warning is not None:
             typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"serving {model or rewards} on http://{host}:{port} (max batch {max_batch})")
-        run_server(loaded, settings)
+        from rewardlab.data.images import decode_image
+
+        run_server(loaded, settings, decode_image=decode_image)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,11 @@
     fingerprint = sha256( Σ_records  json([prompt, responses, ranking, tie, strength]) + "\\n" )[:16]
 
 JSON is written with ``ensure_ascii=False`` and no spaces (``","`` and ``":"``
-separators) and encoded as UTF-8, one line per record in order. Only what a
+separators) and encoded as UTF-8, one line per record in order. A text
+response is written as itself; any other response (an image) as its
+:func:`rewardlab.data.modality.response_key`, ``[modality, sha256 of its
+canonical form]``, so the same pixels as PNG bytes, a file or an array give
+the same fingerprint. Only what a
 reward model learns from is hashed: ``source``, ``meta``, categories and
 annotators do not change it, a flipped label or a changed strength does. A
 saved model records the fingerprint of the data it was trained on.
@@ -15,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from rewardlab.data.modality import response_key
 from rewardlab.data.record import Comparison
 
 
@@ -22,7 +27,7 @@ def canonical_line(record: Comparison) -> bytes:
     """The bytes hashed for one record."""
     fields = [
         record.prompt,
-        list(record.responses),
+        [response_key(r) for r in record.responses],
         [int(i) for i in record.ranking],
         bool(record.tie),
         None if record.strength is None else float(record.strength),

@@ -20,7 +20,10 @@ characters per string, items per list, nesting; a long line is refused while
 it is read, never held whole).
 
 ``write_jsonl`` writes strict JSON atomically: a temporary file in the target's
-folder, then ``os.replace``, so a reader never sees a half-written file.
+folder, then ``os.replace``, so a reader never sees a half-written file. A
+column holding an image response (bytes, a ``Path``, a PIL image, an array of
+two or three dimensions) is written as its path or ``{"sha256": digest}``
+(:func:`rewardlab.data.modality.jsonable_response`), never as raw bytes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import IO, Any
 from rewardlab.atomic import atomic_file
 from rewardlab.data.errors import DataError
 from rewardlab.data.limits import check_record, current_limits, over_limit
+from rewardlab.data.modality import jsonable_response, modality_of
 from rewardlab.strict_json import dumps
 
 Row = tuple[int, dict[str, Any]]
@@ -299,6 +303,18 @@ def _checked(rows: Iterable[tuple[int, Mapping[str, Any]]], name: str) -> Iterat
         yield number, dict(row)
 
 
+def _jsonable(value: Any) -> Any:
+    """A column value as JSON can hold it: a response of a modality other than text as its
+    path or digest; anything else as it is."""
+    if value is None or isinstance(value, str | int | float | bool | list | tuple | dict):
+        return value
+    try:
+        modality_of(value)
+    except TypeError:  # not a response: a number, a 1-D array, …
+        return value
+    return jsonable_response(value)
+
+
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write ``rows`` as strict JSONL (gzip when ``path`` ends in ``.gz``) atomically.
 
@@ -313,7 +329,8 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
             gzip.GzipFile(Path(path).name, "wb", fileobj=raw, mtime=0) if str(path).endswith(".gz") else raw
         )
         for row in rows:
-            stream.write(dumps(dict(row), ensure_ascii=False).encode("utf-8") + b"\n")
+            plain = {key: _jsonable(value) for key, value in dict(row).items()}
+            stream.write(dumps(plain, ensure_ascii=False).encode("utf-8") + b"\n")
             count += 1
         if stream is not raw:
             stream.close()

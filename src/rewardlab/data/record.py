@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardlab.protocols import Response
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -23,7 +25,9 @@ class Comparison:
     Attributes:
         prompt: the context the responses answer (a plain string; chat
             transcripts are flattened by the loaders).
-        responses: one or more candidate responses.
+        responses: one or more candidate responses, all of one modality: texts,
+            or images as the loader read them (PNG/JPEG bytes, ``Path``
+            objects, arrays; :mod:`rewardlab.data.modality` decodes them).
         ranking: indices into ``responses``, best first; may be partial (only
             the top ones ranked) or empty for unlabeled/pointwise records.
         tie: the first two ranked responses are judged equally good.
@@ -39,7 +43,7 @@ class Comparison:
     """
 
     prompt: str
-    responses: tuple[str, ...]
+    responses: tuple[Response, ...]
     ranking: tuple[int, ...] = ()
     tie: bool = False
     strength: float | None = None
@@ -70,14 +74,14 @@ class Comparison:
         return len(self.responses) == 2 and len(self.ranking) == 2
 
     @property
-    def chosen(self) -> str:
+    def chosen(self) -> Response:
         """The best-ranked response."""
         if not self.ranking:
             raise ValueError("record has no ranking, so no chosen response")
         return self.responses[self.ranking[0]]
 
     @property
-    def rejected(self) -> str:
+    def rejected(self) -> Response:
         """The second-ranked response of a pair."""
         if len(self.ranking) < 2:
             raise ValueError("record has fewer than two ranked responses")

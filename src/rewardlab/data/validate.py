@@ -3,9 +3,11 @@
 Three problems are checked, in this order, and a record is counted under the
 first it has:
 
-- ``empty_response``: some response is empty or whitespace only;
-- ``identical_pair``: two of its responses are the same string (chosen ==
-  rejected for a pair), so the label carries no information;
+- ``empty_response``: some response is empty (text: empty or whitespace
+  only; an image is never empty, a corrupt one is an error of its loader);
+- ``identical_pair``: two of its responses are the same (the same string, or
+  the same pixels: :func:`rewardlab.data.modality.response_key`), so the label
+  carries no information;
 - ``duplicate``: same prompt and same responses (in order) as an earlier
   record, which would weigh that comparison twice (records of different
   annotators are not duplicates: pluralistic data labels the same pair often).
@@ -21,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
+from rewardlab.data.errors import DataError
+from rewardlab.data.modality import is_empty_response, response_key
 from rewardlab.data.record import Comparison
 
 PROBLEMS = ("empty_response", "identical_pair", "duplicate")
@@ -49,11 +53,12 @@ class DataReport:
 
 
 def _problem(record: Comparison, seen: set[Hashable]) -> str | None:
-    if any(not response.strip() for response in record.responses):
+    if any(is_empty_response(response) for response in record.responses):
         return "empty_response"
-    if len(set(record.responses)) < len(record.responses):
+    keys = tuple(response_key(response) for response in record.responses)
+    if len(set(keys)) < len(keys):
         return "identical_pair"
-    key = (record.prompt, record.responses, record.annotator)
+    key = (record.prompt, keys, record.annotator)
     if key in seen:
         return "duplicate"
     seen.add(key)
@@ -69,7 +74,10 @@ def validate(
     seen: set[Hashable] = set()
     for record in records:
         report.total += 1
-        problem = _problem(record, seen)
+        try:
+            problem = _problem(record, seen)
+        except (TypeError, ValueError) as err:  # a response that cannot be decoded
+            raise DataError(str(err), path=record.source or f"record {report.total}") from None
         if problem is not None:
             setattr(report, problem, getattr(report, problem) + 1)
             if len(report.examples[problem]) < max_examples:

@@ -1,8 +1,9 @@
 """Length bias of a reward model (Singhal et al., 2023, "A Long Way to Go:
 Investigating Length Correlations in RLHF").
 
-Length is counted in whitespace tokens, as in
-:class:`rewardlab.models.baselines.LengthReward`.
+Length is the response's first trivial statistic, as in
+:class:`rewardlab.models.baselines.LengthReward`: whitespace tokens for text,
+pixels for an image (:mod:`rewardlab.data.modality`).
 
 * Pearson and Spearman correlation of reward with length over all scored
   responses (chosen and rejected).

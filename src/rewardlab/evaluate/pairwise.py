@@ -3,7 +3,10 @@
 For a pair with chosen y⁺ and rejected y⁻ the model is right when
 r(x, y⁺) > r(x, y⁻); an exact tie counts ½ (so a constant model scores 0.5).
 The length-only baseline (Singhal et al., 2023) is the same accuracy with
-r = response length, reported beside every model.
+r = response length, reported beside every model; ``baselines`` holds the same
+accuracy for every trivial statistic of the responses' modality
+(:func:`statistic_baselines`: ``length`` for text; ``pixels``, ``brightness``
+and ``contrast`` for images), the first being the length-only baseline.
 
 A :class:`~rewardlab.protocols.PreferenceModel` is right when
 P(y⁺ ≻ y⁻) > ½ (= ½ counts ½); :func:`compare_pairs` stores its
@@ -19,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rewardlab.data.modality import response_statistics
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.preference import is_preference_model
-from rewardlab.models.baselines import LengthReward
 from rewardlab.protocols import PreferenceModel, RewardModel
 
 
@@ -82,15 +85,36 @@ def accuracy_report(scores: PairScores) -> dict:
     }
 
 
-def evaluate_pairs(model: RewardModel | PreferenceModel, pairs: Sequence[Comparison]) -> dict:
-    """Accuracy report of ``model`` (either kind) with the length-only baseline on the same pairs."""
-    report = accuracy_report(compare_pairs(model, pairs))
-    baseline = accuracy_report(score_pairs(LengthReward(), pairs))
-    report["length_baseline_accuracy"] = baseline["accuracy"]
-    report["length_baseline_per_category"] = {
-        c: v["accuracy"] for c, v in baseline["per_category"].items()
+def statistic_baselines(pairs: Sequence[Comparison]) -> dict[str, dict]:
+    """:func:`accuracy_report` of r = each trivial statistic of the pairs' modality, in the
+    modality's order (the first is the length-only baseline)."""
+    used = [p for p in pairs if len(p.ranking) >= 2 and not p.tie]
+    n = len(used)
+    statistics = response_statistics([p.chosen for p in used] + [p.rejected for p in used])
+    categories = [p.category for p in used]
+    return {
+        name: accuracy_report(PairScores(values[:n], values[n:], categories))
+        for name, values in statistics.items()
     }
+
+
+def with_baselines(report: dict, pairs: Sequence[Comparison]) -> dict:
+    """``report`` plus ``length_baseline_accuracy`` (and per category) and ``baselines``:
+    {statistic: accuracy} on the same pairs (:func:`statistic_baselines`)."""
+    baselines = statistic_baselines(pairs)
+    length = next(iter(baselines.values()))
+    report["length_baseline_accuracy"] = length["accuracy"]
+    report["length_baseline_per_category"] = {
+        c: v["accuracy"] for c, v in length["per_category"].items()
+    }
+    report["baselines"] = {name: b["accuracy"] for name, b in baselines.items()}
     return report
+
+
+def evaluate_pairs(model: RewardModel | PreferenceModel, pairs: Sequence[Comparison]) -> dict:
+    """Accuracy report of ``model`` (either kind) with the length-only baseline, and the
+    baseline of every trivial statistic, on the same pairs."""
+    return with_baselines(accuracy_report(compare_pairs(model, pairs)), pairs)
 
 
 def evaluate_preference_pairs(model: PreferenceModel, pairs: Sequence[Comparison]) -> dict:

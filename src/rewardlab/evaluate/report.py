@@ -5,8 +5,10 @@ Figures are drawn with matplotlib (Agg backend) and embedded as base64 PNG
 table (metric, value, higher-is-better), per-subset accuracy bars, the
 reliability diagram (accuracy vs confidence per bin, with the diagonal),
 reward vs length scatter, perturbation box plots of the reward change and the
-attack curve (fraction of pairs flipped vs queries). A figure is left out
-when its data is absent. The file is written atomically (temporary file in
+attack curve (fraction of pairs flipped vs queries, or vs the L∞ budget ε in
+grey levels for the pixel attack). The pixel attack's examples are shown as
+images, original, perturbed and difference side by side, with ε and the rewards
+before and after. A figure is left out when its data is absent. The file is written atomically (temporary file in
 the same folder, then ``os.replace``).
 """
 
@@ -86,14 +88,43 @@ def _figures(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             ax.set_ylabel("reward change")
         figs.append(("Reward change under perturbations", png_base64(boxes)))
     curve = probes.get("attack", {}).get("curve")
+    pixels = "epsilons" in probes.get("attack", {})
     if curve:
         def attack(ax):
-            ax.plot([c[0] for c in curve], [c[1] for c in curve], "o-")
+            scale = 255.0 if pixels else 1.0
+            ax.plot([c[0] * scale for c in curve], [c[1] for c in curve], "o-")
             ax.set_ylim(0, 1)
-            ax.set_xlabel("queries per pair")
+            ax.set_xlabel("L∞ budget ε (grey levels of 255)" if pixels else "queries per pair")
             ax.set_ylabel("fraction of pairs flipped")
-        figs.append(("Attack success vs queries", png_base64(attack)))
+        title = "Attack success vs ε" if pixels else "Attack success vs queries"
+        figs.append((title, png_base64(attack)))
     return figs
+
+
+def _attack_examples(results: Mapping[str, Any]) -> str:
+    """The pixel attack's examples: original, perturbed and difference images per pair."""
+    attack = results.get("probes", {}).get("attack", {})
+    examples = [e for e in attack.get("examples", []) if "images" in e]
+    if not examples:
+        return ""
+    rows = []
+    for e in examples:
+        cells = "".join(
+            f'<td><img class="px" alt="{kind}" src="data:image/png;base64,{e["images"][kind]}">'
+            f"<br>{kind}</td>"
+            for kind in ("original", "perturbed", "difference")
+        )
+        info = (f"pair {e['pair']}: {html.escape(str(e['prompt']))}<br>ε = "
+                f"{e['epsilon'] * 255:.0f}/255<br>reward {e['reward_before']:.4f} → "
+                f"{e['reward_after']:.4f}<br>(target {e['target']:.4f})")
+        rows.append(f"<tr><td>{info}</td>{cells}</tr>")
+    note = html.escape(attack.get("note") or "")
+    return (
+        f"<h2>Adversarial examples ({html.escape(str(attack.get('method', '')))})</h2>"
+        f"<p>{note}</p><p>The rejected image, the perturbed image that the model prefers to "
+        "the chosen one, and the perturbation (mid-grey: unchanged; black/white: ∓ε).</p>"
+        f"<table>{''.join(rows)}</table>"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -124,10 +155,12 @@ def render_html(results: Mapping[str, Any]) -> str:
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>rewardlab evaluation</title>"
         "<style>body{font-family:sans-serif;margin:2em;background:#fff;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 10px}"
-        "img{max-width:100%;display:block;margin-bottom:1em}</style></head><body>"
+        "img{max-width:100%;display:block;margin-bottom:1em}"
+        "img.px{width:192px;image-rendering:pixelated;margin:0 auto}"
+        "td{text-align:center;vertical-align:middle}</style></head><body>"
         f"<h1>rewardlab evaluation</h1><p>{meta}</p>"
         "<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>better</th></tr>"
-        f"{rows}</table>{figs}</body></html>"
+        f"{rows}</table>{figs}{_attack_examples(results)}</body></html>"
     )
 
 

@@ -1,7 +1,8 @@
 """Run an evaluation suite plus probes and return one JSON-serializable results dict.
 
 Suites: ``pairs`` (pairwise accuracy with ties ½, per category, length-only
-baseline; :mod:`rewardlab.evaluate.pairwise`), ``rewardbench`` (RewardBench
+baseline and the baseline of every trivial statistic of the responses'
+modality, e.g. an image's brightness; :mod:`rewardlab.evaluate.pairwise`), ``rewardbench`` (RewardBench
 v1 sections and overall; :mod:`rewardlab.evaluate.rewardbench`) and
 ``one-to-many`` (RewardMATH win rate and MRR;
 :mod:`rewardlab.evaluate.one_to_many`). Every suite also reports the
@@ -33,10 +34,11 @@ import numpy as np
 
 from rewardlab import __version__
 from rewardlab.data.fingerprint import fingerprint
+from rewardlab.data.modality import modality_of_all
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.calibration import pair_calibration, preference_calibration
 from rewardlab.evaluate.one_to_many import evaluate_one_to_many
-from rewardlab.evaluate.pairwise import accuracy_report, compare_pairs, score_pairs
+from rewardlab.evaluate.pairwise import accuracy_report, compare_pairs, with_baselines
 from rewardlab.evaluate.preference import is_preference_model, require_scalar
 from rewardlab.evaluate.probes import PROBES
 from rewardlab.evaluate.rewardbench import evaluate_rewardbench
@@ -111,14 +113,9 @@ def _run_suite(
     metrics: dict[str, float] = {}
     if suite == "pairs":
         scores = compare_pairs(model, records)
-        res = accuracy_report(scores)
-        base = accuracy_report(score_pairs(LengthReward(), records))
-        res["length_baseline_accuracy"] = base["accuracy"]
-        res["length_baseline_per_category"] = {
-            c: v["accuracy"] for c, v in base["per_category"].items()
-        }
+        res = with_baselines(accuracy_report(scores), records)
         metrics["accuracy"] = res["accuracy"]
-        metrics["length_baseline_accuracy"] = base["accuracy"]
+        metrics["length_baseline_accuracy"] = res["length_baseline_accuracy"]
         return res, metrics, scores.chosen, scores.rejected
     if suite == "rewardbench":
         res = evaluate_rewardbench(model, records, subset_mapping)
@@ -165,6 +162,9 @@ def run_evaluation(
             require_scalar(model, f"probe {name!r}", pairwise_probes())
     if not pairs:
         raise ValueError("field 'pairs': nothing to evaluate")
+    modality = modality_of_all([r for p in pairs for r in p.responses]).name
+    for name, probe in chosen_probes.items():
+        probe.check_modality(name, modality)
     note = progress or (lambda _stage: None)
     note(f"suite:{suite}")
     suite_res, metrics, chosen, rejected = _run_suite(model, pairs, suite, subset_mapping)

@@ -6,6 +6,11 @@ A backbone maps (prompt, response) pairs to a float32 matrix of shape
 backbone; the spec strings that name backbones live in that module too. A backbone
 may name the column that holds the response length (``length_column``); the
 trainer leaves that coefficient out of its L2 penalty.
+
+Responses are any modality (:mod:`rewardlab.data.modality`); the "length" of a
+response is its modality's first trivial statistic (text: whitespace tokens;
+images: pixels), the one notion shared by the backbones' length feature and
+the length-only baseline.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from rewardlab.data.modality import response_statistics
+from rewardlab.protocols import Response
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` during long work."""
@@ -29,19 +37,20 @@ class Backbone(Protocol):
     def encode(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         progress: ProgressCallback | None = None,
     ) -> np.ndarray: ...
 
     def config(self) -> dict[str, Any]: ...
 
 
-def response_lengths(responses: Sequence[str]) -> np.ndarray:
-    """Whitespace-token count of each response, as float64: the one notion of length
+def response_lengths(responses: Sequence[Response]) -> np.ndarray:
+    """The "length" of each response as float64: its modality's first statistic
+    (whitespace tokens for text, H·W pixels for images), the one notion of length
     shared by the backbones' length feature and the length-only baseline."""
-    return np.array([len(r.split()) for r in responses], dtype=np.float64)
+    return next(iter(response_statistics(responses).values()))
 
 
-def log_length_feature(responses: Sequence[str]) -> np.ndarray:
+def log_length_feature(responses: Sequence[Response]) -> np.ndarray:
     """The backbones' last feature column, log(1 + |response|), float32 (n, 1)."""
     return np.log1p(response_lengths(responses)).astype(np.float32)[:, None]

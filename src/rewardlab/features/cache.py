@@ -27,10 +27,12 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rewardlab.atomic import write_bytes_atomic
+from rewardlab.data.modality import response_digest
 
 
 def default_cache_dir() -> Path:
@@ -66,8 +68,11 @@ def default_cache_mode(mode: str) -> Iterator[None]:
         os.environ.pop("REWARDLAB_CACHE_MODE", None)
 
 
-def text_hash(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+def text_hash(text: Any) -> bytes:
+    """The 16-byte cache key of a response: the first bytes of its
+    :func:`~rewardlab.data.modality.response_digest` (a text: sha256 of its UTF-8, as
+    before; an image: of its pixels, whatever form it came in)."""
+    return bytes.fromhex(response_digest(text))[:16]
 
 
 def _read_shard(shard: Path) -> list[tuple[bytes, np.ndarray]] | None:

@@ -29,7 +29,7 @@ from rewardlab.data.errors import DataError
 from rewardlab.features.backbones import backbone_from_config
 from rewardlab.models.heads import HEADS
 from rewardlab.models.normalizer import Normalizer
-from rewardlab.models.reward_model import TrainedRewardModel
+from rewardlab.models.reward_model import TrainedRewardModel, trained_reward_model
 
 FORMAT = "rewardlab-reward-model"
 FORMAT_VERSION = 1
@@ -165,4 +165,4 @@ def load_model(directory: str | Path) -> TrainedRewardModel:
         backbone = backbone_from_config(backbone_cfg)
     except (TypeError, ValueError, KeyError) as err:
         raise DataError(str(err), path=str(config_path), field="backbone") from None
-    return TrainedRewardModel(backbone, normalizer, head, config)
+    return trained_reward_model(backbone, normalizer, head, config)

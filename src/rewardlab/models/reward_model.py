@@ -5,6 +5,13 @@
 (``rewardlab.robust``); ``score_with_uncertainty`` gives the spread across
 members, or, for a single model whose head has dropout, across MC-dropout
 passes (Gal & Ghahramani, 2016; as used for reward uncertainty in UPO/UP-RLHF).
+
+A backbone that also computes its features in torch from a pixel tensor
+(``encode_pixels(prompts, pixels) -> (n, d)``, differentiable; an image
+backbone) makes the model a :class:`PixelTrainedRewardModel`, whose
+``score_pixels`` is the same mean member reward as a function of the pixels
+(:class:`~rewardlab.protocols.PixelRewardModel`; gradient attacks and
+AlignProp use it). :func:`trained_reward_model` picks the class.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from rewardlab.features.backbones import check_modality
 from rewardlab.features.base import Backbone, ProgressCallback
-from rewardlab.protocols import check_lengths
+from rewardlab.protocols import Response, check_lengths
 
 
 class TrainedRewardModel:
@@ -47,10 +55,11 @@ class TrainedRewardModel:
     def features(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         progress: ProgressCallback | None = None,
     ) -> np.ndarray:
         check_lengths(prompts, responses)
+        check_modality(self.backbone, responses)
         return self.backbone.encode(prompts, responses, progress)
 
     def rewards_from_features(self, features: np.ndarray, dropout: bool = False) -> np.ndarray:
@@ -65,17 +74,17 @@ class TrainedRewardModel:
     def score_members(
         self,
         prompts: Sequence[str],
-        responses: Sequence[str],
+        responses: Sequence[Response],
         progress: ProgressCallback | None = None,
     ) -> np.ndarray:
         """Every member's reward, shape (K, n)."""
         return self.rewards_from_features(self.features(prompts, responses, progress))
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+    def score(self, prompts: Sequence[str], responses: Sequence[Response]) -> np.ndarray:
         return self.score_members(prompts, responses).mean(axis=0)
 
     def score_with_uncertainty(
-        self, prompts: Sequence[str], responses: Sequence[str]
+        self, prompts: Sequence[str], responses: Sequence[Response]
     ) -> tuple[np.ndarray, np.ndarray]:
         """(mean reward, population std across members or MC-dropout passes)."""
         features = self.features(prompts, responses)
@@ -92,3 +101,25 @@ class TrainedRewardModel:
         return any(
             isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.head.modules()
         )
+
+
+class PixelTrainedRewardModel(TrainedRewardModel):
+    """A trained model over a backbone with ``encode_pixels``: also a ``PixelRewardModel``."""
+
+    def score_pixels(self, prompts: Sequence[str], pixels: torch.Tensor) -> torch.Tensor:
+        """mean_k r_k for N×H×W×3 pixels in [0, 1], differentiable in ``pixels``."""
+        check_lengths(prompts, pixels)
+        self.head.eval()
+        features = self.backbone.encode_pixels(prompts, pixels)  # type: ignore[attr-defined]
+        x = self.normalizer(features.float())
+        return self.head(x.expand(self.n_members, -1, -1)).mean(dim=0)
+
+
+def trained_reward_model(
+    backbone: Backbone, normalizer: torch.nn.Module, head: torch.nn.Module,
+    config: dict[str, Any],
+) -> TrainedRewardModel:
+    """A :class:`PixelTrainedRewardModel` when ``backbone`` has ``encode_pixels``, else a
+    :class:`TrainedRewardModel`."""
+    kind = PixelTrainedRewardModel if hasattr(backbone, "encode_pixels") else TrainedRewardModel
+    return kind(backbone, normalizer, head, config)

@@ -6,14 +6,22 @@
   (``rewardlab-reward-model``, :func:`rewardlab.models.io.load_model`), a
   multi-backbone ensemble (``rewardlab-ensemble``,
   :mod:`rewardlab.robust.backbone_ensemble`), a structured model (GPM, PAL,
-  DMoE, PRM; :func:`rewardlab.models.structured.loader_for_format`), or
+  DMoE, PRM, a trajectory reward ensemble, a success classifier;
+  :func:`rewardlab.models.structured.loader_for_format`; one with
+  ``score_members`` is aggregated like any ensemble when asked), or
   ``rewardlab.json`` for a fine-tuned transformer;
 * a Hugging Face sequence-classification folder as published (a
   ``config.json`` without a rewardlab ``format``;
   :mod:`rewardlab.models.lm.hf_reward`), or ``hf:ORG/NAME`` resolved through
   the Hugging Face cache (:mod:`rewardlab.models.lm.hub`);
 * ``judge:PATH``: an LLM judge (:mod:`rewardlab.models.lm.judge`) from a
-  causal-LM folder, ``judge:hf:ORG/NAME`` or ``judge:smollm2``.
+  causal-LM folder, ``judge:hf:ORG/NAME`` or ``judge:smollm2``;
+* an image reward (:mod:`rewardlab.models.image`): ``clip:PATH`` (CLIP score,
+  PickScore), ``aesthetic:PATH`` (the LAION aesthetic MLP on its CLIP folder),
+  ``hpsv2:PATH`` (open_clip); a Hugging Face folder or ``hf:ORG/NAME`` whose
+  config says ``model_type: clip`` is read as ``clip:``. A spec ``WORD:…`` whose
+  WORD is no known kind and that names no existing path is refused with the
+  closest kinds (did you mean).
 
 ``hub`` (:class:`~rewardlab.models.lm.hub.HubModelOptions`: max_length,
 dtype, device, token_budget, trust_remote_code, weights) and ``judge``
@@ -40,6 +48,8 @@ aggregation of one member is that member) unless centering is asked for.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +57,7 @@ import numpy as np
 
 from rewardlab.atomic import recover
 from rewardlab.data.errors import DataError
+from rewardlab.models.image.specs import IMAGE_REWARDS, is_clip_config, load_image_reward
 from rewardlab.models.io import FORMAT as MODEL_FORMAT
 from rewardlab.models.io import load_model
 from rewardlab.models.lm.hub import HF_PREFIX, HubModelOptions, is_hf_model_config
@@ -61,13 +72,32 @@ from rewardlab.robust.backbone_ensemble import (
     read_config,
     saved_aggregation,
 )
-from rewardlab.robust.ensemble import AggregatedRewardModel, ModelEnsemble
+from rewardlab.robust.ensemble import AggregatedRewardModel, MemberScorer, ModelEnsemble
 
 JUDGE_PREFIX = "judge:"
 ACCEPTED_SPECS = (
     "a rewardlab model directory, a Hugging Face model folder (config.json), "
-    "hf:ORG/NAME or judge:PATH (a causal-LM folder, judge:hf:ORG/NAME or judge:smollm2)"
+    "hf:ORG/NAME, judge:PATH (a causal-LM folder, judge:hf:ORG/NAME or judge:smollm2), "
+    "clip:PATH, aesthetic:PATH or hpsv2:PATH"
 )
+_KIND = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):")
+
+
+def spec_kind(spec: str) -> str | None:
+    """The kind of ``KIND:REST`` when KIND is an image reward kind, else None; an unknown
+    ``WORD:`` that names no existing path is a ``ValueError`` with the closest kinds."""
+    match = _KIND.match(spec)
+    if match is None:
+        return None
+    word = match.group(1)
+    if word in IMAGE_REWARDS:
+        return word
+    if f"{word}:" in (HF_PREFIX, JUDGE_PREFIX) or Path(spec).exists():
+        return None
+    kinds = sorted([HF_PREFIX[:-1], JUDGE_PREFIX[:-1], *IMAGE_REWARDS.names()])
+    close = difflib.get_close_matches(word, kinds, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"model {spec!r}: unknown model kind {word!r}{hint}; expected {ACCEPTED_SPECS}")
 
 
 def check_aggregation_params(aggregate: str, params: dict[str, float]) -> None:
@@ -91,6 +121,10 @@ def load_reward_model(
 ) -> RewardModel:
     """A reward model from a spec (see the module doc); ensembles come aggregated."""
     spec = str(directory)
+    kind = spec_kind(spec)
+    if kind is not None:
+        _no_members(spec, aggregate, center)
+        return load_image_reward(kind, spec[len(kind) + 1 :], hub)
     if spec.startswith(JUDGE_PREFIX):
         from rewardlab.models.lm.judge import load_judge
 
@@ -100,7 +134,11 @@ def load_reward_model(
     if spec.startswith(HF_PREFIX):
         from rewardlab.models.lm.hub import resolve_hf_name
 
-        return _hf_model(resolve_hf_name(spec), hub, spec, aggregate, center, params)
+        folder = resolve_hf_name(spec)
+        if is_clip_config(read_config(folder)):
+            _no_members(spec, aggregate, center)
+            return load_image_reward("clip", str(folder), hub)
+        return _hf_model(folder, hub, spec, aggregate, center, params)
     directory = Path(directory)
     recover(directory)  # a model left aside by a writer killed mid-swap
     if not directory.is_dir():
@@ -117,19 +155,27 @@ def load_reward_model(
         )
     config = read_config(directory)
     fmt = config.get("format")
+    if fmt is None and is_clip_config(config):
+        _no_members(spec, aggregate, center)
+        return load_image_reward("clip", str(directory), hub)
     if fmt is None and is_hf_model_config(config):
         return _hf_model(directory, hub, spec, aggregate, center, params)
     load_structured = loader_for_format(fmt)
     if load_structured is not None:
-        if aggregate is not None or center:
-            raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
         try:
-            return load_structured(directory)
+            model = load_structured(directory)
         except (KeyError, TypeError) as err:  # a field missing from, or mistyped in, config.json
             raise DataError(
                 f"a {fmt} model needs a different config ({type(err).__name__}: {err})",
                 path=str(directory / "config.json"),
             ) from None
+        if aggregate is None and not center:
+            return model
+        if not isinstance(model, MemberScorer):
+            raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
+        name = aggregate or "mean"
+        check_aggregation_params(name, params)
+        return AggregatedRewardModel(model, aggregate=name, center=bool(center), **params)
     if fmt == ENSEMBLE_FORMAT:
         model = load_backbone_ensemble(directory)
     elif fmt == MODEL_FORMAT:
@@ -148,6 +194,11 @@ def load_reward_model(
     if model.n_members == 1 and not centered:
         return model
     return AggregatedRewardModel(model, aggregate=name, center=centered, **chosen)
+
+
+def _no_members(spec: str, aggregate: str | None, center: bool | None) -> None:
+    if aggregate is not None or center:
+        raise ValueError(f"model {spec!r}: an image reward has no members to aggregate")
 
 
 def _hf_model(

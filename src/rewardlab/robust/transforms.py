@@ -56,7 +56,8 @@ class LogSigmoidCentered:
 
     Args:
         model: the reward model to transform.
-        references: prompt → reference responses (a list, or one string). Each
+        references: prompt → reference responses (a list or tuple, or one response of
+            any modality: a string, an image). Each
             prompt's references are scored once, on first use, and cached.
         quantile: q in [0, 1] (numpy's linear interpolation between samples).
     """
@@ -78,7 +79,7 @@ class LogSigmoidCentered:
         if prompt not in self.references:
             raise ValueError(f"references: no reference responses for prompt {prompt[:80]!r}")
         refs = self.references[prompt]
-        refs = (refs,) if isinstance(refs, str) else tuple(refs)
+        refs = tuple(refs) if isinstance(refs, list | tuple) else (refs,)
         if not refs:
             raise ValueError(f"references: empty reference list for prompt {prompt[:80]!r}")
         return refs

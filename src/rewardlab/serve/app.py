@@ -6,7 +6,12 @@ Routes (all JSON; every route but ``/health`` needs ``Authorization: Bearer
 - ``POST /score``: ``{prompts, responses, uncertainty?, ground_truth?}`` →
   ``{rewards, uncertainty?, components?, model}``; for a process reward model
   also ``step_rewards`` (send ``steps`` instead of ``responses`` to give the
-  steps);
+  steps); for an image reward send ``images`` (base64 PNG/JPEG/WebP) instead
+  of ``responses``: each is decoded by ``decode_image`` (the CLI passes
+  :func:`rewardlab.data.images.decode_image`, the one image decoder, so the
+  server's pixels are ``rewardlab score``'s), and one that does not decode is a
+  400 naming ``images[i]`` before anything is queued; without ``decode_image``
+  the model gets the bytes and decodes them itself;
 - ``POST /compare``: ``{prompts, first, second}`` → ``{probs, rule, model}``,
   P(first ≻ second) from a ``PreferenceModel``'s ``prob`` (``rule:
   "preference_model"``) or, for a scalar reward model, by Bradley-Terry,
@@ -118,8 +123,13 @@ def refused_routes(model: object) -> dict[str, str]:
     }
 
 
-def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI":
-    """A FastAPI app serving ``model`` (needs ``score``, ``prob`` or ``score_steps``)."""
+def create_app(
+    model: object,
+    settings: ServeSettings | None = None,
+    decode_image: Callable[[bytes], Any] | None = None,
+) -> "FastAPI":
+    """A FastAPI app serving ``model`` (needs ``score``, ``prob`` or ``score_steps``);
+    ``decode_image`` decodes the ``images`` of ``/score`` (``ValueError`` for a bad one)."""
     fastapi = _require_fastapi()
     from fastapi import Request, Response
     from fastapi.responses import JSONResponse, PlainTextResponse
@@ -301,6 +311,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
         return {
             **model_ops.model_info(model),
             "compare_rule": compare_rule,
+            "decodes_images": decode_image is not None,
             "settings": limits,
             "rewardlab_version": __version__,
         }
@@ -311,7 +322,7 @@ def create_app(model: object, settings: ServeSettings | None = None) -> "FastAPI
 
     @app.post("/score")
     async def score(request: Request) -> dict[str, Any]:
-        req = parse_score(await read_json(request), settings)
+        req = parse_score(await read_json(request), settings, decode_image)
         if req.uncertainty and not caps.uncertainty:
             raise RequestError(f"{served} has no score_with_uncertainty()", field="uncertainty")
         if req.steps is not None and not caps.steps:

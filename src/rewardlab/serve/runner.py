@@ -22,6 +22,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rewardlab.serve.settings import ServeSettings
@@ -88,12 +89,18 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
     return HeaderTimeoutProtocol
 
 
-def run_server(model: object, settings: ServeSettings, log_level: str = "info") -> None:
-    """Serve ``model`` on ``settings.host:settings.port`` until interrupted."""
+def run_server(
+    model: object,
+    settings: ServeSettings,
+    log_level: str = "info",
+    decode_image: Callable[[bytes], Any] | None = None,
+) -> None:
+    """Serve ``model`` on ``settings.host:settings.port`` until interrupted (``decode_image``:
+    see :func:`rewardlab.serve.app.create_app`)."""
     uvicorn = _require_uvicorn()
     from rewardlab.serve.app import create_app
 
-    app = create_app(model, settings)
+    app = create_app(model, settings, decode_image)
     http = header_timeout_protocol(settings.header_timeout_s)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, http=http)
 

@@ -6,7 +6,10 @@ and the bounds of :class:`~rewardlab.serve.settings.ServeSettings` apply:
 at most ``max_items`` items per list, at most ``max_chars`` characters per text.
 
 ``/score`` takes ``{"prompts": [...], "responses": [...]}`` (or, for a process
-reward model, ``"steps": [[step, ...], ...]`` instead of ``responses``) and an
+reward model, ``"steps": [[step, ...], ...]`` instead of ``responses``; or, for
+an image reward, ``"images": [...]``: each a base64 PNG, JPEG or WebP file,
+optionally as a ``data:image/…;base64,`` URL, at most ``max_items`` of them in
+a body of at most ``max_body_bytes``; a text limit does not apply) and an
 optional ``"uncertainty": true`` and ``"ground_truth": [...]`` (one reference per
 item, any JSON value, ``null`` for none: what a verifier or recipe checks the
 response against); ``/compare`` takes
@@ -15,7 +18,10 @@ response against); ``/compare`` takes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +46,7 @@ class ScoreRequest:
     """A validated ``/score`` body; exactly one of ``responses``/``steps`` is set."""
 
     prompts: list[str]
-    responses: list[str] | None
+    responses: list[Any] | None
     steps: list[list[str]] | None
     uncertainty: bool
     references: list[Any] | None = None
@@ -145,17 +151,63 @@ def flag(body: Mapping[str, Any], field: str, default: bool = False) -> bool:
     return value
 
 
-def parse_score(body: Any, settings: ServeSettings) -> ScoreRequest:
-    """Validate a ``/score`` body."""
+_DATA_URL = re.compile(r"data:image/[A-Za-z0-9.+-]+;base64,")
+
+
+def image_list(
+    body: Mapping[str, Any],
+    field: str,
+    settings: ServeSettings,
+    decode: Callable[[bytes], Any] | None = None,
+) -> list[Any]:
+    """``body[field]``: a non-empty list of at most ``max_items`` base64 images (a
+    ``data:image/…;base64,`` prefix allowed), each turned into its bytes and, with
+    ``decode``, into the decoded image; a bad item is a 400 naming ``field[i]``."""
+    value = body.get(field)
+    if not isinstance(value, list) or not value:
+        raise RequestError(f"must be a non-empty list of base64 images, got {_kind(value)}",
+                           field=field)
+    if len(value) > settings.max_items:
+        raise RequestError(
+            f"has {len(value)} items; the limit is {settings.max_items}", field=field, status=413
+        )
+    images = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(item, str):
+            raise RequestError(f"must be a base64 string, got {_kind(item)}", field=where)
+        match = _DATA_URL.match(item)
+        try:
+            data = base64.b64decode(item[match.end():] if match else item, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError("is not valid base64", field=where) from None
+        if decode is not None:
+            try:
+                images.append(decode(data))
+            except ValueError as err:
+                raise RequestError(str(err), field=where) from None
+        else:
+            images.append(data)
+    return images
+
+
+def parse_score(
+    body: Any, settings: ServeSettings, decode_image: Callable[[bytes], Any] | None = None
+) -> ScoreRequest:
+    """Validate a ``/score`` body; ``decode_image`` decodes each of its ``images``."""
     body = require_object(body)
     prompts = text_list(body, "prompts", settings)
-    has_responses = body.get("responses") is not None
-    has_steps = body.get("steps") is not None
-    if has_responses == has_steps:
-        raise RequestError("give exactly one of 'responses' and 'steps'", field="responses")
-    responses = optional_text_list(body, "responses", settings)
+    given = [name for name in ("responses", "steps", "images") if body.get(name) is not None]
+    if len(given) != 1:
+        raise RequestError("give exactly one of 'responses', 'steps' and 'images'",
+                           field="responses")
+    has_steps = given == ["steps"]
+    if given == ["images"]:
+        responses: list[Any] | None = image_list(body, "images", settings, decode_image)
+    else:
+        responses = optional_text_list(body, "responses", settings)
     steps = _steps(body["steps"], settings) if has_steps else None
-    same_length("prompts", len(prompts), responses=responses, steps=steps)
+    same_length("prompts", len(prompts), **{given[0]: steps if has_steps else responses})
     references = optional_values(body, "ground_truth", "prompts", len(prompts))
     return ScoreRequest(prompts, responses, steps, flag(body, "uncertainty"), references)
 

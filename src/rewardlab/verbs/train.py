@@ -72,10 +72,11 @@ class TrainSpec:
                              "(deleting its files).")
     format: str = option("auto", "{formats}. A folder other than AlpacaEval's is read file "
                          "by file.", choices=_format_names, kind="data format")
-    backbone: str = option(
-        "encoder", "{backbones}; or transformer:PATH (fine-tune it end to end). A comma list "
-        "(encoder:A,encoder:B,hashing) trains one model (of --ensemble members) per backbone, "
-        "saved as one directory (Eisenstein et al.'s pretrain diversity).")
+    backbone: str | None = option(
+        None, "{backbones}; or transformer:PATH (fine-tune it end to end). Default: the "
+        "default backbone of the data's responses (encoder for text, conv for images). A comma "
+        "list (encoder:A,encoder:B,hashing) trains one model (of --ensemble members) per "
+        "backbone, saved as one directory (Eisenstein et al.'s pretrain diversity).")
     int8: bool = option(False, "encoder: int8 dynamic quantization, several times faster to "
                         "encode but not exact (cached apart; its accuracy cost is in "
                         "benchmarks/README.md).")
@@ -134,11 +135,12 @@ def trainer_kind(spec: TrainSpec) -> str:
     """Which trainer ``backbone`` and the ``head`` option select (a key of :data:`TRAINERS`)."""
     from rewardlab.models.structured import STRUCTURED
 
-    if spec.backbone.startswith("transformer:"):
+    backbone = spec.backbone or ""
+    if backbone.startswith("transformer:"):
         return "transformer"
     if spec.options.get("head", TrainConfig.head) in STRUCTURED:
         return "structured"
-    return "backbone ensemble" if "," in spec.backbone else "head"
+    return "backbone ensemble" if "," in backbone else "head"
 
 
 def _flag(name: str, classes: tuple[type, ...]) -> str:
@@ -174,7 +176,7 @@ def refuse_unread(spec: TrainSpec, kind: str) -> None:
 def _what(spec: TrainSpec, kind: str) -> str:
     if kind == "structured":
         return f"--head {spec.options['head']} ({kind} training)"
-    return f"--backbone {spec.backbone} ({kind} training)"
+    return f"--backbone {spec.backbone or '(the default)'} ({kind} training)"
 
 
 def trainer_options(spec: TrainSpec, kind: str) -> Any:
@@ -212,6 +214,13 @@ def _build(cls: type, values: dict[str, Any], names: Callable[[Any], str]) -> An
         raise OptionError(str(err)) from None
 
 
+def check_int8(int8: bool, backbone: str) -> None:
+    """``int8`` quantizes the encoder; with any other backbone it is refused."""
+    if int8 and ("," in backbone or not backbone.startswith("encoder")):
+        raise OptionError(f"--int8: quantizes the encoder backbone (one of them), not "
+                          f"{backbone!r}")
+
+
 def check_head_name(name: Any) -> None:
     """``--head`` names a head or a structured model family (did-you-mean over both)."""
     import difflib
@@ -232,7 +241,9 @@ def check_spec(spec: TrainSpec) -> tuple[str, Any]:
     from rewardlab.verbs.outputs import check_model_out
 
     check(spec)
-    check_backbone(spec.backbone, "--backbone")
+    if spec.backbone is not None:
+        check_backbone(spec.backbone, "--backbone")
+        check_int8(spec.int8, spec.backbone)
     if "head" in spec.options:
         check_head_name(spec.options["head"])
     kind = trainer_kind(spec)
@@ -246,10 +257,7 @@ def check_spec(spec: TrainSpec) -> tuple[str, Any]:
         from rewardlab.verbs.train_checks import check_loss_params
 
         check_loss_params(options.loss, options.loss_params)
-    if spec.int8 and ("," in spec.backbone or not spec.backbone.startswith("encoder")):
-        raise OptionError(f"--int8: quantizes the encoder backbone (one of them), not "
-                          f"{spec.backbone!r}")
-    if kind == "structured" and "," in spec.backbone:
+    if kind == "structured" and "," in (spec.backbone or ""):
         raise OptionError(f"--backbone: --head {spec.options['head']} takes one backbone, "
                           f"not {spec.backbone!r}")
     check_model_out(spec.out, spec.overwrite)
@@ -269,20 +277,28 @@ def train(spec: TrainSpec, progress: Progress | None = None,
 
     kind, options = check_spec(spec)
     backbone_options = {"quantize": True} if spec.int8 else {}
-    init = None
+    init = head_backbone = None
     if spec.init_from is not None:  # refused here, before the data is read, when it cannot go on
         from rewardlab.models.io import load_model
         from rewardlab.verbs.train_checks import check_init
 
         init = load_model(spec.init_from)
-        check_init(init, spec.init_from, build_backbone(spec.backbone, **backbone_options),
-                   options.n_members)
+        head_backbone = (init.backbone if spec.backbone is None  # continue on its own backbone
+                         else build_backbone(spec.backbone, **backbone_options))
+        check_init(init, spec.init_from, head_backbone, options.n_members)
+        spec = dataclasses.replace(spec, backbone=spec.backbone or head_backbone.config()["kind"])
     loaded = read_training_data(spec)
     if on_data is not None:
         on_data(loaded.report.summary())
     records = loaded.records
     if not records:
         raise DataError(f"nothing to train on ({loaded.report.summary()})", path=str(spec.data))
+    if spec.backbone is None:  # the default of the responses' modality
+        from rewardlab.features.backbones import default_backbone
+
+        spec = dataclasses.replace(
+            spec, backbone=default_backbone([r for rec in records for r in rec.responses]))
+        check_int8(spec.int8, spec.backbone)
     test: list = []
     if spec.test_fraction > 0:
         records, test = split_by_prompt(records, (1 - spec.test_fraction, spec.test_fraction),
@@ -299,7 +315,7 @@ def train(spec: TrainSpec, progress: Progress | None = None,
         check_trainable(train_records, options.loss, options.loss_params, spec.data)
     fit = _FITS[kind]
     run = fit(spec, options, train_records, val_records, fingerprint(loaded.records),
-              backbone_options, init, progress)
+              backbone_options, init, head_backbone, progress)
     metrics: dict[str, Any] = {**run.metrics, "data": str(spec.data),
                                "data_report": dataclasses.asdict(loaded.report)}
     from rewardlab.evaluate.held_out import held_out_metrics
@@ -341,15 +357,15 @@ class _Run:
 
 
 def _fit_heads(spec, config, train_records, val_records, data_fingerprint, backbone_options,
-               init, progress) -> _Run:
+               init, head_backbone, progress) -> _Run:
     from rewardlab.features.backbones import build_backbone
     from rewardlab.models.io import save_model
     from rewardlab.models.training.fit import train_reward_model
 
     encode = None if progress is None else (lambda done, total: progress("encode", done, total))
     model, report = train_reward_model(
-        train_records, build_backbone(spec.backbone, **backbone_options), config, val_records,
-        data_fingerprint=data_fingerprint, encode_progress=encode, init=init)
+        train_records, head_backbone or build_backbone(spec.backbone, **backbone_options), config,
+        val_records, data_fingerprint=data_fingerprint, encode_progress=encode, init=init)
     metrics: dict[str, Any] = {"train": report.to_dict()}
     if spec.init_from is not None:
         metrics["init_from"] = str(spec.init_from)
@@ -357,7 +373,7 @@ def _fit_heads(spec, config, train_records, val_records, data_fingerprint, backb
 
 
 def _fit_backbone_ensemble(spec, config, train_records, val_records, data_fingerprint,
-                           backbone_options, init, progress) -> _Run:
+                           backbone_options, init, head_backbone, progress) -> _Run:
     from rewardlab.models.io import save_metrics
     from rewardlab.robust.backbone_ensemble import save_backbone_ensemble, train_backbone_ensemble
 
@@ -373,7 +389,7 @@ def _fit_backbone_ensemble(spec, config, train_records, val_records, data_finger
 
 
 def _fit_structured(spec, options, train_records, val_records, data_fingerprint,
-                    backbone_options, init, progress) -> _Run:
+                    backbone_options, init, head_backbone, progress) -> _Run:
     from rewardlab.features.backbones import build_backbone
     from rewardlab.models.io import save_metrics
     from rewardlab.models.structured import STRUCTURED
@@ -392,7 +408,7 @@ def _fit_structured(spec, options, train_records, val_records, data_fingerprint,
 
 
 def _fit_transformer(spec, config, train_records, val_records, data_fingerprint,
-                     backbone_options, init, progress) -> _Run:
+                     backbone_options, init, head_backbone, progress) -> _Run:
     from rewardlab.models.lm.transformer_rm import save_transformer_model
     from rewardlab.models.lm.transformer_train import train_transformer_reward_model
 

@@ -1,7 +1,9 @@
 """Loaders that turn each known preference format into :class:`Comparison` records.
 
 ``FORMATS`` maps a name (``trl``, ``hh-rlhf``, ``alpaca-eval``, ``rewardbench``,
-``rewardbench2``, ``ratings``, ``big-bench-mistake``, ``prmbench``, ``gsm8k``, ``auto``) to a loader ``(rows, path, **options) -> list[Comparison]``.
+``rewardbench2``, ``ratings``, ``big-bench-mistake``, ``prmbench``, ``gsm8k``,
+``pickapic`` and ``images`` for image responses, ``auto``) to a loader
+``(rows, path, **options) -> list[Comparison]``.
 Each format lives in its own module, with its paper and its rules.
 """
 
@@ -9,6 +11,8 @@ from rewardlab.data.formats import (
     alpaca_eval,
     gsm8k,
     hh_rlhf,
+    images,
+    pickapic,
     ratings,
     rewardbench,
     rewardbench2,
@@ -30,8 +34,10 @@ __all__ = [
     "flatten",
     "gsm8k",
     "hh_rlhf",
+    "images",
     "load_alpaca_eval_pool",
     "load_step_folder",
+    "pickapic",
     "ratings",
     "rewardbench",
     "rewardbench2",

@@ -4,6 +4,9 @@ Rules, first match wins:
 
 - ``{id, generator, output, preference}`` → ``alpaca-eval`` (an outputs file;
   an AlpacaEval *folder* is recognised by :func:`rewardlab.data.load.load_comparisons`);
+- ``{caption, jpg_0, jpg_1, label_0, label_1}`` → ``pickapic``;
+- ``{prompt, images | image_path}``, or ``{chosen, rejected}`` both strings
+  ending in an image suffix (``.png``, ``.jpg``, …) → ``images``;
 - ``{prompt, chosen, rejected, subset}`` with string values → ``rewardbench``;
 - ``{prompt, chosen, rejected, subset}`` with lists of strings → ``rewardbench2``;
 - ``{chosen, rejected}`` without a prompt, both strings with ``\\n\\nHuman:`` → ``hh-rlhf``;
@@ -26,6 +29,8 @@ from rewardlab.data.errors import DataError
 from rewardlab.data.formats._base import FORMATS, Rows
 from rewardlab.data.formats.alpaca_eval import OUTPUT_KEYS
 from rewardlab.data.formats.gsm8k import DETECT_KEYS
+from rewardlab.data.formats.images import looks_like_image_path
+from rewardlab.data.formats.pickapic import DETECT_KEYS as PICKAPIC_KEYS
 from rewardlab.data.io import read_rows
 from rewardlab.data.record import Comparison
 
@@ -35,6 +40,13 @@ def detect_format(row: dict[str, Any], path: str = "<input>", line: int | None =
     keys = set(row)
     if OUTPUT_KEYS <= keys:
         return "alpaca-eval"
+    if PICKAPIC_KEYS <= keys:
+        return "pickapic"
+    if "prompt" in keys and keys & {"images", "image_path"} or (
+        {"chosen", "rejected"} <= keys
+        and all(looks_like_image_path(row[k]) for k in ("chosen", "rejected"))
+    ):
+        return "images"
     if {"chosen", "rejected"} <= keys:
         pair = [row.get(k) for k in ("prompt", "chosen", "rejected")]
         if "subset" in keys and all(isinstance(v, str) for v in pair):

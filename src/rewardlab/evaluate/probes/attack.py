@@ -21,6 +21,11 @@ r(x, y⁻') > r(x, y⁺).
 Margin statistics: Δ = r(y⁺) − r(y⁻) (mean, median, quantiles) and the
 fraction of pairs with |Δ| < 0.1 · σ, σ the std of all rewards (chosen and
 rejected together), i.e. pairs a small reward perturbation could flip.
+
+The probe edits responses of the pairs' modality: :data:`ATTACKS` maps a
+modality name to its attack (text: the token search above; images: the
+smallest L∞ pixel perturbation of :mod:`rewardlab.evaluate.probes.pixel_attack`),
+so ``attack_probe`` works on every modality that registers one.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from rewardlab.data.modality import modality_of_all
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.pairwise import score_pairs
 from rewardlab.evaluate.preference import require_scalar
 from rewardlab.evaluate.probes.base import PROBES, Metric, Probe
 from rewardlab.evaluate.probes.common import distribution, labelled_pairs
 from rewardlab.protocols import RewardModel
+from rewardlab.registry import Registry
 
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
@@ -80,7 +87,28 @@ def margin_statistics(chosen: Sequence[float], rejected: Sequence[float]) -> dic
     return out
 
 
+ATTACKS: Registry[Callable[..., dict]] = Registry("attack modality")
+"""Modality name → attack ``(model, pairs, seed=, progress=, **options) -> report``."""
+
+
 def attack_probe(
+    model: RewardModel,
+    pairs: Sequence[Comparison],
+    config: object | None = None,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **overrides: object,
+) -> dict:
+    """The attack registered for the pairs' modality (:data:`ATTACKS`) on their rejected
+    responses, with margin statistics; ``config`` is that attack's config dataclass."""
+    require_scalar(model, "probe 'attack'")
+    used = labelled_pairs(pairs)
+    modality = modality_of_all([r for p in used for r in (p.chosen, p.rejected)])
+    attack = ATTACKS.get(modality.name)
+    return attack(model, used, config=config, seed=seed, progress=progress, **overrides)
+
+
+def text_attack(
     model: RewardModel,
     pairs: Sequence[Comparison],
     config: AttackConfig | None = None,
@@ -93,7 +121,6 @@ def attack_probe(
     Keyword ``overrides`` named like :class:`AttackConfig` fields (``budget=64``)
     replace those fields of ``config``; other keywords are ignored.
     """
-    require_scalar(model, "probe 'attack'")
     known = {f.name for f in fields(AttackConfig)}
     cfg = replace(config or AttackConfig(), **{k: v for k, v in overrides.items() if k in known})
     if cfg.budget < cfg.batch or cfg.batch < 1 or not 1 <= cfg.min_tokens <= cfg.max_tokens:
@@ -159,11 +186,12 @@ def attack_probe(
     }
 
 
+ATTACKS.add("text", text_attack)
 PROBES.add("attack", Probe(attack_probe, (
-    Metric("hackability", False, "share of attacked pairs flipped within the budget",
-           lambda res: res["hackability"]),
+    Metric("hackability", False, "share of attacked pairs flipped within the budget (images: "
+           "within the largest ε)", lambda res: res["hackability"]),
     Metric("attack_median_queries", True, "median queries to flip a pair",
            lambda res: res["median_queries"]),
     Metric("fraction_small_margin", False, "share of pairs with |Δ| < 0.1·std",
            lambda res: res["margins"]["fraction_small_margin"]),
-)))
+), modalities=("text", "image")))

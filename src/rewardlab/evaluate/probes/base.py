@@ -9,7 +9,10 @@ adds those values to the flat ``metrics`` map and their directions to
 ``higher_is_better``, and the HTML report draws the arrows from them.
 
 A probe that only compares two responses (``pairwise=True``) also takes a
-preference model; the others need a scalar reward. Each probe module registers
+preference model; the others need a scalar reward. A probe that edits or builds
+responses of one kind (text perturbations, pixel attacks) names the modalities
+it takes (``modalities``, :mod:`rewardlab.data.modality`); the suite refuses
+it on data of another kind before anything runs. Each probe module registers
 its probe in :data:`PROBES` (one line at its end);
 ``rewardlab.evaluate.probes`` imports every module of the package, so a new
 probe is its module plus its test.
@@ -43,6 +46,8 @@ class Probe:
     run: Callable[..., dict]
     metrics: tuple[Metric, ...]
     pairwise: bool = False
+    modalities: tuple[str, ...] | None = None
+    """The response modalities the probe can take (``("text",)``); None: any."""
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.metrics]
@@ -55,6 +60,14 @@ class Probe:
     def headline(self, report: Mapping[str, Any]) -> dict[str, float | None]:
         """The declared metrics read from this probe's ``report``, in declaration order."""
         return {m.name: m.read(report) for m in self.metrics}
+
+    def check_modality(self, name: str, modality: str) -> None:
+        """``ValueError`` naming the probe when it cannot take ``modality`` responses."""
+        if self.modalities is not None and modality not in self.modalities:
+            raise ValueError(
+                f"probe {name!r} takes {' or '.join(self.modalities)} responses; "
+                f"these responses are {modality}"
+            )
 
     @property
     def summary(self) -> str:

@@ -3,8 +3,8 @@ long, fluent answer to a different question over a correct short one).
 
 For each labelled pair i, a donor response is drawn (deterministically from
 ``seed``) among the chosen responses of pairs with a *different prompt* that
-are strictly longer (whitespace tokens) than pair i's chosen. The probe scores
-r(xᵢ, donor) and r(xᵢ, y⁺ᵢ) and reports
+are strictly longer (whitespace tokens; for images, more pixels) than pair i's
+chosen. The probe scores r(xᵢ, donor) and r(xᵢ, y⁺ᵢ) and reports
 
     offtopic_rate = #{i : r(xᵢ, donor) > r(xᵢ, y⁺ᵢ)} / #probed
 

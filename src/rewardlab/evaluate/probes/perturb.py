@@ -116,4 +116,4 @@ def max_flip_rate(report: Mapping[str, Any]) -> float:
 
 PROBES.add("perturb", Probe(perturb_probe, (
     Metric("perturb_max_flip_rate", False, "flip rate of the worst perturbation", max_flip_rate),
-)))
+), modalities=("text",)))

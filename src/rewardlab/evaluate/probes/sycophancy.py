@@ -129,4 +129,4 @@ def sycophancy_probe(
 PROBES.add("sycophancy", Probe(sycophancy_probe, (
     Metric("sycophancy_agreement_rate", False, "share of false claims rewarded for agreement",
            lambda res: res["agreement_rate"]),
-), pairwise=True))
+), pairwise=True, modalities=("text",)))

@@ -29,9 +29,11 @@ from rewardlab.models.training.config import LoopOptions
 from rewardlab.options import from_mapping
 from rewardlab.registry import Registry
 
-NEEDS = ("rankings", "annotators", "categories", "steps")
+NEEDS = ("rankings", "annotators", "categories", "steps", "segments", "labelled_states")
 """What a family learns from: ranked responses; rankings with the record's
-``annotator``; rankings with its ``category``; per-step labels."""
+``annotator``; rankings with its ``category``; per-step labels; ranked trajectory
+segments (responses that are :class:`~rewardlab.data.trajectory.Trajectory`);
+trajectories with a 0/1 ``step_labels`` entry per observation."""
 
 
 @dataclass(frozen=True)

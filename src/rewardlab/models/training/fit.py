@@ -24,11 +24,13 @@ import numpy as np
 import torch
 
 import rewardlab
+from rewardlab.data.modality import jsonable_response
 from rewardlab.data.record import Comparison
+from rewardlab.features.backbones import check_modality
 from rewardlab.features.base import Backbone, ProgressCallback
 from rewardlab.models.heads import MultiAttributeHead
 from rewardlab.models.losses import LOSSES, Objective
-from rewardlab.models.reward_model import TrainedRewardModel
+from rewardlab.models.reward_model import TrainedRewardModel, trained_reward_model
 from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.loop import EpochCallback, UnitFeatures, fit_units
 from rewardlab.models.training.units import UnitTable, pair_units, point_units, ranking_units
@@ -73,7 +75,7 @@ def build_units(
             value = table.units.target[np.argmax(bad), 0]
             raise ValueError(
                 f"field 'ratings.{label}': labels must be 0 or 1, got {value:g} for response "
-                f"{table.responses[int(np.argmax(bad))][:60]!r}"
+                f"{str(jsonable_response(table.responses[int(np.argmax(bad))]))[:60]!r}"
             )
         return table
     return point_units(records, attributes or params.get("attributes"))
@@ -107,6 +109,7 @@ def train_reward_model(
             f"{train_table.skipped_unrated} unrated)"
         )
     val_table = build_units(val_records, objective, config.loss_params, train_table.attributes)
+    check_modality(backbone, train_table.responses + val_table.responses)
     start = time.perf_counter()
     features = backbone.encode(
         train_table.prompts + val_table.prompts,
@@ -151,7 +154,7 @@ def train_reward_model(
             "loss": init.config.get("loss", {}).get("name"),
             "data_fingerprint": init.config.get("data_fingerprint"),
         }
-    model = TrainedRewardModel(backbone, result.normalizer, result.head, model_config)
+    model = trained_reward_model(backbone, result.normalizer, result.head, model_config)
     report = TrainReport(
         n_train_pairs=len(train_table.units),
         n_val_pairs=len(val_table.units),

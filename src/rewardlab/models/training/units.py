@@ -15,13 +15,15 @@ response) texts, so each text is encoded once however many units share it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+from rewardlab.data.modality import response_key
 from rewardlab.data.record import Comparison
+from rewardlab.protocols import Response
 
 
 class RankedPair(NamedTuple):
@@ -83,8 +85,8 @@ class PairTable:
     """Flat pairs; ``margin`` is NaN where the record had no strength."""
 
     prompts: list[str] = field(default_factory=list)
-    chosen: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
+    chosen: list[Response] = field(default_factory=list)
+    rejected: list[Response] = field(default_factory=list)
     margin: list[float] = field(default_factory=list)
     skipped_ties: int = 0
     skipped_unranked: int = 0
@@ -143,7 +145,7 @@ class UnitTable:
 
     units: Units
     prompts: list[str]
-    responses: list[str]
+    responses: list[Response]
     attributes: tuple[str, ...] = ()
     skipped_ties: int = 0
     skipped_unranked: int = 0
@@ -151,17 +153,23 @@ class UnitTable:
 
 
 class _Texts:
-    """Distinct (prompt, response) → feature row, in order of first appearance."""
+    """Distinct (prompt, response) → feature row, in order of first appearance; responses
+    of any modality are told apart by :func:`rewardlab.data.modality.response_key`."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], int] = {}
+        self.rows: dict[tuple[str, Hashable], int] = {}
+        self.pairs: list[tuple[str, Response]] = []
 
-    def row(self, prompt: str, response: str) -> int:
-        return self.rows.setdefault((prompt, response), len(self.rows))
+    def row(self, prompt: str, response: Response) -> int:
+        key = (prompt, response_key(response))
+        row = self.rows.setdefault(key, len(self.rows))
+        if row == len(self.pairs):
+            self.pairs.append((prompt, response))
+        return row
 
     def table(self, units: Units, **counts) -> UnitTable:
-        prompts = [p for p, _ in self.rows]
-        responses = [r for _, r in self.rows]
+        prompts = [p for p, _ in self.pairs]
+        responses = [r for _, r in self.pairs]
         return UnitTable(units, prompts, responses, **counts)
 
 

@@ -252,7 +252,9 @@ def test_every_family_config_extends_the_shared_loop_options():
 
 def test_the_transformer_trainer_takes_the_shared_options(tmp_path, monkeypatch):
     from rewardlab.models.lm.transformer_config import TransformerTrainConfig
-    from rewardlab.verbs import train as train_verb
+    import importlib
+
+    train_verb = importlib.import_module("rewardlab.verbs.train")
 
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i}", "chosen": f"good answer {i}",

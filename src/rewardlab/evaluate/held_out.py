@@ -43,8 +43,9 @@ def held_out_summary(metrics: dict[str, Any]) -> list[str]:
     if "step_accuracy" in metrics:
         lines.append(prm_summary(metrics))
     if "accuracy" in pairs:
+        baselines = ", ".join(f"{name} {value:.4f}" for name, value in pairs["baselines"].items())
         lines.append(
             f"held-out accuracy {pairs['accuracy']:.4f} on {pairs['n_pairs']} pairs "
-            f"(length-only baseline {pairs['length_baseline_accuracy']:.4f})"
+            f"(baselines by {baselines})"
         )
     return lines

@@ -251,8 +251,9 @@ def test_every_family_config_extends_the_shared_loop_options():
 
 
 def test_the_transformer_trainer_takes_the_shared_options(tmp_path, monkeypatch):
-    from rewardlab.models.lm.transformer_config import TransformerTrainConfig
     import importlib
+
+    from rewardlab.models.lm.transformer_config import TransformerTrainConfig
 
     train_verb = importlib.import_module("rewardlab.verbs.train")
 

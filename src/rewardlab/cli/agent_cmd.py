@@ -22,8 +22,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rewardlab.cli.common import SEED_MAX, choice, console, parse_csv, user_errors
-from rewardlab.verbs.outputs import check_model_out, check_out_file, check_out_folder
 from rewardlab.lab.agent.options import LAB_REWARD, AgentLabOptions
+from rewardlab.verbs.outputs import check_model_out, check_out_file, check_out_folder
 
 LAB = AgentLabOptions.__dataclass_fields__
 ALGORITHMS = ("ppo", "sac")

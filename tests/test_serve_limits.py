@@ -275,7 +275,7 @@ def _serve_cli(monkeypatch, *args: str):
     from rewardlab.cli import serve_cmd
 
     served: list[ServeSettings] = []
-    monkeypatch.setattr(runner, "run_server", lambda model, settings: served.append(settings))
+    monkeypatch.setattr(runner, "run_server", lambda model, settings, **kw: served.append(settings))
     app = typer.Typer()
     app.callback()(lambda: None)
     serve_cmd.register(app)

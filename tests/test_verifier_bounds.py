@@ -39,7 +39,7 @@ from rewardlab.verifiers.bounded import (
 )
 
 TOWER = r"The answer is \boxed{9^{9^{9}}}"
-SLACK = 3.0  # seconds beyond the timeout for killing and replacing a worker on a busy machine
+SLACK = 5.0  # seconds beyond the timeout for starting, killing and replacing a worker on a busy machine (8.4 s seen at load 6 on 2 cores with 3.0)
 
 
 class Scripted(Verifier):

@@ -65,7 +65,7 @@ def test_file_commands_refuse_a_verifier_without_its_package(no_math_verify, fil
 
 def test_serve_refuses_before_it_says_it_serves(no_math_verify, monkeypatch):
     served: list[object] = []
-    monkeypatch.setattr(runner_module, "run_server", lambda *args: served.append(args))
+    monkeypatch.setattr(runner_module, "run_server", lambda *args, **kw: served.append(args))
     result = runner.invoke(app, ["serve", "--rewards", "math", "--port", "0"])
     one_error_line(result, "verify")
     assert "serving" not in result.output and served == []

@@ -153,7 +153,7 @@ def test_serve_warns_at_start_up_and_notes_refused_routes(tmp_path, monkeypatch)
     import rewardlab.serve.runner as runner
 
     served: list[object] = []
-    monkeypatch.setattr(runner, "run_server", lambda model, settings: served.append(model))
+    monkeypatch.setattr(runner, "run_server", lambda model, settings, **kw: served.append(model))
     app = typer.Typer()
     app.callback()(lambda: None)
     serve_cmd.register(app)

@@ -144,12 +144,14 @@ def strip_end(text: str, suffixes: Sequence[str]) -> tuple[str, bool]:
 def strip_responses(
     responses: Sequence[str], suffixes: Sequence[str], keep: Sequence[bool]
 ) -> tuple[list[str], list[float]]:
-    """Each response with :func:`strip_end` applied unless ``keep`` (read as sent);
-    1.0 where something was cut."""
-    out: list[str] = []
+    """Each text response with :func:`strip_end` applied unless ``keep`` (read as sent);
+    1.0 where something was cut. End-of-turn text is text: a response of another modality
+    (an image) is passed on untouched."""
+    out: list[Any] = []
     cut: list[float] = []
     for response, kept in zip(responses, keep, strict=True):
-        text, was_cut = (response, False) if kept else strip_end(response, suffixes)
+        untouched = kept or not isinstance(response, str)
+        text, was_cut = (response, False) if untouched else strip_end(response, suffixes)
         out.append(text)
         cut.append(float(was_cut))
     return out, cut

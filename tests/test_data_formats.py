@@ -30,13 +30,6 @@ def _load(name, *dicts, **options):
     return FORMATS.get(name)(_rows(*dicts), "mem.jsonl", **options)
 
 
-def test_registry_names():
-    assert FORMATS.names() == [
-        "alpaca-eval", "auto", "big-bench-mistake", "gsm8k", "hh-rlhf", "images", "pickapic",
-        "prmbench", "ratings", "rewardbench", "rewardbench2", "trl",
-    ]
-
-
 # --- trl ----------------------------------------------------------------------------------
 
 

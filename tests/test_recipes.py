@@ -198,9 +198,13 @@ def test_prm_outcome_forms_and_reductions() -> None:
     assert step_outcome(r, "min", "clip", eta=0.7) == pytest.approx(-0.1)
     # Delta without the last step: (0.9 − 0.6, 0.6, 0) → sum telescopes to r_1 = 0.9
     assert step_outcome(r, "sum", "delta") == pytest.approx(0.9)
-    assert step_outcome(np.array([]), "min", "none") == 0.0
+    assert step_outcome(r, "product", "none") == pytest.approx(0.9 * 0.6 * 0.8)
+    # one empty-response rule: an empty response is one empty step, never "no steps"
+    with pytest.raises(ValueError, match="no step rewards"):
+        step_outcome(np.array([]), "min", "none")
     model = StepOutcomeReward(FakePRM(), reduce="last")
-    np.testing.assert_allclose(model.score(["p", "p"], ["a\nb\n\nc", "only"]), [0.7, 0.9])
+    np.testing.assert_allclose(model.score(["p", "p", "p"], ["a\nb\n\nc", "only", ""]),
+                               [0.7, 0.9, 0.9])
 
 
 def test_prm_component_in_a_recipe(tmp_path: Path) -> None:

@@ -38,7 +38,15 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, as_number, require, require_str
+from rewardlab.data.formats._base import (
+    FORMATS,
+    Rows,
+    as_number,
+    detected_by,
+    has_keys,
+    require,
+    require_str,
+)
 from rewardlab.data.io import read_rows
 from rewardlab.data.record import Comparison
 from rewardlab.options import option
@@ -216,6 +224,7 @@ class AlpacaEvalReading:
 
 
 @FORMATS.register("alpaca-eval")
+@detected_by(10, has_keys(*OUTPUT_KEYS))  # an outputs file; a folder: load_comparisons
 def load_alpaca_eval(
     rows: Rows,
     path: str,

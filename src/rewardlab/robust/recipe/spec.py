@@ -33,15 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.errors import DataError
+from rewardlab.protocols import OUTCOME_REDUCTION, STEP_REDUCTIONS
 from rewardlab.registry import UnknownNameError
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.recipe.normalize import NORMALIZERS
-from rewardlab.robust.recipe.steps import FORMS, REDUCTIONS
+from rewardlab.robust.recipe.steps import FORMS
 from rewardlab.verifiers import VERIFIERS
 
 COMPONENT_KEYS = ("verifier", "model", "params", "aggregate", "center", "transform", "normalize",
                   "steps")
-STEP_KEYS = {"reduce": "min", "form": "none", "eta": 0.0}
+STEP_KEYS = {"reduce": OUTCOME_REDUCTION, "form": "none", "eta": 0.0}
 TRANSFORMS = {"clip": ("lo", "hi"), "z_normalized": ("reference",),
               "log_sigmoid_centered": ("reference", "quantile")}
 # method → {option: default}; None marks a required option
@@ -215,9 +216,9 @@ def _component(where: _Where, name: str, raw: Any, base_dir: Path) -> ComponentS
     steps = None
     if "steps" in spec:
         steps = {**STEP_KEYS, **where.mapping(f"{key}.steps", spec["steps"], tuple(STEP_KEYS))}
-        if steps["reduce"] not in REDUCTIONS:
-            raise where.unknown(f"{key}.steps.reduce", str(steps["reduce"]), list(REDUCTIONS),
-                                "reduction")
+        if steps["reduce"] not in STEP_REDUCTIONS:
+            raise where.unknown(f"{key}.steps.reduce", str(steps["reduce"]),
+                                STEP_REDUCTIONS.names(), "step reduction")
         if steps["form"] not in FORMS:
             raise where.unknown(f"{key}.steps.form", str(steps["form"]), list(FORMS), "form")
         steps["eta"] = where.number(f"{key}.steps.eta", steps["eta"])

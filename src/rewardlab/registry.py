@@ -110,6 +110,10 @@ class Registry(Generic[T]):
         """The registered names, sorted; aliases are not listed."""
         return sorted(self._items)
 
+    def items(self) -> list[tuple[str, T]]:
+        """``(name, entry)`` of every entry, by name."""
+        return [(name, self._items[name]) for name in self.names()]
+
     def aliases(self) -> dict[str, str]:
         """Every alias → the name of its entry."""
         return dict(self._aliases)

@@ -345,11 +345,13 @@ def classify_call(body: Any, settings: ServeSettings) -> CompatCall:
 
 @dataclass(frozen=True)
 class Route:
-    """A framework route: its parser and the body field that carries references
-    (``None`` when the format cannot carry any)."""
+    """A framework route: its parser, the body field that carries references (``None``
+    when the format cannot carry any) and ``example``, a body its client sends (the
+    contract tests of ``tests/test_conformance_kinds.py`` post it)."""
 
     parse: Callable[[Any, ServeSettings], CompatCall]
     references: str | None = None
+    example: dict[str, Any] = field(default_factory=dict)
 
 
 ROUTES: Registry[Route] = Registry("compat route", pattern=re.compile(r"(/[a-z0-9_.-]+)+"))
@@ -357,6 +359,10 @@ ROUTES: Registry[Route] = Registry("compat route", pattern=re.compile(r"(/[a-z0-
 a path is spelled as its framework's client sends it, so it follows the URL rule
 (``/v1/score/evaluation``, ``/get_reward``) rather than kebab-case."""
 
-ROUTES.add("/get_reward", Route(openrlhf_call, "labels"))
-ROUTES.add("/v1/score/evaluation", Route(llamafactory_call))
-ROUTES.add("/classify", Route(classify_call))
+ROUTES.add("/get_reward", Route(openrlhf_call, "labels", example={
+    "query": ["Q: 2 + 2? A: 4", "Q: 3 + 3? A: 7"], "prompts": ["Q: 2 + 2? A:", "Q: 3 + 3? A:"],
+    "labels": ["4", "6"]}))
+ROUTES.add("/v1/score/evaluation", Route(llamafactory_call, example={
+    "model": "model", "messages": ["Q: 2 + 2? A: 4", "Q: 3 + 3? A: 7"]}))
+ROUTES.add("/classify", Route(classify_call, example={
+    "model": "rm", "input": ["Q: 2 + 2? A: 4", "Q: 3 + 3? A: 7"], "activation": False}))

@@ -152,13 +152,13 @@ def _candidates(
 
 def _instructions_beside(path: str | Path) -> Path:
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    files = alpaca_eval_files(folder)
-    if files is None:
+    found = next((folder / n for n in INSTRUCTION_FILES if (folder / n).is_file()), None)
+    if found is None:
         raise DataError(
             f"no {' or '.join(INSTRUCTION_FILES)} beside the outputs; pass instructions_path=",
             path=str(path),
         )
-    return files[0]
+    return found
 
 
 def load_alpaca_eval_pool(folder: str | Path) -> list[dict[str, Any]]:

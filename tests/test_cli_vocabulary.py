@@ -57,7 +57,7 @@ VOCABULARY = {
     "--temperature", "--strategy", "--conversational", "--pairs-per-prompt", "--template",
     # lab
     "--pool", "--optimizer", "--pg-steps", "--pg-beta", "--pg-lr", "--pg-group", "--pg-clip",
-    "--proxy-sizes", "--label-noise", "--uwo-lambda", "--pool-size", "--test-prompts", "--val-prompts",
+    "--proxy-sizes", "--uwo-lambda", "--pool-size", "--test-prompts", "--val-prompts",
     "--max-test-prompts", "--weak", "--strong", "--weak-pairs", "--transfer-pairs",
     "--proxy-size", "--lagrange-lr",
     # forecast

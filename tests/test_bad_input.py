@@ -441,7 +441,7 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
     ("unknown-command", lambda t, m: ["nope"], 2, ("nope",)),
     ("missing-option", lambda t, m: ["score", "--model", m["good"]], 2, ("--data",)),
     ("lab-overopt-noise", lambda t, m: [
-        "lab", "overopt", "--out", t / "lab", "--noise", "x"], 2, ("--noise",)),
+        "lab", "overopt", "--out", t / "lab", "--label-noise", "x"], 2, ("--label-noise",)),
 ]
 
 

@@ -57,14 +57,14 @@ VOCABULARY = {
     "--temperature", "--strategy", "--conversational", "--pairs-per-prompt", "--template",
     # lab
     "--pool", "--optimizer", "--pg-steps", "--pg-beta", "--pg-lr", "--pg-group", "--pg-clip",
-    "--proxy-sizes", "--noise", "--uwo-lambda", "--pool-size", "--test-prompts", "--val-prompts",
+    "--proxy-sizes", "--uwo-lambda", "--pool-size", "--test-prompts", "--val-prompts",
     "--max-test-prompts", "--weak", "--strong", "--weak-pairs", "--transfer-pairs",
     "--proxy-size", "--lagrange-lr",
     # forecast
     "--gold-budget", "--gold-model", "--level", "--falls-before",
     # lab agent
     "--env", "--algorithm", "--steps", "--iterations", "--comparisons", "--queries", "--seeds",
-    "--segment-length", "--labels", "--eval-episodes",
+    "--segment-length", "--labels", "--eval-episodes", "--noise",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 
@@ -74,7 +74,8 @@ RENAMED = [
     for old, new in getattr(command, "renamed", {}).items()
 ]
 EXAMPLE_VALUES = {"--data": "in.jsonl", "--out": "o", "--model": "a,b", "--n": "1,2",
-                  "--n-prompts": "7", "--backbone": "hashing", "--pairs-per-instruction": "3"}
+                  "--n-prompts": "7", "--backbone": "hashing", "--pairs-per-instruction": "3",
+                  "--label-noise": "0.1"}
 
 
 def names(command) -> set[str]:
@@ -94,7 +95,9 @@ def test_every_option_name_is_in_the_vocabulary():
 def test_old_spellings_are_no_options_anywhere():
     old = {"--input", "--output", "--models", "--ns", "--prompts", "--backbones", "--candidates"}
     assert not old & set().union(*(names(c) for c in COMMANDS.values()))
-    assert {old for _, old, _ in RENAMED} == old | {"--pairs-per-prompt"}
+    assert {old for _, old, _ in RENAMED} == old | {"--pairs-per-prompt", "--noise"}
+    # --noise: the lab's label-flip rate, now --label-noise as in demo and data digits; lab
+    # agent keeps its own --noise (the share of labels answered at random: another quantity)
 
 
 @pytest.mark.parametrize("path", READS_DATA, ids=" ".join)

@@ -22,7 +22,14 @@ without an edit here (scikit-learn's ``check_estimator`` idea):
   gives the same features (the encoder only where the bundled MiniLM is
   installed);
 - every ``Registry`` in the source (found with the AST): a misspelled name
-  raises ``UnknownNameError`` whose did-you-mean names the intended entry.
+  raises ``UnknownNameError`` whose did-you-mean names the intended entry; every
+  name follows the registry's naming rule (kebab-case unless the names are fixed
+  elsewhere, like HTTP paths); every alias resolves to its entry, answers ``in`` and
+  is not listed by ``names()`` (what ``--help`` shows).
+
+The other kinds (verifiers, data formats, build methods, compat routes, forecast
+methods, query strategies, routing criteria, step reductions) have their contract
+tests in ``tests/test_conformance_kinds.py``.
 
 Structured models (``STRUCTURED``) have their contract suite, parametrized the
 same way over the registry, in ``tests/test_structured_contract.py``; here they
@@ -416,3 +423,35 @@ def test_a_misspelled_name_gets_did_you_mean(module, attribute):
         message = str(err.value)
         assert f"unknown {registry.kind} {typo!r}" in message
         assert re.search(rf"did you mean [^?]*{re.escape(repr(name))}", message), message
+
+
+def loaded(module: str, attribute: str) -> Registry:
+    importlib.import_module(module.rpartition(".")[0])  # the package registers its members
+    return getattr(importlib.import_module(module), attribute)
+
+
+@pytest.mark.parametrize(("module", "attribute"), REGISTRIES,
+                         ids=[f"{m}.{a}" for m, a in REGISTRIES])
+def test_names_follow_the_naming_rule_and_aliases_resolve(module, attribute):
+    registry = loaded(module, attribute)
+    assert all(registry.pattern.fullmatch(name) for name in registry.names()), registry.names()
+    for alias, name in registry.aliases().items():
+        assert alias in registry and alias not in registry.names()
+        assert registry.get(alias) is registry.get(name) and registry.canonical(alias) == name
+
+
+def test_kebab_case_is_the_default_rule_and_aliases_keep_old_spellings():
+    registry: Registry[int] = Registry("thing")
+    registry.add("two-words", 2, aliases=("two_words",))
+    for bad in ("two_words", "Two-Words", "two--words", "-two", ""):
+        with pytest.raises(ValueError, match="breaks the naming rule"):
+            registry.add(bad, 0)
+    assert registry.get("two_words") == 2 and registry.names() == ["two-words"]
+    with pytest.raises(ValueError, match="already registered"):
+        registry.add("two-words", 3)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.alias("two_words", "two-words")
+    with pytest.raises(ValueError, match="'none' is not registered"):
+        registry.alias("old", "none")
+    with pytest.raises(UnknownNameError, match="did you mean 'two-words'"):
+        registry.get("two-word")

@@ -52,27 +52,33 @@ TOY = [
 ]
 
 
-def test_registry_names_and_typo():
-    assert PROBES.names() == ["attack", "length", "offtopic", "perturb", "statistics",
-                              "sycophancy"]
+def test_typo_and_the_brightness_alias():
     with pytest.raises(UnknownNameError, match="offtopic"):
         PROBES.get("offtopik")
+    assert PROBES.get("brightness") is PROBES.get("statistics")
+    assert "brightness" not in PROBES.names()
 
 
 def test_probes_declare_their_metrics_and_directions():
     declared = {name: [(m.name, m.higher_is_better) for m in PROBES.get(name).metrics]
                 for name in PROBES}
-    assert declared == {
-        "attack": [("hackability", False), ("attack_median_queries", True),
-                   ("fraction_small_margin", False)],
-        "length": [("length_pearson", False), ("length_nrg_ratio", True)],
-        "offtopic": [("offtopic_rate", False)],
-        "perturb": [("perturb_max_flip_rate", False)],
-        "statistics": [("statistic_max_abs_pearson", False), ("statistic_min_nrg_ratio", True)],
-        "sycophancy": [("sycophancy_agreement_rate", False)],
-    }
-    assert [name for name in PROBES if PROBES.get(name).pairwise] == ["offtopic", "sycophancy"]
+    assert {name: declared[name] for name in EXPECTED_METRICS} == EXPECTED_METRICS
+    pairwise = {name for name in PROBES if PROBES.get(name).pairwise}
+    assert {"offtopic", "sycophancy"} <= pairwise and not {"length", "attack"} & pairwise
     assert PROBES.get("offtopic").summary.startswith("Off-topic long responses")
+
+
+EXPECTED_METRICS = {
+    "attack": [("hackability", False), ("attack_median_queries", True),
+               ("fraction_small_margin", False)],
+    "length": [("length_pearson", False), ("length_nrg_ratio", True)],
+    "offtopic": [("offtopic_rate", False)],
+    "perturb": [("perturb_max_flip_rate", False)],
+    "statistics": [("statistic_max_abs_pearson", False), ("statistic_min_nrg_ratio", True)],
+    "sycophancy": [("sycophancy_agreement_rate", False)],
+}
+"""The metrics of the probes written so far (a new probe adds its own; the contract test of
+``tests/test_conformance.py`` checks that every probe reports what it declares)."""
 
 
 def test_headline_metrics_read_from_the_report():

@@ -11,9 +11,9 @@ import pytest
 from rewardlab.data.record import Comparison
 from rewardlab.evaluate.rewardbench import (
     EXAMPLE_COUNTS,
-    aggregate,
     best_of_n_credit,
     evaluate_rewardbench,
+    rewardbench_scores,
     section_scores,
 )
 
@@ -104,7 +104,7 @@ def test_reaggregate_from_per_example_output():
     res = evaluate_rewardbench(model, recs)
     credits = [float(c > r[0]) for c, r in zip(res["scores_chosen"], res["scores_rejected"],
                                                strict=True)]
-    assert aggregate(res["subsets"], credits)["overall"] == pytest.approx(res["overall"])
+    assert rewardbench_scores(res["subsets"], credits)["overall"] == pytest.approx(res["overall"])
 
 
 def test_missing_subset_is_an_error():

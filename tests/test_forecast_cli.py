@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardlab.cli.main import app
-from rewardlab.lab.forecast import ForecastOptions, forecast
+from rewardlab.lab.forecast import FORECAST_METHODS, ForecastOptions, forecast
 from rewardlab.lab.forecast.axis import bon_axis, n_grid
 from rewardlab.lab.forecast.peaks import interpolated_peak
 from rewardlab.optimize.bon import expected_best_of_n
@@ -77,7 +77,7 @@ def test_the_bar_command_writes_peak_interval_and_verdict(tmp_path):
     assert report["realized"]["grid_peak"] == ns[int(np.argmax(everyone))]
     assert report["realized"]["peak"] == pytest.approx(interpolated_peak(bon_axis(16), everyone))
     assert [p["n"] for p in report["curve"]] == ns
-    assert set(report["methods"]) == {"empirical", "gao"}
+    assert set(report["methods"]) == set(FORECAST_METHODS.names())  # every method by default
     # "falls before n = 64" is judged up to the reach, n = 16, where gold is past its peak
     assert report["falls"]["before"] == 64 and report["falls"]["forecast"] is True
     assert report["falls"]["realized"] is bool(everyone[-1] < everyone.max())

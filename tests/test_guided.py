@@ -91,7 +91,7 @@ def test_beam_search_finds_the_path_greedy_search_misses():
     assert [b.steps for b in beam.history[0]] == [("a",), ("b",)]
 
 
-def test_beam_search_with_a_process_reward_uses_the_aggregate():
+def test_beam_search_with_a_process_reward_uses_the_step_reduction():
     last = step_beam_search(
         Scripted(), TableProcessReward(), "q", GuidedConfig(beam_width=2, expansions=2)
     )
@@ -100,7 +100,7 @@ def test_beam_search_with_a_process_reward_uses_the_aggregate():
         Scripted(),
         TableProcessReward(),
         "q",
-        GuidedConfig(beam_width=3, expansions=2, aggregate="min"),
+        GuidedConfig(beam_width=3, expansions=2, reduce="min"),
     )
     # min over steps: a→a1 0.2, a→a2 0.3, b→b1 0.5
     assert worst.best.steps == ("b", "b1") and worst.best.value == 0.5
@@ -108,7 +108,7 @@ def test_beam_search_with_a_process_reward_uses_the_aggregate():
         Scripted(),
         TableProcessReward(),
         "q",
-        GuidedConfig(beam_width=3, expansions=2, aggregate="sum"),
+        GuidedConfig(beam_width=3, expansions=2, reduce="sum"),
     )
     assert total.best.value == pytest.approx(2.5)
 

@@ -24,7 +24,7 @@ def test_cli_end_to_end_writes_json_html_and_png(tmp_path):
     out = tmp_path / "lab"
     result = CliRunner().invoke(
         app,
-        ["lab", "overopt", "--out", str(out), "--proxy-sizes", "60", "--noise", "0,0.25",
+        ["lab", "overopt", "--out", str(out), "--proxy-sizes", "60", "--label-noise", "0,0.25",
          "--ensemble", "3", "--aggregate", "wco,uwo", "--pool-size", "12",
          "--test-prompts", "5", "--n-prompts", "80", "--val-prompts", "8", "--n", "1,2,4,12"],
     )

@@ -105,3 +105,21 @@ def test_one_name_two_meanings_is_refused_when_the_command_is_defined():
 
     with pytest.raises(TypeError, match="option 'seed' means different things"):
         with_options(a=Sampling, b=OtherSeed)
+
+
+def test_a_registry_choice_accepts_its_aliases_and_lists_its_names_only():
+    from rewardlab.registry import Registry
+
+    readings: Registry[int] = Registry("reading")
+    readings.add("mean-minus-std", 1, aliases=("mean_minus_std",))
+    readings.add("mean", 2)
+
+    @dataclass(frozen=True)
+    class Reading:
+        name: str = option("mean", "the reading", choices=lambda: readings, kind="reading")
+
+    assert check(Reading("mean_minus_std")).name == "mean_minus_std"
+    with pytest.raises(OptionError) as err:
+        check(Reading("mean-minus-sd"))
+    assert str(err.value) == ("--name: unknown reading 'mean-minus-sd'; did you mean "
+                              "'mean-minus-std'? (known: mean, mean-minus-std)")

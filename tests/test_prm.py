@@ -26,7 +26,6 @@ from rewardlab.models.normalizer import Normalizer
 from rewardlab.models.structured.prm import (
     PRMOptions,
     ProcessRewardModel,
-    aggregate_steps,
     evaluate_prm,
     load_prm,
     predicted_first_error,
@@ -36,7 +35,7 @@ from rewardlab.models.structured.prm import (
     step_inputs,
     train_prm,
 )
-from rewardlab.protocols import RewardModel, StepRewardModel
+from rewardlab.protocols import RewardModel, StepRewardModel, reduce_steps
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -61,14 +60,14 @@ class WrongFlagBackbone:
         return {"kind": "wrong-flag"}
 
 
-def _hand_model(aggregate: str = "min") -> ProcessRewardModel:
+def _hand_model(reduce: str = "min") -> ProcessRewardModel:
     """r = 4 − 8·flag: p = σ(4) for a plain step, σ(−4) for a WRONG one."""
     head = LinearHead(1, 1)
     with torch.no_grad():
         head.weight.fill_(-8.0)
         head.bias.fill_(4.0)
     return ProcessRewardModel(
-        WrongFlagBackbone(), Normalizer(1), head, {"options": {"aggregate": aggregate}}
+        WrongFlagBackbone(), Normalizer(1), head, {"options": {"reduce": reduce}}
     )
 
 
@@ -80,13 +79,22 @@ def test_labels_from_first_wrong_step():
     assert first_wrong_step((1, 1)) is None
 
 
-def test_aggregations_by_hand():
+def test_step_reductions_by_hand():
     probs = np.array([0.9, 0.5, 0.8])
-    assert aggregate_steps(probs, "min") == 0.5
-    assert aggregate_steps(probs, "product") == pytest.approx(0.9 * 0.5 * 0.8)  # 0.36
-    assert aggregate_steps(np.array([]), "min") == 1.0
-    with pytest.raises(ValueError, match="aggregate"):
-        aggregate_steps(probs, "mean")
+    assert reduce_steps(probs, "min") == 0.5
+    assert reduce_steps(probs, "product") == pytest.approx(0.9 * 0.5 * 0.8)  # 0.36
+    with pytest.raises(ValueError, match="no step rewards"):  # never the vacuous 1.0
+        reduce_steps(np.array([]), "min")
+
+
+def test_the_reduction_is_read_from_the_saved_options_old_name_included():
+    """A PRM saved before the step reductions had one name stored ``aggregate``."""
+    flags = ["fine", "WRONG"]  # p = σ(4), σ(−4)
+    for options in ({"reduce": "product"}, {"aggregate": "product"}):
+        model = _hand_model()
+        model.config = {"options": options}
+        assert model.score(["Q"], ["\n".join(flags)])[0] == pytest.approx(sigmoid(4) * sigmoid(-4))
+    assert PRMOptions(reduce="mean").reduce == "mean"
 
 
 def test_first_error_and_inputs_by_hand():
@@ -99,7 +107,7 @@ def test_first_error_and_inputs_by_hand():
 def test_an_empty_response_is_one_step_scored_like_any_other():
     """One rule (``rewardlab.protocols.split_steps``), used by the PRM and the server:
     a response without a non-blank line is one step, not a solution of no steps
-    (whose min aggregate would be the vacuous 1.0)."""
+    (whose min reduction would be the vacuous 1.0)."""
     model = _hand_model("min")
     assert isinstance(model, StepRewardModel)
     assert split_steps("") == [""] and split_steps(" \n ") == [" \n "]
@@ -221,8 +229,8 @@ def test_save_load_roundtrip_and_errors(tmp_path):
         assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="no step-labelled"):
         train_prm([Comparison("q", ("a",))], WrongFlagBackbone())
-    with pytest.raises(ValueError, match="aggregate"):
-        train_prm(records, WrongFlagBackbone(), PRMOptions(aggregate="mean"))
+    with pytest.raises(KeyError, match="unknown step reduction 'meen'; did you mean 'mean'"):
+        train_prm(records, WrongFlagBackbone(), PRMOptions(reduce="meen"))
 
 
 def test_loader_errors_name_line_and_field():

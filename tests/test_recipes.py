@@ -95,6 +95,22 @@ def test_weighted_sum_from_yaml(tmp_path: Path) -> None:
     np.testing.assert_array_equal(parts["rm"], [2.0, 3.0, -1.0, 0.5])
 
 
+def test_kebab_case_names_and_their_old_underscore_spellings(tmp_path: Path) -> None:
+    from rewardlab.robust.recipe.spec import parse_recipe
+
+    (tmp_path / "rm").mkdir()
+    (tmp_path / "ref.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    for method, transform in (("weighted-sum", "z-normalized"), ("weighted_sum", "z_normalized")):
+        spec = parse_recipe({
+            "components": {"rm": {"model": "rm", "transform": {transform: {"reference": "ref.jsonl"}}},
+                           "prm": {"model": "rm", "steps": {"reduce": "product"}}},
+            "combine": {"method": method},
+        }, "r.yaml", tmp_path)
+        assert spec.combine.method == "weighted-sum"
+        assert spec.components["rm"].transform[0] == "z-normalized"
+        assert spec.components["prm"].steps["reduce"] == "product"  # every step reduction
+
+
 def test_gate_counts_the_model_only_when_the_verifier_passes() -> None:
     combine = CombineSpec("gate", {}, {"gate": "correct", "reward": "rm", "pass_threshold": 1.0,
                                        "otherwise": -1.0})
@@ -198,9 +214,13 @@ def test_prm_outcome_forms_and_reductions() -> None:
     assert step_outcome(r, "min", "clip", eta=0.7) == pytest.approx(-0.1)
     # Delta without the last step: (0.9 − 0.6, 0.6, 0) → sum telescopes to r_1 = 0.9
     assert step_outcome(r, "sum", "delta") == pytest.approx(0.9)
-    assert step_outcome(np.array([]), "min", "none") == 0.0
+    assert step_outcome(r, "product", "none") == pytest.approx(0.9 * 0.6 * 0.8)
+    # one empty-response rule: an empty response is one empty step, never "no steps"
+    with pytest.raises(ValueError, match="no step rewards"):
+        step_outcome(np.array([]), "min", "none")
     model = StepOutcomeReward(FakePRM(), reduce="last")
-    np.testing.assert_allclose(model.score(["p", "p"], ["a\nb\n\nc", "only"]), [0.7, 0.9])
+    np.testing.assert_allclose(model.score(["p", "p", "p"], ["a\nb\n\nc", "only", ""]),
+                               [0.7, 0.9, 0.9])
 
 
 def test_prm_component_in_a_recipe(tmp_path: Path) -> None:

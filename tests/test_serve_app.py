@@ -227,8 +227,8 @@ def test_vllm_classify_payload_as_verl_sends_it(length_server):
 
 
 def test_a_route_added_to_the_compat_table_is_served(monkeypatch):
-    """A framework route is one entry of ``compat.ROUTES``: the app serves it, validates its
-    body and counts its requests under their own route label."""
+    """A framework route is one entry of the ``compat.ROUTES`` registry: the app serves it,
+    validates its body and counts its requests under their own route label."""
 
     def tally_call(body, settings):
         texts = compat.text_list(compat.require_object(body), "texts", settings)
@@ -236,7 +236,8 @@ def test_a_route_added_to_the_compat_table_is_served(monkeypatch):
             texts, lambda outcome: {"total": sum(outcome.rewards), "by": outcome.model}
         )
 
-    monkeypatch.setitem(compat.ROUTES, "/v0/tally", compat.Route(tally_call))
+    monkeypatch.setattr(compat.ROUTES, "_items", dict(compat.ROUTES._items))  # undone after
+    compat.ROUTES.add("/v0/tally", compat.Route(tally_call))
     with BackgroundServer(create_app(LengthReward(), ServeSettings(max_wait_ms=1))) as server:
         out = httpx.post(f"{server.url}/v0/tally", json={"texts": ["a b c", "d e"]})
         assert out.json() == {"total": 5.0, "by": "LengthReward"}  # 3 + 2 words
@@ -244,7 +245,7 @@ def test_a_route_added_to_the_compat_table_is_served(monkeypatch):
         assert bad.status_code == 400 and bad.json()["field"] == "texts"
         metrics = httpx.get(f"{server.url}/metrics").text
     assert _metric(metrics, "rewardlab_requests_total", route="/v0/tally", status="200") == 1
-    assert set(compat.ROUTES) == {"/get_reward", "/v1/score/evaluation", "/classify", "/v0/tally"}
+    assert "/v0/tally" in compat.ROUTES
 
 
 # -------------------------------------------------- other kinds of models

@@ -13,7 +13,7 @@ import pytest
 from rewardlab.serve import compat
 from rewardlab.serve.batching import MicroBatcher, ScoringError
 from rewardlab.serve.metrics import Histogram, ServerMetrics, escape_label
-from rewardlab.serve.model_ops import min_step, response_steps
+from rewardlab.serve.model_ops import outcome_rewards, response_steps
 from rewardlab.serve.schemas import RequestError, parse_compare, parse_score
 from rewardlab.serve.settings import ServeSettings
 
@@ -170,7 +170,7 @@ def test_steps_split_and_min_aggregation():
     assert response_steps(plain, "step 1\n\n step 2 \n") == ["step 1", " step 2 "]
     assert response_steps(plain, "") == [""]  # an empty response is one empty step
     assert response_steps(OwnSteps(), "a;b\nc") == ["a", "b\nc"]
-    assert min_step([[0.9, 0.2, 0.7], [0.5]]) == [0.2, 0.5]
+    assert outcome_rewards([[0.9, 0.2, 0.7], [0.5]]) == [0.2, 0.5]
 
 
 # ---------------------------------------------------------------- metrics

@@ -161,7 +161,7 @@ BOUNDED = [name for name in VERIFIERS.names() if VERIFIERS.get(name).default_tim
 
 
 def test_rules_that_parse_or_run_operator_regexes_are_bounded():
-    assert sorted(BOUNDED) == ["exact", "format", "json_schema", "math", "normalized"]
+    assert {"exact", "format", "json-schema", "math", "normalized"} <= set(BOUNDED)
 
 
 @pytest.mark.parametrize("name", BOUNDED)

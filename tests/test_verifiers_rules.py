@@ -30,15 +30,15 @@ def score(name: str, responses: list[str], refs: list | None = None, **params) -
 
 
 def test_every_verifier_is_a_reference_reward_model() -> None:
-    assert VERIFIERS.names() == [
-        "choice", "code", "exact", "format", "json", "json_schema", "math", "normalized",
-        "overlong", "repetition",
-    ]
     for name in VERIFIERS:
         cls = VERIFIERS.get(name)
-        params = {"max_length": 10, "cache_length": 2} if name == "overlong" else {}
-        model = cls(**params)
+        model = cls(**cls.example_params)
         assert isinstance(model, ReferenceRewardModel) and isinstance(model, RewardModel)
+
+
+def test_json_schema_keeps_its_underscore_spelling_as_an_alias() -> None:
+    assert VERIFIERS.get("json_schema") is VERIFIERS.get("json-schema")
+    assert "json_schema" not in VERIFIERS.names()
 
 
 def test_registry_suggests_close_names() -> None:
@@ -92,14 +92,14 @@ def test_json_validity_and_schema() -> None:
     schema = {"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}},
               "required": ["age"]}
     responses = [fenced, '{"age": -1}', '{"name": "x"}', "not json"]
-    assert score("json_schema", responses, schema=schema) == [1.0, 0.0, 0.0, 0.0]
+    assert score("json-schema", responses, schema=schema) == [1.0, 0.0, 0.0, 0.0]
     # per-sample schemas given as references (dict or JSON text)
     refs = [schema, json.dumps({"type": "array"}), schema, schema]
-    assert score("json_schema", ['{"age": 3}', "[1]", "[1]", '{"age": 3.5}'], refs) == [
+    assert score("json-schema", ['{"age": 3}', "[1]", "[1]", '{"age": 3.5}'], refs) == [
         1.0, 1.0, 0.0, 0.0,
     ]
     with pytest.raises(ValueError, match="schema: 'no-such-type' is not valid"):
-        make_verifier("json_schema", schema={"type": "no-such-type"})
+        make_verifier("json-schema", schema={"type": "no-such-type"})
 
 
 def test_overlong_penalty_matches_dapo() -> None:

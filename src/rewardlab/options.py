@@ -26,7 +26,7 @@ import difflib
 import math
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -45,14 +45,15 @@ class OptionSpec:
 
     ``flag`` is the command-line spelling (default ``--`` + the name with ``-``
     for ``_``); ``min``/``max`` bound a number (``open_min``: strictly above
-    ``min``); ``choices`` returns the allowed names (a registry's ``names``,
-    called only when a value is checked or a help text shown) and ``kind`` says
+    ``min``); ``choices`` returns the allowed names (a registry, whose aliases
+    pass too but are not listed; called only when a value is checked) and ``kind`` says
     what they name in errors ("unknown loss 'x'; did you mean …"); ``finite``
     refuses NaN and ±inf for floats (default on); ``cli`` is ``False`` for a
     field that has no flag (set by a library user only). A field whose type is
     not a plain scalar (a tuple of weights, a dict) is written on the command
     line as text: ``parse`` turns that text into the value and ``format`` a
-    value back into text (for the default shown in ``--help``).
+    value back into text (for the default shown in ``--help``). ``old`` lists earlier
+    names of the option that a JSON object (:func:`from_mapping`) may still use.
     """
 
     help: str
@@ -67,6 +68,7 @@ class OptionSpec:
     metavar: str | None = None
     parse: Callable[[str], Any] | None = None
     format: Callable[[Any], str] | None = None
+    old: tuple[str, ...] = ()
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *,
@@ -154,8 +156,11 @@ def check_value(field: dataclasses.Field, value: Any, name: str) -> None:
         if spec.max is not None and value > spec.max:
             raise OptionError(f"{name}: must be <= {spec.max:g}, got {value}")
     if spec.choices is not None:
-        known = sorted(spec.choices())
-        if value not in known:
+        allowed = spec.choices()  # a registry answers ``in`` for its aliases too
+        if not isinstance(allowed, Container):
+            allowed = list(allowed)
+        if value not in allowed:
+            known = sorted(allowed)
             close = difflib.get_close_matches(str(value), known, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise OptionError(
@@ -181,8 +186,14 @@ def check(options: T, names: Callable[[dataclasses.Field], str] = flag_of) -> T:
 def from_mapping(cls: type[T], values: Mapping[str, Any], what: str) -> T:
     """An instance of ``cls`` from a JSON object; ``what`` names the object in errors
     (``"--head-params"``, ``"recipe component 'fmt'"``). Unknown keys are refused with
-    the list of known ones; types and constraints are checked by :func:`check`."""
+    the list of known ones (a field's ``old`` names are read as the field); types and
+    constraints are checked by :func:`check`."""
     known = [f.name for f in option_fields(cls)]
+    renamed = {old: f.name for f in option_fields(cls) for old in spec_of(f).old}
+    for old, name in renamed.items():
+        if old in values and name in values:
+            raise OptionError(f"{what}: {old!r} is the old name of {name!r}; give one of them")
+    values = {renamed.get(key, key): value for key, value in values.items()}
     unknown = [key for key in values if key not in known]
     if unknown:
         raise OptionError(

@@ -17,10 +17,12 @@ everything else passes responses through.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
+
+from rewardlab.registry import Registry
 
 Response: TypeAlias = Any
 """One generated response: a ``str`` (text; a ``str`` is never a path), an image
@@ -101,6 +103,59 @@ def split_steps(response: str) -> list[str]:
     the vacuous score of a solution with no steps."""
     steps = [line for line in response.split("\n") if line.strip()]
     return steps or [response]
+
+
+StepReduction = Callable[[np.ndarray], float]
+"""Step rewards r_1 … r_K of one response (K ≥ 1) → one number."""
+
+STEP_REDUCTIONS: Registry[StepReduction] = Registry("step reduction")
+"""How the step rewards of one response give one number, shared by every user of step
+rewards: the PRM's solution score, the step recipe component (``steps.reduce``), the
+server's outcome reward of a PRM, guided search and steering (a partial solution's value).
+
+- ``min``:     min_k r_k, the weakest step (Lightman et al., 2023; Math-Shepherd's
+  outcome reward, Wang et al., 2024);
+- ``product``: Π_k r_k, for step probabilities the chance that every step is right
+  (Lightman et al., 2023);
+- ``last``:    r_K (Snell et al., 2024, "Scaling LLM Test-Time Compute Optimally", score a
+  partial solution in PRM beam search by its last step);
+- ``mean``:    (1/K) Σ_k r_k;
+- ``sum``:     Σ_k r_k, the return (Gao et al., 2024; PRIME's implicit outcome reward).
+
+**The empty response.** A response always has at least one step: :func:`split_steps`
+makes an empty or blank response one step (itself), which the model scores like any
+other, so no reduction ever stands for "no steps" with a vacuous value (1 for ``min``
+or ``product``, 0 for ``sum``). Step rewards of no step are a caller's error:
+:func:`reduce_steps` raises ``ValueError``.
+"""
+
+OUTCOME_REDUCTION = "min"
+"""The default for a whole response's outcome (PRM score, recipes, the server): the
+weakest step, as Lightman et al. and Math-Shepherd grade solutions."""
+
+SEARCH_REDUCTION = "last"
+"""The default for a partial solution's value in guided search and steering (Snell et
+al., 2024 found the last step's prediction the best PRM beam-search value)."""
+
+STEP_REDUCTIONS.add("min", lambda r: float(r.min()))
+STEP_REDUCTIONS.add("product", lambda r: float(r.prod()))
+STEP_REDUCTIONS.add("last", lambda r: float(r[-1]))
+STEP_REDUCTIONS.add("mean", lambda r: float(r.mean()))
+STEP_REDUCTIONS.add("sum", lambda r: float(r.sum()))
+
+
+def reduce_steps(step_rewards: Any, name: str = OUTCOME_REDUCTION) -> float:
+    """The step reduction ``name`` of one response's step rewards (see
+    :data:`STEP_REDUCTIONS`); ``ValueError`` for no step rewards,
+    :class:`~rewardlab.registry.UnknownNameError` (did-you-mean) for an unknown name."""
+    reduction = STEP_REDUCTIONS.get(name)
+    rewards = np.asarray(step_rewards, dtype=np.float64).reshape(-1)
+    if rewards.size == 0:
+        raise ValueError(
+            "no step rewards: a response has at least one step (split_steps makes an empty "
+            "response one empty step), so score that step"
+        )
+    return reduction(rewards)
 
 
 def check_lengths(prompts: Sequence[str], *others: Sequence[Any]) -> int:

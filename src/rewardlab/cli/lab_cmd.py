@@ -13,8 +13,9 @@ proxy points with Lagrange multipliers (:mod:`rewardlab.lab.overopt.components`;
 Moskovitz et al., 2024) and compares it with their fixed-weight sum.
 
 The options share the CLI's vocabulary: ``--n`` (best-of-n sizes), ``--n-prompts``,
-``--backbone``, ``--noise`` and ``--aggregate`` are comma lists of the settings
-compared; ``weak-to-strong`` and ``constrained`` run one noise rate each.
+``--backbone``, ``--label-noise`` (formerly ``--noise``) and ``--aggregate`` are comma
+lists of the settings compared; ``weak-to-strong`` and ``constrained`` run one noise rate
+each.
 """
 
 from __future__ import annotations
@@ -148,12 +149,12 @@ def _check_ns(ns: tuple[int, ...]) -> None:
 
 
 def _one_noise(text: str) -> float:
-    """``--noise`` of a command that runs one label-flip rate: a comma list of one value."""
-    noises = _csv(text, "--noise", float, 0.0, MAX_FLIP)
+    """``--label-noise`` of a command that runs one label-flip rate: a comma list of one."""
+    noises = _csv(text, "--label-noise", float, 0.0, MAX_FLIP)
     if len(noises) > 1:
         raise typer.BadParameter(
             f"this experiment runs one label-flip rate, got {len(noises)} ({text}); run it once "
-            "per rate (lab overopt compares several)", param_hint="'--noise'",
+            "per rate (lab overopt compares several)", param_hint="'--label-noise'",
         )
     return noises[0]
 
@@ -188,7 +189,8 @@ def overopt(
         f"{POOL_SIZES['alpaca-eval']} (alpaca-eval)",
     ),
     noise: str = typer.Option(
-        "0.25", "--noise", help="label-flip rates in [0, 0.5], a comma list (e.g. 0,0.25)"
+        "0.25", "--label-noise",
+        help="label-flip rates in [0, 0.5], a comma list (e.g. 0,0.25)"
     ),
     ensemble: int = typer.Option(5, "--ensemble", min=1, help="members K per proxy"),
     aggregate: str = typer.Option(
@@ -237,7 +239,7 @@ def overopt(
     _check_pool(pool, data)
     sizes = _csv(proxy_sizes or POOL_SIZES.get(pool, POOL_SIZES["FILE"]), "--proxy-sizes",
                  int, 1, math.inf)
-    noises = _csv(noise, "--noise", float, 0.0, MAX_FLIP)
+    noises = _csv(noise, "--label-noise", float, 0.0, MAX_FLIP)
     aggregates = tuple(parse_csv(aggregate))
     for name in aggregates:
         lookup(AGGREGATIONS, name, "--aggregate")
@@ -321,7 +323,7 @@ def weak_to_strong(
         help="pairs the weak labels for the strong",
     ),
     noise: str = typer.Option(
-        f"{W2S.noise:g}", "--noise",
+        f"{W2S.noise:g}", "--label-noise",
         help="label-flip rate of the gold labels, in [0, 0.5]; one value (a comma list of one)",
     ),
     pool_size: int = typer.Option(
@@ -379,7 +381,7 @@ def constrained(
         CON.proxy_size, "--proxy-size", min=1, help="pairs per component"
     ),
     noise: str = typer.Option(
-        f"{CON.noise:g}", "--noise",
+        f"{CON.noise:g}", "--label-noise",
         help="label-flip rate, in [0, 0.5]; one value (a comma list of one)",
     ),
     pg_steps: int = typer.Option(
@@ -450,8 +452,11 @@ def register(app: typer.Typer) -> None:
                       no_args_is_help=True)
     command(lab, "overopt", renamed={
         "--ns": "--n", "--prompts": "--n-prompts", "--backbones": "--backbone",
+        "--noise": "--label-noise",
     })(overopt)
-    command(lab, "weak-to-strong", renamed={"--prompts": "--n-prompts"})(weak_to_strong)
-    command(lab, "constrained", renamed={"--prompts": "--n-prompts"})(constrained)
+    command(lab, "weak-to-strong", renamed={"--prompts": "--n-prompts",
+                                            "--noise": "--label-noise"})(weak_to_strong)
+    command(lab, "constrained", renamed={"--prompts": "--n-prompts",
+                                         "--noise": "--label-noise"})(constrained)
     command(lab, "agent")(importlib.import_module("rewardlab.cli.agent_cmd").agent)
     app.add_typer(lab, name="lab")

@@ -1,10 +1,10 @@
 """Records, loaders, validation, splits and the synthetic arena.
 
 Importing the package registers every response modality (text in
-:mod:`rewardlab.data.modality`, images in :mod:`rewardlab.data.images`).
+:mod:`rewardlab.data.modality`, the others in :mod:`rewardlab.data.modalities`).
 """
 
-from rewardlab.data import images as _images  # noqa: F401  (registers the image modality)
+from rewardlab.data import modalities as _modalities  # noqa: F401  (registers every modality)
 from rewardlab.data.errors import DataError
 from rewardlab.data.fingerprint import fingerprint
 from rewardlab.data.formats import FORMATS, detect_format, load_alpaca_eval_pool

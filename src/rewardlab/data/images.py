@@ -39,8 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.data.modality import Modality, register_modality
-
 MAX_PIXELS = 2**26
 """Largest image decoded (67 million pixels, about 8192 × 8192): a decompression bomb
 is refused before its pixels are allocated."""
@@ -238,22 +236,3 @@ def image_statistics(pixels: np.ndarray) -> Mapping[str, float]:
         "brightness": float(luma.mean()),
         "contrast": float(luma.std()),
     }
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, PurePath):
-        return str(value)
-    return {"sha256": hashlib.sha256(image_digest(value)).hexdigest()}
-
-
-IMAGE = register_modality(
-    Modality(
-        name="image",
-        accepts=is_image,
-        decode=decode_image,
-        digest=pixel_digest,
-        statistics=image_statistics,
-        digest_of=image_digest,
-        to_json=_to_json,
-    )
-)

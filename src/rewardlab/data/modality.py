@@ -14,9 +14,10 @@ and embedding caches) and what its trivial "size" statistics are
 (``statistics``: the analogue of response length for the length-only
 baseline, ``{"length": whitespace tokens}`` for text). Modalities register
 themselves in :data:`MODALITIES`; :func:`modality_of` tries them in
-registration order, text first. Text registers here; images in
-:mod:`rewardlab.data.images`, which the ``rewardlab.data`` package imports,
-so the registry is complete whenever any part of ``rewardlab.data`` is loaded.
+registration order, text first. Text registers here; every other modality
+in its module of :mod:`rewardlab.data.modalities`, which the ``rewardlab.data``
+package imports (and which imports every module it holds), so the registry is
+complete whenever any part of ``rewardlab.data`` is loaded.
 
 The helpers the rest of the package calls instead of assuming text:
 :func:`response_statistics` (the trivial baselines),

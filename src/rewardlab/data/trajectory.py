@@ -16,7 +16,7 @@ them unchanged.
 episode cut by a time limit (``truncated``) is not done: the environment could
 have gone on, and nothing is known about what would have followed.
 
-The modality registered here (``"trajectory"``) keeps a trajectory as its own
+The ``"trajectory"`` modality (:mod:`rewardlab.data.modalities.trajectory`) keeps a trajectory as its own
 canonical form, digests it from its arrays' dtypes, shapes and bytes (infos
 are diagnostics and are not hashed), and reports ``{"steps": T}`` as its
 trivial size statistic (the analogue of a text's length).
@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from rewardlab.data.modality import Modality, register_modality
 
 ARRAY_FIELDS = ("observations", "actions", "rewards", "dones", "next_observations")
 """The array fields of a trajectory, in the order they are hashed and stored."""
@@ -173,14 +171,3 @@ def require_trajectories(responses: Sequence[Any], what: str = "responses") -> l
                 "trajectories (rewardlab.data.trajectory.Trajectory)"
             )
     return list(responses)
-
-
-TRAJECTORY = register_modality(
-    Modality(
-        name="trajectory",
-        accepts=lambda value: isinstance(value, Trajectory),
-        decode=lambda value: value,
-        digest=trajectory_bytes,
-        statistics=statistics,
-    )
-)

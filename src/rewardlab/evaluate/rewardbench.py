@@ -128,7 +128,7 @@ def overall_score(sections: Mapping[str, float], weights: Mapping[str, float] | 
     return sum(w[s] * sections[s] for s in names) / sum(w[s] for s in names)
 
 
-def aggregate(
+def rewardbench_scores(
     subsets: Sequence[str],
     credits: Sequence[float],
     subset_mapping: Mapping[str, Sequence[str]] | None = None,
@@ -169,7 +169,7 @@ def evaluate_rewardbench(
     subset_mapping: Mapping[str, Sequence[str]] | None = None,
     example_counts: Mapping[str, float] | None = None,
 ) -> dict:
-    """Score every record in one model call and aggregate RewardBench-style.
+    """Score every record in one model call and score RewardBench-style.
 
     A record's chosen is ``responses[ranking[0]]``; every other response is a
     rejected one, except that RewardBench 2 records (``meta["num_correct"]``,
@@ -216,9 +216,9 @@ def evaluate_rewardbench(
             credits.append(best_of_n_credit(block, 0))
             ties += int(block[0] == block[1:].max())
     if v2:
-        result = _aggregate_v2(records, subsets, credits, blocks)
+        result = _rewardbench2_scores(records, subsets, credits, blocks)
     else:
-        result = aggregate(subsets, credits, subset_mapping, example_counts)
+        result = rewardbench_scores(subsets, credits, subset_mapping, example_counts)
     chosen = [float(b[0]) for b in blocks]
     first_wrong = [int(rec.meta.get("num_correct", 1)) for rec in records]
     rejected = [[float(x) for x in b[k:]] for b, k in zip(blocks, first_wrong, strict=True)]
@@ -246,7 +246,7 @@ def evaluate_rewardbench(
     return result
 
 
-def _aggregate_v2(
+def _rewardbench2_scores(
     records: Sequence[Comparison], subsets: Sequence[str], credits: Sequence[float],
     blocks: Sequence[np.ndarray],
 ) -> dict:

@@ -150,13 +150,14 @@ def run_evaluation(
     """Evaluate ``model`` on ``pairs`` with ``suite`` and ``probes``; JSON-serializable result.
 
     ``progress`` (optional) is called with a short stage name before each
-    stage. ``probe_options`` maps a probe name to extra keyword arguments.
+    stage. ``probe_options`` maps a probe name to extra keyword arguments. A probe
+    named by an alias (``brightness``) is reported under its registered name.
     Probes that need pairs run on the (chosen, rejected) pairs of the suite
     (for one-to-many: the chosen against each rejected response).
     """
     if suite not in SUITES:
         raise ValueError(f"field 'suite': unknown {suite!r}; choose one of {SUITES}")
-    chosen_probes = {name: PROBES.get(name) for name in probes}
+    chosen_probes = {PROBES.canonical(name): PROBES.get(name) for name in probes}
     for name, probe in chosen_probes.items():
         if not probe.pairwise:
             require_scalar(model, f"probe {name!r}", pairwise_probes())

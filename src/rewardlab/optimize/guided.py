@@ -15,8 +15,9 @@ A beam is finished when the generator proposes the empty step (end of turn)
 or ``stop(steps)`` is true. Its value v comes from a process reward model —
 anything with ``score_steps(prompts, steps_list)`` (e.g.
 :class:`~rewardlab.models.lm.derived.ImplicitProcessReward`), whose step
-rewards are reduced by ``aggregate`` (``last``, ``min``, ``sum``, ``mean``)
-— or from any ``RewardModel`` scoring the partial solution (steps joined by
+rewards are reduced by ``reduce``, a step reduction of
+:data:`rewardlab.protocols.STEP_REDUCTIONS` (default ``last``, Snell et al.'s
+PRM beam-search value) — or from any ``RewardModel`` scoring the partial solution (steps joined by
 ``separator``). Ties keep the earlier candidate; identical step lists are
 merged. The answer is the best finished beam, or the best beam when none
 finished.
@@ -31,13 +32,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.optimize.generate import StepGenerator
-
-STEP_AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
-    "last": lambda r: float(r[-1]),
-    "min": lambda r: float(r.min()),
-    "sum": lambda r: float(r.sum()),
-    "mean": lambda r: float(r.mean()),
-}
+from rewardlab.protocols import SEARCH_REDUCTION, STEP_REDUCTIONS, reduce_steps
 
 
 @dataclass
@@ -48,24 +43,29 @@ class GuidedConfig:
         beam_width: beams kept after each step.
         expansions: next steps proposed per active beam.
         max_steps: most steps in a solution.
-        aggregate: how step rewards give a partial solution's value.
+        reduce: the step reduction giving a partial solution's value.
         separator: joins steps for a ``RewardModel`` without ``score_steps``.
     """
 
     beam_width: int = 4
     expansions: int = 4
     max_steps: int = 8
-    aggregate: str = "last"
+    reduce: str = SEARCH_REDUCTION
     separator: str = "\n"
 
     def __post_init__(self) -> None:
         for name in ("beam_width", "expansions", "max_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"field {name!r}: must be >= 1, got {getattr(self, name)}")
-        if self.aggregate not in STEP_AGGREGATES:
-            raise ValueError(
-                f"field 'aggregate': expected one of {sorted(STEP_AGGREGATES)}, got {self.aggregate!r}"
-            )
+        check_reduction(self.reduce)
+
+
+def check_reduction(name: str) -> None:
+    """``ValueError`` naming the field ``reduce`` unless ``name`` is a step reduction."""
+    if name not in STEP_REDUCTIONS:
+        raise ValueError(
+            f"field 'reduce': expected one of {STEP_REDUCTIONS.names()}, got {name!r}"
+        )
 
 
 @dataclass
@@ -88,16 +88,15 @@ class SearchResult:
 
 
 def partial_values(
-    reward: Any, prompt: str, steps_list: Sequence[Sequence[str]], aggregate: str, separator: str
+    reward: Any, prompt: str, steps_list: Sequence[Sequence[str]], reduce: str, separator: str
 ) -> np.ndarray:
-    """Value of each partial solution: aggregated ``score_steps`` or ``score`` of the joined steps."""
+    """Value of each partial solution: reduced ``score_steps`` or ``score`` of the joined steps."""
     if not steps_list:
         return np.zeros(0)
     prompts = [prompt] * len(steps_list)
     if hasattr(reward, "score_steps"):
-        reduce = STEP_AGGREGATES[aggregate]
         per_step = reward.score_steps(prompts, [list(s) for s in steps_list])
-        return np.array([reduce(np.asarray(r, dtype=np.float64)) for r in per_step])
+        return np.array([reduce_steps(r, reduce) for r in per_step])
     joined = [separator.join(s) for s in steps_list]
     return np.asarray(reward.score(prompts, joined), dtype=np.float64)
 
@@ -135,7 +134,7 @@ def step_beam_search(
                     candidates[new.steps] = new
         fresh = [b for b in candidates.values() if b.value == float("-inf") and b.steps]
         values = partial_values(
-            reward, prompt, [b.steps for b in fresh], config.aggregate, config.separator
+            reward, prompt, [b.steps for b in fresh], config.reduce, config.separator
         )
         for beam, value in zip(fresh, values, strict=True):
             beam.value = float(value)

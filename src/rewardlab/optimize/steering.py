@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 
 from rewardlab.optimize.generate import StepGenerator
-from rewardlab.optimize.guided import STEP_AGGREGATES, partial_values
+from rewardlab.optimize.guided import check_reduction, partial_values
+from rewardlab.protocols import SEARCH_REDUCTION
 
 POTENTIALS = ("max", "sum", "difference")
 
@@ -64,7 +65,7 @@ class SteeringConfig:
         potential: ``max``, ``sum`` or ``difference``.
         lam: λ, the inverse temperature of the resampling weights.
         resample_every: resample after every this many steps.
-        aggregate: how a process reward's step rewards give r_t (see guided search).
+        reduce: the step reduction giving r_t from a process reward's step rewards.
         separator: joins steps for a ``RewardModel`` without ``score_steps``.
         seed: seed of the resampling draws (the proposals come from the generator's own seed).
     """
@@ -74,7 +75,7 @@ class SteeringConfig:
     potential: str = "max"
     lam: float = 10.0
     resample_every: int = 1
-    aggregate: str = "last"
+    reduce: str = SEARCH_REDUCTION
     separator: str = "\n"
     seed: int = 0
 
@@ -83,8 +84,7 @@ class SteeringConfig:
             raise ValueError(
                 f"field 'potential': expected one of {POTENTIALS}, got {self.potential!r}"
             )
-        if self.aggregate not in STEP_AGGREGATES:
-            raise ValueError(f"field 'aggregate': expected one of {sorted(STEP_AGGREGATES)}")
+        check_reduction(self.reduce)
         for name in ("n_particles", "max_steps", "resample_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"field {name!r}: must be >= 1, got {getattr(self, name)}")
@@ -199,7 +199,7 @@ def fk_steer(
                 grown.append(replace(particle, steps=(*particle.steps, proposals[i])))
         moved = [i for i, p in enumerate(grown) if not p.finished]
         values = partial_values(
-            reward, prompt, [grown[i].steps for i in moved], config.aggregate, config.separator
+            reward, prompt, [grown[i].steps for i in moved], config.reduce, config.separator
         )
         new_rewards = {i: float(v) for i, v in zip(moved, values, strict=True)}
         for i, particle in enumerate(grown):

@@ -10,7 +10,7 @@ per column. Spread statistics are across members, population form (ddof=0):
   2024, "Reward Model Ensembles Help Mitigate Overoptimization").
 - ``uwo``:             R = mean − λ·Var, Var = (1/K) Σ_k (r_k − mean)²,
   λ = 0.5 by default — uncertainty-weighted optimization (Coste et al., 2024).
-- ``mean_minus_std``:  R = mean − λ·Std, λ = 1.0 by default (Eisenstein et al.,
+- ``mean-minus-std``:  R = mean − λ·Std, λ = 1.0 by default (Eisenstein et al.,
   2023, "Helping or Herding? Reward Model Ensembles Mitigate but do not
   Eliminate Reward Hacking").
 - ``brme``:            R = (1 − w)·mean + w·min, w = 0.5 by default — the
@@ -87,7 +87,7 @@ def uwo(member_scores: np.ndarray, lam: float = 0.5) -> np.ndarray:
     return scores.mean(axis=0) - lam * scores.var(axis=0, ddof=0)
 
 
-@AGGREGATIONS.register("mean_minus_std")
+@AGGREGATIONS.register("mean-minus-std", aliases=("mean_minus_std",))
 def mean_minus_std(member_scores: np.ndarray, lam: float = 1.0) -> np.ndarray:
     """Eisenstein et al. (2023): R = mean − λ·Std, population std (ddof=0)."""
     _check_nonnegative("lam", lam)

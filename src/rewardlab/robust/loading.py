@@ -38,7 +38,7 @@ heads, backbones, or both) is wrapped in
 
 with agg one of :data:`~rewardlab.robust.aggregate.AGGREGATIONS` (mean, median,
 min/wco and uwo from Coste et al., 2024, "Reward Model Ensembles Help Mitigate
-Overoptimization"; mean_minus_std from Eisenstein et al., 2023; brme from Yan
+Overoptimization"; mean-minus-std from Eisenstein et al., 2023; brme from Yan
 et al., 2024). Which aggregation: the ``aggregate`` argument, else the config's
 ``aggregate`` entry ``{"name", "params", "center"}``, else ``mean`` without
 centering. Saved parameters apply only to the saved aggregation; ``params``

@@ -9,11 +9,11 @@ Online Alignment") seeks out responses whose reward is uncertain. This module
 implements the uncertainty-ranking step they build on: for a two-response
 record (a, b) and member gaps d_k = r_k(x, a) − r_k(x, b), k = 1 … K,
 
-- ``gap_std``:    σ̂ = sqrt((1/K) Σ_k (d_k − μ̂)²), μ̂ = (1/K) Σ_k d_k — how much the
+- ``gap-std``:    σ̂ = sqrt((1/K) Σ_k (d_k − μ̂)²), μ̂ = (1/K) Σ_k d_k — how much the
   members disagree about the size of the preference;
-- ``vote_split``: 1 − max(#{d_k > 0}, #{d_k < 0}) / K — the fraction of members
+- ``vote-split``: 1 − max(#{d_k > 0}, #{d_k < 0}) / K — the fraction of members
   not in the majority on the order (0 = unanimous);
-- ``small_gap``:  −|μ̂| — the ensemble mean is close to a tie.
+- ``small-gap``:  −|μ̂| — the ensemble mean is close to a tie.
 
 Higher means more uncertain. :func:`route_to_humans` returns the k most
 uncertain records (ties broken by input position).
@@ -36,19 +36,19 @@ RoutingCriterion = Callable[[np.ndarray], np.ndarray]
 ROUTING_CRITERIA: Registry[RoutingCriterion] = Registry("routing criterion")
 
 
-@ROUTING_CRITERIA.register("gap_std")
+@ROUTING_CRITERIA.register("gap-std", aliases=("gap_std",))
 def gap_std(gaps: np.ndarray) -> np.ndarray:
     """Population std of the member gaps ``(K, n)`` → ``(n,)``."""
     return gaps.std(axis=0, ddof=0)
 
 
-@ROUTING_CRITERIA.register("vote_split")
+@ROUTING_CRITERIA.register("vote-split", aliases=("vote_split",))
 def vote_split(gaps: np.ndarray) -> np.ndarray:
     """1 − (size of the majority on the order) / K."""
     return 1.0 - np.maximum((gaps > 0).mean(axis=0), (gaps < 0).mean(axis=0))
 
 
-@ROUTING_CRITERIA.register("small_gap")
+@ROUTING_CRITERIA.register("small-gap", aliases=("small_gap",))
 def small_gap(gaps: np.ndarray) -> np.ndarray:
     """−|mean gap|: closest to a tie first."""
     return -np.abs(gaps.mean(axis=0))
@@ -72,7 +72,7 @@ class RoutingResult:
 def pair_uncertainty(
     members: MemberScorer | Sequence[RewardModel],
     records: Sequence[Comparison],
-    criterion: str = "gap_std",
+    criterion: str = "gap-std",
 ) -> np.ndarray:
     """The criterion's uncertainty for each two-response record, ``(n,)``."""
     fn = ROUTING_CRITERIA.get(criterion)
@@ -94,7 +94,7 @@ def route_to_humans(
     members: MemberScorer | Sequence[RewardModel],
     records: Sequence[Comparison],
     k: int,
-    criterion: str = "gap_std",
+    criterion: str = "gap-std",
 ) -> RoutingResult:
     """The ``k`` most uncertain records (all of them if ``k`` ≥ n)."""
     if k < 0:

@@ -276,7 +276,7 @@ def create_app(
             rewards = await run("score", prompts, responses)
         elif caps.steps:
             steps = [model_ops.response_steps(model, r) for r in responses]
-            rewards = model_ops.min_step(await run("steps", prompts, steps))
+            rewards = model_ops.outcome_rewards(await run("steps", prompts, steps))
         else:
             raise RequestError(f"{served} is a preference model; use POST /compare", status=400)
         metrics.observe_rewards(route, rewards)
@@ -352,7 +352,7 @@ def create_app(
             if outcome.stripped and any(outcome.stripped):
                 out["suffix_stripped"] = outcome.stripped
         else:
-            out["rewards"] = model_ops.min_step(out["step_rewards"])
+            out["rewards"] = model_ops.outcome_rewards(out["step_rewards"])
             metrics.observe_rewards("/score", out["rewards"])
         return {**out, "model": served}
 

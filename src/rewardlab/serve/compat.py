@@ -70,24 +70,27 @@ does. ``usage`` counts whitespace tokens (rewardlab does not know the
 client's tokenizer). Token-id inputs and chat ``messages`` are refused with
 400.
 
-**The route table.** :data:`ROUTES` maps each path to a :class:`Route`: its
-parser, which turns a body into a :class:`CompatCall` (the texts to score,
-whether they are whole texts, the references, and how to answer with the
-:class:`Outcome`), and the body field that carries references (``None`` when
-the format cannot carry any). The app registers one POST handler per entry,
-so a new framework is its parser and builder here plus one line in
-:data:`ROUTES`.
+**The route table.** :data:`ROUTES` is the registry of framework routes: each
+path (as the framework spells it) holds a :class:`Route`, its parser, which
+turns a body into a :class:`CompatCall` (the texts to score, whether they are
+whole texts, the references, and how to answer with the :class:`Outcome`), and
+the body field that carries references (``None`` when the format cannot carry
+any). The app registers one POST handler per entry, so a new framework is its
+parser and builder here, ending with its ``ROUTES.add(path, Route(...))`` line,
+plus its test.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardlab.registry import Registry
 from rewardlab.serve.schemas import (
     RequestError,
     check_text,
@@ -344,16 +347,24 @@ def classify_call(body: Any, settings: ServeSettings) -> CompatCall:
 
 @dataclass(frozen=True)
 class Route:
-    """A framework route: its parser and the body field that carries references
-    (``None`` when the format cannot carry any)."""
+    """A framework route: its parser, the body field that carries references (``None``
+    when the format cannot carry any) and ``example``, a body its client sends (the
+    contract tests of ``tests/test_conformance_kinds.py`` post it)."""
 
     parse: Callable[[Any, ServeSettings], CompatCall]
     references: str | None = None
+    example: dict[str, Any] = field(default_factory=dict)
 
 
-ROUTES: dict[str, Route] = {
-    "/get_reward": Route(openrlhf_call, "labels"),
-    "/v1/score/evaluation": Route(llamafactory_call),
-    "/classify": Route(classify_call),
-}
-"""Path → :class:`Route` of every framework route the server answers (see the module doc)."""
+ROUTES: Registry[Route] = Registry("compat route", pattern=re.compile(r"(/[a-z0-9_.-]+)+"))
+"""Path → :class:`Route` of every framework route the server answers (see the module doc);
+a path is spelled as its framework's client sends it, so it follows the URL rule
+(``/v1/score/evaluation``, ``/get_reward``) rather than kebab-case."""
+
+ROUTES.add("/get_reward", Route(openrlhf_call, "labels", example={
+    "query": ["Q: 2 + 2? A: 4", "Q: 3 + 3? A: 7"], "prompts": ["Q: 2 + 2? A:", "Q: 3 + 3? A:"],
+    "labels": ["4", "6"]}))
+ROUTES.add("/v1/score/evaluation", Route(llamafactory_call, example={
+    "model": "model", "messages": ["Q: 2 + 2? A: 4", "Q: 3 + 3? A: 7"]}))
+ROUTES.add("/classify", Route(classify_call, example={
+    "model": "rm", "input": ["Q: 2 + 2? A: 4", "Q: 3 + 3? A: 7"], "activation": False}))

@@ -6,7 +6,8 @@ compares when it has ``prob`` (a ``PreferenceModel``) and returns per-step
 rewards when it has ``score_steps(prompts, steps_list) -> list[np.ndarray]``
 (a process reward model, Lightman et al., "Let's Verify Step by Step", 2023).
 A PRM without ``score`` gets the outcome reward of its weakest step,
-``r = min_t r_t`` (the min aggregation of Math-Shepherd, Wang et al., 2024).
+``r = min_t r_t`` (the ``min`` step reduction of
+:data:`rewardlab.protocols.STEP_REDUCTIONS`, Math-Shepherd's, Wang et al., 2024).
 A response sent without explicit steps is cut into steps by the model's own
 ``split_steps`` (a :class:`~rewardlab.protocols.StepRewardModel`), else by
 :func:`rewardlab.protocols.split_steps` (non-blank lines; an empty response is
@@ -54,8 +55,10 @@ from typing import Any
 import numpy as np
 
 from rewardlab.protocols import (
+    OUTCOME_REDUCTION,
     ComponentRewardModel,
     ReferenceRewardModel,
+    reduce_steps,
     score_components,
     split_steps,
 )
@@ -340,6 +343,7 @@ def steps_fn(model: Any) -> Callable[[list[str], list[list[str]]], list[list[flo
     return run
 
 
-def min_step(step_rewards: Sequence[Sequence[float]]) -> list[float]:
-    """Outcome reward of each item as its weakest step."""
-    return [min(r) for r in step_rewards]
+def outcome_rewards(step_rewards: Sequence[Sequence[float]]) -> list[float]:
+    """Outcome reward of each item: the :data:`~rewardlab.protocols.OUTCOME_REDUCTION` of its
+    step rewards (``min``, the weakest step)."""
+    return [reduce_steps(r, OUTCOME_REDUCTION) for r in step_rewards]

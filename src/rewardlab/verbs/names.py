@@ -26,6 +26,10 @@ REGISTRIES: dict[str, tuple[str, str]] = {
     "loss": ("rewardlab.models.losses", "LOSSES"),
     "structured model": ("rewardlab.models.structured", "STRUCTURED"),
     "verifier": ("rewardlab.verifiers", "VERIFIERS"),
+    "step reduction": ("rewardlab.protocols", "STEP_REDUCTIONS"),
+    "query strategy": ("rewardlab.lab.agent.queries", "QUERY_STRATEGIES"),
+    "routing criterion": ("rewardlab.robust.routing", "ROUTING_CRITERIA"),
+    "image reward kind": ("rewardlab.models.image.specs", "IMAGE_REWARDS"),
 }
 """Option kind → (module, attribute) of its registry; the module registers every entry."""
 
@@ -40,7 +44,9 @@ def registry(kind: str) -> Registry:
 
 
 def check_choice(kind: str, name: str, flag: str) -> str:
-    """``name`` if ``kind``'s registry holds it, else an :class:`OptionError` naming ``flag``."""
+    """``name`` if ``kind``'s registry holds it (an alias too), else an :class:`OptionError`
+    naming ``flag``. An option field's ``choices=lambda: registry(kind)`` accepts the
+    registry's aliases the same way, while its help lists the names only."""
     try:
         registry(kind).get(name)
     except UnknownNameError as err:

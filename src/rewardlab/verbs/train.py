@@ -50,15 +50,16 @@ from rewardlab.options import (
     option_fields,
     redefault,
 )
+from rewardlab.registry import Registry
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)`` during long work (``encode``, ``fine-tune``)."""
 
 
-def _format_names() -> list[str]:
+def _format_names() -> Registry:
     from rewardlab.data.formats import FORMATS
 
-    return FORMATS.names()
+    return FORMATS  # a registry: its aliases are accepted too
 
 
 @dataclass(frozen=True)

@@ -6,33 +6,18 @@ did-you-mean error). A rule that crashes on one sample gives that sample the
 verifier's ``failure_reward`` (default 0.0) and logs the reason on the
 ``rewardlab.verifiers`` logger; it never fails the batch.
 
-========== =================================================== ==========
-name        rule                                                reference
-========== =================================================== ==========
-math        final answer equivalent (math-verify)               gold answer
-choice      final choice letter equal                           letter
-exact       response equal after stripping                     string(s)
-normalized  equal after SQuAD normalization                     string(s)
-format      regex full match, optional partial credit           —
-json        parses as JSON                                      —
-json_schema conforms to a JSON Schema                           schema
-code        pass fraction / all-pass of tests in a sandbox      tests
-overlong    DAPO soft overlong penalty                          —
-repetition  −n-gram repetition rate                             —
-========== =================================================== ==========
+Each module of this package registers its verifiers (math: final answer
+equivalent, via math-verify; choice; exact and normalized match; format;
+json and json-schema; code in a sandbox; overlong; repetition), and importing
+the package imports every module, so a new verifier is its module plus its
+test; ``VERIFIERS.names()`` lists them and each class's docstring states its
+rule and the reference it reads.
 """
 
-from rewardlab.verifiers import (  # noqa: F401 - importing registers each verifier
-    choice,
-    code,
-    format,
-    json_schema,
-    length,
-    match,
-    math,
-    repetition,
-)
+from rewardlab.registry import import_modules
 from rewardlab.verifiers.base import Verifier
 from rewardlab.verifiers.registry import VERIFIERS, make_verifier
+
+import_modules(__name__, __path__)
 
 __all__ = ["VERIFIERS", "Verifier", "make_verifier"]

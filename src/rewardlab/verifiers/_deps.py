@@ -1,15 +1,16 @@
 """Optional dependencies of the verifiers, imported when first used.
 
 A verifier whose package is missing must stop the command that makes it, not
-give every sample the failure reward: :func:`check_verifier` imports the
-packages of :data:`VERIFIER_PACKAGES` when the verifier is made
+give every sample the failure reward: a verifier class declares the importers
+of the packages its rule needs (``needs = (math_verify,)``, beside its rule),
+:func:`check_verifier` calls them when the verifier is made
 (:func:`rewardlab.verifiers.registry.make_verifier`), and a missing one is a
 :class:`MissingExtra` whose one line names the extra to install.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 
@@ -41,17 +42,10 @@ def jsonschema() -> ModuleType:
     return module
 
 
-VERIFIER_PACKAGES: dict[str, Callable[[], ModuleType]] = {
-    "math": math_verify,
-    "json_schema": jsonschema,
-}
-"""Registered verifier name → the importer of the optional package its rule needs."""
-
-
-def check_verifier(name: str) -> None:
-    """Import the optional package verifier ``name`` needs; :class:`MissingExtra` if absent."""
-    need = VERIFIER_PACKAGES.get(name)
-    if need is not None:
+def check_verifier(name: str, needs: Sequence[Callable[[], ModuleType]]) -> None:
+    """Import the optional packages verifier ``name`` needs (its class's ``needs``);
+    :class:`MissingExtra` naming the verifier if one is absent."""
+    for need in needs:
         try:
             need()
         except MissingExtra as err:

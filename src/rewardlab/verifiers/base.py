@@ -23,8 +23,10 @@ names modules a worker imports before its first sample.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,18 +36,39 @@ from rewardlab.verifiers.bounded import DEFAULT_TIMEOUT, BoundedRunner, check_ti
 LOG = logging.getLogger("rewardlab.verifiers")
 
 
+@dataclass(frozen=True)
+class Example:
+    """A response, its reference and the reward the rule gives it; ``reward=None``: the rule
+    fails on it (a bad reference, a crash), so the sample gets ``failure_reward``."""
+
+    response: str
+    reference: Any
+    reward: float | None
+
+
 class Verifier:
     """Base class: subclasses set ``name`` and ``requires_reference`` and implement ``check``.
 
     ``failure_reward`` is what a sample gets when ``check`` raises or runs out
     of time; ``timeout`` (seconds per sample, ``None``: ``default_timeout``)
     bounds each ``check`` of a verifier that declares a default timeout.
+    ``needs`` lists the importers of the optional packages the rule needs
+    (:mod:`rewardlab.verifiers._deps`), called when the verifier is made.
+
+    Every verifier also declares, beside its rule, ``example_params`` (the
+    parameters of a working instance, ``{}`` when every one has a default) and
+    ``examples`` (:class:`Example`: at least two rewards that differ, worked out
+    from the rule by hand). The contract tests of ``tests/test_conformance_kinds.py``
+    score them, so a new verifier is checked without editing any test.
     """
 
     name = "verifier"
     requires_reference = True
     default_timeout: float | None = DEFAULT_TIMEOUT
     preload: tuple[str, ...] = ()
+    needs: tuple[Callable[[], ModuleType], ...] = ()
+    example_params: ClassVar[dict[str, Any]] = {}
+    examples: ClassVar[tuple[Example, ...]] = ()
 
     def __init__(self, failure_reward: float = 0.0, timeout: float | None = None) -> None:
         self.failure_reward = float(failure_reward)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.registry import VERIFIERS
 
 
@@ -24,6 +24,8 @@ class ChoiceVerifier(Verifier):
     name = "choice"
     requires_reference = True
     default_timeout = None  # fixed regexes without nested repetition: linear in the text
+    examples = (Example("The answer is (C).", "C", 1.0), Example("(B)", "C", 0.0),
+                Example("(B)", "Z", None))  # Z is not a choice: the rule fails
 
     def __init__(self, choices: str = "ABCDEFGHIJ", failure_reward: float = 0.0) -> None:
         super().__init__(failure_reward)

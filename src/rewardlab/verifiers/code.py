@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.protocols import check_lengths, check_references
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.code_asserts import SplitAssert, bound_names, split_assert
 from rewardlab.verifiers.registry import VERIFIERS
 from rewardlab.verifiers.sandbox import (
@@ -123,6 +123,9 @@ def tests_for(program: str, reference: Any) -> list[CodeTest]:
     raise ValueError("the reference has no 'tests' and no 'asserts'")
 
 
+_PLUS_ONE = "```python\nprint(int(input()) + 1)\n```"
+
+
 @VERIFIERS.register("code")
 class CodeVerifier(Verifier):
     """Pass fraction (or all-pass) of the response's program on the reference's tests."""
@@ -130,6 +133,9 @@ class CodeVerifier(Verifier):
     name = "code"
     requires_reference = True
     default_timeout = None  # its own score: every test run is bounded by the sandbox
+    examples = (Example(_PLUS_ONE, {"tests": [{"input": "1", "output": "2"}]}, 1.0),
+                Example(_PLUS_ONE, {"tests": [{"input": "1", "output": "3"}]}, 0.0),
+                Example(_PLUS_ONE, {}, None))  # a reference without tests
 
     def __init__(
         self,

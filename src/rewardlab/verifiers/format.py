@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.registry import VERIFIERS
 
 THINK_ANSWER = (
@@ -34,6 +34,8 @@ class FormatVerifier(Verifier):
 
     name = "format"
     requires_reference = False
+    examples = (Example("<think>a</think> <answer>b</answer>", None, 1.0),
+                Example("<answer>b</answer>", None, 0.0))
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from rewardlab.verifiers._deps import jsonschema
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.registry import VERIFIERS
 
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
@@ -37,6 +37,9 @@ def _load(response: str) -> tuple[bool, Any]:
         return False, None
 
 
+_AGE = {"type": "object", "properties": {"age": {"type": "integer"}}}
+
+
 @VERIFIERS.register("json")
 class JsonValid(Verifier):
     """1.0 when the response's JSON text parses."""
@@ -44,17 +47,21 @@ class JsonValid(Verifier):
     name = "json"
     requires_reference = False
     default_timeout = None  # json.loads: linear in the text
+    examples = (Example('{"a": [1]}', None, 1.0), Example("{a: 1}", None, 0.0))
 
     def check(self, prompt: str, response: str, reference: Any) -> float:
         return 1.0 if _load(response)[0] else 0.0
 
 
-@VERIFIERS.register("json_schema")
+@VERIFIERS.register("json-schema", aliases=("json_schema",))
 class JsonSchemaVerifier(Verifier):
     """1.0 when the response's JSON conforms to the schema (parameter, else the reference)."""
 
-    name = "json_schema"
+    name = "json-schema"
     preload = ("jsonschema",)
+    needs = (jsonschema,)
+    examples = (Example('{"age": 3}', _AGE, 1.0), Example('{"age": "3"}', _AGE, 0.0),
+                Example('{"age": 3}', {"type": "no-such-type"}, None))  # not a schema
 
     def __init__(
         self,

@@ -16,9 +16,9 @@ len(tokenizer(s).input_ids)``), which takes precedence. No reference is needed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.registry import VERIFIERS
 
 UNITS: dict[str, Callable[[str], int]] = {"words": lambda s: len(s.split()), "chars": len}
@@ -41,6 +41,10 @@ class OverlongPenalty(Verifier):
     name = "overlong"
     requires_reference = False
     default_timeout = None  # a length: linear in the text (and length_fn may not pickle)
+    example_params: ClassVar[dict[str, Any]] = {"max_length": 10, "cache_length": 2}
+    # soft limit 10 − 2 = 8 words: 9 words cost (8 − 9)/2, 12 words the whole −1
+    examples = (Example("one two three", None, 0.0), Example("w " * 9, None, -0.5),
+                Example("w " * 12, None, -1.0))
 
     def __init__(
         self,

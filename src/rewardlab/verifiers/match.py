@@ -17,7 +17,7 @@ import re
 import string
 from typing import Any
 
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.registry import VERIFIERS
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -58,6 +58,7 @@ class ExactMatch(_Match):
     """1.0 when the (extracted) response equals the reference, whitespace at the ends aside."""
 
     name = "exact"
+    examples = (Example("  Paris \n", "Paris", 1.0), Example("paris", "Paris", 0.0))
 
     def canonical(self, text: str) -> str:
         return text.strip()
@@ -68,6 +69,7 @@ class NormalizedMatch(_Match):
     """1.0 when the (extracted) response equals the reference after SQuAD normalization."""
 
     name = "normalized"
+    examples = (Example("The Paris!", "paris", 1.0), Example("Rome", "paris", 0.0))
 
     def canonical(self, text: str) -> str:
         return normalize_answer(text)

@@ -59,7 +59,7 @@ from bisect import bisect_left
 from typing import Any
 
 from rewardlab.verifiers._deps import math_verify
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.bounded import worker_timeout
 from rewardlab.verifiers.registry import VERIFIERS
 
@@ -259,6 +259,9 @@ class MathVerifier(Verifier):
     name = "math"
     requires_reference = True
     preload = ("math_verify",)
+    needs = (math_verify,)
+    examples = (Example("so \\boxed{4}", "4", 1.0), Example("so \\boxed{5}", "4", 0.0),
+                Example("so \\boxed{4}", "$$", None))  # no answer in the reference
 
     def check(self, prompt: str, response: str, reference: Any) -> float:
         gold_span = final_answer_span(str(reference)) or str(reference).strip()

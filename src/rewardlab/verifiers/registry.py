@@ -1,4 +1,8 @@
-"""The verifier registry: ``VERIFIERS.get("math")`` gives the class, with did-you-mean on a typo."""
+"""The verifier registry: ``VERIFIERS.get("math")`` gives the class, with did-you-mean on a typo.
+
+Each module of :mod:`rewardlab.verifiers` registers its verifiers
+(``@VERIFIERS.register("name")`` above the class); the package imports every
+module, so a new verifier is its module and its test."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ def make_verifier(name: str, **params: Any) -> Verifier:
     """The verifier registered as ``name``, built with ``params`` (bad ones: ``ValueError``;
     its optional package missing: :class:`~rewardlab.verifiers._deps.MissingExtra`)."""
     cls = VERIFIERS.get(name)
-    check_verifier(name)
+    check_verifier(VERIFIERS.canonical(name), cls.needs)
     try:
         return cls(**params)
     except TypeError as err:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewardlab.verifiers.base import Verifier
+from rewardlab.verifiers.base import Example, Verifier
 from rewardlab.verifiers.registry import VERIFIERS
 
 
@@ -34,6 +34,8 @@ class RepetitionPenalty(Verifier):
     name = "repetition"
     requires_reference = False
     default_timeout = None  # n-gram counting: linear in the text
+    # trigrams of "a b c a b c": abc bca cab abc, 3 distinct of 4, rate 1/4
+    examples = (Example("a b c d", None, 0.0), Example("a b c a b c", None, -0.25))
 
     def __init__(self, n: int = 3, weight: float = 1.0, failure_reward: float = 0.0) -> None:
         super().__init__(failure_reward)

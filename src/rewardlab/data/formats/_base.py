@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rewardlab.data.errors import DataError
@@ -21,6 +22,40 @@ Loader = Callable[..., list[Comparison]]
 Rows = Iterable[Row]
 
 FORMATS: Registry[Loader] = Registry("data format")
+"""Every format by name. Each module of :mod:`rewardlab.data.formats` registers its
+loaders (``@FORMATS.register("name")``); the package imports every module."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How ``auto`` recognises a format from a file's first row: ``matches(row)``, tried in
+    increasing ``rank`` (a specific rule ranks before a general one that also matches)."""
+
+    rank: int
+    matches: Callable[[dict[str, Any]], bool]
+
+
+def detected_by(rank: int, matches: Callable[[dict[str, Any]], bool]
+                ) -> Callable[[Loader], Loader]:
+    """Decorator beside ``@FORMATS.register``: ``auto`` picks this format for a first row
+    that ``matches`` (see :class:`Detection`); a format without it is named explicitly."""
+
+    def mark(loader: Loader) -> Loader:
+        loader.detection = Detection(rank, matches)  # type: ignore[attr-defined]
+        return loader
+
+    return mark
+
+
+def detection_of(name: str) -> Detection | None:
+    """The :class:`Detection` of the format ``name`` (None: never chosen by ``auto``)."""
+    return getattr(FORMATS.get(name), "detection", None)
+
+
+def has_keys(*keys: str) -> Callable[[dict[str, Any]], bool]:
+    """A rule matching rows that have every one of ``keys``."""
+    wanted = frozenset(keys)
+    return lambda row: wanted <= row.keys()
 
 
 def require(row: dict[str, Any], name: str, path: str, line: int) -> Any:

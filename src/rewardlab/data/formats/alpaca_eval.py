@@ -38,7 +38,15 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, as_number, require, require_str
+from rewardlab.data.formats._base import (
+    FORMATS,
+    Rows,
+    as_number,
+    detected_by,
+    has_keys,
+    require,
+    require_str,
+)
 from rewardlab.data.io import read_rows
 from rewardlab.data.record import Comparison
 from rewardlab.options import option
@@ -144,13 +152,13 @@ def _candidates(
 
 def _instructions_beside(path: str | Path) -> Path:
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    files = alpaca_eval_files(folder)
-    if files is None:
+    found = next((folder / n for n in INSTRUCTION_FILES if (folder / n).is_file()), None)
+    if found is None:
         raise DataError(
             f"no {' or '.join(INSTRUCTION_FILES)} beside the outputs; pass instructions_path=",
             path=str(path),
         )
-    return files[0]
+    return found
 
 
 def load_alpaca_eval_pool(folder: str | Path) -> list[dict[str, Any]]:
@@ -216,6 +224,7 @@ class AlpacaEvalReading:
 
 
 @FORMATS.register("alpaca-eval")
+@detected_by(10, has_keys(*OUTPUT_KEYS))  # an outputs file; a folder: load_comparisons
 def load_alpaca_eval(
     rows: Rows,
     path: str,

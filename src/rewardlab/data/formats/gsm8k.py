@@ -15,7 +15,7 @@ solutions are all correct have nothing to reject and are skipped.
 from __future__ import annotations
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, require, require_str
+from rewardlab.data.formats._base import FORMATS, Rows, detected_by, has_keys, require, require_str
 from rewardlab.data.record import Comparison
 
 MODEL_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
@@ -23,6 +23,7 @@ DETECT_KEYS = frozenset({"question", "ground_truth"})
 
 
 @FORMATS.register("gsm8k")
+@detected_by(90, has_keys(*DETECT_KEYS))  # the model-solutions file
 def load_gsm8k(rows: Rows, path: str) -> list[Comparison]:
     """One group (reference, wrong solutions…) per question that has a wrong solution."""
     groups: list[Comparison] = []

@@ -17,7 +17,7 @@ no such prompt raise :class:`DataError` naming the line and the field.
 from __future__ import annotations
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, require_str
+from rewardlab.data.formats._base import FORMATS, Rows, detected_by, require_str
 from rewardlab.data.record import Comparison
 
 ASSISTANT = "\n\nAssistant:"
@@ -61,7 +61,14 @@ def split_transcripts(
     )
 
 
+def _transcript_rows(row: dict) -> bool:
+    """``{chosen, rejected}`` without a prompt, both strings with ``\\n\\nHuman:``."""
+    return {"chosen", "rejected"} <= row.keys() and row.get("prompt") is None and all(
+        isinstance(row[k], str) and "\n\nHuman:" in row[k] for k in ("chosen", "rejected"))
+
+
 @FORMATS.register("hh-rlhf")
+@detected_by(42, _transcript_rows)
 def load_hh_rlhf(rows: Rows, path: str) -> list[Comparison]:
     """One pair per row: chosen at index 0, ``ranking=(0, 1)``."""
     records = []

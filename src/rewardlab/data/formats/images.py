@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, optional_number, optional_str, require_str
+from rewardlab.data.formats._base import (
+    FORMATS,
+    Rows,
+    detected_by,
+    optional_number,
+    optional_str,
+    require_str,
+)
 from rewardlab.data.images import encode_png, image_digest
 from rewardlab.data.modality import response_digest
 from rewardlab.data.record import Comparison
@@ -81,7 +88,16 @@ def _order(row: dict[str, Any], n: int, path: str, line: int) -> tuple[int, ...]
     return tuple(order)
 
 
+def _image_rows(row: dict[str, Any]) -> bool:
+    """``{prompt, images | image_path}``, or chosen and rejected both image paths."""
+    if "prompt" in row and row.keys() & {"images", "image_path"}:
+        return True
+    return {"chosen", "rejected"} <= row.keys() and all(
+        looks_like_image_path(row[k]) for k in ("chosen", "rejected"))
+
+
 @FORMATS.register("images")
+@detected_by(30, _image_rows)
 def load_images(rows: Rows, path: str) -> list[Comparison]:
     """One record per row: a chosen/rejected pair, or images with a ranking."""
     folder = Path(path).parent

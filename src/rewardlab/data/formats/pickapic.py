@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, optional_str, require_str
+from rewardlab.data.formats._base import (
+    FORMATS,
+    Rows,
+    detected_by,
+    has_keys,
+    optional_str,
+    require_str,
+)
 from rewardlab.data.images import encode_png, image_digest, image_format
 from rewardlab.data.record import Comparison
 
@@ -88,6 +95,7 @@ def _ranking(row: dict[str, Any], path: str, line: int) -> tuple[tuple[int, ...]
 
 
 @FORMATS.register("pickapic")
+@detected_by(20, has_keys(*DETECT_KEYS))
 def load_pickapic(rows: Rows, path: str) -> list[Comparison]:
     """One record per row: the two images as encoded bytes, ranked by the labels."""
     records = []

@@ -20,7 +20,15 @@ from itertools import chain
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, as_number, optional_str, require_str
+from rewardlab.data.formats._base import (
+    FORMATS,
+    Rows,
+    as_number,
+    detected_by,
+    has_keys,
+    optional_str,
+    require_str,
+)
 from rewardlab.data.record import Comparison
 
 NOT_ATTRIBUTES = frozenset({"prompt", "response", "id"})
@@ -31,6 +39,7 @@ def _attributes_of(row: dict[str, Any]) -> tuple[str, ...]:
 
 
 @FORMATS.register("ratings")
+@detected_by(60, has_keys("prompt", "response"))
 def load_ratings(
     rows: Rows, path: str, *, attributes: Sequence[str] | None = None
 ) -> list[Comparison]:

@@ -8,11 +8,18 @@ record's ``category`` so accuracy can be reported per subset.
 
 from __future__ import annotations
 
-from rewardlab.data.formats._base import FORMATS, Rows, optional_str, require_str
+from rewardlab.data.formats._base import FORMATS, Rows, detected_by, optional_str, require_str
 from rewardlab.data.record import Comparison
 
 
+def _rewardbench_rows(row: dict) -> bool:
+    """``{prompt, chosen, rejected, subset}`` with string values."""
+    return {"chosen", "rejected", "subset"} <= row.keys() and all(
+        isinstance(row.get(k), str) for k in ("prompt", "chosen", "rejected"))
+
+
 @FORMATS.register("rewardbench")
+@detected_by(40, _rewardbench_rows)
 def load_rewardbench(rows: Rows, path: str) -> list[Comparison]:
     """One pair per row: chosen at index 0, ``ranking=(0, 1)``, category = subset."""
     records = []

@@ -19,6 +19,7 @@ from rewardlab.data.errors import DataError
 from rewardlab.data.formats._base import (
     FORMATS,
     Rows,
+    detected_by,
     optional_number,
     optional_str,
     require,
@@ -34,7 +35,16 @@ def _str_list(row: dict[str, Any], name: str, path: str, line: int) -> list[str]
     return value
 
 
+def _rewardbench2_rows(row: dict[str, Any]) -> bool:
+    """``{prompt, chosen, rejected, subset}`` with a string prompt and lists of strings."""
+    return {"chosen", "rejected", "subset"} <= row.keys() and isinstance(
+        row.get("prompt"), str) and all(
+        isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+        for v in (row["chosen"], row["rejected"]))
+
+
 @FORMATS.register("rewardbench2")
+@detected_by(41, _rewardbench2_rows)
 def load_rewardbench2(rows: Rows, path: str) -> list[Comparison]:
     """One record per row: correct responses, then incorrect ones; subset as category."""
     records = []

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, require, require_str
+from rewardlab.data.formats._base import FORMATS, Rows, detected_by, has_keys, require, require_str
 from rewardlab.data.io import read_rows
 from rewardlab.data.record import Comparison
 
@@ -102,6 +102,7 @@ def _step_record(
 
 
 @FORMATS.register("big-bench-mistake")
+@detected_by(70, has_keys("input", "steps", "mistake_index"))
 def load_big_bench_mistake(rows: Rows, path: str) -> list[Comparison]:
     """One single-response, step-labelled record per trace."""
     task = Path(path).name.split(".")[0]
@@ -145,6 +146,7 @@ def _prmbench_first_wrong(
 
 
 @FORMATS.register("prmbench")
+@detected_by(80, has_keys("question", "original_process", "modified_process"))
 def load_prmbench(rows: Rows, path: str) -> list[Comparison]:
     """A pair (all-correct original, modified with errors) per row; see the module doc."""
     records = []

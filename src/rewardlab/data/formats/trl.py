@@ -25,7 +25,15 @@ from __future__ import annotations
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.data.formats._base import FORMATS, Rows, optional_number, optional_str, require
+from rewardlab.data.formats._base import (
+    FORMATS,
+    Rows,
+    detected_by,
+    has_keys,
+    optional_number,
+    optional_str,
+    require,
+)
 from rewardlab.data.formats.hh_rlhf import ASSISTANT, split_transcripts
 from rewardlab.data.record import Comparison
 
@@ -143,6 +151,7 @@ def _pair(row: dict[str, Any], path: str, line: int) -> tuple[str, str, str]:
 
 
 @FORMATS.register("trl")
+@detected_by(50, has_keys("chosen", "rejected"))  # any pair the rules above leave
 def load_trl(rows: Rows, path: str) -> list[Comparison]:
     """One pair per row: chosen at index 0, ``ranking=(0, 1)``."""
     records = []

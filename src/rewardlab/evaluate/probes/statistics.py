@@ -75,4 +75,4 @@ PROBES.add("statistics", Probe(statistics_probe, (
            max_abs_pearson),
     Metric("statistic_min_nrg_ratio", True,
            "smallest NRG / ΔR: margin share left with a statistic held fixed", min_nrg_ratio),
-)))
+)), aliases=("brightness",))  # the image statistic most rewards lean on

@@ -13,7 +13,8 @@ the backbone encodes the pair
 does not fit), a head (any registered reward head, one member) gives the logit
 r_k, and p_k = σ(r_k) is the probability that step k is correct. Training
 minimizes the binary cross-entropy of p_k against the step labels (1 correct,
-0 wrong). The solution score is
+0 wrong). The solution score is the step reduction ``reduce`` of the p_k
+(:data:`rewardlab.protocols.STEP_REDUCTIONS`, default ``min``):
 
     min:      score = min_k p_k            (Lightman et al. use the product; the
     product:  score = Π_k p_k               minimum is the weakest-link variant)
@@ -47,24 +48,31 @@ from rewardlab.models.structured.base import STRUCTURED, StructuredFamily
 from rewardlab.models.structured.storage import prefixed, read_directory, save_directory
 from rewardlab.models.training.config import LoopOptions
 from rewardlab.models.training.early_stopping import EpochLog, fit_with_early_stopping
-from rewardlab.options import redefault
-from rewardlab.protocols import check_lengths, split_steps
+from rewardlab.options import option, redefault
+from rewardlab.protocols import (
+    OUTCOME_REDUCTION,
+    STEP_REDUCTIONS,
+    check_lengths,
+    reduce_steps,
+    split_steps,
+)
 
 FORMAT = "rewardlab-prm"
-AGGREGATES = ("min", "product")
 
 
 @dataclass
 class PRMOptions(LoopOptions):
-    """The shared loop options plus the solution ``aggregate`` (``min`` or
-    ``product``) and ``head``, a registered reward head (one member), with its
-    ``head_params``."""
+    """The shared loop options plus the solution's step reduction ``reduce`` and
+    ``head``, a registered reward head (one member), with its ``head_params``."""
 
     epochs: int = redefault(LoopOptions, "epochs", 30)
     batch_size: int = redefault(LoopOptions, "batch_size", 256)
     lr: float = redefault(LoopOptions, "lr", 1e-3)
     weight_decay: float = redefault(LoopOptions, "weight_decay", 0.01)
-    aggregate: str = "min"
+    reduce: str = option(OUTCOME_REDUCTION, "The solution score from its step "
+                         "probabilities: a step reduction (min, product, last, mean, sum).",
+                         choices=lambda: STEP_REDUCTIONS, kind="step reduction",
+                         old=("aggregate",))
     head: str = "mlp"
     head_params: dict[str, Any] = field(default_factory=dict)
 
@@ -75,16 +83,6 @@ def step_inputs(prompt: str, steps: Sequence[str]) -> tuple[list[str], list[str]
         prompt if k == 0 else f"{prompt}\n\n" + "\n".join(steps[:k]) for k in range(len(steps))
     ]
     return contexts, list(steps)
-
-
-def aggregate_steps(probs: np.ndarray, how: str = "min") -> float:
-    """Solution score from step probabilities: ``min`` or ``product`` (1.0 for no steps)."""
-    if how not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {how!r}")
-    probs = np.asarray(probs, np.float64)
-    if probs.size == 0:
-        return 1.0
-    return float(probs.min() if how == "min" else probs.prod())
 
 
 def predicted_first_error(probs: np.ndarray, threshold: float = 0.5) -> int | None:
@@ -110,8 +108,11 @@ class ProcessRewardModel:
         self.config = config
 
     @property
-    def aggregate(self) -> str:
-        return str(self.config["options"]["aggregate"])
+    def reduce(self) -> str:
+        """The step reduction of the solution score (``aggregate`` in models saved before
+        the step reductions had one name)."""
+        options = self.config["options"]
+        return str(options.get("reduce", options.get("aggregate", OUTCOME_REDUCTION)))
 
     def step_probs_from_features(self, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -142,10 +143,10 @@ class ProcessRewardModel:
         return split_steps(response)
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        """Solution scores (``min`` or ``product`` of step probabilities)."""
+        """Solution scores: the step reduction ``reduce`` of the step probabilities."""
         check_lengths(prompts, responses)
         per_step = self.score_steps(prompts, [self.split_steps(r) for r in responses])
-        return np.array([aggregate_steps(p, self.aggregate) for p in per_step])
+        return np.array([reduce_steps(p, self.reduce) for p in per_step])
 
     def first_errors(
         self, prompts: Sequence[str], steps_list: Sequence[Sequence[str]]
@@ -244,8 +245,7 @@ def train_prm(
 ) -> ProcessRewardModel:
     """Fit a PRM on every step-labelled response of ``records``."""
     options = options or PRMOptions()
-    if options.aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {options.aggregate!r}")
+    STEP_REDUCTIONS.get(options.reduce)  # did-you-mean before any work
     table = step_table(records)
     if len(table) == 0:
         raise ValueError(f"no step-labelled responses in {len(records)} records")
@@ -358,6 +358,6 @@ STRUCTURED.add(
     StructuredFamily(
         PRMOptions, train_prm, save_prm, load_prm, FORMAT, needs="steps",
         summary="process reward model: a probability per reasoning step, "
-        "the solution scored by its weakest step (or the product)",
+        "the solution scored by a step reduction (default its weakest step)",
     ),
 )

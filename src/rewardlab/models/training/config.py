@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from rewardlab.options import option
+from rewardlab.registry import Registry
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -50,11 +51,11 @@ def _l2(text: str) -> float | str:
     return value
 
 
-def _names(kind: str) -> list[str]:
-    """Registered ``loss`` names, imported when a value is checked."""
+def _names(kind: str) -> Registry:
+    """The ``loss`` registry, imported when a value is checked."""
     from rewardlab.models.losses import LOSSES
 
-    return LOSSES.names()
+    return LOSSES  # a registry: its aliases are accepted too
 
 
 SEED_MAX = 2**32 - 1

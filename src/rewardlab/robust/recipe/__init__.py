@@ -10,20 +10,24 @@ has two keys.
 - ``model: PATH`` (+ ``aggregate``, ``center``, ``params``): a model directory
   loaded by :func:`rewardlab.robust.loading.load_reward_model`; optionally
   ``steps: {reduce, form, eta}`` to use a PRM as an outcome reward
-  (:mod:`~rewardlab.robust.recipe.steps`: min/last/mean/sum of the step
-  rewards, with Gao et al.'s Clip or Delta form) and ``transform``: one of
-  ``clip: {lo, hi}``, ``z_normalized: {reference}``,
-  ``log_sigmoid_centered: {reference, quantile}`` (the wrappers of
+  (:mod:`~rewardlab.robust.recipe.steps`: a step reduction of
+  :data:`rewardlab.protocols.STEP_REDUCTIONS`, min by default, of the step rewards,
+  with Gao et al.'s Clip or Delta form) and ``transform``: one of
+  ``clip: {lo, hi}``, ``z-normalized: {reference}``,
+  ``log-sigmoid-centered: {reference, quantile}`` (the wrappers of
   :mod:`rewardlab.robust.transforms`; ``reference`` a JSONL of
   ``{prompt, response}``);
 
 and, for either, ``normalize``: ``none`` (default), ``batch``, ``group``
 (GRPO: per prompt) or ``running`` (:mod:`~rewardlab.robust.recipe.normalize`).
 
-``combine`` (default ``method: weighted_sum``), with n_c the normalized
+(The underscore spellings ``z_normalized``, ``log_sigmoid_centered`` and
+``weighted_sum`` of earlier recipe files are still read.)
+
+``combine`` (default ``method: weighted-sum``), with n_c the normalized
 value of component c and w_c its weight in ``weights`` (default 1):
 
-- ``weighted_sum``: R = Σ_c w_c n_c.
+- ``weighted-sum``: R = Σ_c w_c n_c.
 - ``gate``: R = n_reward if raw_gate ≥ ``pass_threshold`` (default 1) else
   ``otherwise`` (default 0), plus Σ w_c n_c over the other components: the
   model reward counts only when the verifier passes.

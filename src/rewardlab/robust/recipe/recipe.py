@@ -166,7 +166,7 @@ def _transformed(model: RewardModel, name: str, params: dict[str, Any]) -> Rewar
     if name == "clip":
         return Clipped(model, float(params.get("lo", -np.inf)), float(params.get("hi", np.inf)))
     prompts, responses = _read_pairs(params["reference"])
-    if name == "z_normalized":
+    if name == "z-normalized":
         return ZNormalized(model, prompts, responses)
     by_prompt: dict[str, list[str]] = {}
     for p, r in zip(prompts, responses, strict=True):

@@ -10,7 +10,7 @@ A recipe names its components and how they combine::
                 transform: {clip: {lo: -3, hi: 3}}}
       prm:     {model: runs/prm, steps: {reduce: min, form: clip, eta: 0.5}}
     combine:
-      method: gate            # weighted_sum | gate | bonus | constrained
+      method: gate            # weighted-sum | gate | bonus | constrained
       gate: correct
       reward: rm
       weights: {fmt: 0.2}
@@ -33,24 +33,31 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.errors import DataError
-from rewardlab.registry import UnknownNameError
+from rewardlab.protocols import OUTCOME_REDUCTION, STEP_REDUCTIONS
+from rewardlab.registry import Registry, UnknownNameError
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.recipe.normalize import NORMALIZERS
-from rewardlab.robust.recipe.steps import FORMS, REDUCTIONS
+from rewardlab.robust.recipe.steps import FORMS
 from rewardlab.verifiers import VERIFIERS
 
 COMPONENT_KEYS = ("verifier", "model", "params", "aggregate", "center", "transform", "normalize",
                   "steps")
-STEP_KEYS = {"reduce": "min", "form": "none", "eta": 0.0}
-TRANSFORMS = {"clip": ("lo", "hi"), "z_normalized": ("reference",),
-              "log_sigmoid_centered": ("reference", "quantile")}
-# method → {option: default}; None marks a required option
-METHODS: dict[str, dict[str, Any]] = {
-    "weighted_sum": {},
-    "gate": {"gate": None, "reward": None, "pass_threshold": 1.0, "otherwise": 0.0},
-    "bonus": {"reward": None, "bonus": None, "alpha": 10.0},
-    "constrained": {"thresholds": None, "lr": 0.05, "initial_multiplier": 0.0, "update": True},
-}
+STEP_KEYS = {"reduce": OUTCOME_REDUCTION, "form": "none", "eta": 0.0}
+TRANSFORMS: Registry[tuple[str, ...]] = Registry("transform")
+"""A component's ``transform`` → the keys it takes (the wrappers of
+:mod:`rewardlab.robust.transforms`); the underscore spellings are aliases."""
+TRANSFORMS.add("clip", ("lo", "hi"))
+TRANSFORMS.add("z-normalized", ("reference",), aliases=("z_normalized",))
+TRANSFORMS.add("log-sigmoid-centered", ("reference", "quantile"),
+               aliases=("log_sigmoid_centered",))
+
+METHODS: Registry[dict[str, Any]] = Registry("combination method")
+"""``combine.method`` → ``{option: default}`` (``None`` marks a required option)."""
+METHODS.add("weighted-sum", {}, aliases=("weighted_sum",))
+METHODS.add("gate", {"gate": None, "reward": None, "pass_threshold": 1.0, "otherwise": 0.0})
+METHODS.add("bonus", {"reward": None, "bonus": None, "alpha": 10.0})
+METHODS.add("constrained",
+            {"thresholds": None, "lr": 0.05, "initial_multiplier": 0.0, "update": True})
 # options that name components
 COMPONENT_OPTIONS = ("gate", "reward", "bonus")
 
@@ -74,7 +81,7 @@ class ComponentSpec:
 class CombineSpec:
     """How components combine: ``method``, its ``options`` and weights of the other components."""
 
-    method: str = "weighted_sum"
+    method: str = "weighted-sum"
     weights: dict[str, float] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -204,20 +211,24 @@ def _component(where: _Where, name: str, raw: Any, base_dir: Path) -> ComponentS
         raise where.error(f"{key}.model", f"no model at {model}")
     transform = None
     if "transform" in spec:
-        t = where.mapping(f"{key}.transform", spec["transform"], tuple(TRANSFORMS))
+        t = where.mapping(f"{key}.transform", spec["transform"])
         if len(t) != 1:
             raise where.error(f"{key}.transform", f"give one transform of {', '.join(TRANSFORMS)}")
         (t_name, t_params), = t.items()
-        t_params = where.mapping(f"{key}.transform.{t_name}", t_params, TRANSFORMS[t_name])
+        if str(t_name) not in TRANSFORMS:
+            raise where.unknown(f"{key}.transform.{t_name}", str(t_name), TRANSFORMS.names(),
+                                "key")
+        t_name = TRANSFORMS.canonical(str(t_name))
+        t_params = where.mapping(f"{key}.transform.{t_name}", t_params, TRANSFORMS.get(t_name))
         if "reference" in t_params:
             t_params["reference"] = base_dir / str(t_params["reference"])
         transform = (t_name, t_params)
     steps = None
     if "steps" in spec:
         steps = {**STEP_KEYS, **where.mapping(f"{key}.steps", spec["steps"], tuple(STEP_KEYS))}
-        if steps["reduce"] not in REDUCTIONS:
-            raise where.unknown(f"{key}.steps.reduce", str(steps["reduce"]), list(REDUCTIONS),
-                                "reduction")
+        if steps["reduce"] not in STEP_REDUCTIONS:
+            raise where.unknown(f"{key}.steps.reduce", str(steps["reduce"]),
+                                STEP_REDUCTIONS.names(), "step reduction")
         if steps["form"] not in FORMS:
             raise where.unknown(f"{key}.steps.form", str(steps["form"]), list(FORMS), "form")
         steps["eta"] = where.number(f"{key}.steps.eta", steps["eta"])
@@ -232,10 +243,11 @@ def _component(where: _Where, name: str, raw: Any, base_dir: Path) -> ComponentS
 
 def _combine(where: _Where, raw: Any, names: list[str]) -> CombineSpec:
     spec = where.mapping("combine", raw)
-    method = str(spec.pop("method", "weighted_sum"))
+    method = str(spec.pop("method", "weighted-sum"))
     if method not in METHODS:
-        raise where.unknown("combine.method", method, list(METHODS), "combination method")
-    allowed = ("weights", *METHODS[method])
+        raise where.unknown("combine.method", method, METHODS.names(), "combination method")
+    method = METHODS.canonical(method)
+    allowed = ("weights", *METHODS.get(method))
     where.mapping("combine", spec, allowed)
 
     def component(key: str, value: Any) -> str:
@@ -248,7 +260,7 @@ def _combine(where: _Where, raw: Any, names: list[str]) -> CombineSpec:
         for n, w in where.mapping("combine.weights", spec.get("weights", {})).items()
     }
     options: dict[str, Any] = {}
-    for option, default in METHODS[method].items():
+    for option, default in METHODS.get(method).items():
         key = f"combine.{option}"
         if option not in spec:
             if default is None:

@@ -15,8 +15,10 @@ Reward at Training Time for LLM Reasoning"; see
   telescopes to r_1, the reward of the first step (the sum from step t on
   is r_t).
 
-and a reduction gives the outcome: ``min``, ``last``, ``mean`` or ``sum``
-(the return, the quantity Gao et al. bound). A response with no step scores 0.
+and a step reduction (:data:`rewardlab.protocols.STEP_REDUCTIONS`, default
+``min``) gives the outcome: ``min``, ``product``, ``last``, ``mean`` or ``sum``
+(the return, the quantity Gao et al. bound). A response has at least one step
+(an empty response is one empty step, :func:`rewardlab.protocols.split_steps`).
 """
 
 from __future__ import annotations
@@ -26,43 +28,39 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.protocols import check_lengths, split_steps
+from rewardlab.protocols import (
+    OUTCOME_REDUCTION,
+    STEP_REDUCTIONS,
+    check_lengths,
+    reduce_steps,
+    split_steps,
+)
 from rewardlab.robust.transforms import clip_step_rewards, delta_step_rewards
 
 FORMS = ("none", "clip", "delta")
-REDUCTIONS = ("min", "last", "mean", "sum")
 
 
 def step_outcome(step_rewards: np.ndarray, reduce: str, form: str, eta: float = 0.0) -> float:
     """The outcome of one response's step rewards (see the module docstring)."""
     rewards = np.asarray(step_rewards, dtype=np.float64)
-    if rewards.size == 0:
-        return 0.0
     if form == "clip":
         rewards = clip_step_rewards(rewards, eta)
     elif form == "delta":
         rewards = delta_step_rewards(rewards)
     elif form != "none":
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if reduce == "min":
-        return float(rewards.min())
-    if reduce == "last":
-        return float(rewards[-1])
-    if reduce == "mean":
-        return float(rewards.mean())
-    if reduce == "sum":
-        return float(rewards.sum())
-    raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+    return reduce_steps(rewards, reduce)
 
 
 class StepOutcomeReward:
     """A reward model from a PRM (anything with ``score_steps(prompts, steps_list)``)."""
 
-    def __init__(self, prm: Any, reduce: str = "min", form: str = "none", eta: float = 0.0):
+    def __init__(self, prm: Any, reduce: str = OUTCOME_REDUCTION, form: str = "none",
+                 eta: float = 0.0):
         if not callable(getattr(prm, "score_steps", None)):
             raise ValueError("steps: the model has no score_steps, so it is not a PRM")
-        if reduce not in REDUCTIONS:
-            raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+        if reduce not in STEP_REDUCTIONS:
+            raise ValueError(f"reduce must be one of {STEP_REDUCTIONS.names()}, got {reduce!r}")
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
         self.prm = prm

@@ -8,130 +8,37 @@ picks the default of the responses' modality and :func:`check_modality`
 refuses a backbone given responses it cannot featurize. Each kind registers how to
 build it from a spec and how to rebuild it from the ``config()`` a saved model
 holds; the implementations are imported only when built, so naming a backbone
-costs no torch import. ``transformer:PATH`` is not a frozen backbone but a
+costs no torch import. Each module of this package registers one kind
+(``BACKBONES.add(name, BackboneKind(...))``) and the package imports every
+module, so a new backbone is its module (and the implementation it builds) plus
+its test. ``transformer:PATH`` is not a frozen backbone but a
 model fine-tuned end to end (``rewardlab.models.lm``); :func:`parse_spec`
 knows the name so that every command gives the same error for a typo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from rewardlab.data.modality import modality_of_all
+from rewardlab.features.backbones.base import BACKBONES, FINE_TUNED, BackboneKind
 from rewardlab.features.base import Backbone
 from rewardlab.protocols import Response
-from rewardlab.registry import Registry, UnknownNameError
+from rewardlab.registry import UnknownNameError, import_modules
 
-FINE_TUNED = "transformer"
-"""The spec kind of a transformer fine-tuned end to end (``transformer:PATH``)."""
+import_modules(__name__, __path__)
 
-
-@dataclass(frozen=True)
-class BackboneKind:
-    """How to build one kind of backbone from a spec argument and from its config."""
-
-    build: Callable[..., Backbone]
-    """``build(argument, **options)``; ``argument`` is the text after ``KIND:`` or ''."""
-    from_config: Callable[[dict[str, Any]], Backbone]
-    summary: str
-    modality: str = "text"
-    """The responses it featurizes (a name of :data:`rewardlab.data.modality.MODALITIES`)."""
-    default: bool = False
-    """The backbone used for its modality when none is named (:func:`default_backbone`)."""
-
-
-def _hashing(argument: str, **options: Any) -> Backbone:
-    from rewardlab.features.hashing import HashingBackbone
-
-    if argument:
-        raise ValueError(f"backbone 'hashing' takes no argument, got 'hashing:{argument}'")
-    return HashingBackbone(**options)
-
-
-def _hashing_from_config(config: dict[str, Any]) -> Backbone:
-    from rewardlab.features.hashing import HashingBackbone
-
-    return HashingBackbone(**config)
-
-
-def _encoder(argument: str, **options: Any) -> Backbone:
-    from rewardlab.features.encoder import EncoderBackbone
-
-    return EncoderBackbone(model=argument or None, **options)
-
-
-def _encoder_from_config(config: dict[str, Any]) -> Backbone:
-    from rewardlab.features.encoder import EncoderBackbone
-
-    config.pop("model_id", None)
-    config.setdefault("layers", [-1])  # saved before layers were configurable
-    return EncoderBackbone(**config)
-
-
-def _conv(argument: str, **options: Any) -> Backbone:
-    from rewardlab.features.image_conv import ConvImageBackbone
-
-    if argument:
-        raise ValueError(f"backbone 'conv' takes no argument, got 'conv:{argument}'")
-    return ConvImageBackbone(**options)
-
-
-def _conv_from_config(config: dict[str, Any]) -> Backbone:
-    from rewardlab.features.image_conv import ConvImageBackbone
-
-    return ConvImageBackbone(**config)
-
-
-def _clip_vision(argument: str, **options: Any) -> Backbone:
-    from rewardlab.features.clip_vision import ClipVisionBackbone
-
-    return ClipVisionBackbone(model=argument, **options)
-
-
-def _clip_vision_from_config(config: dict[str, Any]) -> Backbone:
-    from rewardlab.features.clip_vision import ClipVisionBackbone
-
-    config.pop("model_id", None)
-    return ClipVisionBackbone(**config)
-
-
-BACKBONES: Registry[BackboneKind] = Registry("backbone")
-BACKBONES.add(
-    "hashing",
-    BackboneKind(_hashing, _hashing_from_config, "hashed word n-grams plus log length; no model"),
-)
-BACKBONES.add(
-    "encoder",
-    BackboneKind(
-        _encoder,
-        _encoder_from_config,
-        "a frozen sentence encoder (default the bundled all-MiniLM-L6-v2; encoder:PATH_OR_NAME)",
-        default=True,
-    ),
-)
-BACKBONES.add(
-    "conv",
-    BackboneKind(
-        _conv,
-        _conv_from_config,
-        "images: fixed random convolutions and a thumbnail crossed with the prompt's hashed "
-        "words; no model, no download",
-        modality="image",
-        default=True,
-    ),
-)
-BACKBONES.add(
-    "clip-vision",
-    BackboneKind(
-        _clip_vision,
-        _clip_vision_from_config,
-        "images: frozen CLIP image embeddings (and their product with the prompt's text "
-        "embedding) from a local CLIPModel or CLIPVisionModel folder: clip-vision:PATH",
-        modality="image",
-    ),
-)
+__all__ = [
+    "BACKBONES",
+    "FINE_TUNED",
+    "BackboneKind",
+    "backbone_from_config",
+    "build_backbone",
+    "check_modality",
+    "default_backbone",
+    "parse_spec",
+]
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -147,8 +54,10 @@ def parse_spec(spec: str) -> tuple[str, str]:
             BACKBONES.get(kind)
         except UnknownNameError as err:
             raise ValueError(
-                f"{err} in {spec!r}; specs: hashing, encoder, encoder:PATH_OR_NAME, "
-                "transformer:PATH_OR_NAME, conv, clip-vision:PATH"
+                f"{err} in {spec!r}; specs: "
+                + ", ".join([*(form for name in BACKBONES
+                               for form in BACKBONES.get(name).forms(name)),
+                             f"{FINE_TUNED}:PATH_OR_NAME"])
             ) from None
     return kind, argument
 

@@ -23,16 +23,15 @@ from rewardlab.features.tokens import encode
 from rewardlab.models.lm.chat import format_pairs
 from rewardlab.models.lm.hf_reward import HFRewardModel
 from rewardlab.models.lm.hub import HubModelOptions
+from rewardlab.models.lm.runtime import SingleProcess, make_runtime
 from rewardlab.models.lm.transformer_rm import (
     CONFIG_NAME,
     load_transformer_model,
     save_transformer_model,
 )
 from rewardlab.models.lm.transformer_train import (
-    SingleProcess,
     TransformerTrainConfig,
     build_trainable_model,
-    make_runtime,
     pair_objective,
     train_transformer_reward_model,
 )

@@ -21,15 +21,16 @@ formatted by :func:`rewardlab.models.lm.chat.format_pairs` and tokenized by
 :func:`rewardlab.features.tokens.encode` (once, before the first epoch), and each
 epoch ends with a validation pass by the scorer itself
 (:class:`~rewardlab.models.lm.hf_reward.HFRewardModel`, batches of
-``token_budget`` padded tokens; every process scores the validation pairs). The
-epochs run in the loop every trainer shares
+``token_budget`` padded tokens; every process scores all the validation pairs, so
+all see the same loss). The epochs run in the loop every trainer shares
 (:func:`rewardlab.models.training.early_stopping.run_epochs`): the monitored loss
-is the validation loss (the mean training loss of the epoch without validation
-pairs), training stops ``patience`` epochs after the best one, and the best
-epoch's weights are kept.
+is the validation loss (without validation pairs, the epoch's mean training loss,
+averaged over processes), training stops ``patience`` epochs after the best one,
+and the best epoch's weights are kept.
 
 Runs under ``accelerate launch`` (data parallel, one process per GPU) when
-``accelerate`` is installed; without it, one process on CUDA or CPU.
+``accelerate`` is installed; without it, one process on CUDA or CPU
+(:mod:`rewardlab.models.lm.runtime`).
 """
 
 from __future__ import annotations
@@ -52,12 +53,11 @@ from rewardlab.features.tokens import encode, pad_batch
 from rewardlab.models.lm.chat import format_pairs, prepare_tokenizer
 from rewardlab.models.lm.hf_reward import HFRewardModel
 from rewardlab.models.lm.hub import HubModelOptions
+from rewardlab.models.lm.runtime import DTYPE_NAMES, make_runtime, optimizer_step
 from rewardlab.models.lm.transformer_config import TransformerTrainConfig
 from rewardlab.models.losses import LOSSES, PairBatch
 from rewardlab.models.training.early_stopping import monitored_loss, run_epochs
 from rewardlab.models.training.units import PairTable, pair_table
-
-DTYPE_NAMES = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}
 
 
 @dataclass
@@ -171,80 +171,6 @@ def _with_lora(model: torch.nn.Module, config: TransformerTrainConfig) -> torch.
         target_modules=targets,
     )
     return get_peft_model(model, lora)
-
-
-class SingleProcess:
-    """The part of ``accelerate.Accelerator`` the loop uses, for one process without it;
-    fp16 scales the loss (``torch.amp.GradScaler``) as accelerate does."""
-
-    num_processes = 1
-    is_main_process = True
-
-    def __init__(self, dtype: torch.dtype) -> None:
-        self.device = resolve_device(None)
-        self.dtype = dtype
-        self.grad_scaler = (torch.amp.GradScaler(self.device.type)
-                            if dtype == torch.float16 else None)
-        self.optimizer = None
-
-    def prepare(self, model, optimizer, *others):
-        self.optimizer = optimizer
-        return (model.to(self.device), optimizer, *others)
-
-    def autocast(self):
-        return torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32)
-
-    def no_sync(self, model):
-        return contextlib.nullcontext()
-
-    def backward(self, loss: torch.Tensor) -> None:
-        (loss if self.grad_scaler is None else self.grad_scaler.scale(loss)).backward()
-
-    def clip_grad_norm_(self, parameters, max_norm: float):
-        if self.grad_scaler is not None:
-            self.grad_scaler.unscale_(self.optimizer)
-        return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
-
-    def unwrap_model(self, model):
-        return model
-
-
-def optimizer_step(runtime, optimizer) -> None:
-    """``optimizer.step()``; through the loss scaler of a :class:`SingleProcess` in fp16
-    (accelerate's prepared optimizer scales on its own)."""
-    scaler = getattr(runtime, "grad_scaler", None)
-    if scaler is None:
-        optimizer.step()
-    else:
-        scaler.step(optimizer)
-        scaler.update()
-
-
-def make_runtime(config: TransformerTrainConfig, dtype: torch.dtype):
-    """``accelerate.Accelerator`` when installed and wanted, else :class:`SingleProcess`.
-
-    accelerate keeps one process-wide state whose precision cannot change; when an
-    earlier trainer in this single process (a notebook, a test run, TRL) set another
-    one, that state is reset first. Under ``accelerate launch`` (several processes)
-    it is never touched.
-    """
-    if config.use_accelerate:
-        try:
-            from accelerate import Accelerator
-            from accelerate.state import AcceleratorState
-        except ImportError:
-            return SingleProcess(dtype)
-        wanted = "no" if dtype == torch.float32 else DTYPE_NAMES[dtype]
-        state = AcceleratorState._shared_state
-        if state and state.get("_mixed_precision", wanted) != wanted:
-            if state.get("num_processes", 1) > 1:
-                raise ValueError(
-                    f"accelerate already runs with mixed precision "
-                    f"{state['_mixed_precision']!r}; this config asks for {wanted!r}"
-                )
-            AcceleratorState._reset_state()
-        return Accelerator(mixed_precision=wanted)
-    return SingleProcess(dtype)
 
 
 def pair_ids(tokenizer: Any, table: PairTable, max_length: int) -> list[tuple[list[int], list[int]]]:
@@ -406,7 +332,9 @@ def train_transformer_reward_model(
             if progress is not None:
                 progress(steps[0], total_steps)
         seconds["train"] += time.perf_counter() - start
-        log: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        # the mean over processes: each stops at the same epoch when it is monitored
+        mean = runtime.reduce(torch.tensor(float(np.mean(losses)), device=runtime.device), "mean")
+        log: dict[str, Any] = {"epoch": epoch, "train_loss": float(mean)}
         if len(val_table):
             start = time.perf_counter()
             scorer = HFRewardModel(unwrapped, tokenizer, scoring, config=model_config)

@@ -89,7 +89,7 @@ def interleaved(ours, theirs, repeats: int) -> dict[str, list[tuple[float, float
 
 def padded_tokens(lengths: list[int], token_budget: int, batch_size: int) -> dict[str, int]:
     """Tokens computed with padding: rewardlab's sorted batches vs input-order batches."""
-    from rewardlab.models.lm.chat import token_budget_batches
+    from rewardlab.features.tokens import token_budget_batches
 
     arr = np.asarray(lengths)
     ours = sum(len(b) * int(arr[b].max()) for b in token_budget_batches(lengths, token_budget))
@@ -116,7 +116,6 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from transformers import pipeline
 
-    from rewardlab.models.lm.chat import encode
     from rewardlab.models.lm.hub import HubModelOptions
     from rewardlab.robust.loading import load_reward_model
 
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "max_length": args.max_length, "batch_size": args.batch_size}
         ours = model.score(prompts, responses)
         theirs = np.array([r["score"] for r in pipe(texts, **kwargs)])
-        lengths = [len(ids) for ids in encode(model.tokenizer, texts, args.max_length)]
+        lengths = [len(ids) for ids in model.token_ids(texts)]
         machine = machine_info()
         runs = interleaved(lambda: model.score(prompts, responses),
                            lambda: pipe(texts, **kwargs), args.repeats)

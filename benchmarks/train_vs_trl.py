@@ -19,7 +19,7 @@ cut from the left to fit ``--max-length`` tokens with the response
 - rewardlab fine-tuned transformer: ``train_transformer_reward_model``
   (``rewardlab.models.lm.transformer_train``) with the same model, epochs, batch,
   learning rate, max length, objective (centering weight 0, as TRL's
-  default) and precision (bf16 autocast, as TRL's default), one process; timed
+  default) and dtype (bf16 autocast, as TRL's default), one process; timed
   by its own ``train_seconds``, as TRL by ``trainer.train()`` (model loading
   and tokenization excluded for both).
 
@@ -150,13 +150,13 @@ def run_finetuned(train: list, test: list, max_length: int) -> dict[str, Any]:
 
     config = TransformerTrainConfig(
         model=bundled_encoder_path(), epochs=1, batch_size=8, lr=2e-5, max_length=max_length,
-        center_weight=0.0, precision="bf16", use_accelerate=False, seed=0,
+        center_weight=0.0, dtype="bf16", use_accelerate=False, seed=0,
     )
     model, report = train_transformer_reward_model(train, config)
     prompts, chosen, rejected = _sides(test)
     accuracy = pair_accuracy(model.score(prompts, chosen), model.score(prompts, rejected))
     return {"seconds": report.train_seconds, "pairs_per_s": len(train) / report.train_seconds,
-            "accuracy": accuracy, "precision": config.precision}
+            "accuracy": accuracy, "dtype": config.dtype}
 
 
 def run(data: Path, n_train: int, n_test: int, max_length: int) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def test_template_writes_braces_and_fills_score_and_prompt(tmp_path):
 def test_device_check():
     check_device("cpu")
     for bad in ("bogus", "meta", "cuda:x"):
-        with pytest.raises(ValueError, match="option 'device'"):
+        with pytest.raises(ValueError, match="--device: "):
             check_device(bad)
     import torch
 

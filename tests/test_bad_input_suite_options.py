@@ -179,7 +179,7 @@ OTHER = [
     ("data strength", ["--model", "@one"], 1, ("--model", "one member")),
     ("data strength", ["--model", "@gpm"], 1, ("--model", "two or more")),
     ("compare", ["--device", "cuda:0"], 2, ("--device",)),
-    ("score", ["--model", "@hf", "--max-length", "5000"], 1, ("max_length", "512")),
+    ("score", ["--model", "@hf", "--max-length", "5000"], 2, ("--max-length", "512")),
     ("score", ["--model", "judge:@causal", "--judge-rating-template", "@not_utf8"], 1,
      ("not-utf8.txt", "UTF-8")),
     ("score", ["--model", "judge:@causal", "--judge-rating-template", "@no_placeholder"], 1,

@@ -15,18 +15,18 @@ from rewardlab.features.fast_encode import (
     encoder_flops,
     quantize_int8,
     supports_packing,
-    token_budget_batches,
 )
+from rewardlab.features.tokens import token_budget_batches
 
 
 def test_token_budget_batches_fill_the_budget_longest_first():
     # order by length: idx 1 (10), 3 (10), 0 (5), 2 (3), 4 (1)
     # first batch: longest 10 -> min(3, 20 // 10) = 2 texts; then longest 5 -> min(3, 4) = 3
-    batches = token_budget_batches([5, 10, 3, 10, 1], max_tokens=20, max_batch=3)
+    batches = token_budget_batches([5, 10, 3, 10, 1], token_budget=20, max_rows=3)
     assert [b.tolist() for b in batches] == [[1, 3], [0, 2, 4]]
     # a text longer than the budget still gets a batch of its own
     assert [b.tolist() for b in token_budget_batches([50, 2], 20, 8)] == [[0], [1]]
-    with pytest.raises(ValueError, match="max_tokens"):
+    with pytest.raises(ValueError, match="token_budget"):
         token_budget_batches([1], 0, 4)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from rewardlab.models.lm.chat import token_budget_batches
+from rewardlab.features.tokens import token_budget_batches
 from rewardlab.models.lm.hf_reward import HFRewardModel
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.robust.loading import load_reward_ensemble, load_reward_model
@@ -150,7 +150,7 @@ def test_bad_specs_give_one_clear_line(folders, tmp_path):
         load_reward_model(remote)
     with pytest.raises(ValueError, match="not a sequence classifier.*judge:"):
         load_reward_model(folders["causal"])
-    with pytest.raises(ValueError, match="option 'dtype'"):
+    with pytest.raises(ValueError, match="--dtype: unknown dtype 'int3'"):
         HubModelOptions(dtype="int3")
 
 

@@ -109,7 +109,7 @@ def test_templates_are_files_users_can_replace(lm_folder, tmp_path):
     with pytest.raises(ValueError, match=r"bad.txt: judge template lacks the placeholder "
                                          r"\{response_b\}"):
         load_reward_model(f"judge:{lm_folder}", judge=JudgeOptions(pairwise_template=str(bad)))
-    with pytest.raises(ValueError, match="option 'rating'"):
+    with pytest.raises(ValueError, match="--judge-rating: unknown rating 'stars'"):
         JudgeOptions(rating="stars")
 
 

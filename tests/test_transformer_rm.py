@@ -17,23 +17,25 @@ import pytest
 import torch
 
 from rewardlab.data.record import Comparison
+from rewardlab.features.device import resolve_dtype
 from rewardlab.features.join import join_truncated
+from rewardlab.features.tokens import encode
+from rewardlab.models.lm.chat import format_pairs
+from rewardlab.models.lm.hf_reward import HFRewardModel
+from rewardlab.models.lm.hub import HubModelOptions
+from rewardlab.models.lm.runtime import SingleProcess, make_runtime
 from rewardlab.models.lm.transformer_rm import (
     CONFIG_NAME,
-    TransformerRewardModel,
-    join_for_model,
     load_transformer_model,
-    resolve_precision,
     save_transformer_model,
 )
 from rewardlab.models.lm.transformer_train import (
-    SingleProcess,
     TransformerTrainConfig,
     build_trainable_model,
-    make_runtime,
     pair_objective,
     train_transformer_reward_model,
 )
+from rewardlab.options import OptionError
 
 NUMBERS = " ".join(str(i) for i in range(1, 41))
 TEMPLATE = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
@@ -117,13 +119,18 @@ def test_pair_objective_is_bt_plus_centering_by_hand():
     assert float(two) == pytest.approx(((0.3132617 + 0.01) + (1.3132617 + 0.01)) / 2, abs=1e-6)
 
 
-def test_precision_and_learning_rate_defaults():
-    assert resolve_precision("auto", cuda=False) == "fp32"
-    assert resolve_precision("auto", cuda=True, bf16_supported=True) == "bf16"
-    assert resolve_precision("auto", cuda=True, bf16_supported=False) == "fp32"
-    assert resolve_precision("fp32", cuda=True, bf16_supported=True) == "fp32"
-    with pytest.raises(ValueError, match="precision"):
-        resolve_precision("fp16")
+def test_dtype_and_learning_rate_defaults(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_dtype("auto", cpu) == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_dtype("auto", cuda) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_dtype("auto", cuda) == torch.float32
+    assert [resolve_dtype(n, cuda) for n in ("bf16", "fp16", "fp32")] == [
+        torch.bfloat16, torch.float16, torch.float32]
+    with pytest.raises(OptionError, match="--dtype: 'fp8' is not one of auto, bf16, fp16, fp32"):
+        resolve_dtype("fp8", cpu)
+    assert TransformerTrainConfig(model="m").dtype == HubModelOptions().dtype == "auto"
     assert TransformerTrainConfig(model="m").learning_rate == 2e-5
     assert TransformerTrainConfig(model="m", lora=True).learning_rate == 1e-4
     assert TransformerTrainConfig(model="m", lora=True, lr=3e-4).learning_rate == 3e-4
@@ -134,7 +141,7 @@ def test_precision_and_learning_rate_defaults():
 
 def test_plain_join_cuts_the_prompt_from_the_left(minilm_tokenizer):
     # budget 12: 2 special tokens + 1 response token leave 9 prompt tokens ("32" … "40")
-    texts = join_for_model(minilm_tokenizer, [NUMBERS, "hi"], ["yes", "no"], 12)
+    texts = format_pairs(minilm_tokenizer, [NUMBERS, "hi"], ["yes", "no"], 12)
     assert texts == ["32 33 34 35 36 37 38 39 40\n\nyes", "hi\n\nno"]
 
     def spans(t):
@@ -148,16 +155,19 @@ def test_chat_template_join_leaves_room_for_the_template(minilm_tokenizer):
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     tokenizer.chat_template = TEMPLATE
-    # "<user><assistant>" is 6 tokens; 12 − 6 − 1 (response) leaves 5 prompt tokens
-    assert join_for_model(tokenizer, [NUMBERS], ["yes"], 12) == ["<user>36 37 38 39 40<assistant>yes"]
-    assert join_for_model(tokenizer, [""], ["yes"], 12) == ["<user><assistant>yes"]
+    # "<user><assistant>" is 6 tokens and the template writes no BOS, so the tokenizer adds
+    # its [CLS] … [SEP]: 12 − 6 − 2 − 1 (response) leaves 3 prompt tokens
+    (text,) = format_pairs(tokenizer, [NUMBERS], ["yes"], 12)
+    assert text == "<user>38 39 40<assistant>yes"
+    assert len(encode(tokenizer, [text], 10_000)[0]) == 12
+    assert format_pairs(tokenizer, [""], ["yes"], 12) == ["<user><assistant>yes"]
 
 
 # --- training loop invariants (tiny models) -----------------------------------------
 
 
 def tiny_config(path: str, **changes) -> TransformerTrainConfig:
-    options = dict(model=path, max_length=32, batch_size=4, epochs=1, lr=1e-3, precision="fp32")
+    options = dict(model=path, max_length=32, batch_size=4, epochs=1, lr=1e-3, dtype="fp32")
     options.update(changes)
     return TransformerTrainConfig(**options)
 
@@ -175,36 +185,58 @@ def test_accumulation_and_runtime_do_not_change_the_result(tiny_bert):
         records, tiny_config(tiny_bert, use_accelerate=False)
     )
     assert report.n_processes == 1 and report.device == "cpu"
-    untrained = TransformerRewardModel.from_model(
-        build_trainable_model(tiny_config(tiny_bert))[0], base.tokenizer, {}, 32
-    )
+    untrained = HFRewardModel(build_trainable_model(tiny_config(tiny_bert))[0], base.tokenizer,
+                              HubModelOptions(max_length=32))
     reference = base.score(*PROBE)
     assert np.abs(reference - untrained.score(*PROBE)).max() > 1e-3  # training moved the model
     np.testing.assert_allclose(accumulated.score(*PROBE), reference, atol=1e-5)
     np.testing.assert_allclose(plain.score(*PROBE), reference, atol=1e-5)
 
 
+def test_fp16_trains_with_loss_scaling_close_to_fp32(tiny_bert):
+    """``dtype`` fp16 (one process): autocast to float16 and a GradScaler, as accelerate's
+    fp16 does; the result stays within float16 rounding of the fp32 run."""
+    assert make_runtime(tiny_config(tiny_bert, use_accelerate=False),
+                        torch.float16).grad_scaler is not None
+    records = toy_records(8)
+    full, _ = train_transformer_reward_model(records, tiny_config(tiny_bert, use_accelerate=False))
+    half, report = train_transformer_reward_model(
+        records, tiny_config(tiny_bert, dtype="fp16", use_accelerate=False))
+    assert report.dtype == "fp16" and next(half.model.parameters()).dtype == torch.float32
+    gap = np.abs(half.score(*PROBE) - full.score(*PROBE)).max()
+    assert 0 < gap < 1e-2
+
+
 def test_runtime_choice():
-    assert isinstance(make_runtime(TransformerTrainConfig(model="m", use_accelerate=False), "fp32"), SingleProcess)
+    plain = make_runtime(TransformerTrainConfig(model="m", use_accelerate=False), torch.float32)
+    assert isinstance(plain, SingleProcess)
     accelerate = pytest.importorskip("accelerate")
-    runtime = make_runtime(TransformerTrainConfig(model="m"), "fp32")
+    runtime = make_runtime(TransformerTrainConfig(model="m"), torch.float32)
     assert isinstance(runtime, accelerate.Accelerator)
 
 
-def test_best_epoch_is_kept_and_reported(tiny_bert):
+def test_training_stops_patience_epochs_after_the_best_and_keeps_it(tiny_bert):
     # validation pairs prefer the shorter response, the opposite of training: the
     # longer training runs, the worse validation gets, so an early epoch must be restored
     train = toy_records(8)
     val = [Comparison(r.prompt, r.responses, (1, 0)) for r in toy_records(4, seed=1)]
-    model, report = train_transformer_reward_model(train, tiny_config(tiny_bert, epochs=3, lr=3e-3), val)
-    accuracies = [h["val_accuracy"] for h in report.history]
-    assert len(report.history) == 3 and report.n_val_pairs == 4
-    assert report.best_epoch == 1 + int(np.argmax(accuracies)) < 3
+    config = tiny_config(tiny_bert, epochs=8, patience=2, lr=3e-3)
+    model, report = train_transformer_reward_model(train, config, val)
+    losses = [h["val_loss"] for h in report.history]
+    assert report.n_val_pairs == 4
+    assert report.best_epoch == 1 + int(np.argmin(losses))
+    # stopped `patience` epochs after the best, before the last epoch
+    assert len(report.history) == report.best_epoch + 2 < 8
+    assert min(losses[report.best_epoch:]) > losses[report.best_epoch - 1]
     prompts = [r.prompt for r in val]
     delta = model.score(prompts, [r.chosen for r in val]) - model.score(prompts, [r.rejected for r in val])
-    kept_loss = float(np.mean(np.log1p(np.exp(-delta))))  # −log σ(Δ)
-    assert kept_loss == pytest.approx(report.history[report.best_epoch - 1]["val_loss"], abs=1e-5)
-    assert abs(kept_loss - report.history[-1]["val_loss"]) > 1e-3
+    kept_loss = float(np.mean(np.log1p(np.exp(-delta))))  # −log σ(Δ), by hand
+    assert kept_loss == pytest.approx(losses[report.best_epoch - 1], abs=1e-5)
+    assert abs(kept_loss - losses[-1]) > 1e-3
+    # patience 1 stops one epoch after the same best epoch (same seed, same run up to there)
+    _, short = train_transformer_reward_model(train, tiny_config(tiny_bert, epochs=8,
+                                                                 patience=1, lr=3e-3), val)
+    assert len(short.history) == short.best_epoch + 1
 
 
 def test_training_needs_pairs(tiny_bert):
@@ -224,7 +256,8 @@ def test_decoder_without_pad_token_scores_independently_of_padding(tiny_llama, t
     np.testing.assert_allclose(model.score(*PROBE), model.score_members(*PROBE).mean(axis=0))
     alone = model.score(["q"], ["fine"])  # no padding vs. right-padded beside longer texts
     np.testing.assert_allclose(model.score(*PROBE)[2:], alone, atol=1e-5)
-    saved = load_transformer_model(save_transformer_model(model, tmp_path / "llama"), device="cpu")
+    saved = load_transformer_model(save_transformer_model(model, tmp_path / "llama"),
+                                   HubModelOptions(device="cpu"))
     np.testing.assert_allclose(saved.score(*PROBE), model.score(*PROBE), atol=1e-5)
 
 
@@ -318,7 +351,7 @@ def test_hh_rlhf_harmless_transcripts_are_cut_and_trained_on(shared_data):
     records = load_comparisons(path, "hh-rlhf").records[:32]
     config = TransformerTrainConfig(model=minilm_path(), max_length=128, batch_size=16, lr=1e-4)
     untrained, tokenizer = build_trainable_model(config)
-    texts = join_for_model(tokenizer, [r.prompt for r in records], [r.chosen for r in records], 128)
+    texts = format_pairs(tokenizer, [r.prompt for r in records], [r.chosen for r in records], 128)
     assert all(t.endswith(r.chosen) for t, r in zip(texts, records))
     # a cut prompt keeps its last tokens and the pair then fills the budget exactly
     # (128 = [CLS] + prompt tail + response + [SEP]) unless the response alone is too long
@@ -326,7 +359,7 @@ def test_hh_rlhf_harmless_transcripts_are_cut_and_trained_on(shared_data):
     short = [(t, r) for t, r in cut if len(tokenizer(r.chosen)["input_ids"]) <= 96]
     assert short and all(r.prompt.endswith(t[: -len(r.chosen) - 2]) for t, r in cut)
     assert {len(tokenizer(t)["input_ids"]) for t, _ in short} == {128}
-    before = bt_loss(TransformerRewardModel.from_model(untrained, tokenizer, {}, 128), records)
+    before = bt_loss(HFRewardModel(untrained, tokenizer, HubModelOptions(max_length=128)), records)
     model, report = train_transformer_reward_model(records, config)
     assert report.n_train_pairs == 32 and report.pairs_per_second > 0
     assert bt_loss(model, records) < before - 0.005  # measured 0.6933 → 0.6838

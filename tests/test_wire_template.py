@@ -12,12 +12,12 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from rewardlab.models.lm.hub import HubModelOptions
-from rewardlab.models.lm.transformer_rm import (
+from rewardlab.models.lm.chat import (
     carries_chat_template,
     read_as_sent,
     template_markers,
 )
+from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.robust.loading import load_reward_model
 from tiny_hf import save_decoder_rm, save_encoder_rm, save_qwen_style_rm
 
@@ -86,7 +86,7 @@ def test_modes_and_a_tokenizer_without_a_template(qwen_rm, tmp_path):
     assert read_as_sent(plain, prompts, responses, "never") == [False, False]
     with pytest.raises(ValueError, match="'sometimes' is not one of auto, always, never"):
         read_as_sent(tok, prompts, responses, "sometimes")
-    with pytest.raises(ValueError, match="option 'chat_template'"):
+    with pytest.raises(ValueError, match="--chat-template: unknown chat-template mode"):
         HubModelOptions(chat_template="sometimes")
 
 

@@ -141,7 +141,7 @@ def _check_device(value: str | None) -> str | None:
         try:
             check_device(value)
         except ValueError as err:
-            raise typer.BadParameter(str(err).removeprefix("option 'device': ")) from None
+            raise typer.BadParameter(str(err).removeprefix("--device: ")) from None
     return value
 
 
@@ -246,10 +246,12 @@ def refuse_unused_flags(specs: list[str], loading: ModelLoading) -> None:
              if getattr(loading, name) != getattr(defaults, name)]
     if not given:
         return
+    from rewardlab.models.lm.transformer_rm import is_transformer_model_dir
     from rewardlab.robust.loading import JUDGE_PREFIX, is_rewardlab_directory
 
     judges = [s for s in specs if s.startswith(JUDGE_PREFIX)]
-    classifiers = [s for s in specs if s not in judges and not is_rewardlab_directory(s)]
+    classifiers = [s for s in specs if s not in judges and (
+        not is_rewardlab_directory(s) or is_transformer_model_dir(s))]  # fine-tuned: a classifier
     for name in given:
         if name.startswith("judge_"):
             used = len(specs) == 1 and bool(judges)

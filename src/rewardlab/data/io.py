@@ -216,6 +216,19 @@ def _parquet(path: Path) -> Iterator[Row]:
         ) from None
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; a :class:`DataError` naming the file and line otherwise."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"malformed JSON: {err.msg}", path=str(path), line=err.lineno) from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise DataError(f"not a JSON file ({type(err).__name__})", path=str(path)) from None
+    if not isinstance(value, dict):
+        raise DataError(f"expected a JSON object, got {type(value).__name__}", path=str(path))
+    return value
+
+
 def not_a_file(path: Path) -> str:
     """Why ``path``, which is not a regular file, cannot be read as one (a pipe or a device
     is never opened: reading one could block or never end)."""

@@ -3,8 +3,10 @@
 PATH is a local Hugging Face folder of a ``CLIPModel`` (image and text towers,
 as OpenAI CLIP, LAION's OpenCLIP conversions or PickScore's backbone) or of a
 ``CLIPVisionModel`` / ``CLIPVisionModelWithProjection`` (image tower only),
-with its ``preprocessor_config.json``. Radford et al., "Learning Transferable
-Visual Models From Natural Language Supervision", ICML 2021.
+with its ``preprocessor_config.json``, loaded by the one CLIP loader
+(:func:`rewardlab.features.clip_load.load_clip`, on the CPU in fp32). Radford et
+al., "Learning Transferable Visual Models From Natural Language Supervision",
+ICML 2021.
 
 For an image y and a prompt x:
 
@@ -18,8 +20,8 @@ For an image y and a prompt x:
   learns a reweighted CLIP score plus a prompt-free image term (the form of
   the LAION aesthetic predictor's input, Schuhmann et al., 2022).
 
-Images are preprocessed by the folder's own image processor, computed under
-``torch.inference_mode`` in batches of ``batch_size``, and cached on disk like
+Images are preprocessed by the folder's own image processor (its PIL backend),
+computed under ``torch.inference_mode`` in batches of ``batch_size``, and cached on disk like
 the text encoder's embeddings (:class:`rewardlab.features.cache.EmbeddingCache`):
 image embeddings keyed by the model and the image's pixel digest, text
 embeddings by the model and the prompt, so a second run, a new head or an
@@ -29,7 +31,6 @@ ensemble embeds nothing again.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,92 +40,24 @@ import numpy as np
 from rewardlab.data.images import decode_image
 from rewardlab.features.base import ProgressCallback, log_length_feature
 from rewardlab.features.cache import EmbeddingCache
+from rewardlab.features.clip_load import ClipTowers, load_clip
 from rewardlab.protocols import Response
 
-TEXT_MAX_LENGTH = 77
-"""CLIP's text context."""
+TEXT_CACHE_LENGTH = 77
+"""The text cache's length key: CLIP's text context."""
 
 
 def clip_identity(folder: str) -> str:
     """Cache key of a CLIP folder: its config, preprocessor config and weight files
-    (names and sizes)."""
+    (names and sizes), and the image processor's backend (PIL)."""
     path = Path(folder)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(b"processor=pil")
     for name in ("config.json", "preprocessor_config.json"):
         if (path / name).is_file():
             digest.update((path / name).read_bytes())
     for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
         digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
     return f"clip:{digest.hexdigest()[:24]}"
-
-
-class ClipTowers:
-    """The loaded model, its image processor and (with a text tower) its tokenizer."""
-
-    def __init__(self, folder: str) -> None:
-        from transformers import (
-            AutoImageProcessor,
-            AutoTokenizer,
-            CLIPModel,
-            CLIPVisionModel,
-            CLIPVisionModelWithProjection,
-        )
-
-        path = Path(folder)
-        config_file = path / "config.json"
-        if not config_file.is_file():
-            raise FileNotFoundError(f"clip-vision: {folder!r} has no config.json (a local "
-                                    "CLIPModel or CLIPVisionModel folder is needed)")
-        config = json.loads(config_file.read_text())
-        model_type = config.get("model_type")
-        if model_type == "clip":
-            self.model = CLIPModel.from_pretrained(folder).eval()
-            self.vision, self.visual_projection = self.model.vision_model, self.model.visual_projection
-            self.text, self.text_projection = self.model.text_model, self.model.text_projection
-            self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        elif model_type == "clip_vision_model":
-            with_projection = "CLIPVisionModelWithProjection" in config.get("architectures", [])
-            cls = CLIPVisionModelWithProjection if with_projection else CLIPVisionModel
-            self.model = cls.from_pretrained(folder).eval()
-            self.vision = self.model.vision_model
-            self.visual_projection = self.model.visual_projection if with_projection else None
-            self.text = self.text_projection = self.tokenizer = None
-        else:
-            raise ValueError(f"clip-vision: {folder!r} holds a {model_type!r} model, not a "
-                             "CLIPModel or CLIPVisionModel")
-        if not (path / "preprocessor_config.json").is_file():
-            raise FileNotFoundError(f"clip-vision: {folder!r} has no preprocessor_config.json")
-        self.processor = AutoImageProcessor.from_pretrained(folder)
-
-    @property
-    def dim(self) -> int:
-        if self.visual_projection is not None:
-            return int(self.visual_projection.out_features)
-        return int(self.vision.config.hidden_size)
-
-    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """L2-normalized image embeddings of canonical images, float32 (n, dim)."""
-        import torch
-        from PIL import Image
-
-        pixels = self.processor(images=[Image.fromarray(px) for px in images],
-                                return_tensors="pt")["pixel_values"]
-        with torch.inference_mode():
-            pooled = self.vision(pixel_values=pixels).pooler_output
-            if self.visual_projection is not None:
-                pooled = self.visual_projection(pooled)
-            return torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalized text embeddings, float32 (n, dim)."""
-        import torch
-
-        batch = self.tokenizer(list(texts), padding=True, truncation=True,
-                               max_length=TEXT_MAX_LENGTH, return_tensors="pt")
-        with torch.inference_mode():
-            pooled = self.text(input_ids=batch["input_ids"],
-                               attention_mask=batch["attention_mask"]).pooler_output
-            return torch.nn.functional.normalize(self.text_projection(pooled), dim=-1).float().numpy()
 
 
 class ClipVisionBackbone:
@@ -141,12 +74,14 @@ class ClipVisionBackbone:
     @property
     def towers(self) -> ClipTowers:
         if self._towers is None:
-            self._towers = ClipTowers(self.model)
+            self._towers = load_clip(self.model, device="cpu", dtype="fp32",
+                                     what="clip-vision:")
+            self._towers.batch_size = self.batch_size
         return self._towers
 
     @property
     def has_text(self) -> bool:
-        return self.towers.text is not None
+        return self.towers.has_text
 
     @property
     def dim(self) -> int:
@@ -184,14 +119,13 @@ class ClipVisionBackbone:
     ) -> np.ndarray:
         towers = self.towers
         images = [decode_image(r) for r in responses]
-        size = int(max(np.atleast_1d(towers.vision.config.image_size)))
-        v = self._cached(self._cache("image", size), images,
-                         lambda batch: towers.embed_images(batch), progress)
+        v = self._cached(self._cache("image", towers.image_size), images,
+                         lambda batch: _embedded(towers.image_features, batch), progress)
         blocks = [v]
         if self.has_text:
             distinct = list(dict.fromkeys(prompts))
-            t = self._cached(self._cache("text", TEXT_MAX_LENGTH), distinct,
-                             lambda batch: towers.embed_texts(batch), None)
+            t = self._cached(self._cache("text", TEXT_CACHE_LENGTH), distinct,
+                             lambda batch: _embedded(towers.text_features, batch), None)
             row = {p: i for i, p in enumerate(distinct)}
             blocks.append(v * t[[row[p] for p in prompts]])
         blocks.append(log_length_feature(images))
@@ -211,3 +145,11 @@ class ClipVisionBackbone:
             "model_id": clip_identity(self.model),
             "batch_size": self.batch_size,
         }
+
+
+def _embedded(embed: Any, batch: Sequence[Any]) -> np.ndarray:
+    """``embed(batch)`` computed under ``torch.inference_mode``, as float32 NumPy rows."""
+    import torch
+
+    with torch.inference_mode():
+        return embed(batch).float().cpu().numpy()

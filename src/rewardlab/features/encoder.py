@@ -49,14 +49,10 @@ import numpy as np
 
 from rewardlab.features.base import ProgressCallback, log_length_feature
 from rewardlab.features.cache import EmbeddingCache
-from rewardlab.features.fast_encode import (
-    PackedBert,
-    quantize_int8,
-    supports_packing,
-    token_budget_batches,
-)
+from rewardlab.features.fast_encode import PackedBert, quantize_int8, supports_packing
 from rewardlab.features.hf_load import load_pretrained, load_tokenizer
 from rewardlab.features.join import join_truncated
+from rewardlab.features.tokens import encode, pad_batch, token_budget_batches
 
 FLUSH_TEXTS = 2048
 FLUSH_SECONDS = 60.0
@@ -227,11 +223,9 @@ class SentenceEncoder:
         return [list(map(tuple, spans)) for spans in encoded["offset_mapping"]]
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with special tokens, truncated to ``max_length``."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        return encoded["input_ids"]
+        """Token ids with special tokens, truncated to ``max_length``
+        (:func:`rewardlab.features.tokens.encode`)."""
+        return encode(self.tokenizer, texts, self.max_length) if texts else []
 
     def _pooled(self, ids: list[list[int]]):
         """Pooled states of ``self.layers``, concatenated; the last layer's normalized
@@ -240,7 +234,7 @@ class SentenceEncoder:
         if isinstance(runner, PackedBert):
             pooled = runner(ids, self.pooling, self.layers)
         else:
-            batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
+            batch = pad_batch(self.tokenizer, ids)
             states = runner(**batch, output_hidden_states=True).hidden_states
             mask = batch["attention_mask"].unsqueeze(-1)
             pooled = self.torch.cat([self._pool(states[d], mask) for d in self.layers], dim=1)
@@ -271,7 +265,8 @@ class SentenceEncoder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         done = 0
         with torch.inference_mode():
-            for idx in token_budget_batches([len(x) for x in ids], self.max_tokens, self.batch_size):
+            lengths = [len(x) for x in ids]
+            for idx in token_budget_batches(lengths, self.max_tokens, self.batch_size):
                 pooled = self._pooled([ids[i] for i in idx])
                 out[idx] = pooled.float().numpy()
                 if on_batch is not None:

@@ -17,9 +17,9 @@ their pooled vectors are concatenated, [e_i^(l) for l in layers].
 which is exactly BERT's encoder (Devlin et al. 2019) with sentence-transformers
 mean pooling (Reimers & Gurevych 2019); outputs equal the padded model's to
 float rounding. Batches are formed by a token budget rather than a fixed count
-(``token_budget_batches``): texts sorted by token length, each batch as many
-texts as fit ``max_tokens`` padded tokens, so the matrices stay large (good
-GEMM efficiency) and attention padding stays small.
+(:func:`rewardlab.features.tokens.token_budget_batches`): texts sorted by token
+length, each batch as many texts as fit ``max_tokens`` padded tokens, so the
+matrices stay large (good GEMM efficiency) and attention padding stays small.
 
 Cost per real token of a sequence of length T (L layers, width d, FFN width
 4d): FLOPs = L · (24 d² + 4 T d) — 2 × the 12 d² weights of a layer, plus
@@ -38,26 +38,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
-
-
-def token_budget_batches(
-    lengths: Sequence[int], max_tokens: int, max_batch: int
-) -> list[np.ndarray]:
-    """Indices of each batch: longest first, ``len(batch) · longest ≤ max_tokens``.
-
-    Every batch holds at least one text and at most ``max_batch`` texts.
-    """
-    if max_tokens < 1 or max_batch < 1:
-        raise ValueError(f"max_tokens and max_batch must be >= 1, got {max_tokens}, {max_batch}")
-    lengths = np.asarray(lengths, dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
-    batches, start = [], 0
-    while start < len(order):
-        longest = max(int(lengths[order[start]]), 1)
-        size = max(1, min(max_batch, max_tokens // longest))
-        batches.append(order[start : start + size])
-        start += size
-    return batches
 
 
 def encoder_flops(lengths: Sequence[int], n_layers: int, hidden: int, ffn: int) -> float:

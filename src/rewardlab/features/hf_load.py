@@ -1,9 +1,10 @@
 """Loading a Hugging Face tokenizer or model from a folder (or a hub name), with checks.
 
-Every Hugging Face folder rewardlab reads goes through here: a published reward model
-(:mod:`rewardlab.models.lm.hf_reward`), a judge (:mod:`rewardlab.models.lm.judge`), a
-fine-tuned transformer reward model and the base model it starts from
-(:mod:`rewardlab.models.lm.transformer_rm`, ``transformer_train``), and the frozen
+Every Hugging Face folder rewardlab reads goes through here: a reward classifier,
+published or fine-tuned by rewardlab (:mod:`rewardlab.models.lm.hf_reward`), the base
+model a fine-tuning starts from (:mod:`rewardlab.models.lm.transformer_train`), a
+causal LM (:mod:`rewardlab.models.lm.loading`: judges, LM-derived rewards,
+generation), a CLIP folder (:mod:`rewardlab.features.clip_load`) and the frozen
 encoder (:mod:`rewardlab.features.encoder`). Each problem is one
 :class:`~rewardlab.data.errors.DataError` naming the folder:
 
@@ -69,7 +70,8 @@ def load_pretrained(
     auto_class: Any, folder: str | Path, tokenizer: Any, missing_ok: tuple[str, ...] = (),
     **kwargs: Any,
 ) -> Any:
-    """``auto_class.from_pretrained(folder, **kwargs)`` with the checks of the module doc."""
+    """``auto_class.from_pretrained(folder, **kwargs)`` with the checks of the module doc
+    (``tokenizer`` None: a model that reads no text, such as an image tower)."""
     what = auto_class.__name__.removeprefix("AutoModelFor").removeprefix("Auto")
     try:
         model, info = auto_class.from_pretrained(str(folder), output_loading_info=True, **kwargs)
@@ -85,10 +87,19 @@ def load_pretrained(
             "initialise them at random", path=str(folder),
         )
     check_finite(model, folder)
-    size = getattr(model.get_input_embeddings(), "num_embeddings", None)
-    if size is not None and len(tokenizer) > size:
+    size = getattr(_text_embeddings(model), "num_embeddings", None)
+    if tokenizer is not None and size is not None and len(tokenizer) > size:
         raise DataError(
             f"the tokenizer has {len(tokenizer)} tokens but the model embeds {size}: they do "
             "not belong together", path=str(folder),
         )
     return model
+
+
+def _text_embeddings(model: Any) -> Any:
+    """The token embedding of ``model`` (of its text tower for a two-tower model like CLIP)."""
+    try:
+        return model.get_input_embeddings()
+    except NotImplementedError:
+        text = getattr(model, "text_model", None)
+        return None if text is None else text.get_input_embeddings()

@@ -20,12 +20,12 @@ and the strict JSON outputs would write those scores as ``null``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rewardlab.atomic import atomic_directory, recover, write_json_atomic
 from rewardlab.data.errors import DataError
+from rewardlab.data.io import read_json_object
 from rewardlab.features.backbones import backbone_from_config
 from rewardlab.models.heads import HEADS
 from rewardlab.models.normalizer import Normalizer
@@ -34,19 +34,6 @@ from rewardlab.models.reward_model import TrainedRewardModel, trained_reward_mod
 FORMAT = "rewardlab-reward-model"
 FORMAT_VERSION = 1
 CONFIG_FILES = ("config.json", "rewardlab.json")  # batched/structured/ensemble, transformer
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; a :class:`DataError` naming the file and line otherwise."""
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(f"malformed JSON: {err.msg}", path=str(path), line=err.lineno) from None
-    except (UnicodeDecodeError, RecursionError) as err:
-        raise DataError(f"not a JSON file ({type(err).__name__})", path=str(path)) from None
-    if not isinstance(value, dict):
-        raise DataError(f"expected a JSON object, got {type(value).__name__}", path=str(path))
-    return value
 
 
 def read_tensors(path: Path) -> dict[str, Any]:

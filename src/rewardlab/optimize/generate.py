@@ -60,7 +60,9 @@ class SamplingConfig:
         top_p: nucleus mass kept (0 < top_p ≤ 1).
         seed: base seed of every draw.
         step_unit: ``"line"`` (a step ends at a newline) or ``"sentence"``.
-        device: torch device of the model.
+
+    Where the model runs and in which dtype is the loader's business
+    (:func:`rewardlab.models.lm.loading.load_causal_lm`).
     """
 
     max_new_tokens: int = 128
@@ -69,7 +71,6 @@ class SamplingConfig:
     top_p: float = 0.95
     seed: int = 0
     step_unit: str = "line"
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.temperature <= 0:
@@ -115,14 +116,18 @@ class TransformersGenerator:
 
     @classmethod
     def from_path(
-        cls, path: str | None = None, config: SamplingConfig | None = None
+        cls, path: str | None = None, config: SamplingConfig | None = None, hub: Any = None
     ) -> TransformersGenerator:
-        """Load a local causal-LM folder (default: the cached SmolLM2-135M-Instruct)."""
+        """Load a causal LM (default: the cached SmolLM2-135M-Instruct) with the loading
+        options ``hub`` (:func:`rewardlab.models.lm.loading.load_causal_lm`)."""
         from rewardlab.models.lm.loading import load_causal_lm
 
-        config = config or SamplingConfig()
-        model, tokenizer = load_causal_lm(path, device=config.device)
+        model, tokenizer = load_causal_lm(path, hub)
         return cls(model, tokenizer, config)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
 
     def context_ids(self, prompt: str, partial_steps: Sequence[str] = ()) -> list[int]:
         """Token ids of the rendered prompt, assistant header and the steps so far."""
@@ -151,7 +156,7 @@ class TransformersGenerator:
 
         if n < 1:
             raise ValueError(f"field 'n': need n >= 1, got {n}")
-        device = self.config.device
+        device = self.device
         eos = (
             {int(self.tokenizer.eos_token_id)} if self.tokenizer.eos_token_id is not None else set()
         )

@@ -144,7 +144,7 @@ def load_reward_model(
     if not directory.is_dir():
         raise ValueError(f"model {spec!r}: no such directory; expected {ACCEPTED_SPECS}")
     if is_transformer_model_dir(directory):
-        model = load_transformer_model(directory)
+        model = load_transformer_model(directory, hub)
         if aggregate is None and not center and model.n_members == 1:
             return model
         return AggregatedRewardModel(model, aggregate=aggregate or "mean", center=bool(center),

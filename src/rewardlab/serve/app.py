@@ -27,7 +27,7 @@ Routes (all JSON; every route but ``/health`` needs ``Authorization: Bearer
 (``/score``, ``/compare``, OpenRLHF's queries split at their prompts) or whole
 texts without a prompt boundary (LLaMA-Factory, ``/classify``). A pair that
 the model reads exactly as sent (``reads_as_sent``: a Hugging Face model whose
-chat template the text already carries, :mod:`rewardlab.models.lm.transformer_rm`)
+chat template the text already carries, :mod:`rewardlab.models.lm.chat`)
 is scored as sent; a whole text goes as sent to a model that can read it so
 (``score_as_sent``), as LLaMA-Factory's and vLLM's own servers score it. Every
 other response loses the end-of-turn texts at its end (the settings'

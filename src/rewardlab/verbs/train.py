@@ -111,12 +111,10 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class Trainer:
-    """One kind of training: the options classes it reads, which spec fields, and the
-    options of those classes it does not use."""
+    """One kind of training: the options classes it reads and which spec fields."""
 
     options: tuple[type, ...]
     spec_fields: frozenset[str]
-    ignores: frozenset[str] = frozenset()
 
 
 _COMMON = frozenset({"data", "out", "overwrite", "format", "backbone", "test_fraction",
@@ -125,7 +123,7 @@ TRAINERS: dict[str, Trainer] = {
     "head": Trainer((TrainConfig,), _COMMON | {"int8", "init_from"}),
     "backbone ensemble": Trainer((TrainConfig,), _COMMON),
     "structured": Trainer((LoopOptions,), _COMMON | {"int8"}),
-    "transformer": Trainer((TransformerTrainConfig,), _COMMON, frozenset({"patience"})),
+    "transformer": Trainer((TransformerTrainConfig,), _COMMON),
 }
 """What each kind of training reads; anything else given is refused."""
 STRUCTURED_READS = frozenset({"head", "head_params"})
@@ -161,7 +159,7 @@ def refuse_unread(spec: TrainSpec, kind: str) -> None:
             getattr(spec, field.name) != getattr(defaults, field.name)
         ):
             raise OptionError(f"{flag_of(field)}: not read by {_what(spec, kind)}; leave it out")
-    reads = declared(*trainer.options) - trainer.ignores
+    reads = declared(*trainer.options)
     if kind == "structured":
         reads |= STRUCTURED_READS
     for name in spec.options:

@@ -3,7 +3,7 @@
     r(y) = f(v(y) / ‖v(y)‖),   f(z) = W_L(… W_2(W_1 z + b_1) + b_2 …) + b_L,
 
 with v the CLIP image embedding (the projected pooled CLS state of the CLIP
-folder the MLP sits in, :class:`~rewardlab.models.image.clip.ClipTower`) and f
+folder the MLP sits in, :class:`~rewardlab.features.clip_load.ClipTowers`) and f
 the linear layers of the predictor applied in order. The improved predictor
 (Schuhmann, "improved-aesthetic-predictor", LAION 2022; used as the aesthetic
 reward of DDPO, Black et al. 2023, and of TRL's DDPO and AlignProp examples)
@@ -30,12 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.models.image.clip import (
-    PICKLE_SUFFIXES,
-    ClipTower,
-    image_responses,
-    load_clip_tower,
-)
+from rewardlab.features.clip_load import PICKLE_SUFFIXES, ClipTowers
+from rewardlab.models.image.clip import image_responses, load_clip_tower
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.protocols import Response, check_lengths
 
@@ -81,7 +77,7 @@ class AestheticRewardModel:
 
     form = "aesthetic"
 
-    def __init__(self, tower: ClipTower, layers: list[tuple[Any, Any]], name: str) -> None:
+    def __init__(self, tower: ClipTowers, layers: list[tuple[Any, Any]], name: str) -> None:
         in_dim = layers[0][0].shape[1]
         out_dim = int(tower.model.config.projection_dim)
         if in_dim != out_dim:

@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.clip_load import PICKLE_SUFFIXES
+from rewardlab.features.device import resolve_device
 from rewardlab.features.pixels import pixel_tensor, shape_groups
-from rewardlab.models.image.clip import PICKLE_SUFFIXES, image_responses
-from rewardlab.models.lm.hub import HubModelOptions, resolve_device
+from rewardlab.models.image.clip import image_responses
+from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.protocols import Response, check_lengths
 
 WEIGHTS = "open_clip_model.safetensors"

@@ -105,19 +105,18 @@ def render_parts(tokenizer: Any, messages: list[dict[str, str]], roles: Sequence
 
 @dataclass
 class LMScoringConfig:
-    """How LM log-probabilities are batched and truncated.
+    """How LM log-probabilities are batched and truncated (where the model runs and in which
+    dtype is the loader's business: :func:`rewardlab.models.lm.loading.load_causal_lm`).
 
     Attributes:
         batch_size: sequences per forward pass.
         max_length: most tokens of context + response in one sequence.
         min_context: context tokens always kept when a response is long.
-        device: torch device of the model.
     """
 
     batch_size: int = 8
     max_length: int = 512
     min_context: int = 64
-    device: str = "cpu"
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
@@ -153,13 +152,18 @@ class LMScorer:
         self.config = config or LMScoringConfig()
 
     @classmethod
-    def from_path(cls, path: str | None = None, config: LMScoringConfig | None = None) -> LMScorer:
-        """Load a local causal-LM folder (default: the cached SmolLM2-135M-Instruct)."""
+    def from_path(cls, path: str | None = None, config: LMScoringConfig | None = None,
+                  hub: Any = None) -> LMScorer:
+        """Load a causal LM (default: the cached SmolLM2-135M-Instruct) with the loading
+        options ``hub`` (:func:`rewardlab.models.lm.loading.load_causal_lm`)."""
         from rewardlab.models.lm.loading import load_causal_lm
 
-        config = config or LMScoringConfig()
-        model, tokenizer = load_causal_lm(path, device=config.device)
+        model, tokenizer = load_causal_lm(path, hub)
         return cls(model, tokenizer, config)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
 
     @property
     def pad_id(self) -> int:
@@ -211,9 +215,9 @@ class LMScorer:
                 ids, mask, pos = _left_pad(seqs, self.pad_id)
                 keep = max(len(targets[i]) for i in rows) + 1
                 logits = self.model(
-                    input_ids=ids.to(self.config.device),
-                    attention_mask=mask.to(self.config.device),
-                    position_ids=pos.to(self.config.device),
+                    input_ids=ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=pos.to(self.device),
                     logits_to_keep=keep,
                 ).logits
                 lp = _gather_logprobs(logits[:, :-1], ids[:, -keep + 1 :].to(logits.device))
@@ -276,7 +280,7 @@ class LMScorer:
             f_ids[j, : len(f)] = torch.tensor(f, dtype=torch.long)
             f_mask[j, : len(f)] = 1
         out = np.zeros((n, m), dtype=np.float64)
-        device = self.config.device
+        device = self.device
         with torch.inference_mode():
             for start in range(0, n, self.config.batch_size):
                 rows = list(range(start, min(start + self.config.batch_size, n)))

@@ -1,13 +1,19 @@
-"""A published Hugging Face sequence-classification reward model, used as it is.
+"""The one scorer of a Hugging Face sequence-classification reward model.
 
-Any ``AutoModelForSequenceClassification`` checkpoint (a local folder or
-``hf:ORG/NAME``, see :mod:`rewardlab.models.lm.hub`) becomes a
-``RewardModel``. The text it reads is formatted as RewardBench formats it
+Any ``AutoModelForSequenceClassification`` checkpoint becomes a ``RewardModel``
+through :class:`HFRewardModel`, whatever it came from: a published folder or
+``hf:ORG/NAME`` (:mod:`rewardlab.models.lm.hub`), a model rewardlab fine-tuned
+(a directory with ``rewardlab.json``, :mod:`rewardlab.models.lm.transformer_rm`),
+or the model in memory while it is fine-tuned (its validation,
+:mod:`rewardlab.models.lm.transformer_train`). So the same weights give the same
+scores by every route, and the loading options
+(:class:`~rewardlab.models.lm.hub.HubModelOptions`: ``max_length``, ``dtype``,
+``device``, ``token_budget``, ``weights``, ``chat_template``) mean the same for
+all of them. The text it reads is formatted as RewardBench formats it
 (:mod:`rewardlab.models.lm.chat`: the model's chat template, else
 ``prompt\\n\\nresponse``; prompt cut from the left), and a text that already
 carries the model's chat template is read as given, never templated twice
-(``HubModelOptions.chat_template``: ``auto``, ``always``, ``never``;
-:mod:`rewardlab.models.lm.transformer_rm`). :meth:`HFRewardModel.score_as_sent`
+(``chat_template``: ``auto``, ``always``, ``never``). :meth:`HFRewardModel.score_as_sent`
 scores whole texts without a prompt boundary (what LLaMA-Factory and vLLM's
 classify API send) as given. Per model family:
 
@@ -29,9 +35,13 @@ classify API send) as given. Per model family:
   models ship their own reduction, which the user passes as ``weights``).
 
 Outputs are raw logits (``function_to_apply="none"``, as RewardBench reads
-them). Scoring runs under ``torch.inference_mode`` in length-sorted batches of
-at most ``token_budget`` padded tokens; the result does not depend on the
-order or the batching of the inputs beyond floating-point rounding.
+them). Texts are tokenized by :func:`rewardlab.features.tokens.encode` (special
+tokens added, BOS never doubled) and scored under ``torch.inference_mode`` in
+length-sorted batches of at most ``token_budget`` padded tokens; the result does
+not depend on the order or the batching of the inputs beyond floating-point
+rounding. The input length is ``max_length`` when given, else the model's own: the
+length it was fine-tuned with (``rewardlab.json``), else the tokenizer's
+``model_max_length`` at most :data:`~rewardlab.models.lm.hub.CLASSIFIER_MAX_LENGTH`.
 """
 
 from __future__ import annotations
@@ -42,39 +52,49 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.features.device import resolve_device, resolve_dtype
 from rewardlab.features.hf_load import load_pretrained, load_tokenizer
-from rewardlab.models.lm.chat import encode, format_pairs, pad_batch, token_budget_batches
+from rewardlab.features.tokens import encode, pad_batch, token_budget_batches
+from rewardlab.models.lm.chat import format_pairs, prepare_tokenizer, read_as_sent
 from rewardlab.models.lm.hub import (
+    CLASSIFIER_MAX_LENGTH,
     HubModelOptions,
     check_max_length,
     check_remote_code,
+    default_max_length,
     read_hf_config,
-    resolve_device,
-    resolve_dtype,
 )
-from rewardlab.models.lm.transformer_rm import prepare_tokenizer, read_as_sent
 from rewardlab.protocols import check_lengths
-
-MAX_LENGTH_CAP = 2048
 
 
 class HFRewardModel:
-    """Implements ``RewardModel`` and ``score_members`` (one row per output) for a HF classifier."""
+    """Implements ``RewardModel`` and ``score_members`` (one row per output) for a HF classifier.
 
-    def __init__(self, model: Any, tokenizer: Any, options: HubModelOptions, name: str) -> None:
+    ``config`` is what rewardlab knows of a model it fine-tuned (``rewardlab.json``: its
+    id, the ``max_length`` it was trained with, its training options); empty for a
+    published model.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, options: HubModelOptions | None = None,
+                 name: str = "", config: dict[str, Any] | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.options = options
+        self.options = options or HubModelOptions()
         self.name = name
-        self.max_length = options.max_length or min(int(tokenizer.model_max_length),
-                                                     MAX_LENGTH_CAP)
+        self.config = dict(config or {})
+        self.max_length = int(self.options.max_length or self.config.get("max_length")
+                              or default_max_length(tokenizer, CLASSIFIER_MAX_LENGTH))
         k = self.n_members
-        weights = options.weights
+        weights = self.options.weights
         if weights is not None and len(weights) != k:
             raise ValueError(
                 f"option 'weights': {name} has {k} outputs, got {len(weights)} weights"
             )
         self.weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, float)
+
+    @property
+    def id(self) -> str:
+        return str(self.config.get("id", self.name))
 
     @property
     def n_members(self) -> int:
@@ -104,6 +124,10 @@ class HFRewardModel:
         """Which pairs the model reads as ``prompt + response`` exactly (already templated)."""
         return read_as_sent(self.tokenizer, prompts, responses, self.chat_template)
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids the model reads for formatted texts."""
+        return encode(self.tokenizer, texts, self.max_length)
+
     def score_members(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Every output's raw logit, shape ``(K, n)``, float64."""
         if check_lengths(prompts, responses) == 0:
@@ -127,7 +151,7 @@ class HFRewardModel:
 
         if not texts:
             return np.zeros((self.n_members, 0), dtype=np.float64)
-        ids = encode(self.tokenizer, texts, self.max_length)
+        ids = self.token_ids(texts)
         out = np.zeros((self.n_members, len(ids)), dtype=np.float64)
         with torch.inference_mode():
             for idx in token_budget_batches([len(r) for r in ids], self.options.token_budget):
@@ -148,15 +172,17 @@ class HFRewardModel:
 
 
 def load_hf_reward_model(
-    folder: str | Path, options: HubModelOptions | None = None, name: str | None = None
+    folder: str | Path, options: HubModelOptions | None = None, name: str | None = None,
+    config: dict[str, Any] | None = None,
 ) -> HFRewardModel:
-    """Load a sequence-classification checkpoint folder (``config.json`` + weights + tokenizer)."""
+    """Load a sequence-classification checkpoint folder (``config.json`` + weights +
+    tokenizer); ``config`` is rewardlab's own of a model it fine-tuned (see the class)."""
     from transformers import AutoModelForSequenceClassification
 
     options = options or HubModelOptions()
-    config = read_hf_config(folder)
-    check_remote_code(folder, config, options.trust_remote_code)
-    archs = config.get("architectures") or []
+    hf_config = read_hf_config(folder)
+    check_remote_code(folder, hf_config, options.trust_remote_code)
+    archs = hf_config.get("architectures") or []
     if archs and not any("SequenceClassification" in a or "RewardModel" in a for a in archs):
         raise ValueError(
             f"{Path(folder) / 'config.json'}: architectures {archs} is not a sequence "
@@ -165,11 +191,10 @@ def load_hf_reward_model(
     device = resolve_device(options.device)
     remote = options.trust_remote_code
     tokenizer = prepare_tokenizer(load_tokenizer(folder, remote))
-    model = load_pretrained(
+    model = load_pretrained(  # checked: readable, complete, finite (features.hf_load)
         AutoModelForSequenceClassification, folder, tokenizer,
         dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote,
     )
     check_max_length(options.max_length, model, folder)
     model.config.pad_token_id = tokenizer.pad_token_id  # the id pad_batch pads with
-    return HFRewardModel(model.to(device), tokenizer, options, name or str(folder))
-
+    return HFRewardModel(model.to(device), tokenizer, options, name or str(folder), config)

@@ -22,124 +22,119 @@ tokenizer with more tokens than the model embeds; weights the checkpoint lacks
 (transformers would initialise them at random: a base model without its reward
 head, a classifier loaded as a judge); weights holding NaN or ±Inf. A
 ``device`` that does not exist on this machine is refused when the options are
-made (:func:`check_device`), a ``max_length`` beyond the model's positions when
-it is loaded (:func:`check_max_length`).
+made (:func:`rewardlab.features.device.check_device`), a ``max_length`` beyond the
+model's positions when it is loaded (:func:`check_max_length`).
 
-:class:`HubModelOptions` holds the loading options every Hugging Face model
-shares (the CLI turns its fields into flags).
+:class:`HubModelOptions` is the one home of the options every Hugging Face model
+shares (``--max-length``, ``--dtype``, ``--device``, ``--token-budget``,
+``--trust-remote-code``, ``--weights``, ``--chat-template``): each is an
+:func:`~rewardlab.options.option` field with its help and constraint, and the CLI
+makes its flags from them. The default input lengths are :data:`CLASSIFIER_MAX_LENGTH`
+and :data:`JUDGE_MAX_LENGTH`. This module imports no torch.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rewardlab.features.device import DTYPES, check_device
+from rewardlab.options import OptionError, check, option
+
 HF_PREFIX = "hf:"
-DTYPES = ("auto", "bf16", "fp16", "fp32")
 CHAT_TEMPLATE_MODES = ("auto", "always", "never")
 """When a model's chat template is applied to a (prompt, response) pair: ``auto`` once
-unless the text already carries it, ``always``, ``never``
-(:mod:`rewardlab.models.lm.transformer_rm`)."""
+unless the text already carries it, ``always``, ``never`` (:mod:`rewardlab.models.lm.chat`)."""
 TRUST_FLAG = "--trust-remote-code"
+
+CLASSIFIER_MAX_LENGTH = 2048
+"""A reward classifier's input length when ``max_length`` is not given and the model says
+none of its own: the tokenizer's ``model_max_length`` capped here (RewardBench's
+``--max_length``). A model fine-tuned by rewardlab says its own: the ``max_length`` it was
+trained with (``rewardlab.json``; :class:`~rewardlab.models.lm.transformer_config.
+TransformerTrainConfig`'s default is 512)."""
+JUDGE_MAX_LENGTH = 4096
+"""A judge's input length when ``max_length`` is not given: the tokenizer's
+``model_max_length`` capped here (a judging prompt holds a prompt and two responses)."""
+
+
+def default_max_length(tokenizer: Any, cap: int) -> int:
+    """The tokenizer's ``model_max_length``, at most ``cap``."""
+    return min(int(tokenizer.model_max_length), cap)
+
+
+def parse_weights(text: str) -> tuple[float, ...]:
+    """``--weights w1,w2,…``: comma-separated finite numbers, not all zero."""
+    try:
+        weights = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        weights = (math.nan,)
+    return check_weights(weights, text)
+
+
+def check_weights(weights: tuple[float, ...], shown: Any = None) -> tuple[float, ...]:
+    """``weights`` when they are finite numbers, not all zero (a zero reward is no reward)."""
+    if not weights or not all(math.isfinite(w) for w in weights) or not any(weights):
+        raise OptionError("--weights: expected comma-separated finite numbers, not all zero, "
+                          f"got {shown if shown is not None else weights!r}")
+    return weights
+
+
+def _device(text: str) -> str:
+    return check_device(text)
 
 
 @dataclass(frozen=True)
 class HubModelOptions:
-    """How a Hugging Face model is loaded and batched.
+    """How a Hugging Face model is loaded and scored: every reward classifier (a Hub folder,
+    ``hf:ORG/NAME``, a model fine-tuned by rewardlab), judge and CLIP folder reads these
+    (those of them it can use; a judge has no ``weights``). Each field is checked when the
+    options are made (:class:`~rewardlab.options.OptionError` naming the flag)."""
 
-    Attributes:
-        max_length: token budget of one input (default: the tokenizer's
-            ``model_max_length`` capped at 2048, RewardBench's ``--max_length``).
-        dtype: ``auto`` (bf16 on CUDA, fp32 on CPU), ``bf16``, ``fp16`` or ``fp32``.
-        device: torch device (default: CUDA when available, else CPU).
-        token_budget: padded tokens per batch; inputs are sorted by length and
-            a batch holds as many as fit ``n · longest ≤ token_budget``.
-        trust_remote_code: allow models whose config needs their own code.
-        weights: for several outputs, the reward is ``Σ_k weights[k] · out_k``
-            (default: the mean of the outputs).
-        chat_template: one of :data:`CHAT_TEMPLATE_MODES` (default ``auto``).
-    """
-
-    max_length: int | None = None
-    dtype: str = "auto"
-    device: str | None = None
-    token_budget: int = 16384
-    trust_remote_code: bool = False
-    weights: tuple[float, ...] | None = None
-    chat_template: str = "auto"
+    max_length: int | None = option(
+        None, "Hugging Face models: tokens per input (default: the model's own, the length a "
+        "rewardlab model was fine-tuned with, else the tokenizer's, at most 2048 for a reward "
+        "model and 4096 for a judge).", min=8)
+    dtype: str = option(
+        "auto", "Hugging Face models: auto | bf16 | fp16 | fp32 (auto = bf16 on a CUDA device "
+        "that supports it, else fp32).", choices=lambda: DTYPES, kind="dtype")
+    device: str | None = option(
+        None, "Hugging Face models: torch device, cpu | cuda | cuda:N | mps (default: CUDA if "
+        "present).", parse=_device)
+    token_budget: int = option(
+        16384, "Hugging Face models: padded tokens per batch (inputs sorted by length).", min=1)
+    trust_remote_code: bool = option(
+        False, "Allow a Hugging Face model whose config runs its own code (auto_map).")
+    weights: tuple[float, ...] | None = option(
+        None, "Multi-output Hugging Face models: reward = sum of w_k * output_k, given as "
+        "w1,w2,… (default: the mean of the outputs).", parse=parse_weights,
+        format=lambda w: "" if w is None else ",".join(map(str, w)), metavar="W1,W2,…")
+    chat_template: str = option(
+        "auto", "Hugging Face reward models with a chat template: auto (apply it once, unless "
+        "the text already carries it: then read the text as sent) | always | never.",
+        choices=lambda: CHAT_TEMPLATE_MODES, kind="chat-template mode")
 
     def __post_init__(self) -> None:
-        if self.chat_template not in CHAT_TEMPLATE_MODES:
-            raise ValueError(
-                f"option 'chat_template': {self.chat_template!r} is not one of "
-                f"{', '.join(CHAT_TEMPLATE_MODES)}"
-            )
+        if isinstance(self.weights, list):
+            object.__setattr__(self, "weights", tuple(self.weights))
+        check(self)
         if self.device is not None:
             check_device(self.device)
-        if self.dtype not in DTYPES:
-            raise ValueError(f"option 'dtype': {self.dtype!r} is not one of {', '.join(DTYPES)}")
-        if self.max_length is not None and self.max_length < 8:
-            raise ValueError(f"option 'max_length': must be at least 8, got {self.max_length}")
-        if self.token_budget < 1:
-            raise ValueError(f"option 'token_budget': must be positive, got {self.token_budget}")
-
-
-DEVICE_KINDS = "cpu, cuda, cuda:N or mps"
-
-
-def check_device(device: str) -> None:
-    """Raise ``ValueError`` (``option 'device': …``) unless ``device`` is cpu, an existing
-    CUDA device or an available mps device."""
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(
-            f"option 'device': {device!r} is not a device ({DEVICE_KINDS})"
-        ) from None
-    if parsed.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (parsed.index or 0) >= count:
-            raise ValueError(
-                f"option 'device': {device!r} does not exist on this machine "
-                f"({count} CUDA device(s) visible)"
-            )
-    elif parsed.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(f"option 'device': {device!r} is not available on this machine")
-    elif parsed.type != "cpu":
-        raise ValueError(f"option 'device': {device!r} is not supported ({DEVICE_KINDS})")
+        if self.weights is not None:
+            check_weights(self.weights)
 
 
 def check_max_length(max_length: int | None, model: Any, folder: str | Path) -> None:
-    """``ValueError`` when ``max_length`` is longer than the model has positions for (an
-    input that long would index past its position embeddings)."""
+    """:class:`OptionError` when ``max_length`` is longer than the model has positions for
+    (an input that long would index past its position embeddings)."""
     limit = getattr(model.config, "max_position_embeddings", None)
     if max_length is not None and isinstance(limit, int) and max_length > limit:
-        raise ValueError(
-            f"option 'max_length': {max_length} tokens is more than the {limit} positions of "
-            f"{folder}"
+        raise OptionError(
+            f"--max-length: {max_length} tokens is more than the {limit} positions of {folder}"
         )
-
-
-def resolve_device(device: str | None) -> Any:
-    import torch
-
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def resolve_dtype(dtype: str, device: Any) -> Any:
-    """``auto`` → bfloat16 on a CUDA device, float32 elsewhere; the others map directly."""
-    import torch
-
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
 
 
 def resolve_hf_name(spec: str) -> Path:
@@ -177,7 +172,7 @@ def read_hf_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no config.json; not a Hugging Face model folder")
-    from rewardlab.models.io import read_json_object  # torch: not at CLI start-up
+    from rewardlab.data.io import read_json_object  # not at CLI start-up
 
     return read_json_object(path)
 

@@ -8,11 +8,13 @@ generated, so the result is deterministic and cheap (one forward pass per
 judgment, as in the "LLM-as-a-judge" probability read-outs of Zheng et al.,
 2023, and G-Eval's probability-weighted score, Liu et al., 2023).
 
-The folder must hold a causal LM: a config whose ``architectures`` name none
-(``…ForCausalLM``, ``…LMHeadModel``, ``…ForConditionalGeneration``) is refused, as
-is a checkpoint that lacks the LM head's weights; transformers would otherwise
-attach an untrained head to a sequence classifier and judge at random
-(:func:`rewardlab.features.hf_load.load_pretrained`).
+The folder must hold a causal LM; it is loaded by the one causal-LM loader,
+:func:`rewardlab.models.lm.loading.load_causal_lm` (a sequence classifier, or a
+checkpoint that lacks the LM head's weights, is refused: transformers would
+attach an untrained head and judge at random). The judging prompt is tokenized
+by :func:`rewardlab.features.tokens.encode` (BOS never doubled) to at most
+``max_length`` tokens (default: the tokenizer's, at most
+:data:`~rewardlab.models.lm.hub.JUDGE_MAX_LENGTH`) and batched by ``token_budget``.
 
 Prompts come from plain-text templates (defaults in
 ``rewardlab/models/lm/templates``; users pass their own files):
@@ -52,40 +54,37 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.features.hf_load import load_pretrained, load_tokenizer
-from rewardlab.models.lm.chat import encode, pad_batch, token_budget_batches
-from rewardlab.models.lm.hub import (
-    HubModelOptions,
-    check_max_length,
-    check_remote_code,
-    read_hf_config,
-    resolve_device,
-    resolve_dtype,
-)
+from rewardlab.features.tokens import encode, pad_batch, token_budget_batches
+from rewardlab.models.lm.hub import JUDGE_MAX_LENGTH, HubModelOptions, default_max_length
+from rewardlab.options import check, option
 from rewardlab.protocols import check_lengths
 
 PAIRWISE_FIELDS = ("prompt", "response_a", "response_b")
 POINTWISE_FIELDS = ("prompt", "response")
 RATINGS = ("scale", "yes-no")
 SCALE_LABELS = tuple(str(k) for k in range(1, 11))
-SMOLLM2 = "smollm2"
-CAUSAL_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
 @dataclass(frozen=True)
 class JudgeOptions:
-    """Judge settings: template files (None = the shipped defaults) and the rating kind."""
+    """Judge settings: template files (None = the shipped defaults), the rating kind and the
+    longest field; checked when made (:class:`~rewardlab.options.OptionError` naming the
+    flag)."""
 
-    pairwise_template: str | None = None
-    rating_template: str | None = None
-    rating: str = "scale"
-    max_field_tokens: int = 512
+    pairwise_template: str | None = option(
+        None, "Judges: pairwise prompt file with {prompt}, {response_a}, {response_b}.",
+        flag="--judge-pairwise-template", metavar="PATH")
+    rating_template: str | None = option(
+        None, "Judges: rating prompt file with {prompt}, {response}.",
+        flag="--judge-rating-template", metavar="PATH")
+    rating: str = option("scale", "Judges: scale (the expected 1-10 rating) | yes-no (P(Yes)).",
+                         flag="--judge-rating", choices=lambda: RATINGS, kind="rating")
+    max_field_tokens: int = option(
+        512, "Judges: longest prompt/response in tokens (longer ones are cut).",
+        flag="--judge-max-field-tokens", min=1)
 
     def __post_init__(self) -> None:
-        if self.rating not in RATINGS:
-            raise ValueError(f"option 'rating': {self.rating!r} is not one of {', '.join(RATINGS)}")
-        if self.max_field_tokens < 1:
-            raise ValueError("option 'max_field_tokens': must be positive")
+        check(self)
 
 
 def default_template(name: str) -> Path:
@@ -129,7 +128,7 @@ class LLMJudge:
         self.options = options or JudgeOptions()
         self.hub = hub or HubModelOptions()
         self.name = name
-        self.max_length = self.hub.max_length or min(int(tokenizer.model_max_length), 4096)
+        self.max_length = self.hub.max_length or default_max_length(tokenizer, JUDGE_MAX_LENGTH)
         opts = self.options
         self.pairwise_template = load_template(
             opts.pairwise_template or default_template("pairwise.txt"), PAIRWISE_FIELDS
@@ -248,41 +247,11 @@ class LLMJudge:
         return np.where(total > 0, (p @ values) / safe, neutral)
 
 
-def judge_source(path: str) -> Path:
-    """The causal-LM folder of a judge spec's path: ``smollm2``, ``hf:ORG/NAME`` or a folder."""
-    from rewardlab.models.lm.hub import HF_PREFIX, resolve_hf_name
-    from rewardlab.models.lm.loading import default_lm_path
-
-    if path == SMOLLM2:
-        return default_lm_path()
-    if path.startswith(HF_PREFIX):
-        return resolve_hf_name(path)
-    return Path(path)
-
-
 def load_judge(path: str, options: JudgeOptions | None = None,
                hub: HubModelOptions | None = None) -> LLMJudge:
     """An :class:`LLMJudge` from ``smollm2``, ``hf:ORG/NAME`` or a causal-LM folder."""
-    from transformers import AutoModelForCausalLM
+    from rewardlab.models.lm.loading import load_causal_lm
 
     hub = hub or HubModelOptions()
-    folder = judge_source(path)
-    config = read_hf_config(folder)
-    check_remote_code(folder, config, hub.trust_remote_code)
-    archs = config.get("architectures") or []
-    if archs and not any(a.endswith(CAUSAL_ARCHITECTURES) for a in archs):
-        raise ValueError(
-            f"{Path(folder) / 'config.json'}: architectures {archs} is not a causal LM, so it "
-            f"cannot judge; a sequence classifier is a reward model: pass --model {folder}"
-        )
-    device = resolve_device(hub.device)
-    remote = hub.trust_remote_code
-    tokenizer = load_tokenizer(folder, remote)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = load_pretrained(
-        AutoModelForCausalLM, folder, tokenizer,
-        dtype=resolve_dtype(hub.dtype, device), trust_remote_code=remote,
-    )
-    check_max_length(hub.max_length, model, folder)
-    return LLMJudge(model.to(device), tokenizer, options, hub, name=f"judge:{path}")
+    model, tokenizer = load_causal_lm(path, hub)
+    return LLMJudge(model, tokenizer, options, hub, name=f"judge:{path}")

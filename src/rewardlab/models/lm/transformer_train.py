@@ -10,14 +10,27 @@ with ``loss`` any of ``rewardlab.models.losses.LOSSES`` (default "bt":
 one forward pass. Full fine-tuning or LoRA (Hu et al., 2021; ``peft``, head
 trained in full); AdamW with linear decay; gradients accumulated over
 ``grad_accum`` micro-batches, each weighted by its share of the step's pairs,
-so batch b × accumulation a equals batch a·b × accumulation 1. Precision
-"auto" is bf16 autocast on CUDA devices that support it, else fp32. Dropout
-is disabled (a reward model should score a text the same way twice). After
-each epoch the validation accuracy (ties ½) is measured and the best epoch's
-weights are kept.
+so batch b × accumulation a equals batch a·b × accumulation 1. Weights stay
+fp32 and the passes run under autocast to ``dtype`` ("auto": bf16 on CUDA
+devices that support it, else fp32; fp16 with loss scaling;
+:func:`rewardlab.features.device.resolve_dtype`). Dropout is disabled (a reward
+model should score a text the same way twice).
+
+The model reads exactly what it will read when it is scored: the pairs are
+formatted by :func:`rewardlab.models.lm.chat.format_pairs` and tokenized by
+:func:`rewardlab.features.tokens.encode` (once, before the first epoch), and each
+epoch ends with a validation pass by the scorer itself
+(:class:`~rewardlab.models.lm.hf_reward.HFRewardModel`, batches of
+``token_budget`` padded tokens; every process scores all the validation pairs, so
+all see the same loss). The epochs run in the loop every trainer shares
+(:func:`rewardlab.models.training.early_stopping.run_epochs`): the monitored loss
+is the validation loss (without validation pairs, the epoch's mean training loss,
+averaged over processes), training stops ``patience`` epochs after the best one,
+and the best epoch's weights are kept.
 
 Runs under ``accelerate launch`` (data parallel, one process per GPU) when
-``accelerate`` is installed; without it, one process on CUDA or CPU.
+``accelerate`` is installed; without it, one process on CUDA or CPU
+(:mod:`rewardlab.models.lm.runtime`).
 """
 
 from __future__ import annotations
@@ -35,16 +48,15 @@ import torch
 import rewardlab
 from rewardlab.data.record import Comparison
 from rewardlab.features.base import ProgressCallback
+from rewardlab.features.device import resolve_device, resolve_dtype
+from rewardlab.features.tokens import encode, pad_batch
+from rewardlab.models.lm.chat import format_pairs, prepare_tokenizer
+from rewardlab.models.lm.hf_reward import HFRewardModel
+from rewardlab.models.lm.hub import HubModelOptions
+from rewardlab.models.lm.runtime import DTYPE_NAMES, make_runtime, optimizer_step
 from rewardlab.models.lm.transformer_config import TransformerTrainConfig
-from rewardlab.models.lm.transformer_rm import (
-    TransformerRewardModel,
-    default_device,
-    join_for_model,
-    prepare_tokenizer,
-    resolve_precision,
-    tokenize,
-)
 from rewardlab.models.losses import LOSSES, PairBatch
+from rewardlab.models.training.early_stopping import monitored_loss, run_epochs
 from rewardlab.models.training.units import PairTable, pair_table
 
 
@@ -55,7 +67,7 @@ class TransformerTrainReport:
     skipped_ties: int
     skipped_unranked: int
     device: str
-    precision: str
+    dtype: str
     n_processes: int
     train_seconds: float
     val_seconds: float
@@ -142,86 +154,46 @@ def _with_lora(model: torch.nn.Module, config: TransformerTrainConfig) -> torch.
     return get_peft_model(model, lora)
 
 
-class SingleProcess:
-    """The part of ``accelerate.Accelerator`` the loop uses, for one process without it."""
-
-    num_processes = 1
-    is_main_process = True
-
-    def __init__(self, precision: str) -> None:
-        self.device = default_device()
-        self.precision = precision
-
-    def prepare(self, model, *others):
-        return (model.to(self.device), *others)
-
-    def autocast(self):
-        return torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16")
-
-    def no_sync(self, model):
-        return contextlib.nullcontext()
-
-    def backward(self, loss: torch.Tensor) -> None:
-        loss.backward()
-
-    def clip_grad_norm_(self, parameters, max_norm: float):
-        return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
-
-    def gather_for_metrics(self, value):
-        return value
-
-    def unwrap_model(self, model):
-        return model
+def _with_lora(model: torch.nn.Module, config: TransformerTrainConfig) -> torch.nn.Module:
+    try:
+        from peft import LoraConfig, TaskType, get_peft_model
+        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as KNOWN
+    except ImportError as err:
+        raise ImportError("LoRA needs peft: pip install 'rewardlab[train]'") from err
+    targets: list[str] | str | None = list(config.lora_target_modules) or None
+    if targets is None and model.config.model_type not in KNOWN:
+        targets = "all-linear"
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+    )
+    return get_peft_model(model, lora)
 
 
-def make_runtime(config: TransformerTrainConfig, precision: str):
-    """``accelerate.Accelerator`` when installed and wanted, else :class:`SingleProcess`.
-
-    accelerate keeps one process-wide state whose precision cannot change; when an
-    earlier trainer in this single process (a notebook, a test run, TRL) set another
-    one, that state is reset first. Under ``accelerate launch`` (several processes)
-    it is never touched.
-    """
-    if config.use_accelerate:
-        try:
-            from accelerate import Accelerator
-            from accelerate.state import AcceleratorState
-        except ImportError:
-            return SingleProcess(precision)
-        wanted = "bf16" if precision == "bf16" else "no"
-        state = AcceleratorState._shared_state
-        if state and state.get("_mixed_precision", wanted) != wanted:
-            if state.get("num_processes", 1) > 1:
-                raise ValueError(
-                    f"accelerate already runs with mixed precision "
-                    f"{state['_mixed_precision']!r}; this config asks for {wanted!r}"
-                )
-            AcceleratorState._reset_state()
-        return Accelerator(mixed_precision=wanted)
-    return SingleProcess(precision)
+def pair_ids(tokenizer: Any, table: PairTable, max_length: int) -> list[tuple[list[int], list[int]]]:
+    """(chosen, rejected) token ids of each pair, as the scorer reads them."""
+    n = len(table)
+    texts = format_pairs(tokenizer, [*table.prompts, *table.prompts],
+                         [*table.chosen, *table.rejected], max_length)
+    ids = encode(tokenizer, texts, max_length)
+    return list(zip(ids[:n], ids[n:], strict=True))
 
 
-def _pair_texts(tokenizer, table: PairTable, max_length: int) -> list[tuple[str, str]]:
-    chosen = join_for_model(tokenizer, table.prompts, table.chosen, max_length)
-    rejected = join_for_model(tokenizer, table.prompts, table.rejected, max_length)
-    return list(zip(chosen, rejected, strict=True))
-
-
-def _loader(pairs, margins, tokenizer, config, batch_size: int, shuffle: bool):
+def _loader(pairs, margins, tokenizer, config):
     def collate(indices: list[int]) -> dict[str, Any]:
-        texts = [pairs[i][0] for i in indices] + [pairs[i][1] for i in indices]
-        batch = {"inputs": dict(tokenize(tokenizer, texts, config.max_length))}
+        rows = [pairs[i][0] for i in indices] + [pairs[i][1] for i in indices]
+        batch = {"inputs": pad_batch(tokenizer, rows)}
         if margins is not None:
             batch["margin"] = torch.from_numpy(margins[indices])
         return batch
 
     generator = torch.Generator().manual_seed(config.seed)
     return torch.utils.data.DataLoader(
-        list(range(len(pairs))),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator if shuffle else None,
-        collate_fn=collate,
+        list(range(len(pairs))), batch_size=config.batch_size, shuffle=True,
+        generator=generator, collate_fn=collate,
     )
 
 
@@ -260,33 +232,25 @@ def _step(model, runtime, optimizer, scheduler, group, config) -> float:
             runtime.backward(loss)
         step_loss += float(loss.detach())
     runtime.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.max_grad_norm)
-    optimizer.step()
+    optimizer_step(runtime, optimizer)
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return step_loss
 
 
-def _validate(model, runtime, loader, config) -> dict[str, float]:
-    model.eval()
-    chosen_all, rejected_all, margin_all = [], [], []
-    with torch.inference_mode():
-        for batch in loader:
-            chosen, rejected, margin = _rewards(model, runtime, batch)
-            chosen_all.append(runtime.gather_for_metrics(chosen.T.contiguous()))
-            rejected_all.append(runtime.gather_for_metrics(rejected.T.contiguous()))
-            if margin is not None:
-                margin_all.append(runtime.gather_for_metrics(margin[0].contiguous()))
-    chosen, rejected = torch.cat(chosen_all).T, torch.cat(rejected_all).T
-    margin = torch.cat(margin_all)[None, :] if margin_all else None
-    loss = pair_objective(chosen, rejected, margin, config.loss, config.loss_params, 0.0)
+def _validate(scorer: HFRewardModel, runtime, table: PairTable, margin, config) -> dict[str, float]:
+    """Validation loss (no centering term) and accuracy (ties ½) of the scorer's rewards."""
+    n = len(table)
+    with runtime.autocast():
+        rows = scorer.score_members([*table.prompts, *table.prompts],
+                                    [*table.chosen, *table.rejected])
+    scorer.model.train()
+    chosen, rejected = torch.from_numpy(rows[:, :n]), torch.from_numpy(rows[:, n:])
+    margins = None if margin is None else torch.from_numpy(margin).double()[None, :]
+    loss = pair_objective(chosen, rejected, margins, config.loss, config.loss_params, 0.0)
     delta = (chosen - rejected).mean(dim=0)
-    accuracy = ((delta > 0).float() + 0.5 * (delta == 0).float()).mean()
-    model.train()
+    accuracy = ((delta > 0).double() + 0.5 * (delta == 0).double()).mean()
     return {"val_loss": float(loss), "val_accuracy": float(accuracy)}
-
-
-def _trainable_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
 
 
 def _restore(model, state: dict[str, torch.Tensor]) -> None:
@@ -310,10 +274,11 @@ def train_transformer_reward_model(
     val_records: Sequence[Comparison] = (),
     progress: ProgressCallback | None = None,
     data_fingerprint: str | None = None,
-) -> tuple[TransformerRewardModel, TransformerTrainReport]:
+) -> tuple[HFRewardModel, TransformerTrainReport]:
     """Fine-tune ``config.model`` on the pairs of ``train_records``; keep the best epoch.
 
-    ``progress(step, total_steps)`` is called after each optimizer step.
+    ``progress(step, total_steps)`` is called after each optimizer step (``total_steps``
+    counts every epoch; early stopping may end sooner).
     """
     if config.batch_size < 1 or config.grad_accum < 1 or config.epochs < 1:
         raise ValueError("batch_size, grad_accum and epochs must be at least 1")
@@ -325,81 +290,78 @@ def train_transformer_reward_model(
         )
     if pair_loss(config.loss).needs_margin and train_table.margins() is None:
         raise ValueError(f"loss {config.loss!r} needs a preference strength on every pair")
-    precision = resolve_precision(config.precision)
-    runtime = make_runtime(config, precision)
+    dtype = resolve_dtype(config.dtype, resolve_device(None))
+    runtime = make_runtime(config, dtype)
     model, tokenizer = build_trainable_model(config)
     train_margin, val_margin = _margins(train_table, val_table, config)
-    train_pairs = _pair_texts(tokenizer, train_table, config.max_length)
-    train_loader = _loader(train_pairs, train_margin, tokenizer, config, config.batch_size, True)
-    val_loader = None
-    if len(val_table):
-        val_pairs = _pair_texts(tokenizer, val_table, config.max_length)
-        val_loader = _loader(val_pairs, val_margin, tokenizer, config, config.eval_batch_size, False)
+    train_loader = _loader(pair_ids(tokenizer, train_table, config.max_length), train_margin,
+                           tokenizer, config)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
     )
-    if val_loader is None:
-        model, optimizer, train_loader = runtime.prepare(model, optimizer, train_loader)
-    else:
-        model, optimizer, train_loader, val_loader = runtime.prepare(
-            model, optimizer, train_loader, val_loader
-        )
+    model, optimizer, train_loader = runtime.prepare(model, optimizer, train_loader)
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: max(0.0, 1.0 - step / total_steps)
     )
-    history: list[dict[str, Any]] = []
-    best_accuracy, best_epoch, best_state = -1.0, config.epochs, None
-    train_seconds = val_seconds = 0.0
-    step = 0
-    model.train()
-    for epoch in range(1, config.epochs + 1):
-        start = time.perf_counter()
-        losses = []
-        for group in _groups(train_loader, config.grad_accum):
-            losses.append(_step(model, runtime, optimizer, scheduler, group, config))
-            step += 1
-            if progress is not None:
-                progress(step, total_steps)
-        train_seconds += time.perf_counter() - start
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses))}
-        if val_loader is not None:
-            start = time.perf_counter()
-            record.update(_validate(model, runtime, val_loader, config))
-            val_seconds += time.perf_counter() - start
-            if record["val_accuracy"] > best_accuracy:
-                best_accuracy, best_epoch = record["val_accuracy"], epoch
-                best_state = _trainable_state(runtime.unwrap_model(model))
-        history.append(record)
-    model = runtime.unwrap_model(model)
-    if best_state is not None and best_epoch != config.epochs:
-        _restore(model, best_state)
+    unwrapped = runtime.unwrap_model(model)
+    scoring = HubModelOptions(token_budget=config.token_budget)
     model_config = {
         "id": f"rewardlab-transformer-{config.loss}" + ("-lora" if config.lora else ""),
         "rewardlab_version": rewardlab.__version__,
         "backbone": {"kind": "transformer", "model": config.model, "lora": config.lora},
         "loss": {"name": config.loss, "params": config.loss_params},
         "n_members": config.num_labels,
+        "max_length": config.max_length,
         "train": config.to_dict(),
         "data_fingerprint": data_fingerprint,
     }
-    reward_model = TransformerRewardModel.from_model(
-        model, tokenizer, model_config, config.max_length, config.eval_batch_size
-    )
+    seconds = {"train": 0.0, "val": 0.0}
+    steps = [0]
+
+    def run_epoch(epoch: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        model.train()
+        losses = []
+        for group in _groups(train_loader, config.grad_accum):
+            losses.append(_step(model, runtime, optimizer, scheduler, group, config))
+            steps[0] += 1
+            if progress is not None:
+                progress(steps[0], total_steps)
+        seconds["train"] += time.perf_counter() - start
+        # the mean over processes: each stops at the same epoch when it is monitored
+        mean = runtime.reduce(torch.tensor(float(np.mean(losses)), device=runtime.device), "mean")
+        log: dict[str, Any] = {"epoch": epoch, "train_loss": float(mean)}
+        if len(val_table):
+            start = time.perf_counter()
+            scorer = HFRewardModel(unwrapped, tokenizer, scoring, config=model_config)
+            log.update(_validate(scorer, runtime, val_table, val_margin, config))
+            seconds["val"] += time.perf_counter() - start
+        return log
+
+    def trainable() -> dict[str, torch.Tensor]:
+        return {n: p for n, p in unwrapped.named_parameters() if p.requires_grad}
+
+    stopped = run_epochs(run_epoch, monitored_loss, trainable, epochs=config.epochs,
+                         patience=config.patience, per_member=False, keep_on="cpu")
+    best_epoch, history = stopped.best_epoch[0], stopped.history
+    if best_epoch != len(history):
+        _restore(unwrapped, stopped.best_state)
+    reward_model = HFRewardModel(unwrapped, tokenizer, scoring, model_config["id"], model_config)
     report = TransformerTrainReport(
         n_train_pairs=len(train_table),
         n_val_pairs=len(val_table),
         skipped_ties=train_table.skipped_ties + val_table.skipped_ties,
         skipped_unranked=train_table.skipped_unranked + val_table.skipped_unranked,
         device=str(runtime.device),
-        precision=precision,
+        dtype=DTYPE_NAMES[dtype],
         n_processes=runtime.num_processes,
-        train_seconds=train_seconds,
-        val_seconds=val_seconds,
-        pairs_per_second=len(train_table) * config.epochs / max(train_seconds, 1e-9),
+        train_seconds=seconds["train"],
+        val_seconds=seconds["val"],
+        pairs_per_second=len(train_table) * len(history) / max(seconds["train"], 1e-9),
         best_epoch=best_epoch,
         history=history,
     )

@@ -50,11 +50,14 @@ def run_epochs(
     patience: int,
     per_member: bool,
     after_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+    keep_on: str | None = None,
 ) -> Stopped:
     """Run up to ``epochs`` epochs with early stopping; ``monitor(log)`` is the loss (K,)
     to minimize and ``state()`` the live tensors to keep (member axis first when
-    ``per_member``). The caller loads ``best_state`` back into its model."""
-    best_state = _clone(state())
+    ``per_member``), copied to ``keep_on`` (a device; None: beside the live tensors,
+    ``"cpu"`` keeps a large model's copy out of GPU memory). The caller loads
+    ``best_state`` back into its model."""
+    best_state = _clone(state(), keep_on)
     best_loss: torch.Tensor | None = None
     best_epoch: list[int] = []
     history: list[dict[str, Any]] = []
@@ -69,9 +72,10 @@ def run_epochs(
         if improved.any():
             if per_member:
                 for name, value in state().items():
-                    best_state[name][improved] = value.detach()[improved]
+                    best_state[name][improved] = value.detach()[improved].to(
+                        best_state[name].device)
             else:
-                best_state = _clone(state())
+                best_state = _clone(state(), keep_on)
             best_loss = torch.where(improved, current, best_loss)
             best_epoch = [epoch if improved[m] else best_epoch[m] for m in range(len(current))]
             stale = 0
@@ -85,8 +89,15 @@ def run_epochs(
     return Stopped(best_state, best_epoch, history)
 
 
-def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in state.items()}
+def _clone(state: dict[str, torch.Tensor], device: str | None) -> dict[str, torch.Tensor]:
+    return {name: value.detach().to(device or value.device, copy=True)
+            for name, value in state.items()}
+
+
+def monitored_loss(log: dict[str, Any]) -> torch.Tensor:
+    """The loss early stopping watches in an epoch's log: ``val_loss`` when there is
+    validation data, else ``train_loss``, shape (1,)."""
+    return torch.tensor([log.get("val_loss", log["train_loss"])], dtype=torch.float64)
 
 
 def fit_with_early_stopping(
@@ -116,11 +127,8 @@ def fit_with_early_stopping(
         with torch.no_grad():
             return evaluate()
 
-    def monitor(log: dict[str, float]) -> torch.Tensor:
-        return torch.tensor([log.get("val_loss", log["train_loss"])], dtype=torch.float64)
-
     stopped = run_epochs(
-        run_epoch, monitor, module.state_dict, epochs=options.epochs,
+        run_epoch, monitored_loss, module.state_dict, epochs=options.epochs,
         patience=options.patience, per_member=False, after_epoch=on_epoch,
     )
     module.load_state_dict(stopped.best_state)

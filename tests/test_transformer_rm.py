@@ -18,6 +18,7 @@ import torch
 
 from rewardlab.data.record import Comparison
 from rewardlab.features.join import join_truncated
+from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.lm.transformer_rm import (
     CONFIG_NAME,
     TransformerRewardModel,
@@ -224,7 +225,8 @@ def test_decoder_without_pad_token_scores_independently_of_padding(tiny_llama, t
     np.testing.assert_allclose(model.score(*PROBE), model.score_members(*PROBE).mean(axis=0))
     alone = model.score(["q"], ["fine"])  # no padding vs. right-padded beside longer texts
     np.testing.assert_allclose(model.score(*PROBE)[2:], alone, atol=1e-5)
-    saved = load_transformer_model(save_transformer_model(model, tmp_path / "llama"), device="cpu")
+    saved = load_transformer_model(save_transformer_model(model, tmp_path / "llama"),
+                                   HubModelOptions(device="cpu"))
     np.testing.assert_allclose(saved.score(*PROBE), model.score(*PROBE), atol=1e-5)
 
 

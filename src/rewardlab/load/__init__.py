@@ -25,11 +25,11 @@ reads one format only, a directory of a model trained on a backbone.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rewardlab.load.kinds import MODEL_KINDS, given_options, model_kind, refuse_unread
+from rewardlab.load.kinds import ALL_USES, MODEL_KINDS, given_options, model_kind, refuse_unread
 from rewardlab.load.rewards import load_recipe, load_rewards
 from rewardlab.load.specs import (
     NothingToAggregate,
@@ -70,8 +70,11 @@ def load(
     aggregate_params: Mapping[str, float] | None = None,
     center: bool | None = None,
     unsafe_no_sandbox: bool = False,
+    uses: Iterable[str] = ALL_USES,
 ) -> Any:
-    """The reward of ``--model`` or ``--rewards`` (see the module doc)."""
+    """The reward of ``--model`` or ``--rewards`` (see the module doc); ``uses`` are the
+    ways the caller scores with it (``score``, ``prob``), for the options read by one way
+    only (a judge's rating and pairwise templates)."""
     hub, judge = hub or HubModelOptions(), judge or JudgeOptions()
     if (model is None) == (rewards is None):
         raise OptionError("--model: give exactly one of --model and --rewards")
@@ -88,7 +91,7 @@ def load(
         raise OptionError(f"--unsafe-no-sandbox: not read by --model {model} (it runs no "
                           "code); leave it out")
     specs = split_specs(model)
-    refuse_unread(specs, loading)
+    refuse_unread(specs, loading, uses)
     params = dict(aggregate_params or {})
     try:
         if len(specs) > 1:

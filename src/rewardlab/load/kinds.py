@@ -27,7 +27,7 @@ member of a comma list reads reaches that member.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +42,28 @@ LOADING_OPTIONS = (HubModelOptions, JudgeOptions)
 
 @dataclass(frozen=True)
 class ModelKind:
-    """One kind of spec: its name in messages, the option classes it reads and the fields
-    of those it does not use."""
+    """One kind of spec: its name in messages, the option classes it reads, the fields of
+    those it does not use, and the fields read by one way of scoring only (``score``: a
+    reward per response; ``prob``: a preference between two)."""
 
     name: str
     options: tuple[type, ...] = ()
     ignores: frozenset[str] = frozenset()
+    read_by: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def reads(self) -> frozenset[str]:
         """The option names this kind reads."""
         return frozenset(declared(*self.options)) - self.ignores
+
+    def reads_for(self, name: str, uses: frozenset[str]) -> bool:
+        """Whether this kind reads option ``name`` when scored through the methods ``uses``."""
+        return name in self.reads and bool(self.read_by.get(name, ALL_USES) & uses)
+
+
+ALL_USES = frozenset({"score", "prob"})
+"""The ways a command may score: ``score`` (a reward per response), ``prob`` (a preference
+between two responses)."""
 
 
 _TOKENIZER = frozenset({"max_length", "dtype", "device", "token_budget"})
@@ -64,7 +75,9 @@ MODEL_KINDS: dict[str, ModelKind] = {
                              frozenset(declared(HubModelOptions)) - _TOKENIZER),
     "hf": ModelKind("a Hugging Face classifier", (HubModelOptions,)),
     "judge": ModelKind("a judge", (HubModelOptions, JudgeOptions),
-                       frozenset({"weights", "chat_template"})),
+                       frozenset({"weights", "chat_template"}),
+                       {"rating_template": frozenset({"score"}), "rating": frozenset({"score"}),
+                        "pairwise_template": frozenset({"prob"})}),
 }
 """Spec kind → what it reads; image kinds are added from their registry (:func:`kind`)."""
 
@@ -127,15 +140,19 @@ def given_options(*options: Any) -> list[tuple[str, str]]:
 
 
 def refuse_unread(specs: Sequence[str], given: Iterable[tuple[str, str]],
-                  flag: str = "--model") -> None:
+                  uses: Iterable[str] = ALL_USES, flag: str = "--model") -> None:
     """:class:`OptionError` naming the first option of ``given`` (``(name, flag)``) that no
-    spec in ``specs`` reads; a spec of unknown kind is left to the loader's own error."""
+    spec in ``specs`` reads when scored through ``uses`` (the command's ways of scoring:
+    ``score`` reads a judge's rating template, ``prob`` its pairwise one); a spec of
+    unknown kind is left to the loader's own error."""
     kinds = [model_kind(spec) for spec in specs]
     if any(k is None for k in kinds):
         return
     readers = [kind(k) for k in kinds]
+    uses = frozenset(uses)
     for name, option_flag in given:
-        if not any(name in reader.reads for reader in readers):
+        if not any(reader.reads_for(name, uses) for reader in readers):
             what = ", ".join(dict.fromkeys(reader.name for reader in readers))
-            raise OptionError(f"{option_flag}: not read by {flag} {','.join(specs)} ({what}); "
-                              "leave it out")
+            how = "" if uses == ALL_USES else f" as {' and '.join(sorted(uses))} reads it"
+            raise OptionError(f"{option_flag}: not read by {flag} {','.join(specs)} "
+                              f"({what}){how}; leave it out")

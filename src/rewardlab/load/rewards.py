@@ -14,6 +14,7 @@ import difflib
 from pathlib import Path
 
 from rewardlab.load.specs import load_reward_model
+from rewardlab.options import OptionError
 from rewardlab.registry import UnknownNameError
 from rewardlab.robust.recipe.recipe import ModelLoader, Recipe, build_recipe
 from rewardlab.robust.recipe.spec import parse_recipe, read_recipe_file
@@ -53,13 +54,17 @@ def load_rewards(spec: str, loader: ModelLoader = load_reward_model,
 
 def _sandbox(recipe: Recipe, unsafe_no_sandbox: bool) -> None:
     """Give every component that runs code ``unsafe_no_sandbox``; ``ValueError`` when one
-    needs a sandbox that cannot be made here."""
+    needs a sandbox that cannot be made here; :class:`~rewardlab.options.OptionError` for
+    ``unsafe_no_sandbox`` when no component runs code."""
     from rewardlab.verifiers.sandbox.run import SandboxUnavailable, require_sandbox
 
-    for component in recipe.components.values():
-        if hasattr(component, "unsafe_no_sandbox"):
-            component.unsafe_no_sandbox = component.unsafe_no_sandbox or unsafe_no_sandbox
-            try:
-                require_sandbox(component.unsafe_no_sandbox)
-            except SandboxUnavailable as err:
-                raise ValueError(str(err)) from None
+    runs_code = [c for c in recipe.components.values() if hasattr(c, "unsafe_no_sandbox")]
+    if unsafe_no_sandbox and not runs_code:
+        raise OptionError(f"--unsafe-no-sandbox: not read by --rewards {recipe.source} (no "
+                          "component runs code); leave it out")
+    for component in runs_code:
+        component.unsafe_no_sandbox = component.unsafe_no_sandbox or unsafe_no_sandbox
+        try:
+            require_sandbox(component.unsafe_no_sandbox)
+        except SandboxUnavailable as err:
+            raise ValueError(str(err)) from None

@@ -84,7 +84,7 @@ def load_all(spec: CompareSpec, listed: list[tuple[str, str]]) -> list[Any]:
     models = [s for kind, s in listed if kind == "model"]
     loading = given_options(spec.hub, spec.judge)
     if models:
-        refuse_unread(models, loading)
+        refuse_unread(models, loading, uses=("score",))
     elif loading:
         raise OptionError(f"{loading[0][1]}: not read by --rewards {spec.rewards} (verifiers "
                           "and recipes); leave it out")

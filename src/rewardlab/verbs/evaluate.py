@@ -149,7 +149,7 @@ def resolve_suite(spec: EvalSpec) -> EvalSpec:
     """``spec`` with the format ``auto`` detects (gsm8k), the suite the format implies
     (one-to-many for gsm8k and prmbench-groups) and the split the suite implies."""
     fmt, suite = spec.format, spec.suite
-    if fmt == "auto":
+    if fmt == "auto" and Path(spec.data).is_file():  # else its loader says what is wrong
         from rewardlab.data.formats.auto import detect_file_format
 
         fmt = "gsm8k" if detect_file_format(spec.data) == "gsm8k" else fmt
@@ -157,6 +157,17 @@ def resolve_suite(spec: EvalSpec) -> EvalSpec:
         suite = "one-to-many"
     split = spec.split or ("filtered" if suite == "rewardbench" else "train")
     return dataclasses.replace(spec, format=fmt, suite=suite, split=split)
+
+
+def scoring_uses(spec: EvalSpec) -> frozenset[str]:
+    """How the evaluation scores a model that can both reward and compare (a judge): pairs
+    and RewardBench through ``prob``; the one-to-many suite and every probe that needs a
+    scalar through ``score``."""
+    from rewardlab.verbs.names import registry
+
+    scalar = spec.suite == "one-to-many" or any(
+        not registry("probe").get(name).pairwise for name in spec.probes)
+    return frozenset({"prob", "score"} if scalar else {"prob"})
 
 
 def load_records(data: str, format: str, split: str = "train",
@@ -229,8 +240,8 @@ def evaluate(spec: EvalSpec, progress: Progress | None = None,
     from rewardlab.verbs.loading import load_source, require_no_reference
 
     check_spec(spec)
-    model = load_source(spec)
     spec = resolve_suite(spec)
+    model = load_source(spec, scoring_uses(spec))
     if spec.rewards is not None:
         require_no_reference(model, spec, "eval")
     records = load_records(spec.data, spec.format, spec.split, on_data)

@@ -13,7 +13,7 @@ that exclude each other (``--model``, ``--rewards``, ``--scores-column``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +67,18 @@ def exactly_one(sources: Mapping[str, Any]) -> str:
     raise OptionError(f"{flags[0]}: give exactly one of {listed}{said}")
 
 
-def load_source(source: RewardSource, center: bool | None = None) -> Any:
+def load_source(source: RewardSource, uses: Iterable[str] = ("score", "prob")) -> Any:
     """The reward model of ``source`` (:func:`rewardlab.load.load`), the aggregation's
-    parameters checked against its declaration first."""
+    parameters checked against its declaration first; ``uses``: how the command scores
+    (``score``, ``prob``)."""
     from rewardlab.load import load
 
     exactly_one({"--model": source.model, "--rewards": source.rewards})
     aggregation = source.aggregation
     params = aggregation.params()  # an unknown or ill-typed parameter: refused by name
     return load(source.model, source.rewards, hub=source.hub, judge=source.judge,
-                aggregate=aggregation.aggregate, aggregate_params=params, center=center,
-                unsafe_no_sandbox=source.unsafe_no_sandbox)
+                aggregate=aggregation.aggregate, aggregate_params=params,
+                unsafe_no_sandbox=source.unsafe_no_sandbox, uses=uses)
 
 
 def require_no_reference(model: Any, source: RewardSource, command: str) -> Any:

@@ -104,8 +104,11 @@ def load_reward(spec: ScoreSpec) -> Any:
     from rewardlab.load import require_score
     from rewardlab.verbs.loading import load_source
 
-    model = load_source(spec)
+    model = load_source(spec, uses=("score",))
     if spec.rewards is not None:
+        if spec.reference_column is not None and not getattr(model, "requires_reference", False):
+            raise OptionError(f"--reference-column: not read by --rewards {spec.rewards} (it "
+                              "checks no reference); leave it out")
         return model
     require_score(model, spec.model)
     if spec.uncertainty and not gives_spread(model):

@@ -91,7 +91,7 @@ def load_ensemble(spec: StrengthSpec) -> Any:
         raise OptionError("--aggregate: the strength uses each member's own score; leave it out")
     exactly_one({"--model": spec.model, "--rewards": spec.rewards})
     if spec.model is not None:
-        model = load_source(spec)
+        model = load_source(spec, uses=("score",))
         check_ensemble(model, f"--model {spec.model}")
         return model
     from dataclasses import replace

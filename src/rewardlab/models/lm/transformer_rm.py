@@ -52,7 +52,7 @@ import torch
 from rewardlab.atomic import atomic_directory, write_json_atomic
 from rewardlab.features.join import SEPARATOR, join_truncated
 from rewardlab.models.io import read_model_config
-from rewardlab.models.lm.hub import CHAT_TEMPLATE_MODES
+from rewardlab.models.lm.hub import CHAT_TEMPLATE_MODES, HubModelOptions
 from rewardlab.protocols import check_lengths
 
 CONFIG_NAME = "rewardlab.json"
@@ -243,26 +243,33 @@ class TransformerRewardModel:
         max_length: int | None = None,
         batch_size: int = 16,
         device: str | torch.device | None = None,
+        dtype: str = "auto",
+        token_budget: int | None = None,
     ) -> None:
         from transformers import AutoModelForSequenceClassification
 
         from rewardlab.features.hf_load import load_pretrained, load_tokenizer
+        from rewardlab.models.lm.hub import resolve_dtype
 
         path = str(path_or_dir)
         config_path = Path(path) / CONFIG_NAME
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         device = torch.device(device) if device is not None else default_device()
-        bf16 = resolve_precision("auto", cuda=device.type == "cuda") == "bf16"
+        if dtype == "auto":
+            bf16 = resolve_precision("auto", cuda=device.type == "cuda") == "bf16"
+            torch_dtype = torch.bfloat16 if bf16 else torch.float32
+        else:
+            torch_dtype = resolve_dtype(dtype, device)
         tokenizer = prepare_tokenizer(load_tokenizer(path))
         model = load_pretrained(  # checked: readable, complete, finite (features.hf_load)
-            AutoModelForSequenceClassification, path, tokenizer,
-            dtype=torch.bfloat16 if bf16 else torch.float32,
+            AutoModelForSequenceClassification, path, tokenizer, dtype=torch_dtype,
         )
         model.config.pad_token_id = tokenizer.pad_token_id
         max_length = max_length or config.get("max_length")
         if max_length is None:
             max_length = min(int(tokenizer.model_max_length), DEFAULT_MAX_LENGTH)
         self._setup(model.to(device), tokenizer, config, int(max_length), batch_size)
+        self.token_budget = token_budget
 
     @classmethod
     def from_model(
@@ -284,6 +291,7 @@ class TransformerRewardModel:
         self.config = dict(config, max_length=max_length)
         self.max_length = max_length
         self.batch_size = batch_size
+        self.token_budget: int | None = None
 
     @property
     def n_members(self) -> int:
@@ -310,15 +318,29 @@ class TransformerRewardModel:
             return np.zeros((self.n_members, 0), dtype=np.float64)
         texts = self.texts(prompts, responses)
         out = np.zeros((self.n_members, len(texts)), dtype=np.float64)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         self.model.eval()
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                idx = order[start : start + self.batch_size]
+            for idx in self._batches(texts):
                 batch = tokenize(self.tokenizer, [texts[i] for i in idx], self.max_length)
                 logits = self.model(**batch.to(self.device)).logits
                 out[:, idx] = logits.float().cpu().numpy().T
         return out
+
+    def _batches(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Index batches, longest first: ``batch_size`` texts each, or with a token budget
+        as many as fit ``n · longest ≤ token_budget`` tokens (one text over it alone)."""
+        if self.token_budget is None:
+            order = np.argsort([-len(t) for t in texts], kind="stable")
+            return [order[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        lengths = tokenize(self.tokenizer, texts, self.max_length)["attention_mask"].sum(
+            dim=1).tolist()
+        order = np.argsort(-np.asarray(lengths), kind="stable")
+        batches, start = [], 0
+        while start < len(order):
+            size = max(1, self.token_budget // max(lengths[order[start]], 1))
+            batches.append(order[start : start + size])
+            start += size
+        return batches
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         return self.score_members(prompts, responses).mean(axis=0)
@@ -371,7 +393,15 @@ def is_transformer_model_dir(directory: str | Path) -> bool:
     return (Path(directory) / CONFIG_NAME).is_file()
 
 
-def load_transformer_model(directory: str | Path, **options: Any) -> TransformerRewardModel:
-    """Load a model saved by :func:`save_transformer_model` (``options`` go to the model)."""
+def load_transformer_model(directory: str | Path,
+                           options: HubModelOptions | None = None) -> TransformerRewardModel:
+    """Load a model saved by :func:`save_transformer_model`, scored with the loading options
+    a model that scores with a tokenizer reads (``max_length``, ``dtype``, ``device``,
+    ``token_budget``)."""
+    from rewardlab.models.lm.hub import HubModelOptions
+
+    options = options or HubModelOptions()
     read_model_config(directory, FORMAT, CONFIG_NAME)
-    return TransformerRewardModel(directory, **options)
+    budget = None if options.token_budget == HubModelOptions.token_budget else options.token_budget
+    return TransformerRewardModel(directory, max_length=options.max_length,
+                                  device=options.device, dtype=options.dtype, token_budget=budget)

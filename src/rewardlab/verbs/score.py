@@ -80,17 +80,19 @@ def check_spec(spec: ScoreSpec) -> None:
     check_out_file(spec.out)
 
 
-def gives_spread(model: Any) -> bool:
-    """Whether ``score_with_uncertainty`` of ``model`` can report a spread other than 0:
-    two or more members, or a single member with dropout (MC-dropout passes)."""
+def no_spread(model: Any) -> str | None:
+    """Why ``model`` gives no spread to report (None when it does): it has no
+    ``score_with_uncertainty``, or one member without dropout (its spread is 0 for every
+    response); two or more members, or MC-dropout passes of one, give one."""
     from rewardlab.verbs.loading import member_count
 
     if not hasattr(model, "score_with_uncertainty"):
-        return False
+        return "it reports no uncertainty"
     count = member_count(model)
-    if count is None or count > 1:
-        return True
-    return bool(getattr(getattr(model, "members", model), "has_dropout", lambda: False)())
+    dropout = getattr(getattr(model, "members", model), "has_dropout", lambda: False)()
+    if count == 1 and not dropout:
+        return "one member, no dropout: every row would get 0"
+    return None
 
 
 def attribute_scorer(model: Any) -> Any:
@@ -111,9 +113,10 @@ def load_reward(spec: ScoreSpec) -> Any:
                               "checks no reference); leave it out")
         return model
     require_score(model, spec.model)
-    if spec.uncertainty and not gives_spread(model):
-        raise OptionError(f"--uncertainty: --model {spec.model} gives no spread (one member, "
-                          "no dropout): every row would get 0; leave it out")
+    reason = no_spread(model) if spec.uncertainty else None
+    if reason is not None:
+        raise OptionError(f"--uncertainty: --model {spec.model} gives no spread ({reason}); "
+                          "leave it out")
     if spec.attributes and attribute_scorer(model) is None:
         raise OptionError(f"--attributes: model {spec.model!r} has no named outputs (a "
                           "multi-output Hugging Face classifier has them)")

@@ -32,6 +32,7 @@ LAYERS = (
     "lab",
     "optimize",
     "evaluate",
+    "load",
     "robust",
     "verifiers",
     "models",

@@ -404,7 +404,8 @@ def test_reference_rows_by_hand(tmp_path):
     assert "| `--bootstrap` / `--no-bootstrap` | flag | – |" in train  # the trainer's default
     assert "| `--epochs` | integer | – |" in train
     compare = "\n".join(render_command(("compare",), COMMANDS[("compare",)]))
-    assert "| `--model` | text | *required* |" in compare
+    assert "| `--data` | text | *required* |" in compare
+    assert "| `--model` | text | – |" in compare  # or --rewards
     main([str(tmp_path / "cli.md")])
     assert (tmp_path / "cli.md").read_text(encoding="utf-8") == render_reference()
 
@@ -413,7 +414,6 @@ def registered_names() -> dict[str, set[str]]:
     """The names each registry-backed option accepts, from the registries themselves."""
     import rewardlab.evaluate.probes  # noqa: F401  (each probe registers itself)
     from rewardlab.cli.choices import head_names
-    from rewardlab.cli.eval_cmd import PRMBENCH_GROUPS
     from rewardlab.data.formats import FORMATS
     from rewardlab.evaluate.probes.base import PROBES
     from rewardlab.evaluate.suite import SUITES
@@ -422,6 +422,7 @@ def registered_names() -> dict[str, set[str]]:
     from rewardlab.models.losses import LOSSES
     from rewardlab.optimize.methods import PAIR_METHODS, SFT_METHODS
     from rewardlab.robust.aggregate import AGGREGATIONS
+    from rewardlab.verbs.evaluate import PRMBENCH_GROUPS
 
     return {
         "--loss": set(LOSSES.names()),

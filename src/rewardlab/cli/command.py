@@ -14,6 +14,9 @@ documents checked by ``tests/test_readme.py`` know only the new ones.
 **Finite numbers.** A number option given NaN or ±Inf is a bad option (exit 2,
 one line naming it), whatever its range (:func:`refuse_non_finite`).
 
+**Help as written.** Help texts are plain text: ``[gold]`` or ``[score columns]``
+is shown as written, never read as Rich markup (:func:`literal_help`).
+
 **Help from registries.** An option's help may name a registry with a
 placeholder such as ``{losses}`` (:data:`rewardlab.cli.choices.PLACEHOLDERS`);
 it is filled in when the help is shown (:func:`expand_help`), so the names, and
@@ -23,8 +26,9 @@ imports none of them (nor torch).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import typer
@@ -98,6 +102,26 @@ def raw_help(param: Any) -> str | None:
     return getattr(param, "raw_help", None) or getattr(param, "help", None)
 
 
+@contextlib.contextmanager
+def literal_help(command: Any) -> Iterator[None]:
+    """While ``command``'s help is rendered with Rich markup (typer's default), its help and
+    its options' help are escaped, so a ``[word]`` in a help text shows as written."""
+    if getattr(command, "rich_markup_mode", None) != "rich":
+        yield
+        return
+    from rich.markup import escape
+
+    texts = [(command, command.help)] + [(p, getattr(p, "help", None)) for p in command.params]
+    for holder, text in texts:
+        if text:
+            holder.help = escape(text)
+    try:
+        yield
+    finally:
+        for holder, text in texts:
+            holder.help = text
+
+
 class RewardlabCommand(TyperCommand):
     """A command whose old option spellings (:attr:`renamed`) still work, with a
     deprecation line, and whose help is filled in from the registries."""
@@ -111,7 +135,8 @@ class RewardlabCommand(TyperCommand):
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
         expand_help(self.params)
-        super().format_help(ctx, formatter)
+        with literal_help(self):
+            super().format_help(ctx, formatter)
 
 
 def command(

@@ -66,33 +66,45 @@ def default_max_length(tokenizer: Any, cap: int) -> int:
     return min(int(tokenizer.model_max_length), cap)
 
 
-def parse_weights(text: str) -> tuple[float, ...]:
-    """``--weights w1,w2,…``: comma-separated finite numbers, not all zero."""
+def parse_weights(text: str) -> tuple[float, ...] | None:
+    """``--weights w1,w2,…`` as numbers (empty text: none given), checked by
+    :func:`check_weights`."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
     try:
-        weights = tuple(float(part) for part in text.split(",") if part.strip())
+        weights = tuple(float(part) for part in parts) or None
     except ValueError:
-        weights = (math.nan,)
-    return check_weights(weights, text)
-
-
-def check_weights(weights: tuple[float, ...], shown: Any = None) -> tuple[float, ...]:
-    """``weights`` when they are finite numbers, not all zero (a zero reward is no reward)."""
-    if not weights or not all(math.isfinite(w) for w in weights) or not any(weights):
-        raise OptionError("--weights: expected comma-separated finite numbers, not all zero, "
-                          f"got {shown if shown is not None else weights!r}")
+        raise OptionError(f"--weights: expected comma-separated finite numbers, not all zero, "
+                          f"got {text!r}") from None
+    check_weights(weights)
     return weights
+
+
+def check_weights(weights: tuple[float, ...] | None) -> None:
+    """:class:`~rewardlab.options.OptionError` unless ``weights`` are finite numbers, not all
+    zero (a zero reward is no reward)."""
+    if weights is None:
+        return
+    if not all(math.isfinite(w) for w in weights) or not any(weights):
+        shown = ",".join(f"{w:g}" for w in weights)
+        raise OptionError(
+            f"--weights: expected comma-separated finite numbers, not all zero, got {shown!r}"
+        )
 
 
 def _device(text: str) -> str:
     return check_device(text)
 
 
+
 @dataclass(frozen=True)
 class HubModelOptions:
-    """How a Hugging Face model is loaded and scored: every reward classifier (a Hub folder,
-    ``hf:ORG/NAME``, a model fine-tuned by rewardlab), judge and CLIP folder reads these
-    (those of them it can use; a judge has no ``weights``). Each field is checked when the
-    options are made (:class:`~rewardlab.options.OptionError` naming the flag)."""
+    """How a Hugging Face model (a reward classifier, a judge, an image reward, a transformer
+    fine-tuned by rewardlab) is loaded and batched; which kind reads which field is declared
+    by the loader (:data:`rewardlab.load.kinds.MODEL_KINDS`). Each field is checked when the
+    options are made (:class:`~rewardlab.options.OptionError` naming the flag).
+
+    ``weights``: for several outputs, the reward is ``Σ_k weights[k] · out_k``; a batch
+    holds as many inputs, sorted by length, as fit ``n · longest ≤ token_budget``."""
 
     max_length: int | None = option(
         None, "Hugging Face models: tokens per input (default: the model's own, the length a "
@@ -111,7 +123,7 @@ class HubModelOptions:
     weights: tuple[float, ...] | None = option(
         None, "Multi-output Hugging Face models: reward = sum of w_k * output_k, given as "
         "w1,w2,… (default: the mean of the outputs).", parse=parse_weights,
-        format=lambda w: "" if w is None else ",".join(map(str, w)), metavar="W1,W2,…")
+        format=lambda w: "" if w is None else ",".join(f"{x:g}" for x in w), metavar="W1,W2,…")
     chat_template: str = option(
         "auto", "Hugging Face reward models with a chat template: auto (apply it once, unless "
         "the text already carries it: then read the text as sent) | always | never.",
@@ -123,8 +135,7 @@ class HubModelOptions:
         check(self)
         if self.device is not None:
             check_device(self.device)
-        if self.weights is not None:
-            check_weights(self.weights)
+        check_weights(self.weights)
 
 
 def check_max_length(max_length: int | None, model: Any, folder: str | Path) -> None:

@@ -47,7 +47,6 @@ taken out of a label it starts with, so P("1") = P(first "1") − P("1", "0").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -56,35 +55,12 @@ import numpy as np
 
 from rewardlab.features.tokens import encode, pad_batch, token_budget_batches
 from rewardlab.models.lm.hub import JUDGE_MAX_LENGTH, HubModelOptions, default_max_length
-from rewardlab.options import check, option
+from rewardlab.models.lm.judge_options import JudgeOptions
 from rewardlab.protocols import check_lengths
 
 PAIRWISE_FIELDS = ("prompt", "response_a", "response_b")
 POINTWISE_FIELDS = ("prompt", "response")
-RATINGS = ("scale", "yes-no")
 SCALE_LABELS = tuple(str(k) for k in range(1, 11))
-
-
-@dataclass(frozen=True)
-class JudgeOptions:
-    """Judge settings: template files (None = the shipped defaults), the rating kind and the
-    longest field; checked when made (:class:`~rewardlab.options.OptionError` naming the
-    flag)."""
-
-    pairwise_template: str | None = option(
-        None, "Judges: pairwise prompt file with {prompt}, {response_a}, {response_b}.",
-        flag="--judge-pairwise-template", metavar="PATH")
-    rating_template: str | None = option(
-        None, "Judges: rating prompt file with {prompt}, {response}.",
-        flag="--judge-rating-template", metavar="PATH")
-    rating: str = option("scale", "Judges: scale (the expected 1-10 rating) | yes-no (P(Yes)).",
-                         flag="--judge-rating", choices=lambda: RATINGS, kind="rating")
-    max_field_tokens: int = option(
-        512, "Judges: longest prompt/response in tokens (longer ones are cut).",
-        flag="--judge-max-field-tokens", min=1)
-
-    def __post_init__(self) -> None:
-        check(self)
 
 
 def default_template(name: str) -> Path:

@@ -1,0 +1,43 @@
+"""The README's "Every command is a library call" block runs, and its calls write what the
+commands write."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rewardlab.cli.main import app
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def library_block() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Every command is a library call", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return block
+
+
+def test_the_library_block_runs_and_matches_the_commands(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = [{"prompt": f"question {i % 7}", "chosen": f"a helpful answer number {i} " * 2,
+             "rejected": f"no {i}"} for i in range(60)]
+    Path("pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(library_block(), str(README), "exec"), {})  # noqa: S102 - our README
+    lines = printed.getvalue().splitlines()
+    assert len(lines) == 3 and lines[1].startswith("accuracy=")
+    rewards = json.loads(lines[2].replace("'", '"'))
+    assert len(rewards["rewards"] if isinstance(rewards, dict) else rewards) == 1
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "--model", "runs/rm", "--data", "pairs.jsonl",
+                                 "--out", "cli.json", "--probes", "length"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(Path("cli.json").read_text()) == json.loads(Path("eval.json").read_text())
+    assert lines[1] in result.output

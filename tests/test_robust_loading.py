@@ -141,7 +141,7 @@ def test_bad_names_params_and_directories(tmp_path, four_members):
         load_reward_model(tmp_path / "rm", "medain")
     with pytest.raises(ValueError, match="'min' does not take parameters \\['lam'\\]"):
         load_reward_model(tmp_path / "rm", "min", lam=1.0)
-    with pytest.raises(ValueError, match="lam must be >= 0"):
+    with pytest.raises(ValueError, match="option 'lam': must be >= 0"):
         load_reward_model(tmp_path / "rm", "uwo", lam=-1.0)
     with pytest.raises(FileNotFoundError, match="no config.json"):
         load_reward_model(tmp_path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import types
 import typing
@@ -219,3 +220,21 @@ def redefault(cls: type, name: str, default: Any = dataclasses.MISSING, *,
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=original.metadata)
     return dataclasses.field(default=default, metadata=original.metadata)
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object written on the command line (``--head-params``, ``--aggregate-params``);
+    empty text is ``{}``; NaN and Infinity are refused (``ValueError``)."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    value = json.loads(text, parse_constant=refuse) if text else {}
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a JSON object, got {text!r}")
+    return value
+
+
+def json_text(value: Mapping[str, Any]) -> str:
+    """A JSON object as :func:`json_object` reads it back (``""`` for an empty one)."""
+    return json.dumps(value) if value else ""

@@ -25,19 +25,111 @@ that member; ``tests/test_conformance.py`` checks both for every registered one.
 
 All functions are registered in :data:`AGGREGATIONS` so callers pick one by name
 (``--aggregate uwo``); :func:`aggregate` does the lookup and the call.
+
+An aggregation with parameters declares them as an options dataclass
+(:class:`UwoParams`, :class:`MeanMinusStdParams`, :class:`BrmeParams`), attached to
+the registered function (:func:`params_of`); its keyword defaults are read from
+there. :class:`AggregateOptions` is the ``--aggregate`` / ``--aggregate-params``
+pair of every command that reads an ensemble: the parameters are checked against
+the chosen aggregation's declaration (:func:`check_params`), so ``--aggregate uwo
+--aggregate-params '{"lam": 1}'`` is the one way in and an unknown or ill-typed
+parameter is refused by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from rewardlab.options import OptionError, check, from_mapping, json_object, json_text, option
 from rewardlab.registry import Registry
 
 Aggregation = Callable[..., np.ndarray]
 
 AGGREGATIONS: Registry[Aggregation] = Registry("aggregation")
+
+
+@dataclass(frozen=True)
+class UwoParams:
+    """The parameter of ``uwo``."""
+
+    lam: float = option(0.5, "λ of UWO = mean − λ·Var.", min=0.0)
+
+
+@dataclass(frozen=True)
+class MeanMinusStdParams:
+    """The parameter of ``mean_minus_std``."""
+
+    lam: float = option(1.0, "λ of mean − λ·Std.", min=0.0)
+
+
+@dataclass(frozen=True)
+class BrmeParams:
+    """The parameter of ``brme``."""
+
+    w: float = option(0.5, "w of (1 − w)·mean + w·min.", min=0.0, max=1.0)
+
+
+def takes(params: type) -> Callable[[Aggregation], Aggregation]:
+    """Declare the parameters of an aggregation (its options dataclass)."""
+
+    def mark(fn: Aggregation) -> Aggregation:
+        fn.params = params  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def params_of(name: str) -> type | None:
+    """The options dataclass of aggregation ``name``'s parameters (``None``: it takes none)."""
+    return getattr(AGGREGATIONS.get(name), "params", None)
+
+
+def check_params(name: str, params: Mapping[str, Any],
+                 what: str = "--aggregate-params") -> dict[str, Any]:
+    """``params`` of aggregation ``name`` checked against its declaration (unknown keys,
+    types and bounds refused with an :class:`~rewardlab.options.OptionError` naming
+    ``what``); returns them as given."""
+    declared = params_of(name)
+    if declared is None:
+        if params:
+            raise OptionError(f"{what}: aggregation {name!r} takes no parameters, got "
+                              f"{dict(params)}")
+        return {}
+    from_mapping(declared, params, f"{what} of aggregation {name!r}")
+    return dict(params)
+
+
+def _checked(cls: type, name: str, **values: Any) -> Any:
+    return check(cls(**values), names=lambda f: f"aggregation {name!r}: option {f.name!r}")
+
+
+def _names() -> list[str]:
+    return AGGREGATIONS.names()
+
+
+@dataclass(frozen=True)
+class AggregateOptions:
+    """How a command reads an ensemble: the aggregation and its parameters."""
+
+    aggregate: str | None = option(
+        None, "Aggregation of an ensemble (a saved ensemble or a comma list of --model specs): "
+        "{aggregations}; default mean.", choices=_names, kind="aggregation")
+    aggregate_params: dict[str, Any] = option(
+        default_factory=dict, help="Parameters of --aggregate as JSON, e.g. '{\"lam\": 1.0}' "
+        "(uwo, mean_minus_std) or '{\"w\": 0.3}' (brme).",
+        parse=json_object, format=json_text, metavar="JSON")
+
+    def name(self) -> str:
+        """The aggregation used (``mean`` when none is named)."""
+        return self.aggregate or "mean"
+
+    def params(self) -> dict[str, Any]:
+        """The checked parameters (:func:`check_params`)."""
+        return check_params(self.name(), self.aggregate_params)
 
 
 def as_member_matrix(member_scores: np.ndarray) -> np.ndarray:
@@ -51,11 +143,6 @@ def as_member_matrix(member_scores: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(scores)):
         raise ValueError("member_scores contains NaN or infinite values")
     return scores
-
-
-def _check_nonnegative(name: str, value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 @AGGREGATIONS.register("mean")
@@ -80,26 +167,28 @@ AGGREGATIONS.add("wco", worst_case)
 
 
 @AGGREGATIONS.register("uwo")
-def uwo(member_scores: np.ndarray, lam: float = 0.5) -> np.ndarray:
+@takes(UwoParams)
+def uwo(member_scores: np.ndarray, lam: float = UwoParams.lam) -> np.ndarray:
     """UWO (Coste et al., 2024): R = mean − λ·Var, population variance (ddof=0)."""
-    _check_nonnegative("lam", lam)
+    _checked(UwoParams, "uwo", lam=lam)
     scores = as_member_matrix(member_scores)
     return scores.mean(axis=0) - lam * scores.var(axis=0, ddof=0)
 
 
 @AGGREGATIONS.register("mean_minus_std")
-def mean_minus_std(member_scores: np.ndarray, lam: float = 1.0) -> np.ndarray:
+@takes(MeanMinusStdParams)
+def mean_minus_std(member_scores: np.ndarray, lam: float = MeanMinusStdParams.lam) -> np.ndarray:
     """Eisenstein et al. (2023): R = mean − λ·Std, population std (ddof=0)."""
-    _check_nonnegative("lam", lam)
+    _checked(MeanMinusStdParams, "mean_minus_std", lam=lam)
     scores = as_member_matrix(member_scores)
     return scores.mean(axis=0) - lam * scores.std(axis=0, ddof=0)
 
 
 @AGGREGATIONS.register("brme")
-def brme(member_scores: np.ndarray, w: float = 0.5) -> np.ndarray:
+@takes(BrmeParams)
+def brme(member_scores: np.ndarray, w: float = BrmeParams.w) -> np.ndarray:
     """Reward-Robust RLHF (Yan et al., 2024): R = (1 − w)·mean + w·min."""
-    if not 0.0 <= w <= 1.0:
-        raise ValueError(f"w must be in [0, 1], got {w}")
+    _checked(BrmeParams, "brme", w=w)
     scores = as_member_matrix(member_scores)
     return (1.0 - w) * scores.mean(axis=0) + w * scores.min(axis=0)
 

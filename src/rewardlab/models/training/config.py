@@ -15,27 +15,10 @@ build its flags.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from rewardlab.options import option
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    """A JSON object written on the command line (NaN and Infinity refused)."""
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not a number JSON allows")
-
-    value = json.loads(text, parse_constant=refuse) if text else {}
-    if not isinstance(value, dict):
-        raise ValueError(f"must be a JSON object, got {text!r}")
-    return value
-
-
-def _json_text(value: dict[str, Any]) -> str:
-    return json.dumps(value) if value else ""
+from rewardlab.options import json_object, json_text, option
 
 
 def _l2(text: str) -> float | str:
@@ -95,7 +78,7 @@ class ObjectiveOptions(LoopOptions):
         default_factory=dict,
         help='Loss options as JSON, e.g. \'{"alpha": 0.1}\', \'{"strength_from": "judge"}\', '
         '\'{"attributes": ["helpfulness"], "weights": [1.0]}\', \'{"label": "success"}\'.',
-        parse=_json_object, format=_json_text, metavar="JSON",
+        parse=json_object, format=json_text, metavar="JSON",
     )
     n_members: int = option(1, "Ensemble members (heads or outputs trained together).",
                             flag="--ensemble", min=1)
@@ -109,7 +92,7 @@ class TrainConfig(ObjectiveOptions):
     head: str = option("linear", "Head: {heads}.")
     head_params: dict[str, Any] = option(
         default_factory=dict, help='Head options as JSON, e.g. \'{"hidden": 64}\'.',
-        parse=_json_object, format=_json_text, metavar="JSON",
+        parse=json_object, format=json_text, metavar="JSON",
     )
     bootstrap: bool = option(False, "Train each member on a bootstrap resample.")
     grad_penalty: float = option(0.0, "λ of the gradient penalty λ·E‖∇ₓr(x)‖² (0 = off).",

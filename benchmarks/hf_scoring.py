@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from transformers import pipeline
 
+    from rewardlab.load import load_reward_model
     from rewardlab.models.lm.chat import encode
     from rewardlab.models.lm.hub import HubModelOptions
-    from rewardlab.robust.loading import load_reward_model
 
     args = build_parser().parse_args(argv)
     if args.threads:

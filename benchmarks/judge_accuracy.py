@@ -23,8 +23,8 @@ import numpy as np
 from rewardlab.atomic import write_json_atomic
 from rewardlab.data.load import load_comparisons
 from rewardlab.evaluate.pairwise import evaluate_pairs
+from rewardlab.load import load_reward_model
 from rewardlab.models.lm.judge import JudgeOptions
-from rewardlab.robust.loading import load_reward_model
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

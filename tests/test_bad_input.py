@@ -425,7 +425,7 @@ OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str
         "--out", t / "pairs.jsonl" / "r.json"], 1, ("r.json", "cannot write")),
     ("compare-one-model", lambda t, m: [
         "compare", "--model", str(m["good"]), "--data", pairs_file(t), "--out", t / "c.json"],
-        1, ("--model",)),
+        2, ("--model",)),
     ("demo-label-noise", lambda t, m: [
         "demo", "--out", t / "demo", "--backbone", "hashing", "--label-noise", "2"],
         2, ("--label-noise",)),
@@ -457,7 +457,7 @@ def test_a_bug_is_one_line_and_its_traceback_is_behind_debug(tmp_path, models, m
     def broken(*args, **kwargs):
         raise KeyError("a bug")
 
-    monkeypatch.setattr("rewardlab.cli.score_cmd.load_model_option", broken)
+    monkeypatch.setattr("rewardlab.verbs.loading.load_source", broken)
     args = ["score", "--model", models["good"], "--data", pool_file(tmp_path),
             "--out", tmp_path / "s.jsonl"]
     line = run_bad(tmp_path, args, 70, "internal error: KeyError", "--debug")

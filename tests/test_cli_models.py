@@ -158,13 +158,15 @@ def rewardlab_model(folder: Path) -> Path:
 ])
 def test_hub_options_a_rewardlab_directory_cannot_read_are_refused(tmp_path, flag, value):
     """A rewardlab directory reads none of the Hugging Face loading flags: given, they are
-    refused (they used to be dropped silently), naming the flag."""
+    refused (they used to be dropped silently) as a bad option, naming the flag, before the
+    (absent) data is read."""
     folder = rewardlab_model(tmp_path / "rm")
     result = runner.invoke(app, ["score", "--model", str(folder), "--data",
-                                 str(scored_input(tmp_path)), "--out", str(tmp_path / "o.jsonl"),
+                                 str(tmp_path / "absent.jsonl"), "--out", str(tmp_path / "o.jsonl"),
                                  flag, *([value] if value else [])])
-    assert result.exit_code == 1, result.output
-    assert result.output.startswith(f"error: {flag} applies to "), result.output
+    assert result.exit_code == 2, result.output
+    assert result.output == (f"error: Invalid value for '{flag}': not read by --model {folder} "
+                             "(a rewardlab model); leave it out\n")
     assert not (tmp_path / "o.jsonl").exists()
 
 
@@ -205,7 +207,7 @@ def gpm_dir(tmp_path_factory):
 
 
 def test_eval_a_gpm_reports_its_pairwise_accuracy(gpm_dir, tmp_path):
-    from rewardlab.robust.loading import load_reward_model
+    from rewardlab.load import load_reward_model
 
     pairs = [{"prompt": f"q{i}", "chosen": f"{WORDS[i % 3]} {WORDS[(i + 1) % 3]}",
               "rejected": f"{WORDS[3 + i % 3]} {WORDS[(i + 2) % 3]}"} for i in range(6)]
@@ -222,8 +224,8 @@ def test_eval_a_gpm_reports_its_pairwise_accuracy(gpm_dir, tmp_path):
 
 
 def test_bon_with_a_preference_model_picks_by_copeland(gpm_dir, tmp_path):
+    from rewardlab.load import load_reward_model
     from rewardlab.optimize.preference_bon import best_of_n_by_preference
-    from rewardlab.robust.loading import load_reward_model
 
     pools = {f"q{i}": [" ".join(WORDS[(i + j) % 6] for j in range(k)) for k in (1, 2, 3, 4)]
              for i in range(3)}

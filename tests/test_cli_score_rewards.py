@@ -82,5 +82,20 @@ def test_the_reference_column_option_and_its_errors(tmp_path, options, rows, mes
 def test_model_and_rewards_are_exclusive(tmp_path):
     result, _ = _score(tmp_path, ROWS)
     assert result.exit_code == 2 and "exactly one of --model and --rewards" in result.output
-    result, _ = _score(tmp_path, ROWS, "--rewards", "math", "--uncertainty")
-    assert result.exit_code == 2 and "--rewards takes none of" in result.output
+    for option in ("--uncertainty", "--attributes", "--aggregate"):
+        result, _ = _score(tmp_path, ROWS, "--rewards", "math", option,
+                           *(["mean"] if option == "--aggregate" else []))
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"error: Invalid value for '{option}': not read by --rewards "
+                                 "math (a verifier or recipe); leave it out\n")
+
+
+def test_a_reference_column_without_rewards_is_refused_before_the_data(tmp_path):
+    """A model checks no reference: ``--reference-column`` with ``--model`` used to be
+    accepted silently; it is refused before the (absent) data is read."""
+    result = runner.invoke(app, ["score", "--model", str(tmp_path / "m"), "--reference-column",
+                                 "solution", "--data", str(tmp_path / "absent.jsonl"),
+                                 "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: Invalid value for '--reference-column': read with "
+                                    "--rewards only")

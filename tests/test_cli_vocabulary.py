@@ -26,7 +26,8 @@ ENSEMBLE_MODEL = [("eval",), ("score",), ("serve",), ("bon",), ("build", "sft"),
                   ("build", "pairs"), ("forecast",)]
 VOCABULARY = {
     # shared: input data, output, model spec and its loading flags, ensemble reading, sizes
-    "--data", "--out", "--format", "--split", "--model", "--aggregate", "--n", "--seed",
+    "--data", "--out", "--format", "--split", "--model", "--aggregate", "--aggregate-params",
+    "--n", "--seed",
     "--rewards", "--reference-column", "--unsafe-no-sandbox", "--max-length", "--dtype",
     "--device", "--token-budget",
     "--trust-remote-code", "--weights", "--chat-template", "--judge-pairwise-template",
@@ -304,7 +305,7 @@ def test_help_lists_what_the_registries_hold(monkeypatch):
 
 
 def test_eval_has_two_prmbench_names(tmp_path):
-    from rewardlab.cli.eval_cmd import load_records
+    from rewardlab.verbs.evaluate import load_records
 
     row = {"idx": 1, "original_question": "q", "modified_question": "q",
            "original_process": ["a", "b"], "modified_process": ["a", "c"],

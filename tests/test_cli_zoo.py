@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardlab.cli.main import app
-from rewardlab.robust.loading import load_reward_model
+from rewardlab.load import load_reward_model
 
 runner = CliRunner()
 

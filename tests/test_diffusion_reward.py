@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from rewardlab.integrations.diffusion import image_reward_function
-from rewardlab.robust.loading import load_reward_model
+from rewardlab.load import load_reward_model
 from tiny_clip import save_aesthetic_mlp, save_clip
 
 

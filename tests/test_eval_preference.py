@@ -122,7 +122,7 @@ def test_cli_eval_of_a_gpm_reports_pairwise_accuracy(tmp_path):
     res = json.loads(out.read_text())
     assert res["suite_results"]["n_pairs"] == 60
     from rewardlab.data.load import load_comparisons
-    from rewardlab.robust.loading import load_reward_model
+    from rewardlab.load import load_reward_model
 
     model = load_reward_model(gpm)
     records = load_comparisons(data).records

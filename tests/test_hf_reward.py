@@ -10,10 +10,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from rewardlab.load import load_reward_ensemble, load_reward_model
 from rewardlab.models.lm.chat import token_budget_batches
 from rewardlab.models.lm.hf_reward import HFRewardModel
 from rewardlab.models.lm.hub import HubModelOptions
-from rewardlab.robust.loading import load_reward_ensemble, load_reward_model
 from tiny_hf import fill_hub_cache, save_causal_lm, save_decoder_rm, save_encoder_rm
 
 PROMPTS = ["what is the sky", "how can i help the dog", "hello", "why is water blue"]

@@ -13,8 +13,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from rewardlab.load import load_reward_model
 from rewardlab.protocols import PixelRewardModel
-from rewardlab.robust.loading import load_reward_model
 from tiny_clip import IMAGE, save_aesthetic_mlp, save_clip
 
 PROMPTS = ["a red cat", "the dog is blue", "a red cat", "green water"]

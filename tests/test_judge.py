@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rewardlab.load import load_reward_model
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.lm.judge import (
     PAIRWISE_FIELDS,
@@ -15,7 +16,6 @@ from rewardlab.models.lm.judge import (
     load_template,
 )
 from rewardlab.protocols import PreferenceModel, RewardModel
-from rewardlab.robust.loading import load_reward_model
 from tiny_hf import save_causal_lm
 
 PROMPTS = ["what is the sky", "hello", "why is water blue"]

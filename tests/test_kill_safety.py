@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from rewardlab.features.hashing import HashingBackbone
+from rewardlab.load import load_reward_model
 from rewardlab.models.heads import HEADS
 from rewardlab.models.io import load_model, save_model
 from rewardlab.models.normalizer import Normalizer
 from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.robust.loading import load_reward_model
 
 CHILD = textwrap.dedent(
     """

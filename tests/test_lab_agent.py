@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from rewardlab.cli.main import app
 from rewardlab.data.trajectory_io import load_segment_pairs
 from rewardlab.lab.agent.options import AgentLabOptions
-from rewardlab.robust.loading import load_reward_model
+from rewardlab.load import load_reward_model
 
 runner = CliRunner()
 TINY = ["--steps", "512", "--iterations", "2", "--comparisons", "12", "--seeds", "1",

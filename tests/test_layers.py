@@ -31,6 +31,7 @@ LAYERS = (
     "lab",
     "optimize",
     "evaluate",
+    "load",
     "robust",
     "verifiers",
     "models",

@@ -112,7 +112,7 @@ def test_the_difference_image_is_mid_grey_where_nothing_changed():
 
 
 def test_pgd_on_a_tiny_clip_stays_in_the_ball_and_reported_flips_are_real(tmp_path):
-    from rewardlab.robust.loading import load_reward_model
+    from rewardlab.load import load_reward_model
     from tiny_clip import save_clip
 
     model = load_reward_model(f"clip:{save_clip(tmp_path / 'clip')}")

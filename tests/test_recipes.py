@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rewardlab.data.errors import DataError
+from rewardlab.load import load_recipe, load_rewards
 from rewardlab.protocols import (
     ComponentRewardModel,
     MissingReferenceError,
@@ -26,8 +27,6 @@ from rewardlab.robust.recipe import (
     StepOutcomeReward,
     batch_z,
     group_z,
-    load_recipe,
-    load_rewards,
     step_outcome,
 )
 

@@ -47,15 +47,13 @@ CALLS: list[tuple[str, str, str]] = []
 
 @pytest.fixture()
 def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    loading = types.ModuleType("rewardlab.robust.loading")
-    loading.load_reward_model = lambda path, **options: ENSEMBLE  # type: ignore[attr-defined]
     data_load = types.ModuleType("rewardlab.data.load")
     def load_comparisons(path: str, format: str, split: str) -> types.SimpleNamespace:
         CALLS.append((path, format, split))
         return types.SimpleNamespace(records=PAIRS)
 
     data_load.load_comparisons = load_comparisons  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rewardlab.robust.loading", loading)
+    monkeypatch.setattr("rewardlab.load.load_reward_model", lambda path, **options: ENSEMBLE)
     monkeypatch.setitem(sys.modules, "rewardlab.data.load", data_load)
     app = typer.Typer()
 

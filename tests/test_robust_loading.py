@@ -11,6 +11,7 @@ import torch
 
 from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
 from rewardlab.features.hashing import HashingBackbone
+from rewardlab.load import load_reward_model
 from rewardlab.models.io import save_model
 from rewardlab.models.reward_model import TrainedRewardModel
 from rewardlab.models.training.config import TrainConfig
@@ -21,7 +22,6 @@ from rewardlab.robust.backbone_ensemble import (
     save_backbone_ensemble,
 )
 from rewardlab.robust.ensemble import AggregatedRewardModel, center_per_prompt
-from rewardlab.robust.loading import load_reward_model
 
 PROMPTS = ["p", "p", "q"]
 RESPONSES = ["one answer", "another, longer answer", "a third"]
@@ -159,9 +159,9 @@ def test_bad_names_params_and_directories(tmp_path, four_members):
 
 
 def test_spec_kinds_and_where_metrics_may_be_saved(tmp_path, four_members):
+    from rewardlab.load import is_rewardlab_directory
     from rewardlab.models.lm.hf_reward import HFRewardModel
     from rewardlab.models.lm.judge import LLMJudge
-    from rewardlab.robust.loading import is_rewardlab_directory
     from tiny_hf import save_causal_lm, save_encoder_rm
 
     save_model(four_members[0], tmp_path / "rm")

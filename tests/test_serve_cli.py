@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -19,14 +16,11 @@ def cli(monkeypatch, tmp_path):
     loaded: list[object] = []
     served: list[tuple[object, object]] = []
 
-    fake_loading = types.ModuleType("rewardlab.robust.loading")
-
     def load_reward_model(path, **options):
         loaded.append(path)
         return LengthReward()
 
-    fake_loading.load_reward_model = load_reward_model
-    monkeypatch.setitem(sys.modules, "rewardlab.robust.loading", fake_loading)
+    monkeypatch.setattr("rewardlab.load.load_reward_model", load_reward_model)
     import rewardlab.serve.runner as runner
 
     monkeypatch.setattr(

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from rewardlab.cli.main import app
 from rewardlab.data.images import decode_image, encode_png
-from rewardlab.robust.loading import load_reward_model
+from rewardlab.load import load_reward_model
 from rewardlab.serve.app import create_app
 from rewardlab.serve.runner import BackgroundServer
 from rewardlab.serve.settings import ServeSettings

@@ -21,7 +21,8 @@ import httpx
 import numpy as np
 import pytest
 
-from rewardlab.robust.recipe import Recipe, load_recipe, load_rewards
+from rewardlab.load import load_recipe, load_rewards
+from rewardlab.robust.recipe import Recipe
 from rewardlab.serve.app import create_app
 from rewardlab.serve.runner import BackgroundServer
 from rewardlab.serve.settings import ServeSettings

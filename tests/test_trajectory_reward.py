@@ -14,6 +14,7 @@ from rewardlab.data.record import Comparison
 from rewardlab.data.trajectory import Trajectory
 from rewardlab.evaluate.calibration import pair_calibration
 from rewardlab.evaluate.starc import starc_between, starc_distance
+from rewardlab.load import load_reward_model
 from rewardlab.models.heads import HEADS
 from rewardlab.models.losses import LOSSES
 from rewardlab.models.normalizer import Normalizer
@@ -27,7 +28,6 @@ from rewardlab.models.structured.trajectory_rm import (
 from rewardlab.models.structured.transitions import TransitionEncoder
 from rewardlab.models.training.units import ranked_pairs
 from rewardlab.robust.ensemble import AggregatedRewardModel
-from rewardlab.robust.loading import load_reward_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

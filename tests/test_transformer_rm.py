@@ -339,7 +339,7 @@ def test_cli_fine_tunes_saves_and_every_command_can_load_it(tiny_bert, tmp_path)
     from typer.testing import CliRunner
 
     from rewardlab.cli.main import app
-    from rewardlab.robust.loading import load_reward_model
+    from rewardlab.load import load_reward_model
 
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(

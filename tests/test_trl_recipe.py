@@ -106,10 +106,10 @@ def test_a_recipe_logs_every_component():
 def _trained_model(folder: Path):
     from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
     from rewardlab.features.hashing import HashingBackbone
+    from rewardlab.load import load_reward_model
     from rewardlab.models.io import save_model
     from rewardlab.models.training.config import TrainConfig
     from rewardlab.models.training.fit import train_reward_model
-    from rewardlab.robust.loading import load_reward_model
 
     pairs = preference_pairs(generate_arena(ArenaConfig(n_prompts=10, seed=0)), 40, seed=0)
     model = train_reward_model(pairs, HashingBackbone(n_features=64), TrainConfig(epochs=1, seed=0))

@@ -181,10 +181,12 @@ def test_a_missing_reference_is_one_error_naming_the_field() -> None:
 
 
 def test_reference_column_prefers_the_named_then_the_usual_columns() -> None:
-    from rewardlab.protocols import reference_column
+    from rewardlab.data.references import reference_column
 
     assert reference_column(["prompt", "answer", "solution"]) == "solution"
     assert reference_column(["prompt", "ground_truth", "answer"]) == "answer"
+    assert reference_column(["prompt", "labels", "ground_truth"]) == "ground_truth"
+    assert reference_column(["prompt", "labels"]) == "labels"  # OpenRLHF's name
     assert reference_column(["prompt"]) is None
     assert reference_column(["prompt", "gold"], "gold") == "gold"
     with pytest.raises(ValueError, match=r"reference column 'gold' is not in the data "

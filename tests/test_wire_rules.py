@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cli_server import start_cli, stop
 from rewardlab.cli import serve_cmd
-from rewardlab.robust.recipe import load_recipe, load_rewards
+from rewardlab.load import load_recipe, load_rewards
 from rewardlab.serve.app import create_app, refused_routes
 from rewardlab.serve.model_ops import normalization_refusal, normalization_warning
 from rewardlab.serve.runner import BackgroundServer

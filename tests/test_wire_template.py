@@ -12,13 +12,13 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from rewardlab.load import load_reward_model
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.lm.transformer_rm import (
     carries_chat_template,
     read_as_sent,
     template_markers,
 )
-from rewardlab.robust.loading import load_reward_model
 from tiny_hf import save_decoder_rm, save_encoder_rm, save_qwen_style_rm
 
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"

@@ -20,8 +20,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from cli_server import start_cli, stop
+from rewardlab.load import load_reward_model
 from rewardlab.models.lm.hub import HubModelOptions
-from rewardlab.robust.loading import load_reward_model
 from rewardlab.serve.app import create_app
 from rewardlab.serve.runner import BackgroundServer
 from tiny_hf import save_qwen_style_rm

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import rewardlab.integrations.verl as verl_fn
-from rewardlab.robust.recipe import load_recipe, load_rewards
+from rewardlab.load import load_recipe, load_rewards
 from rewardlab.serve.app import create_app
 from rewardlab.serve.runner import BackgroundServer
 from trainer_clients import extract_solution, verl_custom_reward_fn, verl_naive_call

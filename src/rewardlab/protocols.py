@@ -153,25 +153,6 @@ class ComponentRewardModel(Protocol):
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
 
 
-REFERENCE_COLUMNS = ("solution", "answer", "ground_truth")
-
-
-def reference_column(columns: Sequence[str], requested: str | None = None) -> str | None:
-    """The dataset column that holds references.
-
-    ``requested`` when given (``ValueError`` naming it and the columns when it
-    is absent), else the first of :data:`REFERENCE_COLUMNS` present, else None.
-    """
-    if requested is not None:
-        if requested not in columns:
-            raise ValueError(
-                f"reference column {requested!r} is not in the data (columns: "
-                f"{', '.join(map(str, columns))})"
-            )
-        return requested
-    return next((name for name in REFERENCE_COLUMNS if name in columns), None)
-
-
 class MissingReferenceError(ValueError):
     """A reward that needs a reference (ground truth) got none for some sample."""
 

@@ -50,13 +50,20 @@ from rewardlab.options import (
 SCALARS = (bool, int, float, str, Path)
 
 
-def cli_type(hint: Any) -> Any:
+REPEATABLE = tuple[str, ...]
+"""A field of this type is a repeatable flag (``--strip-suffix A --strip-suffix B``)."""
+
+
+def cli_type(hint: Any, repeatable: bool = True) -> Any:
     """The annotation typer parses a field with: its scalar type, optional when the field
-    may be ``None``; anything else (tuples, dicts) is read as its string form."""
+    may be ``None``; a tuple of strings a repeatable flag (unless the field parses its own
+    text: ``repeatable`` off); anything else (tuples, dicts) is read as its string form."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     optional = type(None) in typing.get_args(hint)
     base = args[0] if optional and len(args) == 1 else hint
-    if base not in SCALARS:
+    if base == REPEATABLE and repeatable:
+        base = list[str]
+    elif base not in SCALARS:
         base = str
     return base | None if optional else base
 
@@ -102,7 +109,7 @@ def parameter(field: dataclasses.Field, hint: Any, override: bool = False) -> in
         flags = [f"{flags[0]}/--no-{flags[0][2:]}"]
     option = typer.Option(default, *flags, help=help_text, metavar=spec.metavar,
                           callback=_callback(field), show_default=not override)
-    annotation = cli_type(hint)
+    annotation = cli_type(hint, spec.parse is None)
     if spec.parse is not None:  # written as text, its parser says what it means
         annotation = str | None if type(None) in typing.get_args(annotation) else str
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
@@ -173,7 +180,7 @@ def with_options(
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name) for name in fields}
+            values = {name: _value(kwargs.pop(name)) for name in fields}
             built: dict[str, Any] = {
                 group: cls(**{f.name: values[f.name] for f in option_fields(cls)
                               if f.name in values and spec_of(f).cli})
@@ -191,6 +198,13 @@ def with_options(
         return wrapper
 
     return decorate
+
+
+def _value(value: Any) -> Any:
+    """A repeatable flag's list as the field's tuple (``None`` when never given)."""
+    if isinstance(value, list):
+        return tuple(value) if value else None
+    return value
 
 
 def given(ctx: typer.Context, names: Iterable[str]) -> list[str]:

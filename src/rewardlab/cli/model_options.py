@@ -1,9 +1,13 @@
-"""The ``--model`` option of every command and its loading flags, defined once.
+"""The ``--model`` flags of the commands not yet made from a spec (``bon``, ``build``,
+``forecast``): a command made from a spec takes them as fields of
+:class:`~rewardlab.verbs.loading.RewardSource` and the loading options' own classes
+(:mod:`rewardlab.cli.sources`), and refuses an option by the declarations of
+:mod:`rewardlab.load.kinds`.
 
 ``--model`` is a spec string (:data:`MODEL_HELP` lists the forms;
-:func:`rewardlab.robust.loading.load_reward_model` reads them). A comma list
+:func:`rewardlab.load.load_reward_model` reads them). A comma list
 ``A,B,C`` of specs is one ensemble whose members are the models' scores,
-reduced by ``--aggregate`` (:func:`rewardlab.robust.loading.load_reward_ensemble`).
+reduced by ``--aggregate`` (:func:`rewardlab.load.load_reward_ensemble`).
 
 A command decorated with :func:`with_model_loading` gains the flags of
 :data:`LOADING_PARAMETERS` (``--max-length``, ``--dtype``, ``--device``,
@@ -33,7 +37,7 @@ from rewardlab.cli.common import choice, parse_csv
 from rewardlab.models.lm.hub import CHAT_TEMPLATE_MODES, DTYPES, HubModelOptions, check_device
 
 if typing.TYPE_CHECKING:
-    from rewardlab.models.lm.judge import JudgeOptions
+    from rewardlab.models.lm.judge_options import JudgeOptions
 
 SPEC_HELP = (
     "Model spec: a rewardlab model directory, a Hugging Face sequence-classification folder "
@@ -93,7 +97,7 @@ class ModelLoading:
     def judge(self) -> JudgeOptions:
         """Judge options (template files, rating kind, field cut); imported when used, as the
         judge module brings torch."""
-        from rewardlab.models.lm.judge import RATINGS, JudgeOptions
+        from rewardlab.models.lm.judge_options import RATINGS, JudgeOptions
 
         if self.judge_rating not in RATINGS:
             raise ValueError(
@@ -131,7 +135,7 @@ def _check_weights(value: str | None) -> str | None:
 def _check_rating(value: str) -> str:
     if value == "scale":
         return value
-    from rewardlab.models.lm.judge import RATINGS  # torch: only when another is asked for
+    from rewardlab.models.lm.judge_options import RATINGS
 
     return choice(value, RATINGS, "--judge-rating")
 
@@ -226,13 +230,6 @@ def with_model_loading(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def split_specs(spec: str) -> list[str]:
-    """``"A,B,C"`` → ``["A", "B", "C"]``; a spec naming an existing path stays whole."""
-    if "," not in spec or Path(spec).exists():
-        return [spec]
-    return [part.strip() for part in spec.split(",") if part.strip()]
-
-
 HUB_FLAGS = ("max_length", "dtype", "device", "token_budget", "trust_remote_code")
 """Flags of Hugging Face classifiers and judges; ``weights`` is a classifier's, ``judge_*``
 a judge's (one judge spec, not a member of a comma list)."""
@@ -246,7 +243,8 @@ def refuse_unused_flags(specs: list[str], loading: ModelLoading) -> None:
              if getattr(loading, name) != getattr(defaults, name)]
     if not given:
         return
-    from rewardlab.robust.loading import JUDGE_PREFIX, is_rewardlab_directory
+    from rewardlab.load.kinds import JUDGE_PREFIX
+    from rewardlab.load.specs import is_rewardlab_directory
 
     judges = [s for s in specs if s.startswith(JUDGE_PREFIX)]
     classifiers = [s for s in specs if s not in judges and not is_rewardlab_directory(s)]
@@ -270,29 +268,20 @@ def load_model_option(
     center: bool | None = None,
 ) -> Any:
     """The model of ``--model spec``: one model, or an ensemble of a comma list of specs."""
+    from rewardlab.load import split_specs
+
     loading = loading or ModelLoading()
     specs = split_specs(spec)
     refuse_unused_flags(specs, loading)
     if len(specs) > 1:
-        from rewardlab.robust.loading import load_reward_ensemble
+        from rewardlab.load import load_reward_ensemble, require_score
 
         ensemble = load_reward_ensemble(specs, aggregate=aggregate or "mean",
                                         center=bool(center), hub=loading.hub())
         for member_spec, member in zip(specs, ensemble.members.models, strict=True):
             require_score(member, member_spec)  # a preference model has no reward to average
         return ensemble
-    from rewardlab.robust.loading import load_reward_model
+    from rewardlab.load import load_reward_model
 
     return load_reward_model(spec, aggregate=aggregate, center=center, hub=loading.hub(),
                              judge=loading.judge())
-
-
-def require_score(model: Any, spec: str) -> Any:
-    """``model`` when it has a reward per response (``score``); a preference model (a GPM,
-    ``prob`` only) is a ``ValueError`` naming the commands that take it."""
-    if not hasattr(model, "score"):
-        raise ValueError(
-            f"--model {spec}: a preference model (it compares two responses, prob) gives no "
-            "reward per response; use it alone with eval, bon or build"
-        )
-    return model

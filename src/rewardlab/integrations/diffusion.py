@@ -74,7 +74,7 @@ def image_reward_function(model: RewardModel | str | Path, futures: bool = False
     AlignProp and ddpo-pytorch; ``model`` is a reward model or a ``--model`` spec;
     ``futures``: both values as completed futures (TRL DDPO's asynchronous path)."""
     if isinstance(model, str | Path):
-        from rewardlab.robust.loading import load_reward_model
+        from rewardlab.load import load_reward_model
 
         model = load_reward_model(model)
     loaded = model

@@ -28,11 +28,12 @@ gives r = transform(reward).
 
 **Verifiers and recipes.** ``reward_function("math")`` or
 ``reward_function("recipe.yaml")`` loads a verifier or recipe
-(:func:`rewardlab.robust.recipe.load_rewards`); a loaded
+(:func:`rewardlab.load.load_rewards`); a loaded
 :class:`~rewardlab.protocols.ReferenceRewardModel` or
 :class:`~rewardlab.protocols.ComponentRewardModel` works the same. Its
 references are the dataset column ``reference_column`` (default: the first of
-``solution``, ``answer``, ``ground_truth`` present), which TRL passes as a
+``solution``, ``answer``, ``ground_truth``, ``labels`` present: the one rule of
+:mod:`rewardlab.data.references`), which TRL passes as a
 keyword argument, one value per completion. Such a reward scores the whole
 batch TRL hands it in one call (its batch or per-prompt group normalization
 needs the whole batch), and the mean of each component over the batch is
@@ -51,15 +52,15 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.data.references import REFERENCE_COLUMNS
+from rewardlab.data.references import reference_column as find_reference_column
 from rewardlab.optimize.pool import score_texts
 from rewardlab.protocols import (
-    REFERENCE_COLUMNS,
     ComponentRewardModel,
     ReferenceRewardModel,
     RewardModel,
     score_components,
 )
-from rewardlab.protocols import reference_column as find_reference_column
 
 Message = Mapping[str, Any]
 ROLE_NAMES = {"user": "Human", "assistant": "Assistant", "system": "System", "tool": "Tool"}
@@ -149,7 +150,7 @@ def reward_function(
 
     Args:
         model: any reward model, or a verifier name / recipe file (loaded by
-            :func:`~rewardlab.robust.recipe.load_rewards`); with ``aggregate``
+            :func:`~rewardlab.load.load_rewards`); with ``aggregate``
             or a non-zero ``uncertainty_penalty`` it must have
             ``score_with_uncertainty``.
         aggregate: ``(reward, spread) -> reward`` combining the two arrays.
@@ -166,7 +167,7 @@ def reward_function(
     Non-finite rewards come back as ``None``.
     """
     if isinstance(model, str | Path):
-        from rewardlab.robust.recipe import load_rewards
+        from rewardlab.load import load_rewards
 
         name = name or f"rewardlab_{Path(model).stem}"
         model = load_rewards(str(model))

@@ -28,7 +28,7 @@ example preprocessing scripts write) and is ``""`` when absent.
 GSM8K answer ``"72"``) is each sample's reference: the verifier or recipe
 checks the response against it, in-process (``rewards``: a registered
 verifier name or a recipe file, loaded once per worker process by
-:func:`rewardlab.robust.recipe.load_rewards`; no server needed) or over HTTP
+:func:`rewardlab.load.load_rewards`; no server needed) or over HTTP
 (``url``: ``POST /score`` with ``ground_truth``, through
 :class:`~rewardlab.serve.client.RemoteRewardModel` with its retries; one
 client per set of keyword arguments in each worker). A plain reward model
@@ -83,7 +83,7 @@ def _batch_dependent(client: RemoteRewardModel) -> bool:
 
 @lru_cache(maxsize=8)
 def _local(spec: str) -> RewardModel:
-    from rewardlab.robust.recipe import load_rewards
+    from rewardlab.load import load_rewards
 
     return load_rewards(spec)
 

@@ -89,7 +89,7 @@ class TrainedRewardModel:
         """(mean reward, population std across members or MC-dropout passes)."""
         features = self.features(prompts, responses)
         members = self.rewards_from_features(features)
-        if self.n_members > 1 or not self._has_dropout():
+        if self.n_members > 1 or not self.has_dropout():
             return members.mean(axis=0), members.std(axis=0)
         torch.manual_seed(0)
         passes = np.stack(
@@ -97,7 +97,8 @@ class TrainedRewardModel:
         )
         return members[0], passes.std(axis=0)
 
-    def _has_dropout(self) -> bool:
+    def has_dropout(self) -> bool:
+        """Whether the head has dropout, so one member still gives a spread (MC dropout)."""
         return any(
             isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.head.modules()
         )

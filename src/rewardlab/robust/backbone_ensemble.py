@@ -16,7 +16,7 @@ batched heads; the ensemble's members are all of them, stacked in spec order:
 
 where R_i is sub-model i's ``(K_i, n)`` member rewards. ``score`` is their mean,
 as for a single model; pick a robust aggregation with
-:func:`rewardlab.robust.loading.load_reward_model` or
+:func:`rewardlab.load.load_reward_model` or
 :class:`~rewardlab.robust.ensemble.AggregatedRewardModel`.
 
 Saved layout (one directory, written under a temporary name and renamed)::

@@ -3,7 +3,7 @@
 Ray Data reads the JSONL or Parquet input in blocks; ``map_batches`` with a
 callable class runs ``num_actors`` long-lived actors, each of which loads the
 model once (``model_factory(model_dir)``, by default
-``rewardlab.robust.loading.load_reward_model``) and scores ``batch_size`` rows per call
+``rewardlab.load.load_reward_model``) and scores ``batch_size`` rows per call
 with :func:`rewardlab.scale.tables.score_table` (Moritz et al., "Ray: A
 Distributed Framework for Emerging AI Applications", OSDI 2018; Ray Data's
 "stateful transforms" pattern). The driver streams the scored blocks back in
@@ -37,8 +37,8 @@ ModelFactory = Callable[[str], Any]
 
 
 def load_from_dir(model_dir: str) -> Any:
-    """The default factory: ``rewardlab.robust.loading.load_reward_model(model_dir)``."""
-    from rewardlab.robust.loading import load_reward_model
+    """The default factory: ``rewardlab.load.load_reward_model(model_dir)``."""
+    from rewardlab.load import load_reward_model
 
     return load_reward_model(model_dir)
 

@@ -20,10 +20,13 @@ from rewardlab.registry import Registry
 
 @dataclass(frozen=True)
 class ImageRewardKind:
-    """How to load one kind of image reward from the text after ``KIND:``."""
+    """How to load one kind of image reward from the text after ``KIND:``, and which
+    :class:`~rewardlab.models.lm.hub.HubModelOptions` its loader reads (any other one
+    given is refused: :mod:`rewardlab.load.kinds`)."""
 
     load: Callable[[str, HubModelOptions | None], RewardModel]
     summary: str
+    reads: frozenset[str] = frozenset()
 
 
 def _clip(path: str, options: HubModelOptions | None) -> RewardModel:
@@ -46,11 +49,14 @@ def _hpsv2(path: str, options: HubModelOptions | None) -> RewardModel:
 
 IMAGE_REWARDS: Registry[ImageRewardKind] = Registry("image reward kind")
 IMAGE_REWARDS.add("clip", ImageRewardKind(
-    _clip, "CLIP score / PickScore: exp(logit_scale) · cos(text, image) of a CLIPModel folder"))
+    _clip, "CLIP score / PickScore: exp(logit_scale) · cos(text, image) of a CLIPModel folder",
+    frozenset({"device", "dtype"})))
 IMAGE_REWARDS.add("aesthetic", ImageRewardKind(
-    _aesthetic, "LAION aesthetic MLP (aesthetic.safetensors) on the CLIP folder it sits in"))
+    _aesthetic, "LAION aesthetic MLP (aesthetic.safetensors) on the CLIP folder it sits in",
+    frozenset({"device", "dtype"})))
 IMAGE_REWARDS.add("hpsv2", ImageRewardKind(
-    _hpsv2, "HPSv2: cos(text, image) of an open_clip folder (needs open_clip)"))
+    _hpsv2, "HPSv2: cos(text, image) of an open_clip folder (needs open_clip)",
+    frozenset({"device"})))
 
 
 def load_image_reward(kind: str, path: str, options: HubModelOptions | None = None

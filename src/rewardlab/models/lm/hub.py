@@ -31,10 +31,13 @@ shares (the CLI turns its fields into flags).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rewardlab.options import OptionError, check, option
 
 HF_PREFIX = "hf:"
 DTYPES = ("auto", "bf16", "fp16", "fp32")
@@ -45,45 +48,77 @@ unless the text already carries it, ``always``, ``never``
 TRUST_FLAG = "--trust-remote-code"
 
 
+def parse_weights(text: str) -> tuple[float, ...] | None:
+    """``--weights w1,w2,…`` as numbers (empty text: none given), checked by
+    :func:`check_weights`."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        weights = tuple(float(part) for part in parts) or None
+    except ValueError:
+        raise OptionError(f"--weights: expected comma-separated finite numbers, not all zero, "
+                          f"got {text!r}") from None
+    check_weights(weights)
+    return weights
+
+
+def check_weights(weights: tuple[float, ...] | None) -> None:
+    """:class:`~rewardlab.options.OptionError` unless ``weights`` are finite numbers, not all
+    zero (a zero reward is no reward)."""
+    if weights is None:
+        return
+    if not all(math.isfinite(w) for w in weights) or not any(weights):
+        shown = ",".join(f"{w:g}" for w in weights)
+        raise OptionError(
+            f"--weights: expected comma-separated finite numbers, not all zero, got {shown!r}"
+        )
+
+
+def _device(text: str) -> str:
+    """``--device TEXT`` when it names a device of this machine (:func:`check_device`)."""
+    try:
+        check_device(text)
+    except ValueError as err:
+        raise ValueError(str(err).replace("option 'device'", "--device", 1)) from None
+    return text
+
+
 @dataclass(frozen=True)
 class HubModelOptions:
-    """How a Hugging Face model is loaded and batched.
+    """How a Hugging Face model (a classifier, a judge, an image reward, a transformer
+    fine-tuned by rewardlab) is loaded and batched; which kind reads which field is
+    declared by the loader (:data:`rewardlab.load.kinds.MODEL_KINDS`).
 
-    Attributes:
-        max_length: token budget of one input (default: the tokenizer's
-            ``model_max_length`` capped at 2048, RewardBench's ``--max_length``).
-        dtype: ``auto`` (bf16 on CUDA, fp32 on CPU), ``bf16``, ``fp16`` or ``fp32``.
-        device: torch device (default: CUDA when available, else CPU).
-        token_budget: padded tokens per batch; inputs are sorted by length and
-            a batch holds as many as fit ``n · longest ≤ token_budget``.
-        trust_remote_code: allow models whose config needs their own code.
-        weights: for several outputs, the reward is ``Σ_k weights[k] · out_k``
-            (default: the mean of the outputs).
-        chat_template: one of :data:`CHAT_TEMPLATE_MODES` (default ``auto``).
+    ``weights``: for several outputs, the reward is ``Σ_k weights[k] · out_k``;
+    ``max_length`` defaults to the tokenizer's ``model_max_length`` capped at 2048
+    (RewardBench's ``--max_length``); a batch holds as many inputs, sorted by
+    length, as fit ``n · longest ≤ token_budget``.
     """
 
-    max_length: int | None = None
-    dtype: str = "auto"
-    device: str | None = None
-    token_budget: int = 16384
-    trust_remote_code: bool = False
-    weights: tuple[float, ...] | None = None
-    chat_template: str = "auto"
+    max_length: int | None = option(
+        None, "Tokens per input (default: the tokenizer's, at most 2048).", min=8)
+    dtype: str = option("auto", "auto | bf16 | fp16 | fp32 (auto = bf16 on CUDA, fp32 on CPU).",
+                        choices=lambda: DTYPES, kind="dtype")
+    device: str | None = option(
+        None, "Torch device, cpu | cuda | cuda:N | mps (default: CUDA if present).",
+        parse=_device)
+    token_budget: int = option(
+        16384, "Padded tokens per batch (inputs sorted by length).", min=1)
+    trust_remote_code: bool = option(
+        False, "Allow a Hugging Face model whose config runs its own code (auto_map).")
+    weights: tuple[float, ...] | None = option(
+        None, "Multi-output models: reward = sum of w_k * output_k, given as w1,w2,… "
+        "(default: the mean of the outputs).", parse=parse_weights,
+        format=lambda w: ",".join(f"{x:g}" for x in w), metavar="W1,W2,…")
+    chat_template: str = option(
+        "auto", "Reward models with a chat template: auto (apply it once, unless the text "
+        "already carries it: then read the text as sent) | always | never.",
+        choices=lambda: CHAT_TEMPLATE_MODES, kind="chat-template mode")
 
     def __post_init__(self) -> None:
-        if self.chat_template not in CHAT_TEMPLATE_MODES:
-            raise ValueError(
-                f"option 'chat_template': {self.chat_template!r} is not one of "
-                f"{', '.join(CHAT_TEMPLATE_MODES)}"
-            )
+        check(self, names=lambda field: f"option {field.name!r}")
         if self.device is not None:
             check_device(self.device)
-        if self.dtype not in DTYPES:
-            raise ValueError(f"option 'dtype': {self.dtype!r} is not one of {', '.join(DTYPES)}")
-        if self.max_length is not None and self.max_length < 8:
-            raise ValueError(f"option 'max_length': must be at least 8, got {self.max_length}")
-        if self.token_budget < 1:
-            raise ValueError(f"option 'token_budget': must be positive, got {self.token_budget}")
+        check_weights(self.weights)
 
 
 DEVICE_KINDS = "cpu, cuda, cuda:N or mps"

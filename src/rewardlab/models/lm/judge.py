@@ -45,7 +45,6 @@ taken out of a label it starts with, so P("1") = P(first "1") − P("1", "0").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -62,30 +61,14 @@ from rewardlab.models.lm.hub import (
     resolve_device,
     resolve_dtype,
 )
+from rewardlab.models.lm.judge_options import JudgeOptions
 from rewardlab.protocols import check_lengths
 
 PAIRWISE_FIELDS = ("prompt", "response_a", "response_b")
 POINTWISE_FIELDS = ("prompt", "response")
-RATINGS = ("scale", "yes-no")
 SCALE_LABELS = tuple(str(k) for k in range(1, 11))
 SMOLLM2 = "smollm2"
 CAUSAL_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
-
-
-@dataclass(frozen=True)
-class JudgeOptions:
-    """Judge settings: template files (None = the shipped defaults) and the rating kind."""
-
-    pairwise_template: str | None = None
-    rating_template: str | None = None
-    rating: str = "scale"
-    max_field_tokens: int = 512
-
-    def __post_init__(self) -> None:
-        if self.rating not in RATINGS:
-            raise ValueError(f"option 'rating': {self.rating!r} is not one of {', '.join(RATINGS)}")
-        if self.max_field_tokens < 1:
-            raise ValueError("option 'max_field_tokens': must be positive")
 
 
 def default_template(name: str) -> Path:

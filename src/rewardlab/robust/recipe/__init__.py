@@ -7,8 +7,8 @@ has two keys.
 
 - ``verifier: NAME`` (+ ``params``): a registered verifier
   (:data:`rewardlab.verifiers.VERIFIERS`);
-- ``model: PATH`` (+ ``aggregate``, ``center``, ``params``): a model directory
-  loaded by :func:`rewardlab.robust.loading.load_reward_model`; optionally
+- ``model: PATH`` (+ ``aggregate``, ``center``, ``params``): any model spec,
+  loaded by the universal loader (:func:`rewardlab.load.load_reward_model`); optionally
   ``steps: {reduce, form, eta}`` to use a PRM as an outcome reward
   (:mod:`~rewardlab.robust.recipe.steps`: min/last/mean/sum of the step
   rewards, with Gao et al.'s Clip or Delta form) and ``transform``: one of
@@ -38,12 +38,14 @@ value of component c and w_c its weight in ``weights`` (default 1):
   (default true) every scored batch is taken as a training batch: λ takes one
   step after the batch's total is computed.
 
-A registered verifier's name stands for a one-component recipe
-(:func:`load_rewards`). Components share each sample's reference.
+A recipe file is read, and a registered verifier's name stands for a
+one-component recipe, by :func:`rewardlab.load.load_rewards` (this package
+builds a recipe from a checked spec and a model loader, :func:`build_recipe`).
+Components share each sample's reference.
 """
 
 from rewardlab.robust.recipe.normalize import NORMALIZERS, RunningZ, batch_z, group_z
-from rewardlab.robust.recipe.recipe import Recipe, build_recipe, load_recipe, load_rewards
+from rewardlab.robust.recipe.recipe import Recipe, build_recipe
 from rewardlab.robust.recipe.spec import (
     CombineSpec,
     ComponentSpec,
@@ -64,8 +66,6 @@ __all__ = [
     "batch_z",
     "build_recipe",
     "group_z",
-    "load_recipe",
-    "load_rewards",
     "parse_recipe",
     "read_recipe_file",
     "step_outcome",

@@ -8,7 +8,6 @@ logging. See :mod:`rewardlab.robust.recipe` for the combination methods.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,24 +21,19 @@ from rewardlab.protocols import (
     check_lengths,
     score_with_references,
 )
-from rewardlab.registry import UnknownNameError
 from rewardlab.robust.combine import ConstrainedCombiner
-from rewardlab.robust.loading import load_reward_model
 from rewardlab.robust.recipe.normalize import make_normalizer
 from rewardlab.robust.recipe.spec import (
     COMPONENT_OPTIONS,
     CombineSpec,
     ComponentSpec,
     RecipeSpec,
-    parse_recipe,
-    read_recipe_file,
 )
 from rewardlab.robust.recipe.steps import StepOutcomeReward
 from rewardlab.robust.transforms import Clipped, LogSigmoidCentered, ZNormalized
-from rewardlab.verifiers import VERIFIERS, make_verifier
+from rewardlab.verifiers import make_verifier
 
 ModelLoader = Callable[..., RewardModel]
-RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class Recipe:
@@ -191,36 +185,13 @@ def _build_component(spec: ComponentSpec, source: str, loader: ModelLoader) -> R
         raise DataError(str(err), path=source, field=key) from None
 
 
-def build_recipe(spec: RecipeSpec, loader: ModelLoader = load_reward_model) -> Recipe:
-    """The :class:`Recipe` of a checked spec; model components come from ``loader``."""
+def build_recipe(spec: RecipeSpec, loader: ModelLoader) -> Recipe:
+    """The :class:`Recipe` of a checked spec; model components come from ``loader`` (the
+    universal loader, :func:`rewardlab.load.load_reward_model`, for a recipe file:
+    :func:`rewardlab.load.load_recipe`)."""
     components = {n: _build_component(c, spec.source, loader) for n, c in spec.components.items()}
     normalize = {n: c.normalize for n, c in spec.components.items()}
     return Recipe(components, spec.combine, normalize, spec.source)
 
 
-def load_recipe(path: str | Path, loader: ModelLoader = load_reward_model) -> Recipe:
-    """Read, check and build a recipe file."""
-    return build_recipe(read_recipe_file(path), loader)
-
-
-def load_rewards(spec: str, loader: ModelLoader = load_reward_model) -> Recipe:
-    """A recipe from a registered verifier name (a one-component recipe) or a recipe file.
-
-    ``load_rewards("math")`` scores with the math verifier alone; an unknown
-    name that is not a file gets the verifier registry's did-you-mean error.
-    """
-    if spec in VERIFIERS:
-        raw = {"components": {spec: {"verifier": spec}}}
-        return build_recipe(parse_recipe(raw, spec, Path.cwd()), loader)
-    path = Path(spec)
-    if path.suffix.lower() in RECIPE_SUFFIXES or path.is_file():
-        return load_recipe(path, loader)
-    close = difflib.get_close_matches(spec, VERIFIERS.names(), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise UnknownNameError(
-        f"unknown reward {spec!r}{hint} (give a registered verifier: "
-        f"{', '.join(VERIFIERS.names())}; or a recipe file: .yaml, .yml, .json)"
-    )
-
-
-__all__ = ["Recipe", "build_recipe", "load_recipe", "load_rewards"]
+__all__ = ["ModelLoader", "Recipe", "build_recipe"]

@@ -24,8 +24,12 @@
   closest kinds (did you mean).
 
 ``hub`` (:class:`~rewardlab.models.lm.hub.HubModelOptions`: max_length,
-dtype, device, token_budget, trust_remote_code, weights) and ``judge``
-(:class:`~rewardlab.models.lm.judge.JudgeOptions`) apply to the last two kinds.
+dtype, device, token_budget, trust_remote_code, weights, chat_template) and
+``judge`` (:class:`~rewardlab.models.lm.judge_options.JudgeOptions`) go to the
+kinds that read them; which kind reads which is declared in
+:data:`rewardlab.load.kinds.MODEL_KINDS` (a model fine-tuned by rewardlab
+reads the tokenizer's ``max_length``, ``dtype``, ``device`` and
+``token_budget``; a model rewardlab trained on a backbone reads none).
 A Hugging Face model with several outputs is returned with its weighted
 reduction, unless an ``aggregate`` is named: then its outputs are the members.
 :func:`load_reward_ensemble` scores several specs as one ensemble.
@@ -43,7 +47,10 @@ et al., 2024). Which aggregation: the ``aggregate`` argument, else the config's
 ``aggregate`` entry ``{"name", "params", "center"}``, else ``mean`` without
 centering. Saved parameters apply only to the saved aggregation; ``params``
 given here override them. A single-member model is returned as loaded (every
-aggregation of one member is that member) unless centering is asked for.
+aggregation of one member is that member) unless centering is asked for; an
+``aggregate`` named for a model with no members or one member (a judge, an
+image reward, a one-output classifier, a single head) would change nothing and
+is refused (:class:`NothingToAggregate`).
 """
 
 from __future__ import annotations
@@ -61,9 +68,10 @@ from rewardlab.models.image.specs import IMAGE_REWARDS, is_clip_config, load_ima
 from rewardlab.models.io import FORMAT as MODEL_FORMAT
 from rewardlab.models.io import load_model
 from rewardlab.models.lm.hub import HF_PREFIX, HubModelOptions, is_hf_model_config
-from rewardlab.models.lm.judge import JudgeOptions
+from rewardlab.models.lm.judge_options import JudgeOptions
 from rewardlab.models.lm.transformer_rm import is_transformer_model_dir, load_transformer_model
 from rewardlab.models.structured import loader_for_format, structured_formats
+from rewardlab.options import OptionError
 from rewardlab.protocols import RewardModel
 from rewardlab.robust.aggregate import AGGREGATIONS
 from rewardlab.robust.backbone_ensemble import (
@@ -81,6 +89,11 @@ ACCEPTED_SPECS = (
     "clip:PATH, aesthetic:PATH or hpsv2:PATH"
 )
 _KIND = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):")
+
+
+class NothingToAggregate(OptionError):
+    """An aggregation was asked of a model that has no members, or one (it would change
+    nothing)."""
 
 
 def spec_kind(spec: str) -> str | None:
@@ -129,7 +142,7 @@ def load_reward_model(
         from rewardlab.models.lm.judge import load_judge
 
         if aggregate is not None or center:
-            raise ValueError(f"model {spec!r}: a judge has no members to aggregate")
+            raise NothingToAggregate(f"model {spec!r}: a judge has no members to aggregate")
         return load_judge(spec[len(JUDGE_PREFIX):], judge, hub)
     if spec.startswith(HF_PREFIX):
         from rewardlab.models.lm.hub import resolve_hf_name
@@ -144,9 +157,10 @@ def load_reward_model(
     if not directory.is_dir():
         raise ValueError(f"model {spec!r}: no such directory; expected {ACCEPTED_SPECS}")
     if is_transformer_model_dir(directory):
-        model = load_transformer_model(directory)
+        model = load_transformer_model(directory, hub)
         if aggregate is None and not center and model.n_members == 1:
             return model
+        _members_to_aggregate(spec, model.n_members, aggregate, center)
         return AggregatedRewardModel(model, aggregate=aggregate or "mean", center=bool(center),
                                      **params)
     if not (directory / "config.json").is_file():
@@ -172,7 +186,7 @@ def load_reward_model(
         if aggregate is None and not center:
             return model
         if not isinstance(model, MemberScorer):
-            raise ValueError(f"{directory}: a {fmt} model has no members to aggregate")
+            raise NothingToAggregate(f"{directory}: a {fmt} model has no members to aggregate")
         name = aggregate or "mean"
         check_aggregation_params(name, params)
         return AggregatedRewardModel(model, aggregate=name, center=bool(center), **params)
@@ -192,13 +206,24 @@ def load_reward_model(
     check_aggregation_params(name, chosen)
     centered = saved["center"] if center is None else center
     if model.n_members == 1 and not centered:
+        _members_to_aggregate(spec, 1, aggregate, center)
         return model
     return AggregatedRewardModel(model, aggregate=name, center=centered, **chosen)
 
 
 def _no_members(spec: str, aggregate: str | None, center: bool | None) -> None:
     if aggregate is not None or center:
-        raise ValueError(f"model {spec!r}: an image reward has no members to aggregate")
+        raise NothingToAggregate(f"model {spec!r}: an image reward has no members to aggregate")
+
+
+def _members_to_aggregate(spec: str, n_members: int, aggregate: str | None,
+                          center: bool | None) -> None:
+    """:class:`NothingToAggregate` when ``aggregate`` is named for one member, uncentered:
+    every aggregation of one member is that member."""
+    if aggregate is not None and n_members == 1 and not center:
+        raise NothingToAggregate(
+            f"model {spec!r} has one member: every aggregation of it ({aggregate!r} too) is "
+            "that member")
 
 
 def _hf_model(
@@ -215,6 +240,7 @@ def _hf_model(
     model = load_hf_reward_model(folder, hub, name)
     if aggregate is None and not center:
         return model
+    _members_to_aggregate(name, model.n_members, aggregate, center)
     name = aggregate or "mean"
     check_aggregation_params(name, params)
     return AggregatedRewardModel(model, aggregate=name, center=bool(center), **params)
@@ -225,9 +251,11 @@ def load_reward_ensemble(
     aggregate: str = "mean",
     center: bool = False,
     hub: HubModelOptions | None = None,
+    judge: JudgeOptions | None = None,
     **params: float,
 ) -> AggregatedRewardModel:
-    """Several reward models (any specs: Hub models, folders, rewardlab models) as one ensemble.
+    """Several reward models (any specs: Hub models, folders, rewardlab models, judges) as
+    one ensemble; ``hub`` and ``judge`` reach every member that reads them.
 
     Member k is ``load_reward_model(specs[k]).score``; the reward is the
     aggregation (mean, wco, uwo, …) of the members. Published models have
@@ -238,7 +266,7 @@ def load_reward_ensemble(
     if len(specs) < 2:
         raise ValueError("option 'models': an ensemble needs at least two models")
     check_aggregation_params(aggregate, params)
-    members = [load_reward_model(spec, hub=hub) for spec in specs]
+    members = [load_reward_model(spec, hub=hub, judge=judge) for spec in specs]
     return AggregatedRewardModel(ModelEnsemble(members), aggregate=aggregate, center=center,
                                  **params)
 

@@ -107,10 +107,16 @@ def method_options(registry: Registry[BuildMethod], method: str,
         if name not in known:
             raise OptionError(f"unknown {registry.kind} option {name!r} (known: "
                               f"{', '.join(sorted(known))})")
-        if name not in reads:
-            users = [m for m in registry.names() if name in declared(registry.get(m).options)]
-            raise OptionError(f"{_flag(family, name)}: not read by --method {method} (read "
-                              f"by: {', '.join(users)}); leave it out")
+    unread = [name for name in given if name not in reads]
+    if unread:
+        def users(name: str) -> str:
+            found = [m for m in registry.names() if name in declared(registry.get(m).options)]
+            return f"read by: {', '.join(found)}"
+
+        first, *others = unread
+        more = "".join(f"; neither is {_flag(family, name)} ({users(name)})" for name in others)
+        raise OptionError(f"{_flag(family, first)}: not read by --method {method} "
+                          f"({users(first)}){more}; leave {'them' if others else 'it'} out")
     options = check(entry.options(**given))
     unread = getattr(options, "unread", dict)()
     for name, why in unread.items():

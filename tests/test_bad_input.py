@@ -350,13 +350,13 @@ def test_out_refuses_a_file_and_a_path_under_a_file(tmp_path):
 OTHER_OPTION_CASES: list[tuple[str, Callable[[Path, dict], list], int, tuple[str, ...]]] = [
     ("bon-n-zero", lambda t, m: [
         "bon", "--scores-column", "s", "--data", pool_file(t), "--out", t / "b.json",
-        "--n", "0"], 1, ("--n",)),
+        "--n", "0"], 2, ("--n",)),
     ("bon-n-text", lambda t, m: [
         "bon", "--scores-column", "s", "--data", pool_file(t), "--out", t / "b.json",
-        "--n", "1,x"], 1, ("--n",)),
+        "--n", "1,x"], 2, ("--n",)),
     ("bon-model-and-column", lambda t, m: [
         "bon", "--model", m["good"], "--scores-column", "s", "--data", pool_file(t),
-        "--out", t / "b.json"], 1, ("--model", "--scores-column")),
+        "--out", t / "b.json"], 2, ("--model", "--scores-column")),
     ("bon-missing-column", lambda t, m: [
         "bon", "--scores-column", "nope", "--data", pool_file(t), "--out", t / "b.json"],
         1, ("pool.jsonl:1", "nope")),

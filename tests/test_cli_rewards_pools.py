@@ -108,24 +108,29 @@ def test_a_row_without_its_reference_is_one_error_line(tmp_path, command):
     assert len(result.output.strip().splitlines()) == 1
 
 
+ONE_SOURCE = "give exactly one of --model, --scores-column and --rewards"
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--model", "x"], "exactly one of --model and --scores-column (or --rewards)"),
-        (["--scores-column", "gold"], "exactly one of --model and --scores-column (or --rewards)"),
-        (["--aggregate", "mean"], "--aggregate: not with --rewards"),
+        (["--model", "x"], f"'--model': {ONE_SOURCE}; got --model and --rewards"),
+        (["--scores-column", "gold"], f"{ONE_SOURCE}; got --scores-column and --rewards"),
+        (["--aggregate", "mean"], "'--aggregate': not read by --rewards math"),
     ],
 )
 def test_rewards_excludes_the_other_proxies(tmp_path, options, message):
+    """Refused as bad options (exit 2), one line, before the pool is read."""
     out = tmp_path / "r.json"
     result = _bon(_pool(tmp_path), out, *options)
-    assert result.exit_code == 1 and not out.exists()
+    assert result.exit_code == 2 and not out.exists()
     assert message in " ".join(result.output.split())
 
 
 def test_reference_column_needs_rewards(tmp_path):
-    args = ["bon", "--scores-column", "gold", "--data", str(_pool(tmp_path)),
+    args = ["bon", "--scores-column", "gold", "--data", str(tmp_path / "absent.jsonl"),
             "--reference-column", "answer", "--out", str(tmp_path / "r.json")]
     result = runner.invoke(app, args)
-    assert result.exit_code == 1
-    assert "--reference-column: only with --rewards" in " ".join(result.output.split())
+    assert result.exit_code == 2  # before the (absent) data is read
+    assert ("'--reference-column': not read by --scores-column gold"
+            in " ".join(result.output.split()))

@@ -21,10 +21,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from rewardlab.load import load_reward_model
 from typer.testing import CliRunner
 
 from rewardlab.cli.main import app
+from rewardlab.load import load_reward_model
 from rewardlab.models.lm.hub import HubModelOptions
 from tiny_hf import CHAT_TEMPLATE, save_causal_lm, save_decoder_rm, save_encoder_rm
 

@@ -74,7 +74,7 @@ def test_tiny_run_writes_consistent_results_report_pairs_and_models(tmp_path):
      "Discrete actions"),
     (["--env", "NoSuchEnv-v0"], 1, "env 'NoSuchEnv-v0'"),
     (["--loss", "bce"], 1, "loss 'bce' trains on points; the reward ensemble takes a pair loss"),
-    (["--loss", "bt-x"], 1, "unknown loss 'bt-x'"),
+    (["--loss", "bt-x"], 2, "unknown loss 'bt-x'"),
     (["--labels", "absent.npz"], 1, "--labels absent.npz: no such file"),
     (["--iterations", "600"], 1, "iterations must be in [1, steps], got 600 for 512 steps"),
 ])

@@ -48,11 +48,14 @@ def test_readings_single_member_zero_and_centred_aggregations():
     # Centred per prompt: m0 − 1 = (−1, 0, 1), m1 − 1 = (−1, −1, 2).
     members = np.array([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0]])
     prompts = ["p", "p", "p"]
-    np.testing.assert_allclose(read_rewards(members, prompts, "single", 0.5), [0, 1, 2])
-    np.testing.assert_allclose(read_rewards(members, prompts, "mean", 0.5), [-1, -0.5, 1.5])
-    np.testing.assert_allclose(read_rewards(members, prompts, "wco", 0.5), [-1, -1, 1])
+    np.testing.assert_allclose(read_rewards(members, prompts, "single"), [0, 1, 2])
+    np.testing.assert_allclose(read_rewards(members, prompts, "mean"), [-1, -0.5, 1.5])
+    np.testing.assert_allclose(read_rewards(members, prompts, "wco"), [-1, -1, 1])
     # UWO = mean − 0.5·Var, Var (ddof 0) of (−1, −1), (0, −1), (1, 2) = 0, 0.25, 0.25.
-    np.testing.assert_allclose(read_rewards(members, prompts, "uwo", 0.5), [-1, -0.625, 1.375])
+    np.testing.assert_allclose(read_rewards(members, prompts, "uwo"), [-1, -0.625, 1.375])
+    # λ = 1 through the declared parameter: mean − Var = (−1, −0.75, 1.25)
+    np.testing.assert_allclose(read_rewards(members, prompts, "uwo", {"lam": 1.0}),
+                               [-1, -0.75, 1.25])
 
 
 def test_bon_curve_is_the_unbiased_estimate_with_deltas_and_attributes():
@@ -73,15 +76,35 @@ def test_default_ns_are_powers_of_two_then_the_pool_size():
     assert default_ns(1000) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
 
 
-def test_config_errors_name_the_field():
-    with pytest.raises(ValueError, match="pool"):
+def test_config_errors_name_the_flag():
+    with pytest.raises(ValueError, match="^--pool: .*'arena'"):
         OveroptConfig(pool="arena")
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(ValueError, match="^--data: the alpaca-eval pool needs"):
         OveroptConfig(pool="alpaca-eval")
-    with pytest.raises(ValueError, match="ns"):
+    with pytest.raises(ValueError, match="^--n: expected increasing values starting at 1"):
         OveroptConfig(ns=(2, 4))
-    with pytest.raises(Exception, match="uwo"):
+    with pytest.raises(ValueError, match="^--aggregate: .*did you mean 'uwo'"):
         OveroptConfig(aggregates=("uwoo",))
+    with pytest.raises(ValueError, match="^--aggregate-params: 'brme' is not a reading"):
+        OveroptConfig(aggregate_params={"brme": {"w": 0.1}})
+    with pytest.raises(ValueError, match="option 'lam': must be >= 0"):
+        OveroptConfig(aggregate_params={"uwo": {"lam": -1.0}})
+
+
+def test_an_option_no_chosen_component_reads_is_refused():
+    """A pool's or an optimizer's options given when it is not chosen: refused by name."""
+    from rewardlab.lab.overopt.rl_curves import LabPGConfig, RLConfig
+
+    with pytest.raises(ValueError, match="^--pg-steps: not read by --optimizer bon,kl;"):
+        OveroptConfig(optimizers=("bon", "kl"), rl=RLConfig(pg=LabPGConfig(steps=7)))
+    with pytest.raises(ValueError, match="^--n: not read by --optimizer pg;"):
+        OveroptConfig(optimizers=("pg",), ns=(1, 2))
+    with pytest.raises(ValueError, match="^--pool-size: not read by --pool alpaca-eval;"):
+        OveroptConfig(pool="alpaca-eval", data="x", synthetic=SyntheticPoolConfig(pool_size=9))
+    with pytest.raises(ValueError, match="^--max-test-prompts: not read by --pool synthetic;"):
+        OveroptConfig(max_test_prompts=3)
+    # read by a chosen one: accepted
+    assert OveroptConfig(optimizers=("pg",), rl=RLConfig(pg=LabPGConfig(steps=7))).rl.pg.steps == 7
 
 
 def test_run_is_deterministic_and_gold_at_n1_is_the_pool_mean():

@@ -73,7 +73,7 @@ def test_bon_with_scores_column(app, pool_file, tmp_path):
 def test_bon_with_model(app, pool_file, tmp_path, monkeypatch):
     loaded = []
     monkeypatch.setattr(
-        "rewardlab.robust.loading.load_reward_model",
+        "rewardlab.load.load_reward_model",
         lambda path, **options: loaded.append(path) or LengthReward(),
     )
     out = tmp_path / "bon.json"
@@ -90,10 +90,11 @@ def test_bon_bad_input(app, pool_file, tmp_path):
     out = str(tmp_path / "x.json")
     by_column = ["bon", "--scores-column", "proxy", "--out", out, "--data"]
     neither = runner.invoke(app, ["bon", "--data", str(pool_file), "--out", out])
-    assert neither.exit_code == 1
-    assert squash("exactly one of --model and --scores-column") in squash(neither.output)
+    assert neither.exit_code == 2  # a bad option, refused before the data is read
+    assert squash("exactly one of --model, --scores-column and --rewards") in squash(
+        neither.output)
     bad_n = runner.invoke(app, [*by_column, str(pool_file), "--n", "1,x"])
-    assert bad_n.exit_code == 1 and "comma-separatedintegers" in squash(bad_n.output)
+    assert bad_n.exit_code == 2 and "comma-separatedintegers" in squash(bad_n.output)
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"prompt": "q", "response": "a", "proxy": 1}\n{"prompt": "q"}\n')
     missing = runner.invoke(app, [*by_column, str(broken)])

@@ -75,8 +75,8 @@ def test_conditional_tags():
         ("<|good|>q1", "c"),
     ]
     assert built.stats == {"threshold": 0.5, "good_fraction": pytest.approx(2 / 3)}
-    # no threshold: the median of all rewards (0.2, 0.9, 0.5, 1, 1) is 0.9
-    by_quantile = conditional_tags(small())
+    # no threshold: the 0.5 quantile (median) of all rewards (0.2, 0.9, 0.5, 1, 1) is 0.9
+    by_quantile = conditional_tags(small(), quantile=0.5)
     assert by_quantile.stats["threshold"] == pytest.approx(0.9)
     assert [row["tag"] for row in by_quantile.rows] == ["<|bad|>", "<|good|>", "<|bad|>"] + [
         "<|good|>"

@@ -46,11 +46,12 @@ class OptionSpec:
 
     ``flag`` is the command-line spelling (default ``--`` + the name with ``-``
     for ``_``); ``min``/``max`` bound a number (``open_min``: strictly above
-    ``min``); ``choices`` returns the allowed names (a registry, whose aliases
-    pass too but are not listed; called only when a value is checked) and ``kind`` says
-    what they name in errors ("unknown loss 'x'; did you mean …"); ``finite``
-    refuses NaN and ±inf for floats (default on); ``cli`` is ``False`` for a
-    field that has no flag (set by a library user only). A field whose type is
+    ``min``; ``open_max``: strictly below ``max``); ``choices`` returns the allowed
+    names (a registry, whose aliases pass too but are not listed; called only when a
+    value is checked or a help text shown) and ``kind`` says what they name in errors
+    ("unknown loss 'x'; did you mean …"); ``finite`` refuses NaN and ±inf for floats
+    (default on); ``cli`` is ``False`` for a field that has no flag (set by a library
+    user only). A field whose type is
     not a plain scalar (a tuple of weights, a dict) is written on the command
     line as text: ``parse`` turns that text into the value and ``format`` a
     value back into text (for the default shown in ``--help``). ``old`` lists earlier
@@ -62,6 +63,7 @@ class OptionSpec:
     min: float | None = None
     max: float | None = None
     open_min: bool = False
+    open_max: bool = False
     choices: Callable[[], Iterable[str]] | None = None
     kind: str = "value"
     finite: bool = True
@@ -154,8 +156,9 @@ def check_value(field: dataclasses.Field, value: Any, name: str) -> None:
         if spec.min is not None and (value <= spec.min if spec.open_min else value < spec.min):
             relation = ">" if spec.open_min else ">="
             raise OptionError(f"{name}: must be {relation} {spec.min:g}, got {value}")
-        if spec.max is not None and value > spec.max:
-            raise OptionError(f"{name}: must be <= {spec.max:g}, got {value}")
+        if spec.max is not None and (value >= spec.max if spec.open_max else value > spec.max):
+            relation = "<" if spec.open_max else "<="
+            raise OptionError(f"{name}: must be {relation} {spec.max:g}, got {value}")
     if spec.choices is not None:
         allowed = spec.choices()  # a registry answers ``in`` for its aliases too
         if not isinstance(allowed, Container):
@@ -220,17 +223,43 @@ def given_fields(options: Any, defaults: Any | None = None) -> list[str]:
     ]
 
 
+def union(name: str, classes: Iterable[type]) -> type:
+    """One frozen dataclass holding every field of ``classes`` once: the flags of a family
+    of components (the build methods, the lab optimizers), each component reading its own
+    subset. A name declared by two classes must have the same type, default and metadata
+    (help, constraint), or ``TypeError``."""
+    fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
+    for cls in classes:
+        hints = type_hints(cls)
+        for field in option_fields(cls):
+            same = (hints[field.name], field.default, field.default_factory, field.metadata)
+            if field.name in fields:
+                _, hint, other = fields[field.name]
+                if (hint, other.default, other.default_factory, other.metadata) != same:
+                    raise TypeError(f"option {field.name!r} means different things in the "
+                                    f"classes of {name}")
+                continue
+            made = dataclasses.field(default=field.default, default_factory=field.default_factory,
+                                     metadata=field.metadata)
+            fields[field.name] = (field.name, hints[field.name], made)
+    return dataclasses.make_dataclass(name, list(fields.values()), frozen=True)
+
+
 def redefault(cls: type, name: str, default: Any = dataclasses.MISSING, *,
-              default_factory: Any = dataclasses.MISSING) -> Any:
+              default_factory: Any = dataclasses.MISSING, cli: bool | None = None) -> Any:
     """The field ``name`` of ``cls`` with another default and the same help and constraint:
     a family that extends shared options changes a default without restating the help
-    (``epochs: int = redefault(LoopOptions, "epochs", 1)``)."""
+    (``epochs: int = redefault(LoopOptions, "epochs", 1)``); ``cli=False`` keeps it off the
+    command line of a class that reads it but does not offer it."""
     original = next((f for f in option_fields(cls) if f.name == name), None)
     if original is None:
         raise TypeError(f"{cls.__name__} has no option {name!r}")
+    metadata = original.metadata
+    if cli is not None:
+        metadata = {METADATA_KEY: dataclasses.replace(spec_of(original), cli=cli)}
     if default_factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=default_factory, metadata=original.metadata)
-    return dataclasses.field(default=default, metadata=original.metadata)
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -249,3 +278,89 @@ def json_object(text: str) -> dict[str, Any]:
 def json_text(value: Mapping[str, Any]) -> str:
     """A JSON object as :func:`json_object` reads it back (``""`` for an empty one)."""
     return json.dumps(value) if value else ""
+
+
+def comma_list(cast: Callable[[str], T], low: float = -math.inf, high: float = math.inf, *,
+               required: bool = True) -> Callable[[str], tuple[T, ...]]:
+    """A parser of a comma list written on the command line (``--n 1,2,4``): each item
+    cast (``int``, ``float`` or ``str``) and, for numbers, finite and in [low, high];
+    empty text is refused when ``required``. ``ValueError`` names the bad item."""
+    kind = {int: "integers", float: "numbers"}.get(cast, "names")  # type: ignore[call-overload]
+    bounds = "" if kind == "names" else (
+        f" >= {low:g}" if math.isinf(high) else f" in [{low:g}, {high:g}]")
+    expected = f"comma-separated {kind}{bounds}"
+
+    def parse(text: str) -> tuple[T, ...]:
+        values = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            try:
+                value = cast(part)
+            except ValueError:
+                raise ValueError(f"expected {expected}, got {part!r} in {text!r}") from None
+            if kind != "names" and not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f"expected {expected}, got {part!r} in {text!r}")
+            values.append(value)
+        if required and not values:
+            raise ValueError(f"expected {expected}, at least one, got {text!r}")
+        return tuple(values)
+
+    return parse
+
+
+def list_text(values: Iterable[Any]) -> str:
+    """A tuple as :func:`comma_list` reads it back (``0.25`` not ``0.25000``)."""
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls`` (its factory called)."""
+    field = next(f for f in option_fields(cls) if f.name == name)
+    if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return field.default_factory()  # type: ignore[misc]
+    return field.default
+
+
+def refuse_unread(obj: Any, reads: Mapping[str, Iterable[str]], chosen: Iterable[str],
+                  what: str) -> None:
+    """The one rule for options a component does not read: ``reads`` maps each component
+    of a family (the pool sources, the optimizers) to the fields of ``obj`` it reads
+    (dotted paths into nested options: ``"rl.pg"``); a field that no ``chosen`` component
+    reads and that differs from its default is an :class:`OptionError` naming its flag
+    (the first differing field's, for nested options) and ``what`` ("--optimizer bon")."""
+    read = {path for name in chosen for path in reads[name]}
+    unread = dict.fromkeys(p for paths in reads.values() for p in paths if p not in read)
+    for path in unread:
+        *parents, leaf = path.split(".")
+        owner = obj
+        for part in parents:
+            owner = getattr(owner, part)
+        value, default = getattr(owner, leaf), default_of(type(owner), leaf)
+        if value == default:
+            continue
+        field = next(f for f in option_fields(type(owner)) if f.name == leaf)
+        if dataclasses.is_dataclass(value) and type(value) is type(default):
+            name = given_fields(value, default)[0]
+            field = next(f for f in option_fields(type(value)) if f.name == name)
+        raise OptionError(f"{flag_of(field)}: not read by {what}; leave it out")
+
+
+def choice_list(allowed: Callable[[], Iterable[str]], kind: str = "value", *,
+                required: bool = True) -> Callable[[str], tuple[str, ...]]:
+    """A parser of a comma list of names (``--optimizer bon,kl``), each one of ``allowed()``
+    (a registry's ``names``, called when a value is parsed); a typo gets the closest names
+    (``ValueError``: "unknown optimizer 'kll'; did you mean 'kl'? (known: …)")."""
+    names = comma_list(str, required=required)
+
+    def parse(text: str) -> tuple[str, ...]:
+        values = names(text)
+        known = list(allowed())
+        for value in values:
+            if value not in known:
+                close = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise ValueError(f"unknown {kind} {value!r}{hint} (known: {', '.join(known)})")
+        return values
+
+    return parse

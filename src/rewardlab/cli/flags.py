@@ -109,8 +109,11 @@ def parameter(field: dataclasses.Field, hint: Any, override: bool = False) -> in
         flags = [f"{flags[0]}/--no-{flags[0][2:]}"]
     option = typer.Option(default, *flags, help=help_text, metavar=spec.metavar,
                           callback=_callback(field), show_default=not override)
+    annotation = cli_type(hint, spec.parse is None)
+    if spec.parse is not None:  # written as text, its parser says what it means
+        annotation = str | None if type(None) in typing.get_args(annotation) else str
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
-                             annotation=cli_type(hint, spec.parse is None))
+                             annotation=annotation)
 
 
 def _fields_of(
@@ -180,7 +183,7 @@ def with_options(
             values = {name: _value(kwargs.pop(name)) for name in fields}
             built: dict[str, Any] = {
                 group: cls(**{f.name: values[f.name] for f in option_fields(cls)
-                              if f.name in values})
+                              if f.name in values and spec_of(f).cli})
                 for group, cls in groups.items()
             }
             for group, named in override_fields.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -26,22 +26,40 @@ from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pai
 from rewardlab.evaluate.pairwise import evaluate_pairs
 from rewardlab.features.backbones import build_backbone
 from rewardlab.features.base import ProgressCallback
-from rewardlab.models.reward_model import TrainedRewardModel
-from rewardlab.models.training.config import TrainConfig
-from rewardlab.models.training.fit import TrainReport, train_reward_model
+from rewardlab.models.training.config import LoopOptions, TrainConfig
+from rewardlab.options import check, option, redefault
+
+if TYPE_CHECKING:  # the trainer brings torch: imported when the demo runs
+    from rewardlab.models.reward_model import TrainedRewardModel
+    from rewardlab.models.training.fit import TrainReport
+
+
+def _backbone(text: str) -> str:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(f"name at least one, got {text!r}")
+    from rewardlab.features.backbones import parse_spec
+
+    for part in parts:
+        parse_spec(part)
+    return text
 
 
 @dataclass
 class DemoConfig:
     """Size of the demo; the defaults run in about a minute on 2 CPU cores."""
 
-    n_prompts: int = 400
-    candidates_per_prompt: int = 8
-    n_pairs: int = 3000
-    label_noise: float = 0.1
-    length_correlation: float = 0.5
-    backbone: str = "encoder"
-    seed: int = 0
+    n_prompts: int = option(400, "Prompts in the synthetic arena.", min=1)
+    candidates_per_prompt: int = option(8, "Candidates per prompt.", min=2, cli=False)
+    n_pairs: int = option(3000, "Preference pairs sampled from the gold reward.", min=1)
+    label_noise: float = option(0.1, "Probability of flipping each label.", min=0.0, max=1.0)
+    length_correlation: float = option(0.5, "Correlation of length and correctness.",
+                                       min=-1.0, max=1.0)
+    backbone: str = option("encoder", "{backbones}", parse=_backbone)
+    seed: int = redefault(LoopOptions, "seed", LoopOptions.seed)
+
+    def __post_init__(self) -> None:
+        check(self, names=lambda field: f"field {field.name!r}")
 
 
 def gold_ordered(pairs: list[Comparison]) -> list[Comparison]:
@@ -92,6 +110,8 @@ def run_demo(
     config: DemoConfig, encode_progress: ProgressCallback | None = None
 ) -> tuple[TrainedRewardModel, dict[str, Any]]:
     """Run the whole demo; returns the model and a JSON-serializable report."""
+    from rewardlab.models.training.fit import train_reward_model
+
     arena = generate_arena(
         ArenaConfig(
             n_prompts=config.n_prompts,

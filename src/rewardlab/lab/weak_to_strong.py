@@ -37,19 +37,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import rewardlab
 from rewardlab.data.record import Comparison
+from rewardlab.lab.overopt.config import MAX_FLIP
 from rewardlab.lab.overopt.pools import (
     CandidatePool,
     SyntheticPoolConfig,
     flip_labels,
     synthetic_data,
 )
+from rewardlab.models.training.config import SEED_MAX
+from rewardlab.options import check, comma_list, option, redefault
 
 if TYPE_CHECKING:
     from rewardlab.lab.overopt.proxies import Proxy
@@ -58,29 +61,55 @@ StageCallback = Callable[[str, int, int], None]
 ROLES = ("weak", "w2s", "ceiling")
 
 
+def _one_rate(text: str) -> float:
+    """``--label-noise`` of an experiment that runs one label-flip rate: a comma list of one."""
+    rates = comma_list(float, 0.0, MAX_FLIP)(text)
+    if len(rates) > 1:
+        raise ValueError(f"this experiment runs one label-flip rate, got {len(rates)} ({text}); "
+                         "run it once per rate (lab overopt compares several)")
+    return rates[0]
+
+
+def _backbone(text: str) -> str:
+    from rewardlab.features.backbones import parse_spec
+
+    parse_spec(text)
+    return text
+
+
+@dataclass(frozen=True)
+class WeakToStrongPool(SyntheticPoolConfig):
+    """The arena of ``lab weak-to-strong``: smaller test pools than ``lab overopt``'s."""
+
+    test_prompts: int = redefault(SyntheticPoolConfig, "test_prompts", 32)
+    pool_size: int = redefault(SyntheticPoolConfig, "pool_size", 64)
+    n_val_pairs: int = redefault(SyntheticPoolConfig, "n_val_pairs", 200)
+
+
 @dataclass
 class WeakToStrongConfig:
     """Sizes of the weak-to-strong run; small enough for the encoder on 2 CPU cores."""
 
-    weak: str = "hashing"
-    strong: str = "encoder"
-    weak_pairs: int = 500
-    transfer_pairs: int = 1000
-    noise: float = 0.25
-    ns: tuple[int, ...] = ()
-    accuracy_candidates: int = 16
-    tie_tolerance: float = 0.02
-    seed: int = 0
-    synthetic: SyntheticPoolConfig = field(
-        default_factory=lambda: SyntheticPoolConfig(test_prompts=32, pool_size=64, n_val_pairs=200)
-    )
+    weak: str = option("hashing", "Backbone of the weak proxy.", parse=_backbone)
+    strong: str = option("encoder", "Backbone of the strong proxy.", parse=_backbone)
+    weak_pairs: int = option(500, "Gold-labelled pairs for the weak proxy.", min=2)
+    transfer_pairs: int = option(1000, "Pairs the weak proxy labels for the strong.", min=2)
+    noise: float = option(0.25, "Label-flip rate of the gold labels, in [0, 0.5]; one value "
+                          "(a comma list of one).", flag="--label-noise", min=0.0, max=MAX_FLIP,
+                          parse=_one_rate,
+                          format=lambda v: f"{v:g}")
+    ns: tuple[int, ...] = option((), "Best-of-n sizes (default 1, 2, 4, … up to the pool).",
+                                 cli=False)
+    accuracy_candidates: int = option(16, "Candidates per prompt in the gold accuracy.",
+                                      min=2, cli=False)
+    tie_tolerance: float = option(0.02, "Weak and ceiling closer than this: no gap.",
+                                  min=0.0, cli=False)
+    seed: int = option(0, "Seed of every draw.", min=0, max=SEED_MAX)
+    synthetic: SyntheticPoolConfig = option(default_factory=WeakToStrongPool, cli=False,
+                                            help="The arena's sizes.")
 
     def __post_init__(self) -> None:
-        for name in ("weak_pairs", "transfer_pairs", "accuracy_candidates"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"field {name!r}: expected at least 2, got {getattr(self, name)}")
-        if not 0.0 <= self.noise <= 0.5:
-            raise ValueError(f"field 'noise': expected a rate in [0, 0.5], got {self.noise}")
+        check(self, names=lambda field: f"field {field.name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

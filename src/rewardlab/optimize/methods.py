@@ -6,124 +6,128 @@ Bradley–Terry), :mod:`rewardlab.optimize.rejection`; conditional-training
 ``tags`` (Korbak et al. 2023) and PF-PPO ``filtration`` (Zhang et al. 2024),
 :mod:`rewardlab.optimize.pairs`. ``PAIR_METHODS`` (``rewardlab build pairs
 --method``): ``best-worst``, ``best-random``, ``reward-augmented`` (Zhang et
-al. 2024) and SPO ``degrees`` (Li et al. 2024). Each method is a
-:data:`Builder`, ``(pools, options) -> Built``, reading the fields of
-:class:`BuildOptions` it needs; a new method is one function and one
-``add`` line here, plus its entry in :data:`READS`: :func:`check_options` refuses,
-before the pool is scored, an option the method would ignore and a bad value.
+al. 2024) and SPO ``degrees`` (Li et al. 2024).
+
+Each entry is a :class:`BuildMethod`: the function ``(pools, options) -> Built``
+and the options dataclass it reads, declared beside the formula. A new method
+is one function, one options class and one ``add`` line here; the command's
+flags, and the refusal of an option the chosen method does not declare
+(:func:`method_options`), follow from the declaration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rewardlab.optimize.pairs import (
-    FILTRATION_STRATEGIES,
+    BestRandomOptions,
+    BestWorstOptions,
     Built,
+    DegreesOptions,
+    FiltrationOptions,
+    RewardAugmentedOptions,
+    TagsOptions,
     best_vs_worst,
-    check_template,
     conditional_tags,
     policy_filtration,
     preference_degrees,
     reward_augmented,
 )
 from rewardlab.optimize.pool import PromptPool
-from rewardlab.optimize.rejection import RejectionConfig, rejection_sample
+from rewardlab.optimize.rejection import (
+    QuantileOptions,
+    RejectionConfig,
+    SampleOptions,
+    Top1Options,
+    TopkOptions,
+    rejection_sample,
+)
+from rewardlab.options import OptionError, check, declared, flag_of, option_fields, union
 from rewardlab.registry import Registry
 
 
 @dataclass(frozen=True)
-class BuildOptions:
-    """The knobs the build methods share (each method reads the ones it needs)."""
+class BuildMethod:
+    """A dataset-building method: ``build(pools, options)`` and its options dataclass."""
 
-    k: int = 4
-    quantile: float = 0.9
-    threshold: float | None = None
-    temperature: float = 1.0
-    strategy: str = "best-worst"
-    pairs_per_prompt: int = 3
-    template: str = "Generate a response of score {score}:\n\n{prompt}"
-    conversational: bool = False
-    seed: int = 0
+    build: Callable[[Sequence[PromptPool], Any], Built]
+    options: type
 
 
-Builder = Callable[[Sequence[PromptPool], BuildOptions], Built]
-SFT_METHODS: Registry[Builder] = Registry("sft method")
-PAIR_METHODS: Registry[Builder] = Registry("pairs method")
+SFT_METHODS: Registry[BuildMethod] = Registry("sft method")
+PAIR_METHODS: Registry[BuildMethod] = Registry("pairs method")
 
 
-def _rejection(method: str) -> Builder:
-    def build(pools: Sequence[PromptPool], opts: BuildOptions) -> Built:
-        config = RejectionConfig(
-            method=method,
-            k=opts.k,
-            quantile=opts.quantile,
-            temperature=opts.temperature,
-            conversational=opts.conversational,
-            seed=opts.seed,
-        )
+def _rejection(method: str) -> Callable[[Sequence[PromptPool], Any], Built]:
+    def build(pools: Sequence[PromptPool], options: Any) -> Built:
+        config = RejectionConfig(method=method, **dataclasses.asdict(options))
         return Built(rejection_sample(pools, config))
 
     return build
 
 
-for _method in ("top1", "topk", "quantile", "sample"):
-    SFT_METHODS.add(_method, _rejection(_method))
-SFT_METHODS.add(
-    "tags",
+for _method, _options in (("top1", Top1Options), ("topk", TopkOptions),
+                          ("quantile", QuantileOptions), ("sample", SampleOptions)):
+    SFT_METHODS.add(_method, BuildMethod(_rejection(_method), _options))
+SFT_METHODS.add("tags", BuildMethod(
     lambda pools, o: conditional_tags(pools, threshold=o.threshold, quantile=o.quantile),
-)
-SFT_METHODS.add(
-    "filtration",
+    TagsOptions))
+SFT_METHODS.add("filtration", BuildMethod(
     lambda pools, o: policy_filtration(pools, strategy=o.strategy, seed=o.seed),
-)
-PAIR_METHODS.add("best-worst", lambda pools, o: best_vs_worst(pools, rejected="worst", seed=o.seed))
-PAIR_METHODS.add(
-    "best-random", lambda pools, o: best_vs_worst(pools, rejected="random", seed=o.seed)
-)
-PAIR_METHODS.add(
-    "reward-augmented",
-    lambda pools, o: reward_augmented(pools, template=o.template, seed=o.seed),
-)
-PAIR_METHODS.add(
-    "degrees", lambda pools, o: preference_degrees(pools, pairs_per_prompt=o.pairs_per_prompt)
-)
-
-READS: dict[str, tuple[str, ...]] = {
-    "top1": ("conversational",),
-    "topk": ("k", "conversational"),
-    "quantile": ("quantile", "conversational"),
-    "sample": ("temperature", "conversational"),
-    "tags": ("threshold", "quantile"),
-    "filtration": ("strategy",),
-    "best-worst": (),
-    "best-random": (),
-    "reward-augmented": ("template",),
-    "degrees": ("pairs_per_prompt",),
-}
-"""The :class:`BuildOptions` fields each method reads (``seed`` aside: harmless anywhere)."""
+    FiltrationOptions))
+PAIR_METHODS.add("best-worst", BuildMethod(
+    lambda pools, o: best_vs_worst(pools, rejected="worst"), BestWorstOptions))
+PAIR_METHODS.add("best-random", BuildMethod(
+    lambda pools, o: best_vs_worst(pools, rejected="random", seed=o.seed), BestRandomOptions))
+PAIR_METHODS.add("reward-augmented", BuildMethod(
+    lambda pools, o: reward_augmented(pools, template=o.template), RewardAugmentedOptions))
+PAIR_METHODS.add("degrees", BuildMethod(
+    lambda pools, o: preference_degrees(pools, pairs_per_prompt=o.pairs_per_prompt),
+    DegreesOptions))
 
 
-def check_options(method: str, opts: BuildOptions) -> None:
-    """``ValueError`` naming the option (``--k``) when ``method`` ignores a field of ``opts``
-    set away from its default, or a field it reads has a bad value."""
-    defaults = BuildOptions()
-    reads = READS[method]
-    for field in fields(BuildOptions):
-        name = field.name
-        if name != "seed" and name not in reads and getattr(opts, name) != getattr(defaults, name):
-            flag = "--" + name.replace("_", "-")
-            used = [m for m, r in READS.items() if name in r]
-            raise ValueError(f"{flag} has no effect with --method {method} (used by: "
-                             f"{', '.join(used)}); leave it out")
-    if method == "sample" and not opts.temperature > 0:
-        raise ValueError(f"--temperature: must be > 0, got {opts.temperature}")
-    if method == "filtration" and opts.strategy not in FILTRATION_STRATEGIES:
-        raise ValueError(f"--strategy: {opts.strategy!r} is not one of "
-                         f"{', '.join(FILTRATION_STRATEGIES)}")
-    if method == "reward-augmented":
-        try:
-            check_template(opts.template)
-        except ValueError as err:
-            raise ValueError(str(err).replace("field 'template'", "--template", 1)) from None
+def _flag(cls: type, name: str) -> str:
+    return next(flag_of(f) for f in option_fields(cls) if f.name == name)
+
+
+def method_options(registry: Registry[BuildMethod], method: str,
+                   given: Mapping[str, Any], family: type) -> Any:
+    """The options of ``method`` from the ``given`` ones (field name → value), its defaults
+    filling the rest. An option it does not declare, or one that the values given leave
+    unread (``unread()``: ``--quantile`` beside ``--threshold`` for ``tags``), is an
+    :class:`~rewardlab.options.OptionError` naming the flag (``family``: the union of the
+    methods' options, for the flags and for names no method declares)."""
+    entry = registry.get(method)
+    reads = declared(entry.options)
+    known = declared(family)
+    for name in given:
+        if name not in known:
+            raise OptionError(f"unknown {registry.kind} option {name!r} (known: "
+                              f"{', '.join(sorted(known))})")
+    unread = [name for name in given if name not in reads]
+    if unread:
+        def users(name: str) -> str:
+            found = [m for m in registry.names() if name in declared(registry.get(m).options)]
+            return f"read by: {', '.join(found)}"
+
+        first, *others = unread
+        more = "".join(f"; neither is {_flag(family, name)} ({users(name)})" for name in others)
+        raise OptionError(f"{_flag(family, first)}: not read by --method {method} "
+                          f"({users(first)}){more}; leave {'them' if others else 'it'} out")
+    options = check(entry.options(**given))
+    unread = getattr(options, "unread", dict)()
+    for name, why in unread.items():
+        if name in given:
+            raise OptionError(f"{_flag(family, name)}: not read by --method {method} when "
+                              f"{why}; leave it out")
+    return options
+
+
+SFT_OPTIONS = union("SftMethodOptions", [SFT_METHODS.get(m).options for m in SFT_METHODS])
+"""Every option of the SFT methods, once (``rewardlab build sft``'s method flags)."""
+PAIR_OPTIONS = union("PairMethodOptions",
+                        [PAIR_METHODS.get(m).options for m in PAIR_METHODS])
+"""Every option of the pair methods, once (``rewardlab build pairs``'s method flags)."""

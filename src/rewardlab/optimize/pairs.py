@@ -26,6 +26,11 @@ how many prompts or samples were skipped, and statistics.
   R² = corr(r, gold)² on the kept samples against all samples.
 
 Write any of them with :func:`rewardlab.data.io.write_jsonl` (atomic: tmp + ``os.replace``).
+
+Each builder's options as ``rewardlab build`` offers them are declared beside it
+(:class:`TagsOptions`, :class:`FiltrationOptions`, :class:`BestWorstOptions`,
+:class:`BestRandomOptions`, :class:`RewardAugmentedOptions`, :class:`DegreesOptions`);
+the builders' keyword defaults are read from there.
 """
 
 from __future__ import annotations
@@ -36,10 +41,73 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.optimize.pool import PromptPool
-from rewardlab.optimize.rejection import sft_row
+from rewardlab.optimize.pool import GoldReading, PromptPool
+from rewardlab.optimize.rejection import QuantileOptions, Seeded, sft_row
+from rewardlab.options import OptionError, option, redefault
 
 FILTRATION_STRATEGIES = ("best", "best-random", "best-worst", "tails")
+DEFAULT_TEMPLATE = "Generate a response of score {score}:\n\n{prompt}"
+
+
+@dataclass(frozen=True)
+class BestWorstOptions:
+    """``best-worst``: the best candidate against the worst (no option)."""
+
+
+@dataclass(frozen=True)
+class BestRandomOptions(Seeded):
+    """``best-random``: the best candidate against a random strictly lower one."""
+
+
+@dataclass(frozen=True)
+class RewardAugmentedOptions:
+    """``reward-augmented``: each pair twice, conditioned on each side's score."""
+
+    template: str = option(DEFAULT_TEMPLATE, "The conditioned prompt: holds {score} and "
+                           "{prompt} and no other placeholder ({{ and }} write braces).")
+
+    def __post_init__(self) -> None:
+        try:
+            check_template(self.template)
+        except ValueError as err:
+            raise OptionError(str(err).replace("field 'template'", "--template", 1)) from None
+
+
+@dataclass(frozen=True)
+class DegreesOptions:
+    """``degrees`` (SPO): the best candidate against evenly spaced lower ranks."""
+
+    pairs_per_prompt: int = option(
+        3, "Pairs kept per prompt from its scored pool (not train's --pairs-per-instruction, "
+        "which samples AlpacaEval pairs when reading data).", min=1)
+
+
+@dataclass(frozen=True)
+class TagsOptions:
+    """``tags``: every candidate, its prompt tagged good or bad at a reward cut."""
+
+    threshold: float | None = option(None, "The reward cut t (default: the --quantile of "
+                                     "every reward in the pool).")
+    quantile: float = redefault(QuantileOptions, "quantile", QuantileOptions.quantile)
+
+    def unread(self) -> dict[str, str]:
+        """Options these values leave unread: a given threshold makes the quantile moot."""
+        return {"quantile": "--threshold is given"} if self.threshold is not None else {}
+
+
+@dataclass(frozen=True)
+class FiltrationOptions(Seeded, GoldReading):
+    """``filtration`` (PF-PPO): the samples whose rewards are reliable; with a gold column,
+    the R² of reward against gold on the kept samples and on all."""
+
+    strategy: str = option("best-worst", "Samples kept per prompt: best | best-random | "
+                           "best-worst | tails.", choices=lambda: FILTRATION_STRATEGIES,
+                           kind="strategy")
+
+    def unread(self) -> dict[str, str]:
+        """Only ``best-random`` draws at random."""
+        return {} if self.strategy == "best-random" else {
+            "seed": f"--strategy {self.strategy} draws nothing at random"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +144,9 @@ def _best_and_lower(
     return best, int(rng.choice(lower))
 
 
-def best_vs_worst(pools: Sequence[PromptPool], *, rejected: str = "worst", seed: int = 0) -> Built:
+def best_vs_worst(
+    pools: Sequence[PromptPool], *, rejected: str = "worst", seed: int = Seeded.seed
+) -> Built:
     """One pair per prompt: the best candidate against the worst (``rejected="worst"``)
     or a uniformly random strictly lower one (``"random"``). Prompts whose
     candidates all tie are skipped and counted."""
@@ -125,10 +195,10 @@ def check_template(template: str) -> None:
 def reward_augmented(
     pools: Sequence[PromptPool],
     *,
-    template: str = "Generate a response of score {score}:\n\n{prompt}",
+    template: str = RewardAugmentedOptions.template,
     digits: int = 2,
     rejected: str = "worst",
-    seed: int = 0,
+    seed: int = Seeded.seed,
 ) -> Built:
     """Two rows per best-vs-rejected pair, each conditioned on a target score:
     the prompt rendered with r_w and the pair as is, and the prompt rendered
@@ -156,8 +226,8 @@ def reward_augmented(
 def conditional_tags(
     pools: Sequence[PromptPool],
     *,
-    threshold: float | None = None,
-    quantile: float = 0.5,
+    threshold: float | None = TagsOptions.threshold,
+    quantile: float = TagsOptions.quantile,
     good: str = "<|good|>",
     bad: str = "<|bad|>",
 ) -> Built:
@@ -180,7 +250,9 @@ def conditional_tags(
     return Built(rows, 0, {"threshold": float(threshold), "good_fraction": good_fraction})
 
 
-def preference_degrees(pools: Sequence[PromptPool], *, pairs_per_prompt: int = 3) -> Built:
+def preference_degrees(
+    pools: Sequence[PromptPool], *, pairs_per_prompt: int = DegreesOptions.pairs_per_prompt
+) -> Built:
     """Pairs of the best candidate with candidates at evenly spaced lower ranks
     (down to the worst), each with ``weight`` = r_chosen − r_rejected. Pairs
     with a zero gap are skipped and counted."""
@@ -230,10 +302,10 @@ def _filtration_keep(
 def policy_filtration(
     pools: Sequence[PromptPool],
     *,
-    strategy: str = "best-worst",
+    strategy: str = FiltrationOptions.strategy,
     band: tuple[float, float] = (0.25, 0.75),
     max_spread_quantile: float | None = None,
-    seed: int = 0,
+    seed: int = FiltrationOptions.seed,
 ) -> Built:
     """Keep the samples whose rewards are reliable (PF-PPO) as prompt-completion rows.
 

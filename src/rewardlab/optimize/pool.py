@@ -26,10 +26,19 @@ import numpy as np
 
 from rewardlab.data.errors import DataError
 from rewardlab.data.io import read_rows
+from rewardlab.options import option
 from rewardlab.protocols import RewardModel, check_lengths
 
 RowScorer = Callable[[Sequence[dict[str, Any]], Sequence[int]], np.ndarray]
 """Rewards of whole pool rows, given the rows and their line numbers."""
+
+
+@dataclass(frozen=True)
+class GoldReading:
+    """What reads a gold score from each candidate's row."""
+
+    gold_column: str | None = option(None, "Column with each candidate's gold score (a "
+                                     "reward the proxy never sees).")
 
 
 @dataclass(frozen=True, eq=False)

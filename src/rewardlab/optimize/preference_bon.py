@@ -34,3 +34,24 @@ def best_of_n_by_preference(
         top = np.flatnonzero(w == w.max())
         picks.append(int(top[np.argmax(m[top].mean(axis=1))]))
     return picks, wins
+
+
+class CopelandProxy:
+    """A preference model read as a proxy reward: each candidate's Copeland win rate among
+    the candidates of the same prompt in one ``score`` call (give it whole pools, e.g.
+    ``read_pool(..., batch_size=sys.maxsize)``)."""
+
+    def __init__(self, model: PreferenceModel) -> None:
+        self.model = model
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        groups: dict[str, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            groups.setdefault(prompt, []).append(i)
+        _, wins = best_of_n_by_preference(
+            self.model, list(groups), [[responses[i] for i in idx] for idx in groups.values()]
+        )
+        scores = np.empty(len(prompts), dtype=np.float64)
+        for idx, w in zip(groups.values(), wins, strict=True):
+            scores[idx] = w
+        return scores

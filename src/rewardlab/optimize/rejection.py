@@ -20,6 +20,12 @@ formats: prompt-completion ``{"prompt", "completion"}`` or conversational
 ``{"messages": [{"role": "user", …}, {"role": "assistant", …}]}``, each with
 the ``reward`` of the kept candidate.
 
+Each selection method declares the options it reads (:class:`Top1Options`,
+:class:`TopkOptions`, :class:`QuantileOptions`, :class:`SampleOptions`; the
+``rewardlab build sft`` flags are made from them), each option defined once:
+the row format in :class:`RowFormat`, the seed of a random draw in
+:class:`Seeded`.
+
 Curated self-consumption (Ferbach et al. 2024): at round r the model is
 retrained on a mixture of curated samples of its own generations and the
 original data, with a fraction λ of original data, which keeps retraining
@@ -36,40 +42,74 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.models.training.config import SEED_MAX
 from rewardlab.optimize.pool import PromptPool
+from rewardlab.options import check, option, redefault
 
 METHODS = ("top1", "topk", "quantile", "sample")
 
 
 @dataclass(frozen=True)
-class RejectionConfig:
-    """How to pick candidates per prompt.
+class RowFormat:
+    """How an SFT row is written."""
 
-    Attributes:
-        method: ``top1`` (RAFT), ``topk``, ``quantile`` or ``sample`` (BT choice).
-        k: candidates kept per prompt by ``topk``.
-        quantile: per-prompt reward quantile a candidate must reach for ``quantile``.
-        temperature: softmax temperature T of ``sample``.
-        conversational: write ``messages`` rows instead of prompt-completion rows.
-        seed: seeds ``sample``.
-    """
+    conversational: bool = option(False, "Write TRL's conversational rows {messages} instead "
+                                  "of {prompt, completion}.")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A method that draws at random."""
+
+    seed: int = option(0, "Seed of the method's random draws.", min=0, max=SEED_MAX)
+
+
+@dataclass(frozen=True)
+class Top1Options(RowFormat):
+    """``top1`` (RAFT): the best candidate of each prompt."""
+
+
+@dataclass(frozen=True)
+class TopkOptions(RowFormat):
+    """``topk``: the k best candidates of each prompt."""
+
+    k: int = option(4, "Candidates kept per prompt.", min=1)
+
+
+@dataclass(frozen=True)
+class QuantileOptions(RowFormat):
+    """``quantile``: every candidate at or above its prompt's reward quantile."""
+
+    quantile: float = option(0.9, "Reward quantile a kept candidate reaches: per prompt "
+                             "(quantile), over the whole pool when no --threshold (tags).",
+                             min=0.0, max=1.0)
+
+
+@dataclass(frozen=True)
+class SampleOptions(RowFormat, Seeded):
+    """``sample``: one candidate per prompt drawn with the softmax choice P(i) ∝ exp(r_i/T)."""
+
+    temperature: float = option(1.0, "Softmax temperature T of the draw.", min=0.0,
+                                open_min=True)
+
+
+@dataclass(frozen=True)
+class RejectionConfig:
+    """How to pick candidates per prompt: ``method`` (``top1`` = RAFT, ``topk``,
+    ``quantile`` or ``sample`` = BT choice) and the options of every method (each
+    field as its method declares it)."""
 
     method: str = "top1"
-    k: int = 4
-    quantile: float = 0.9
-    temperature: float = 1.0
-    conversational: bool = False
-    seed: int = 0
+    k: int = redefault(TopkOptions, "k", TopkOptions.k)
+    quantile: float = redefault(QuantileOptions, "quantile", QuantileOptions.quantile)
+    temperature: float = redefault(SampleOptions, "temperature", SampleOptions.temperature)
+    conversational: bool = redefault(RowFormat, "conversational", RowFormat.conversational)
+    seed: int = redefault(Seeded, "seed", Seeded.seed)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"field 'method': {self.method!r} is not one of {', '.join(METHODS)}")
-        if self.k < 1:
-            raise ValueError(f"field 'k': must be at least 1, got {self.k}")
-        if not 0.0 <= self.quantile <= 1.0:
-            raise ValueError(f"field 'quantile': must be in [0, 1], got {self.quantile}")
-        if self.temperature <= 0:
-            raise ValueError(f"field 'temperature': must be positive, got {self.temperature}")
+        check(self, names=lambda field: f"field {field.name!r}")
 
 
 def select(scores: np.ndarray, config: RejectionConfig, rng: np.random.Generator) -> np.ndarray:

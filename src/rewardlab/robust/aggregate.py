@@ -99,7 +99,7 @@ def check_params(name: str, params: Mapping[str, Any],
             raise OptionError(f"{what}: aggregation {name!r} takes no parameters, got "
                               f"{dict(params)}")
         return {}
-    from_mapping(declared, params, f"{what} of aggregation {name!r}")
+    from_mapping(declared, params, f"{what}: aggregation {name!r}")
     return dict(params)
 
 

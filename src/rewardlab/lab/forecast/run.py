@@ -47,8 +47,10 @@ from rewardlab.lab.forecast.methods import FORECAST_METHODS
 from rewardlab.lab.forecast.peaks import falls_before, realized
 from rewardlab.lab.forecast.pool import choose_budget, label_with_model, read_forecast_pool
 from rewardlab.lab.forecast.verdict import verdict
+from rewardlab.models.training.config import SEED_MAX
 from rewardlab.optimize.bon import best_of_n_curve
 from rewardlab.optimize.pool import PromptPool, RowScorer
+from rewardlab.options import check, option
 from rewardlab.protocols import RewardModel
 
 StageCallback = Callable[[str, int, int], None]
@@ -57,48 +59,44 @@ StageCallback = Callable[[str, int, int], None]
 DEFAULT_FALLS_BEFORE = {"bon": 64.0, "kl": None}
 
 
+def _forecast_methods() -> list[str]:
+    return FORECAST_METHODS.names()
+
+
 @dataclass(frozen=True)
 class ForecastOptions:
-    """What :func:`forecast` reads and how it forecasts.
+    """What :func:`forecast` reads (the pool, its gold and proxy columns, pairs per model
+    call) and how it forecasts: the budget of labelled prompts, the optimizer, the method
+    that gives the verdict, the bootstrap, the intervals' coverage, the "will gold fall
+    before x?" question (default 64 for bon, none for kl), and the seed of the budget draw
+    and the bootstrap."""
 
-    Attributes:
-        data: the candidate pool (JSONL/JSON/CSV/Parquet rows {prompt, response, …}).
-        gold_column: the column with gold scores (on some prompts or all); or use a gold model.
-        scores_column: the column with the proxy's scores (else a model or row scorer is given).
-        gold_budget: labelled prompts the forecast may use (drawn by ``seed``).
-        optimizer: "bon" (best-of-n, peak n*) or "kl" (KL-regularized optimum, peak KL*).
-        method: the registered method whose forecast gives the verdict.
-        bootstrap: bootstrap replicates over prompts.
-        level: coverage of the intervals.
-        falls_before: the x of the yes/no question "will gold fall before x?"
-            (default 64 for bon, none for kl).
-        seed: seed of the budget draw and of the bootstrap.
-        batch_size: pairs per model call (proxy model, gold model).
-    """
-
-    data: Path
-    gold_column: str | None = None
-    scores_column: str | None = None
-    gold_budget: int = 100
-    optimizer: str = "bon"
-    method: str = "empirical"
-    bootstrap: int = 500
-    level: float = 0.8
-    falls_before: float | None = None
-    seed: int = 0
-    batch_size: int = 256
+    data: Path = option(help="Candidate pool (JSONL/JSON/CSV/Parquet): rows {prompt, "
+                        "response, ...} with many candidates per prompt, the proxy's score "
+                        "column if --scores-column, and gold on the labelled prompts.")
+    gold_column: str | None = option(
+        None, "Column with gold scores: on every candidate of a labelled prompt, absent or "
+        "null on the others.")
+    scores_column: str | None = option(None, "Column with the proxy's scores.")
+    gold_budget: int = option(100, "Labelled prompts the forecast uses (drawn by --seed).",
+                              min=2)
+    optimizer: str = option(
+        "bon", "bon: best-of-n, forecast n*; kl: the exact KL-regularized optimum over the "
+        "pool, forecast KL* in nats.", choices=lambda: OPTIMIZERS, kind="optimizer")
+    method: str = option(
+        "empirical", "Method whose forecast gives the verdict: {forecast_methods} (the JSON "
+        "holds every method's).", choices=_forecast_methods, kind="forecast method")
+    bootstrap: int = option(500, "Bootstrap replicates over prompts.", min=2)
+    level: float = option(0.8, "Coverage of the intervals.", min=0.0, open_min=True, max=1.0,
+                          open_max=True)
+    falls_before: float | None = option(
+        None, "x of the question 'will gold fall before x?' (default: n = 64 for bon, none "
+        "for kl).", min=0.0, open_min=True)
+    seed: int = option(0, "Seed of the budget draw and the bootstrap.", min=0, max=SEED_MAX)
+    batch_size: int = option(256, "Pairs per model call (proxy model, gold model).", min=1)
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"field 'optimizer': expected one of {OPTIMIZERS}, got "
-                             f"{self.optimizer!r}")
-        FORECAST_METHODS.get(self.method)  # did-you-mean on a typo
-        if self.gold_budget < 2:
-            raise ValueError(f"field 'gold_budget': expected at least 2, got {self.gold_budget}")
-        if self.bootstrap < 2:
-            raise ValueError(f"field 'bootstrap': expected at least 2, got {self.bootstrap}")
-        if not 0.0 < self.level < 1.0:
-            raise ValueError(f"field 'level': expected a level in (0, 1), got {self.level}")
+        check(self, names=lambda field: f"field {field.name!r}")
 
     def question(self) -> float | None:
         """The x of "will gold fall before x?" for this optimizer."""

@@ -83,7 +83,8 @@ def lab_readings(config: Any, progress: StageCallback | None = None) -> Iterator
         scores = score_pool(proxies, backbone, data.test, progress=stage)
         for proxy, members in zip(proxies, scores, strict=True):
             for name in (SINGLE, *config.aggregates):
-                rewards = read_rewards(members, data.test.prompts, name, config.uwo_lambda)
+                rewards = read_rewards(members, data.test.prompts, name,
+                                       config.aggregate_params.get(name))
                 pools = group_by_prompt(data.test.prompts, data.test.responses, rewards,
                                         gold=data.test.gold)
                 yield LabReading(source, spec, proxy.size, proxy.noise, name, pools)

@@ -4,19 +4,20 @@ al. 2024), and constrained component rewards (Moskovitz et al., 2024,
 ``components``). ``run_overopt(OveroptConfig(...))`` runs it;
 ``report.write_report`` writes the JSON, the HTML report and the PNGs.
 
-``OveroptConfig`` and ``run_overopt`` are imported on first use (they pull in
-torch), so the CLI and ``pools`` load fast.
+``run_overopt`` is imported on first use (it pulls in torch), so the CLI and
+``pools`` load fast; ``OveroptConfig`` (:mod:`rewardlab.lab.overopt.config`) is light.
 """
 
 from typing import Any
 
+from rewardlab.lab.overopt.config import OveroptConfig
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig
 
 __all__ = ["OveroptConfig", "SyntheticPoolConfig", "run_overopt"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("OveroptConfig", "run_overopt"):
+    if name == "run_overopt":
         from rewardlab.lab.overopt import experiment
 
         return getattr(experiment, name)

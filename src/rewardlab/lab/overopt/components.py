@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,9 @@ from rewardlab.lab.overopt.kl_optimum import (
 from rewardlab.lab.overopt.policy_gradient import PGConfig, train_policy
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig, flip_labels, synthetic_data
 from rewardlab.lab.overopt.rl_curves import reward_scale
+from rewardlab.lab.weak_to_strong import WeakToStrongConfig
+from rewardlab.models.training.config import LoopOptions
+from rewardlab.options import check, option, redefault
 
 COMPONENTS = ("task", "style")
 
@@ -78,34 +81,46 @@ def relabel(pairs: Sequence[Comparison], component: int, seed: int) -> list[Comp
     return out
 
 
+@dataclass(frozen=True)
+class ComponentsPG(PGConfig):
+    """The policy gradient of ``lab constrained`` (the constrained run and the fixed sum;
+    β and the rewards in units of each component's scale)."""
+
+    steps: int = redefault(PGConfig, "steps", 1500)
+    log_every: int = redefault(PGConfig, "log_every", 25)
+
+
+@dataclass(frozen=True)
+class ComponentsPool(SyntheticPoolConfig):
+    """The arena of ``lab constrained``: 256 candidates per test prompt."""
+
+    pool_size: int = redefault(SyntheticPoolConfig, "pool_size", 256)
+
+
 @dataclass
 class ComponentsConfig:
-    """What :func:`run_components` runs.
+    """What :func:`run_components` runs: each component proxy's training pairs and
+    label-flip rate, the policy gradient, the multipliers' step size, the KL-optimum
+    sweeps, the arena, the seed of every draw, and the proxies' training."""
 
-    Attributes:
-        proxy_size / noise: training pairs and label-flip rate of each component proxy.
-        pg: the policy gradient of the constrained run and of the fixed sum (β and
-            the rewards in units of each component's scale).
-        lagrange_lr: η_λ of the multipliers.
-        n_betas: β values of the KL-optimum sweeps (log-spaced in [0.01, 30]).
-        synthetic: arena sizes; seed: every draw.
-        epochs / lr / weight_decay / patience: proxy training.
-    """
+    proxy_size: int = option(2000, "Training pairs per component proxy.", min=1)
+    noise: float = redefault(WeakToStrongConfig, "noise", 0.25)
+    pg: PGConfig = option(default_factory=ComponentsPG, help="The policy gradient.", cli=False)
+    lagrange_lr: float = option(0.05, "Step size η_λ of the Lagrange multipliers.", min=0.0,
+                                open_min=True)
+    n_betas: int = option(40, "β values of the KL-optimum sweeps (log-spaced in [0.01, 30]).",
+                          min=2, cli=False)
+    synthetic: SyntheticPoolConfig = option(default_factory=ComponentsPool, cli=False,
+                                            help="The arena's sizes.")
+    seed: int = redefault(WeakToStrongConfig, "seed", 0)
+    epochs: int = redefault(LoopOptions, "epochs", LoopOptions.epochs, cli=False)
+    lr: float = redefault(LoopOptions, "lr", LoopOptions.lr, cli=False)
+    weight_decay: float = redefault(LoopOptions, "weight_decay", LoopOptions.weight_decay,
+                                    cli=False)
+    patience: int = redefault(LoopOptions, "patience", 2, cli=False)
 
-    proxy_size: int = 2000
-    noise: float = 0.25
-    pg: PGConfig = field(default_factory=lambda: PGConfig(beta=0.1, steps=1500, lr=1.0,
-                                                          group=16, log_every=25))
-    lagrange_lr: float = 0.05
-    n_betas: int = 40
-    synthetic: SyntheticPoolConfig = field(
-        default_factory=lambda: SyntheticPoolConfig(pool_size=256)
-    )
-    seed: int = 0
-    epochs: int = 40
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    patience: int = 2
+    def __post_init__(self) -> None:
+        check(self, names=lambda field: f"field {field.name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,11 +33,11 @@ import numpy as np
 import rewardlab
 from rewardlab.data.fingerprint import fingerprint
 from rewardlab.features.backbones import build_backbone
+from rewardlab.lab.overopt.config import OveroptConfig
 from rewardlab.lab.overopt.file_pool import file_data
 from rewardlab.lab.overopt.kl_optimum import PaddedPools, base_log_policy
 from rewardlab.lab.overopt.pools import (
     LabData,
-    SyntheticPoolConfig,
     alpaca_eval_data,
     flip_labels,
     synthetic_data,
@@ -54,103 +52,11 @@ from rewardlab.lab.overopt.proxies import (
     score_pool,
     train_proxy,
 )
-from rewardlab.lab.overopt.rl_curves import OPTIMIZERS, RLConfig, kl_optimizer, pg_optimizer
+from rewardlab.lab.overopt.rl_curves import kl_optimizer, pg_optimizer
 from rewardlab.lab.scaling_fit import fit_bon
-from rewardlab.models.training.config import TrainConfig
-from rewardlab.robust.aggregate import AGGREGATIONS
 
 StageCallback = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``."""
-
-SOURCES = ("synthetic", "alpaca-eval")
-
-
-@dataclass
-class OveroptConfig:
-    """What :func:`run_overopt` runs; the defaults are the measured synthetic setting.
-
-    Attributes:
-        pool: "synthetic", "alpaca-eval" or a candidate file (rows {prompt, response,
-            gold, [logprob]}; :mod:`rewardlab.lab.overopt.file_pool`).
-        data: the AlpacaEval folder (``pool="alpaca-eval"`` only).
-        proxy_sizes: training pairs per proxy (data scaling).
-        noises: label-flip rates ε.
-        ensemble: members K per proxy (``single`` reads member 0).
-        aggregates: aggregations of the K members (names in ``AGGREGATIONS``).
-        backbones: backbone specs ("hashing", "encoder", "encoder:PATH").
-        ns: values of n (must include 1); empty: 1, 2, 4, … up to the smallest pool.
-        uwo_lambda: λ of UWO = mean − λ·Var.
-        optimizers: "bon" (best-of-n), "kl" (exact KL optimum), "pg" (policy gradient).
-        rl: settings of the "kl" and "pg" optimizers.
-        seed: seed of the split, the pairs, the noise, the pool and the training.
-        synthetic: arena sizes (``pool="synthetic"``).
-        test_fraction / val_fraction: share of AlpacaEval instructions held out.
-        max_test_prompts: cap on AlpacaEval test instructions (None: all).
-        epochs / lr / batch_size / weight_decay / patience: head training.
-    """
-
-    pool: str = "synthetic"
-    data: str | None = None
-    proxy_sizes: tuple[int, ...] = (1000, 4000)
-    noises: tuple[float, ...] = (0.25,)
-    ensemble: int = 5
-    aggregates: tuple[str, ...] = ("mean", "wco", "uwo")
-    backbones: tuple[str, ...] = ("hashing",)
-    ns: tuple[int, ...] = ()
-    uwo_lambda: float = 0.5
-    optimizers: tuple[str, ...] = ("bon",)
-    rl: RLConfig = field(default_factory=RLConfig)
-    seed: int = 0
-    synthetic: SyntheticPoolConfig = field(default_factory=SyntheticPoolConfig)
-    test_fraction: float = 0.2
-    val_fraction: float = 0.1
-    max_test_prompts: int | None = None
-    epochs: int = 40
-    lr: float = 2e-3
-    batch_size: int = 128
-    weight_decay: float = 0.05
-    patience: int = 2
-
-    def __post_init__(self) -> None:
-        if self.pool not in SOURCES and not Path(self.pool).is_file():
-            raise ValueError(
-                f"field 'pool': expected one of {SOURCES} or an existing file, got {self.pool!r}"
-            )
-        if self.pool == "alpaca-eval" and not self.data:
-            raise ValueError("field 'data': the alpaca-eval pool needs the AlpacaEval folder")
-        if not self.proxy_sizes or any(int(s) < 1 for s in self.proxy_sizes):
-            raise ValueError(f"field 'proxy_sizes': expected positive sizes, got {self.proxy_sizes}")
-        if not self.noises or any(not 0.0 <= e <= 0.5 for e in self.noises):
-            raise ValueError(f"field 'noises': expected rates in [0, 0.5], got {self.noises}")
-        if self.ensemble < 1:
-            raise ValueError(f"field 'ensemble': expected K >= 1, got {self.ensemble}")
-        for name in self.aggregates:
-            AGGREGATIONS.get(name)  # did-you-mean error on a typo
-        if self.aggregates and self.ensemble < 2:
-            raise ValueError("field 'aggregates': aggregating needs an ensemble of K >= 2")
-        if not self.backbones:
-            raise ValueError("field 'backbones': name at least one backbone")
-        if not self.optimizers or any(o not in OPTIMIZERS for o in self.optimizers):
-            raise ValueError(
-                f"field 'optimizers': expected some of {OPTIMIZERS}, got {self.optimizers}"
-            )
-        if self.ns and (sorted(set(self.ns)) != list(self.ns) or self.ns[0] != 1):
-            raise ValueError(f"field 'ns': expected increasing values starting at 1, got {self.ns}")
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            n_members=self.ensemble,
-            epochs=self.epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            weight_decay=self.weight_decay,
-            patience=self.patience,
-            seed=self.seed,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def load_data(config: OveroptConfig, progress: StageCallback | None = None) -> LabData:
     """The source's split data, with enough training pairs for the largest proxy."""
@@ -204,7 +110,8 @@ def _settings(
     log_pi0 = base_log_policy(pools.mask, logprob)
     gold = pools.matrix(data.test.gold)
     for name in (SINGLE, *config.aggregates):
-        rewards = read_rewards(members, data.test.prompts, name, config.uwo_lambda)
+        rewards = read_rewards(members, data.test.prompts, name,
+                               config.aggregate_params.get(name))
         head = {
             "backbone": proxy.backbone,
             "proxy_size": proxy.size,

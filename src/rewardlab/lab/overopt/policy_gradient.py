@@ -34,45 +34,36 @@ import numpy as np
 from scipy.special import log_softmax
 
 from rewardlab.lab.overopt.kl_optimum import policy_stats
+from rewardlab.options import check, option
 
 
 @dataclass(frozen=True)
 class PGConfig:
-    """Policy-gradient settings (rewards in the units the caller passes).
+    """Policy-gradient settings (rewards in the units the caller passes): the KL
+    coefficient β of the shaped reward, the updates, the candidates G sampled per prompt
+    per step, the step size η on the logits, the PPO clip ε (``None``: plain REINFORCE),
+    the ascent steps per sampled group when clipping, how often the exact stats are
+    logged (and at 0 and the end), and the seed of the sampling. A command offers them as
+    ``--pg-*`` flags with its own defaults (:func:`~rewardlab.options.redefault`)."""
 
-    Attributes:
-        beta: KL coefficient β of the shaped reward.
-        steps: updates.
-        group: candidates sampled per prompt per step (G).
-        lr: step size η on the logits.
-        clip: PPO clip ε; ``None`` for plain REINFORCE.
-        ppo_epochs: ascent steps per sampled group when clipping.
-        log_every: log the exact stats every this many steps (and at 0 and the end).
-        seed: seed of the sampling.
-    """
-
-    beta: float = 0.1
-    steps: int = 400
-    group: int = 16
-    lr: float = 1.0
-    clip: float | None = None
-    ppo_epochs: int = 4
-    log_every: int = 10
-    seed: int = 0
+    beta: float = option(0.1, "pg: KL coefficient β, in units of the reward scale.",
+                         flag="--pg-beta", min=0.0, open_min=True)
+    steps: int = option(400, "pg: updates.", flag="--pg-steps", min=1)
+    group: int = option(16, "pg: candidates sampled per prompt per update.", flag="--pg-group",
+                        min=2)
+    lr: float = option(1.0, "pg: step size on the logits.", flag="--pg-lr", min=0.0,
+                       open_min=True)
+    clip: float | None = option(None, "pg: PPO clip ε in (0, 1) (default: plain REINFORCE).",
+                                flag="--pg-clip", min=0.0, open_min=True, max=1.0,
+                                open_max=True)
+    ppo_epochs: int = option(4, "pg: ascent steps per sampled group when clipping.", min=1,
+                             cli=False)
+    log_every: int = option(10, "pg: log the exact stats every this many steps.", min=1,
+                            cli=False)
+    seed: int = option(0, "pg: seed of the sampling.", min=0, cli=False)
 
     def __post_init__(self) -> None:
-        if not self.beta > 0:
-            raise ValueError(f"field 'beta': expected β > 0, got {self.beta!r}")
-        if self.steps < 1 or self.group < 2 or self.log_every < 1 or self.ppo_epochs < 1:
-            raise ValueError(
-                "field 'steps'/'group'/'log_every'/'ppo_epochs': need steps >= 1, group >= 2, "
-                f"log_every >= 1 and ppo_epochs >= 1, got {self.steps}, {self.group}, "
-                f"{self.log_every}, {self.ppo_epochs}"
-            )
-        if not self.lr > 0:
-            raise ValueError(f"field 'lr': expected a positive step size, got {self.lr!r}")
-        if self.clip is not None and not 0 < self.clip < 1:
-            raise ValueError(f"field 'clip': expected 0 < ε < 1 or None, got {self.clip!r}")
+        check(self, names=lambda field: f"field {field.name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

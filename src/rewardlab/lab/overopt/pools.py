@@ -42,31 +42,28 @@ from rewardlab.data.fingerprint import fingerprint
 from rewardlab.data.record import Comparison
 from rewardlab.data.synthetic import Arena, ArenaConfig, generate_arena, preference_pairs
 from rewardlab.data.synthetic.arena import sample_candidates
+from rewardlab.options import option
 
 ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class SyntheticPoolConfig:
-    """Sizes of the synthetic arena used by the lab.
+    """Sizes of the synthetic arena used by the lab: its prompts (split into train / val
+    / test), the test prompts whose pools best-of-n draws from, the validation prompts
+    whose pairs drive early stopping, the candidates per training prompt that pairs are
+    drawn from, the candidates per test prompt (the largest n), the validation pairs, and
+    the arena's ρ (how much more correct answers explain)."""
 
-    Attributes:
-        n_prompts: arena prompts, split into train / val / test.
-        test_prompts: prompts whose pools best-of-n draws from.
-        val_prompts: prompts whose pairs drive early stopping.
-        candidates_per_prompt: candidates per training prompt that pairs are drawn from.
-        pool_size: candidates drawn per test prompt (the largest n).
-        n_val_pairs: validation pairs.
-        length_correlation: ρ of the arena (how much more correct answers explain).
-    """
-
-    n_prompts: int = 1200
-    test_prompts: int = 64
-    val_prompts: int = 100
-    candidates_per_prompt: int = 8
-    pool_size: int = 1024
-    n_val_pairs: int = 500
-    length_correlation: float = 0.8
+    n_prompts: int = option(1200, "Synthetic arena: prompts (train + val + test).", min=1)
+    test_prompts: int = option(64, "Synthetic arena: test prompts.", min=1)
+    val_prompts: int = option(100, "Synthetic arena: validation prompts.", min=1)
+    candidates_per_prompt: int = option(8, "Synthetic arena: candidates per training prompt.",
+                                        min=2, cli=False)
+    pool_size: int = option(1024, "Synthetic arena: candidates per test prompt (>= 2).", min=2)
+    n_val_pairs: int = option(500, "Synthetic arena: validation pairs.", min=1, cli=False)
+    length_correlation: float = option(
+        0.8, "Synthetic arena: ρ, how much more correct answers explain.", min=-1.0, max=1.0)
 
 
 @dataclass

@@ -26,7 +26,7 @@ KL of picking among the N stored candidates, which is not the optimized policy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from rewardlab.models.training.config import TrainConfig
 from rewardlab.models.training.fit import TrainReport, train_reward_model
 from rewardlab.optimize.bon import best_of_n_curve
 from rewardlab.optimize.pool import group_by_prompt
-from rewardlab.robust.aggregate import aggregate
+from rewardlab.robust.aggregate import aggregate, check_params
 from rewardlab.robust.ensemble import center_per_prompt
 
 SINGLE = "single"
@@ -109,14 +109,15 @@ def score_pool(
 
 
 def read_rewards(
-    member_scores: np.ndarray, prompts: Sequence[str], name: str, uwo_lambda: float
+    member_scores: np.ndarray, prompts: Sequence[str], name: str,
+    params: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
-    """One reward per candidate: member 0 for ``single``, else the centred aggregation."""
+    """One reward per candidate: member 0 for ``single``, else the centred aggregation
+    with its ``params`` (its declared defaults for those not given)."""
     if name == SINGLE:
         return np.asarray(member_scores[0], dtype=np.float64)
     centred = center_per_prompt(member_scores, prompts)
-    params = {"lam": uwo_lambda} if name == "uwo" else {}
-    return aggregate(centred, name, **params)
+    return aggregate(centred, name, **check_params(name, params or {}))
 
 
 def bon_curves(

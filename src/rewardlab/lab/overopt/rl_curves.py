@@ -17,7 +17,7 @@ the KL optimum and the PG path, d(α − βd) (form ``bon``) for best-of-n.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,19 @@ from rewardlab.lab.overopt.kl_optimum import (
 )
 from rewardlab.lab.overopt.policy_gradient import PGConfig, train_policy
 from rewardlab.lab.scaling_fit import BonFit, fit_bon, fit_rl
+from rewardlab.options import option, redefault
 
 OPTIMIZERS = ("bon", "kl", "pg")
+
+
+@dataclass(frozen=True)
+class LabPGConfig(PGConfig):
+    """The policy-gradient settings of ``lab overopt`` (β and η in units of the reward
+    scale s, so one setting means the same for every reading)."""
+
+    beta: float = redefault(PGConfig, "beta", 0.05)
+    steps: int = redefault(PGConfig, "steps", 500)
+    lr: float = redefault(PGConfig, "lr", 5.0)
 
 
 @dataclass(frozen=True)
@@ -44,12 +55,15 @@ class RLConfig:
         kl_points: KLs (nats) at which the report compares gold across optimizers.
     """
 
-    beta_high: float = 30.0
-    beta_low: float = 0.01
-    n_betas: int = 40
-    pg: PGConfig = field(default_factory=lambda: PGConfig(beta=0.05, steps=500, lr=5.0,
-                                                          group=16, log_every=10))
-    kl_points: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
+    beta_high: float = option(30.0, "kl: the largest β of the sweep.", min=0.0, open_min=True,
+                              cli=False)
+    beta_low: float = option(0.01, "kl: the smallest β of the sweep.", min=0.0, open_min=True,
+                             cli=False)
+    n_betas: int = option(40, "kl: β values swept (log-spaced).", min=2, cli=False)
+    pg: PGConfig = option(default_factory=LabPGConfig, help="pg: the policy-gradient run.",
+                          cli=False)
+    kl_points: tuple[float, ...] = option((0.5, 1.0, 2.0, 3.0), "KLs (nats) where the report "
+                                          "compares gold across optimizers.", cli=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,116 @@
+"""``forecast``: how far can this proxy be optimized before gold falls? As ``rewardlab forecast``.
+
+::
+
+    from rewardlab.verbs.forecast import ForecastSpec, forecast
+    result = forecast(ForecastSpec(data="pool.jsonl", scores_column="proxy",
+                                   gold_column="gold", out="forecast.json"))
+    result.payload["verdict"]
+
+The proxy comes from the spec's source (:mod:`rewardlab.verbs.pools`: a model,
+a verifier or recipe, or a score column); gold from ``gold_column`` or
+``gold_model`` (any model spec, loaded with the same loading options and called
+on the budget's prompts only). :func:`rewardlab.lab.forecast.forecast` does the
+forecast; the JSON (and the HTML report when ``html`` is given) is written
+atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rewardlab.lab.forecast.run import ForecastOptions
+from rewardlab.options import check, option, redefault
+from rewardlab.verbs.loading import SPEC_HELP
+from rewardlab.verbs.pools import PoolSpec, Progress
+
+SETTINGS = ("gold_budget", "optimizer", "method", "bootstrap", "level", "falls_before", "seed")
+"""The fields of :class:`~rewardlab.lab.forecast.run.ForecastOptions` the spec carries."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForecastSpec(PoolSpec):
+    """Everything ``forecast`` needs."""
+
+    data: Path = redefault(ForecastOptions, "data")
+    out: Path = option(help="Forecast JSON to write.")
+    html: Path | None = option(None, "HTML report: the forecast curve with its band, the "
+                               "realized curve when every prompt has gold.")
+    gold_column: str | None = redefault(ForecastOptions, "gold_column", None)
+    gold_model: str | None = option(None, "Instead of --gold-column: a gold reward, called only "
+                                    "on the candidates of the budget's prompts. " + SPEC_HELP)
+    gold_budget: int = redefault(ForecastOptions, "gold_budget", ForecastOptions.gold_budget)
+    optimizer: str = redefault(ForecastOptions, "optimizer", ForecastOptions.optimizer)
+    method: str = redefault(ForecastOptions, "method", ForecastOptions.method)
+    bootstrap: int = redefault(ForecastOptions, "bootstrap", ForecastOptions.bootstrap)
+    level: float = redefault(ForecastOptions, "level", ForecastOptions.level)
+    falls_before: float | None = redefault(ForecastOptions, "falls_before", None)
+    seed: int = redefault(ForecastOptions, "seed", ForecastOptions.seed)
+
+
+@dataclass
+class ForecastVerbResult:
+    """The forecast (:class:`~rewardlab.lab.forecast.run.ForecastResult`), its JSON as
+    written, and the files written."""
+
+    forecast: Any
+    payload: dict[str, Any]
+    written: list[Path]
+
+
+def check_spec(spec: ForecastSpec) -> None:
+    """Validate ``spec`` before any model or data is read."""
+    from rewardlab.verbs.loading import exactly_one
+    from rewardlab.verbs.outputs import check_out_file
+    from rewardlab.verbs.pools import check_source
+
+    check(spec)
+    exactly_one({"--gold-column": spec.gold_column, "--gold-model": spec.gold_model})
+    check_source(spec)
+    check_out_file(spec.out)
+    if spec.html is not None:
+        check_out_file(spec.html, "--html")
+
+
+def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVerbResult:
+    """Check ``spec``, load the proxy and the gold, forecast, write the JSON and the report."""
+    from rewardlab.atomic import write_json_atomic
+    from rewardlab.lab.forecast import forecast as run
+    from rewardlab.load import load
+    from rewardlab.verbs.pools import load_proxy
+
+    check_spec(spec)
+    proxy = proxy_rows = gold = None
+    batch_size = spec.batch_size
+    if spec.model is not None:
+        proxy, batch_size = load_proxy(spec)
+    if spec.rewards is not None:
+        from rewardlab.verbs.loading import load_source
+        from rewardlab.verbs.rows import pool_scorer
+
+        proxy_rows = pool_scorer(load_source(spec), Path(spec.data), spec.reference_column)
+    if spec.gold_model is not None:
+        gold = _scalar(load(model=spec.gold_model, hub=spec.hub, judge=spec.judge))
+    options = ForecastOptions(data=Path(spec.data), gold_column=spec.gold_column,
+                              scores_column=spec.scores_column, batch_size=batch_size,
+                              **{name: getattr(spec, name) for name in SETTINGS})
+    result = run(options, proxy=proxy, proxy_rows=proxy_rows, gold_model=gold,
+                 progress=progress)
+    payload = result.to_dict()
+    written = [write_json_atomic(spec.out, payload)]
+    if spec.html is not None:
+        from rewardlab.lab.forecast.report import write_html
+
+        write_html(payload, spec.html)
+        written.append(Path(spec.html))
+    return ForecastVerbResult(result, payload, written)
+
+
+def _scalar(model: Any) -> Any:
+    """A gold model with a scalar score: a preference model is read by Copeland win rate."""
+    from rewardlab.evaluate.preference import is_preference_model
+    from rewardlab.optimize.preference_bon import CopelandProxy
+
+    return CopelandProxy(model) if is_preference_model(model) else model

@@ -454,4 +454,6 @@ def register(app: typer.Typer) -> None:
     command(lab, "weak-to-strong", renamed={"--prompts": "--n-prompts"})(weak_to_strong)
     command(lab, "constrained", renamed={"--prompts": "--n-prompts"})(constrained)
     command(lab, "agent")(importlib.import_module("rewardlab.cli.agent_cmd").agent)
+    command(lab, "agent-overopt")(
+        importlib.import_module("rewardlab.cli.agent_overopt_cmd").agent_overopt)
     app.add_typer(lab, name="lab")

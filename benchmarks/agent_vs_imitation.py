@@ -17,7 +17,9 @@ the true reward, episode i reset with seed 10 000 + seed + i):
 - rewardlab: :func:`rewardlab.lab.agent.preference_loop.run_preference_loop`
   in this process, once per query strategy (``random``, ``disagreement``);
 - imitation: ``benchmarks/imitation_side.py`` run by imitation's python, one
-  process per seed (its module doc states the setting and every difference);
+  process per seed (its module doc states the setting and every difference;
+  a run that stops early, no fragment being long enough, is counted in
+  ``stopped`` and its policy evaluated as it is);
 - the policy trained on the true reward (:func:`run_true_reward`) as the
   reference.
 
@@ -139,15 +141,18 @@ def run_env(env: str, args: argparse.Namespace, seeds: list[int],
         side = imitation_seed(args.imitation_python, env, seed, budget, options,
                               args.eval_episodes)
         sides["imitation"].append(side)
+        stopped = "" if not side["failed"] else (
+            f" (stopped in round {side['failed']['round']}: {side['failed']['error']})")
         print(f"{env} seed {seed} imitation: {side['true_return']:.1f} in "
-              f"{side['seconds']:.0f} s", flush=True)
+              f"{side['seconds']:.0f} s{stopped}", flush=True)
         if not args.no_true_reward:
             true = run_true_reward(options, seed, args.eval_episodes)
             sides["true_reward"].append(true)
             print(f"{env} seed {seed} true reward: {true['true_return']:.1f}", flush=True)
     return {"budget": budget, "options": asdict(options) | {"reward": asdict(options.reward)},
             "sides": {name: {"true_return": summary([r["true_return"] for r in runs]),
-                             "seconds": summary([r["seconds"] for r in runs]), "runs": runs}
+                             "seconds": summary([r["seconds"] for r in runs]),
+                             "stopped": sum(bool(r.get("failed")) for r in runs), "runs": runs}
                       for name, runs in sides.items()}}
 
 
@@ -181,7 +186,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name, side in data["sides"].items():
             r, s = side["true_return"], side["seconds"]
             print(f"{env:<12} {name:<24} return {r['mean']:8.1f} ± {r['std']:6.1f}   "
-                  f"wall {s['mean']:6.1f} ± {s['std']:5.1f} s per run")
+                  f"wall {s['mean']:6.1f} ± {s['std']:5.1f} s per run   "
+                  f"stopped early {side['stopped']}/{r['n']}")
     if args.out is not None:
         write_json_atomic(args.out, result)
     return result

@@ -31,6 +31,10 @@ to rewardlab's preference loop:
 
 Variable-horizon environments (CartPole) need ``allow_variable_horizon=True``
 (imitation's own benchmarks use fixed-horizon ``seals`` versions instead).
+When imitation's ``RandomFragmenter`` finds no episode as long as a fragment
+(an agent that learned to end its episodes at once), the run stops there;
+the policy it has is evaluated and the run is marked ``failed`` with the
+error and the round (0-based) it stopped in.
 """
 
 from __future__ import annotations
@@ -125,13 +129,17 @@ def run_seed(args: argparse.Namespace, seed: int, setting: dict[str, Any]) -> di
         allow_variable_horizon=True, query_schedule="constant",
     )
     timesteps = args.steps * rounds // args.iterations if rounds else args.steps
-    metrics = loop.train(total_timesteps=timesteps, total_comparisons=args.comparisons)
+    failed, metrics = None, {}
+    try:
+        metrics = loop.train(total_timesteps=timesteps, total_comparisons=args.comparisons)
+    except ValueError as err:  # no fragment long enough: the agent learned to end episodes
+        failed = {"error": str(err), "round": loop._iteration}
     train_seconds = time.perf_counter() - start
     returns = evaluate(agent, args.env, args.eval_episodes, seed=10_000 + seed)
     return {"seed": seed, "true_return": float(np.mean(returns)), "eval_returns": returns,
             "policy_steps": int(agent.num_timesteps), "comparisons": len(loop.dataset),
             "seconds": time.perf_counter() - start, "train_seconds": train_seconds,
-            "reward_accuracy": metrics.get("reward_accuracy")}
+            "reward_accuracy": metrics.get("reward_accuracy"), "failed": failed}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -73,6 +73,8 @@ def agent_overopt(
                              help="the first seed"),
     eval_episodes: int = typer.Option(_default("eval_episodes"), "--eval-episodes", min=1,
                                       help="episodes per checkpoint"),
+    sampled: bool = typer.Option(False, "--sampled", help="evaluate sampled actions instead "
+                                 "of the policy's most likely ones"),
 ) -> None:
     """Train a policy longer and longer on a frozen learned reward: proxy vs gold vs KL."""
     from rewardlab.lab.agent.options import default_reward_options
@@ -101,7 +103,7 @@ def agent_overopt(
             comparisons=comparisons, random_episodes=random_episodes,
             segment_length=segment_length, temperature=temperature, noise=noise,
             variants=names, ensemble=ensemble, uwo_lam=uwo_lam, grad_penalty=grad_penalty,
-            seeds=seeds, seed=seed, eval_episodes=eval_episodes, reward=reward,
+            seeds=seeds, seed=seed, eval_episodes=eval_episodes, sampled=sampled, reward=reward,
         )
         with phase_bars() as progress:
             result = run_agent_overopt(options, progress)

@@ -14,17 +14,20 @@ gold reward is the environment's own return. For each seed:
    share one ensemble), read through
    :class:`~rewardlab.optimize.aggregated_reward.AggregatedTransitionReward`;
 3. a policy trained on it for ``steps`` steps; at step 0 and after each of
-   ``checkpoints`` chunks, ``eval_episodes`` episodes of the stochastic
-   policy (episode i reset with seed 20 000 + 1000·seed + i; actions drawn
-   from a torch generator seeded the same way, so evaluation never changes
-   the training) give, averaged over episodes:
+   ``checkpoints`` chunks, ``eval_episodes`` episodes of the policy's most
+   likely actions (as SB3 and ``lab agent`` evaluate; with ``sampled``, of
+   actions drawn from a torch generator seeded like the episodes, so
+   evaluation never changes the training; episode i reset with seed
+   20 000 + 1000·seed + i) give, averaged over episodes:
 
    - ``gold``: the true return Σ_t r_t;
    - ``proxy``: the discounted learned return Σ_t γ^t r̂_t with the
      algorithm's γ, the quantity the policy maximizes (``proxy_return``: the
      undiscounted Σ_t r̂_t);
-   - ``kl``: the episode KL Σ_t KL(π(·|s_t) ‖ π₀(·|s_t)) from the initial
-     policy (:mod:`rewardlab.lab.agent.policy_kl`), and ``sqrt_kl`` = √kl;
+   - ``kl``: Σ_t KL(π(·|s_t) ‖ π₀(·|s_t)) of the (stochastic) policy from the
+     initial one over the episode's states (:mod:`rewardlab.lab.agent.policy_kl`;
+     with ``sampled`` this is the KL of the two policies' episode
+     distributions), and ``sqrt_kl`` = √kl;
    - ``member_std``: the members' population std of r̃ per step (ensembles).
 
 Per variant the seed-mean curves are summarized by the gold peak, the last
@@ -105,10 +108,12 @@ def check_options(options: AgentOveroptOptions) -> None:
     env.close()
 
 
-def policy_episodes(model: Any, env_id: str, n: int, seed: int) -> list[Trajectory]:
-    """``n`` episodes of the stochastic policy ``model`` (SB3), run side by side; episode i
-    reset with seed ``seed + i`` and actions drawn with torch seeded by ``seed`` (the
-    global torch generator is restored afterwards)."""
+def policy_episodes(model: Any, env_id: str, n: int, seed: int,
+                    deterministic: bool = False) -> list[Trajectory]:
+    """``n`` episodes of the policy ``model`` (SB3; its most likely actions when
+    ``deterministic``), run side by side; episode i reset with seed ``seed + i``,
+    sampled actions drawn with torch seeded by ``seed`` (the global torch generator is
+    restored afterwards)."""
     import gymnasium
     import torch
 
@@ -121,7 +126,8 @@ def policy_episodes(model: Any, env_id: str, n: int, seed: int) -> list[Trajecto
     torch.manual_seed(seed)
     try:
         while active:
-            actions, _ = model.predict(np.stack([obs[i] for i in active]), deterministic=False)
+            actions, _ = model.predict(np.stack([obs[i] for i in active]),
+                                       deterministic=deterministic)
             still = []
             for i, action in zip(active, actions, strict=True):
                 after, reward, terminated, truncated, _ = envs[i].step(action)
@@ -239,7 +245,8 @@ def run_variant(
     for chunk in [0, *options.checkpoint_steps()]:
         if chunk:
             learner.learn(chunk)
-        episodes = policy_episodes(learner.model, options.env, options.eval_episodes, eval_seed)
+        episodes = policy_episodes(learner.model, options.env, options.eval_episodes, eval_seed,
+                                   deterministic=not options.sampled)
         row = score_checkpoint(episodes, reward, learner.model.policy, reference, gamma)
         checkpoints.append({"steps": learner.steps_done, **row})
         episodes_at.append(episodes[0])

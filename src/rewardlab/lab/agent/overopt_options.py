@@ -18,7 +18,7 @@ policy. Each variant is one way to read the learned reward:
   ``grad_penalty``·E‖∇ₓr̂‖².
 
 Defaults: CartPole-v1 with PPO (rl-baselines3-zoo's setting), 100 comparisons
-from 30 random episodes, 50 000 policy steps with 10 checkpoints, 3 seeds,
+from 30 random episodes, 100 000 policy steps with 10 checkpoints, 3 seeds,
 every variant; they show the gold return rising and falling for ``single``
 within the README's 15-minute budget on two cores.
 """
@@ -56,12 +56,13 @@ class AgentOveroptOptions:
     """The environment and algorithm, the reward's data (``random_episodes`` random
     episodes → ``comparisons`` pairs of ``segment_length`` steps, labelled with
     ``temperature`` and ``noise``), the policy's ``steps`` and ``checkpoints``, the
-    variants and their settings, seeds, evaluation episodes per checkpoint and the
-    reward models' training options (``reward``; members and penalty are set per variant)."""
+    variants and their settings, seeds, evaluation episodes per checkpoint (the policy's
+    most likely actions, or ``sampled`` ones) and the reward models' training options
+    (``reward``; members and penalty are set per variant)."""
 
     env: str = "CartPole-v1"
     algorithm: str = "ppo"
-    steps: int = 50_000
+    steps: int = 100_000
     checkpoints: int = 10
     comparisons: int = 100
     random_episodes: int = 30
@@ -75,6 +76,7 @@ class AgentOveroptOptions:
     seeds: int = 3
     seed: int = 0
     eval_episodes: int = 5
+    sampled: bool = False
     strip_frames: int = 8
     reward: Any = field(default_factory=default_reward_options)
 

@@ -55,10 +55,12 @@ from rewardlab.optimize.sb3_policy import hyperparameters
 HERE = Path(__file__).resolve().parent
 BUDGETS: dict[str, dict[str, int]] = {
     "CartPole-v1": {"steps": 30_000, "iterations": 5, "comparisons": 300, "segment_length": 25},
-    "Pendulum-v1": {"steps": 100_000, "iterations": 5, "comparisons": 500, "segment_length": 25},
+    "Pendulum-v1": {"steps": 61_440, "iterations": 5, "comparisons": 200, "segment_length": 25},
 }
-"""CartPole: ``rewardlab lab agent``'s defaults. Pendulum: rl-baselines3-zoo's 100 000
-PPO steps (30 000 are too few for PPO to swing it up), 500 comparisons."""
+"""CartPole: ``rewardlab lab agent``'s defaults. Pendulum: the budget of imitation's
+documented Pendulum example (200 comparisons, about 50 000 PPO steps), as 5 chunks
+of 3 PPO updates (3 × 4 copies × 1 024 steps = 12 288 steps; rl-baselines3-zoo trains
+for 100 000)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -211,3 +211,14 @@ def test_bad_options_are_one_line_errors(tmp_path, args, code, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1", "MountainCar-v0", "Acrobot-v1"])
+def test_strips_are_pngs_for_sketched_and_other_environments(env_id):
+    from rewardlab.lab.agent.sketch import sketch_of, strip_png
+
+    episode = collect_rollouts(env_id, 1, seed=0)[0]
+    index = [0, len(episode) // 2, len(episode) - 1]
+    png = strip_png(env_id, index, episode.observations[index].tolist(), "title")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (sketch_of(env_id) is None) == (env_id == "Acrobot-v1")

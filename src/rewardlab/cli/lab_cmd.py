@@ -132,4 +132,6 @@ def register(app: typer.Typer) -> None:
     command(lab, "constrained", renamed={"--prompts": "--n-prompts",
                                          "--noise": "--label-noise"})(constrained)
     command(lab, "agent")(importlib.import_module("rewardlab.cli.agent_cmd").agent)
+    command(lab, "agent-overopt")(
+        importlib.import_module("rewardlab.cli.agent_overopt_cmd").agent_overopt)
     app.add_typer(lab, name="lab")

@@ -89,11 +89,18 @@ def hyperparameters(algorithm: str, env_id: str) -> Hyperparameters:
 class LearnedRewardVecEnv(VecEnvWrapper):
     """A VecEnv whose rewards are ``reward(o_t, a_t, o_{t+1})`` of each copy's transition,
     computed in one call; a finished episode's o_{t+1} is its ``terminal_observation``
-    (SB3 has already reset that copy). The true rewards go to ``info["true_reward"]``."""
+    (SB3 has already reset that copy). The true rewards go to ``info["true_reward"]``.
 
-    def __init__(self, venv: Any, reward: SwappableReward) -> None:
+    With ``weight`` w and ``env_weight`` w_env the reward paid is
+    w·reward(o_t, a_t, o_{t+1}) + w_env·r_t: the defaults (1, 0) replace the
+    environment's reward; (β, 1) add the learned one to it as an intrinsic bonus."""
+
+    def __init__(self, venv: Any, reward: SwappableReward, weight: float = 1.0,
+                 env_weight: float = 0.0) -> None:
         super().__init__(venv)
         self.reward = reward
+        self.weight = float(weight)
+        self.env_weight = float(env_weight)
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
 
@@ -113,7 +120,10 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         after = np.array(obs, copy=True)
         for i in np.flatnonzero(dones):
             after[i] = infos[i]["terminal_observation"]
-        rewards = self.reward(self._obs, self._actions, after).astype(np.float32)
+        rewards = self.reward(self._obs, self._actions, after) * self.weight
+        if self.env_weight:
+            rewards = rewards + self.env_weight * np.asarray(true_rewards, np.float64)
+        rewards = rewards.astype(np.float32)
         for info, true_reward in zip(infos, true_rewards, strict=True):
             info[TRUE_REWARD] = float(true_reward)
         self._obs = np.array(obs, copy=True)
@@ -136,7 +146,8 @@ class _ReturnCurve(BaseCallback):
 
 class PolicyLearner:
     """An SB3 policy on ``env_id``, learning from the true reward (``reward`` None) or
-    from a learned one; finished episodes go to ``episodes``."""
+    from a learned one (``reward_weights``: its weight and the environment reward's,
+    :class:`LearnedRewardVecEnv`); finished episodes go to ``episodes``."""
 
     def __init__(
         self,
@@ -147,6 +158,7 @@ class PolicyLearner:
         reward: SwappableReward | None = None,
         episodes: list[Trajectory] | None = None,
         overrides: dict[str, Any] | None = None,
+        reward_weights: tuple[float, float] = (1.0, 0.0),
     ) -> None:
         if total_steps < 1:
             raise ValueError(f"total_steps must be at least 1, got {total_steps}")
@@ -154,6 +166,7 @@ class PolicyLearner:
         self.algorithm = algorithm
         self.total_steps = total_steps
         self.reward = reward
+        self.reward_weights = reward_weights
         self.episodes: list[Trajectory] = [] if episodes is None else episodes
         self.curve: list[tuple[int, float]] = []
         setting = hyperparameters(algorithm, env_id)
@@ -165,7 +178,7 @@ class PolicyLearner:
         venv = DummyVecEnv([self._make_env] * setting.n_envs)
         venv.seed(seed)
         if reward is not None:
-            venv = LearnedRewardVecEnv(venv, reward)
+            venv = LearnedRewardVecEnv(venv, reward, *reward_weights)
         self.model = ALGORITHMS[algorithm]("MlpPolicy", venv, seed=seed, device="cpu",
                                            verbose=0, **kwargs)
 
@@ -194,6 +207,9 @@ class PolicyLearner:
         the number of transitions relabelled (0 for PPO or the true reward)."""
         if self.reward is None or not isinstance(self.model, OffPolicyAlgorithm):
             return 0
+        if self.reward_weights[1]:
+            raise ValueError("a replay buffer keeps no environment rewards to add to the "
+                             "relabelled ones: relabel needs env_weight 0")
         buffer = self.model.replay_buffer
         n = buffer.buffer_size if buffer.full else buffer.pos
         if n == 0:

@@ -88,7 +88,8 @@ class AgentLabResult:
         }
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
+    """Python, torch, Gymnasium and Stable-Baselines3 versions (for results.json)."""
     import gymnasium
     import stable_baselines3
     import torch
@@ -150,4 +151,4 @@ def run_agent_lab(options: AgentLabOptions, progress: Progress | None = None) ->
         for strategy in options.strategies():
             runs.append(run_preference_loop(options, strategy, seed, options.eval_episodes,
                                             records, progress))
-    return AgentLabResult(options, baselines, runs, time.perf_counter() - start, _versions())
+    return AgentLabResult(options, baselines, runs, time.perf_counter() - start, library_versions())

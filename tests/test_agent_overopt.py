@@ -62,7 +62,7 @@ def test_wco_is_the_members_minimum_and_uwo_mean_minus_lambda_variance_by_hand()
 def test_bad_aggregations_fail_when_built():
     with pytest.raises(KeyError, match="did you mean 'uwo'"):
         AggregatedTransitionReward(FixedMembers(), "uwoo")
-    with pytest.raises(ValueError, match="lam must be >= 0"):
+    with pytest.raises(ValueError, match="lam.: must be >= 0"):
         AggregatedTransitionReward(FixedMembers(), "uwo", lam=-1.0)
     with pytest.raises(TypeError, match="no member_transition_rewards"):
         AggregatedTransitionReward(object(), "min")

@@ -66,6 +66,8 @@ VOCABULARY = {
     # lab agent
     "--env", "--algorithm", "--steps", "--iterations", "--comparisons", "--queries", "--seeds",
     "--segment-length", "--labels", "--eval-episodes", "--noise",
+    # lab agent-overopt
+    "--checkpoints", "--random-episodes", "--sampled", "--variants",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 

@@ -63,6 +63,18 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
     ("--ensemble", "lab agent"): "the agent lab's reward ensemble, 3 members by default",
     ("--ensemble", "lab overopt"): "members per compared proxy, 5 by default",
     ("--overwrite", "lab agent"): "replace model folders under --out/models",
+    ("--temperature", "lab agent-overopt"): "the simulated labeller's Boltzmann temperature, "
+                                            "as in lab agent",
+    ("--loss", "lab agent-overopt"): "the lab's frozen reward, noisy-bt by default",
+    ("--grad-penalty", "lab agent-overopt"): "the lipschitz variant's penalty, 1 by default",
+    ("--ensemble", "lab agent-overopt"): "members of the ensemble variants' reward, 5 by "
+                                         "default",
+    ("--aggregate-params", "lab overopt"): "parameters by aggregation, one object per reading "
+                                           "compared",
+    ("--dtype", "train"): "the compute type of fine-tuning, the trainer's default when not "
+                          "given; elsewhere the type a Hugging Face model is scored in",
+    ("--token-budget", "train"): "padded tokens per training batch, the trainer's default "
+                                 "when not given; elsewhere per scoring batch",
 }
 """``(option, command)`` → why that command's option is another use of the name."""
 
@@ -77,14 +89,16 @@ MAY_DIFFER: dict[str, tuple[frozenset[str], str]] = {
     "--n-prompts": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
     "--n-pairs": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
     "--length-correlation": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
-    "--pool-size": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
-    "--test-prompts": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
-    "--val-prompts": (frozenset({"help"}), EXPERIMENT_SIZE),
-    "--pg-beta": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
-    "--pg-lr": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
-    "--pg-steps": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
+    "--pool-size": (frozenset({"default"}), EXPERIMENT_SIZE),
+    "--test-prompts": (frozenset({"default"}), EXPERIMENT_SIZE),
+    "--pg-beta": (frozenset({"default"}), EXPERIMENT_SIZE),
+    "--pg-lr": (frozenset({"default"}), EXPERIMENT_SIZE),
+    "--pg-steps": (frozenset({"default"}), EXPERIMENT_SIZE),
+    "--comparisons": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
+    "--eval-episodes": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
+    "--steps": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
+    "--seeds": (frozenset({"help"}), HELP_WORDED_PER_COMMAND),
     "--gold-column": (frozenset({"help"}), HELP_WORDED_PER_COMMAND),
-    "--scores-column": (frozenset({"help"}), HELP_WORDED_PER_COMMAND),
     "--html": (frozenset({"help"}), HELP_WORDED_PER_COMMAND),
     "--rewards": (frozenset({"help"}), HELP_WORDED_PER_COMMAND),
     "--label-noise": (frozenset({"help"}), HELP_WORDED_PER_COMMAND),

@@ -14,33 +14,14 @@ reward or query strategy).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.common import console, progress_bars, user_errors
 from rewardlab.cli.flags import with_options
 from rewardlab.lab.agent.options import AgentLabOptions, AgentRewardOptions, reward_options
 from rewardlab.verbs.lab import AgentSpec
-
-
-@contextlib.contextmanager
-def phase_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """A ``progress(phase, done, total)`` callback drawing one rich bar per phase."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
-                  console=console, transient=False) as bars:
-        tasks: dict[str, int] = {}
-
-        def update(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bars.add_task(phase, total=total)
-            bars.update(tasks[phase], completed=min(done, total), total=total)
-
-        yield update
 
 
 @with_options(spec=AgentSpec, options=AgentLabOptions, reward=AgentRewardOptions)
@@ -52,7 +33,7 @@ def agent(spec: AgentSpec = None, options: AgentLabOptions = None,
 
     with user_errors():
         spec = replace(spec, options=replace(options, reward=reward_options(reward)))
-        with phase_bars() as progress:
+        with progress_bars() as progress:
             made = run(spec, progress)
     for row in summary_rows(made.result.to_dict()):
         learned, true = row["learned_reward_return"], row["true_reward_return"]

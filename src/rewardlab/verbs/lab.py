@@ -15,7 +15,9 @@ command writes.
 * :func:`constrained`: component proxies held at their proxy points
   (:class:`~rewardlab.lab.overopt.components.ComponentsConfig`);
 * :func:`agent`: policies on a reward learned from segment preferences
-  (:class:`~rewardlab.lab.agent.options.AgentLabOptions`).
+  (:class:`~rewardlab.lab.agent.options.AgentLabOptions`);
+* :func:`agent_overopt`: a frozen learned reward optimized longer and longer in
+  control (:class:`~rewardlab.lab.agent.overopt_options.AgentOveroptOptions`).
 
 Each checks its outputs before any work, seeds the policy gradient with the
 run's seed (the seed of every draw), runs, writes atomically and returns a result.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.lab.agent.options import AgentLabOptions
+from rewardlab.lab.agent.overopt_options import AgentOveroptOptions
 from rewardlab.lab.overopt.components import ComponentsConfig
 from rewardlab.lab.overopt.config import OveroptConfig
 from rewardlab.lab.weak_to_strong import WeakToStrongConfig
@@ -157,3 +160,25 @@ def agent(spec: AgentSpec, progress: Progress | None = None) -> AgentResult:
     check_agent_outputs(spec)
     result = run_agent_lab(options, progress)
     return AgentResult(result, write_agent_report(result, spec.out))
+
+
+@dataclass(frozen=True)
+class AgentOveroptSpec:
+    """``lab agent-overopt``: the output folder and the experiment."""
+
+    out: Path = option(help="Folder for results.json, report.html and PNGs.")
+    options: AgentOveroptOptions = option(default_factory=AgentOveroptOptions, cli=False,
+                                          help="The experiment.")
+
+
+def agent_overopt(spec: AgentOveroptSpec, progress: Progress | None = None) -> AgentResult:
+    """Run the control overoptimization experiment and write its report."""
+    from rewardlab.lab.agent.overopt import check_options, run_agent_overopt
+    from rewardlab.lab.agent.overopt_report import strip_names, write_overopt_report
+    from rewardlab.verbs.outputs import check_out_folder
+
+    check_options(spec.options)
+    check_out_folder(Path(spec.out), files=("results.json", "report.html", "curves.png",
+                                            "kl.png", *strip_names(spec.options.variants)))
+    result = run_agent_overopt(spec.options, progress)
+    return AgentResult(result, write_overopt_report(result, spec.out))

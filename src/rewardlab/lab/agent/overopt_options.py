@@ -29,7 +29,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from rewardlab.lab.agent.options import default_reward_options
+from rewardlab.lab.agent.options import LAB_REWARD, PreferenceLoopOptions, default_reward_options
+from rewardlab.models.training.config import SEED_MAX, ObjectiveOptions
+from rewardlab.options import OptionError, check, choice_list, list_text, option, redefault
 
 VARIANTS: dict[str, str] = {
     "single": "one reward net (K = 1)",
@@ -60,25 +62,39 @@ class AgentOveroptOptions:
     most likely actions, or ``sampled`` ones) and the reward models' training options
     (``reward``; members and penalty are set per variant)."""
 
-    env: str = "CartPole-v1"
-    algorithm: str = "ppo"
-    steps: int = 100_000
-    checkpoints: int = 10
-    comparisons: int = 100
-    random_episodes: int = 30
-    segment_length: int = 25
-    temperature: float = 0.0
-    noise: float = 0.0
-    variants: tuple[str, ...] = tuple(VARIANTS)
-    ensemble: int = 5
-    uwo_lam: float = 0.5
-    grad_penalty: float = 1.0
-    seeds: int = 3
-    seed: int = 0
-    eval_episodes: int = 5
-    sampled: bool = False
-    strip_frames: int = 8
-    reward: Any = field(default_factory=default_reward_options)
+    env: str = redefault(PreferenceLoopOptions, "env", "CartPole-v1")
+    algorithm: str = redefault(PreferenceLoopOptions, "algorithm", "ppo")
+    steps: int = option(100_000, "Policy steps on the frozen reward, per run.", min=1)
+    checkpoints: int = option(10, "Evaluation points after step 0.", min=1)
+    comparisons: int = option(100, "Labelled segment pairs the reward learns from.", min=1)
+    random_episodes: int = option(30, "Random-action episodes the segments are cut from.",
+                                  min=1)
+    segment_length: int = redefault(PreferenceLoopOptions, "segment_length", 25)
+    temperature: float = redefault(PreferenceLoopOptions, "temperature", 0.0)
+    noise: float = redefault(PreferenceLoopOptions, "noise", 0.0)
+    variants: tuple[str, ...] = option(tuple(VARIANTS), "Variants compared, a comma list of "
+                                       + " | ".join(VARIANTS) + ".",
+                                       parse=choice_list(lambda: tuple(VARIANTS)),
+                                       format=list_text)
+    ensemble: int = option(5, "Members of the ensemble read by mean, wco and uwo.", min=2)
+    uwo_lam: float = option(0.5, "λ of UWO: mean − λ·variance of the members.", min=0.0,
+                            flag="--uwo-lambda")
+    grad_penalty: float = option(1.0, "λ of the lipschitz variant's gradient penalty "
+                                 "λ·E‖∇ₓr̂‖² (> 0).", min=0.0)
+    seeds: int = option(3, "Seeds per variant.", min=1)
+    seed: int = option(0, "The first seed.", min=0, max=SEED_MAX)
+    eval_episodes: int = option(5, "Episodes per checkpoint.", min=1)
+    sampled: bool = option(False, "Evaluate sampled actions instead of the policy's most "
+                           "likely ones.")
+    strip_frames: int = option(8, "Frames per rollout strip in the report.", min=1, cli=False)
+    reward: Any = option(default_factory=default_reward_options, cli=False,
+                         help="The reward models' training options.")
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.seed + self.seeds - 1 > SEED_MAX:
+            raise OptionError(f"--seeds: the last seed {self.seed + self.seeds - 1} is above "
+                              f"{SEED_MAX}")
 
     def variant(self, name: str) -> VariantSpec:
         """The :class:`VariantSpec` of a variant name (``ValueError`` naming the known ones)."""
@@ -99,3 +115,18 @@ class AgentOveroptOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AgentOveroptReward:
+    """The reward models' option ``lab agent-overopt`` offers as a flag (members and the
+    gradient penalty are set per variant; the rest are :data:`LAB_REWARD`'s)."""
+
+    loss: str = redefault(ObjectiveOptions, "loss", LAB_REWARD["loss"])
+
+    def training_options(self) -> Any:
+        """The reward models' training options: :data:`LAB_REWARD`'s loss parameters go with
+        the lab's loss only."""
+        reward = default_reward_options()
+        params = reward.loss_params if self.loss == LAB_REWARD["loss"] else {}
+        return dataclasses.replace(reward, loss=self.loss, loss_params=params)

@@ -13,7 +13,7 @@ parametrized over its registry at collection, so a new component is checked with
   example as its own format when the format declares a rule; and every field of the last
   row, dropped or given a value of the wrong type, either loads or is one ``DataError``
   naming the file, that line and a field, never another exception;
-- build methods: each reads the :class:`BuildOptions` it declares (``READS``), refuses any
+- build methods: each reads the options class it declares (``BuildMethod.options``), refuses any
   other option given to it before the pool is scored, and builds JSON rows from a tiny
   pool, the same for the same seed;
 - compat routes: the example body of each route parses into texts to score (with one
@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +51,16 @@ from rewardlab.data.trajectory import Trajectory
 from rewardlab.lab.agent.queries import QUERY_STRATEGIES
 from rewardlab.lab.forecast.axis import bon_axis
 from rewardlab.lab.forecast.methods import FORECAST_METHODS
-from rewardlab.optimize.methods import PAIR_METHODS, READS, SFT_METHODS, BuildOptions, check_options
+from rewardlab.optimize.methods import (
+    PAIR_METHODS,
+    PAIR_OPTIONS,
+    SFT_METHODS,
+    SFT_OPTIONS,
+    method_options,
+)
 from rewardlab.optimize.pairs import FILTRATION_STRATEGIES
 from rewardlab.optimize.pool import PromptPool
+from rewardlab.options import OptionError, declared
 from rewardlab.protocols import STEP_REDUCTIONS, MissingReferenceError, reduce_steps
 from rewardlab.robust.routing import ROUTING_CRITERIA
 from rewardlab.serve.compat import ROUTES, Outcome
@@ -248,40 +255,48 @@ def test_auto_reads_every_format_it_recognises():
 
 OTHER_VALUES = {"k": 2, "quantile": 0.5, "threshold": 0.25, "temperature": 0.5,
                 "strategy": FILTRATION_STRATEGIES[-1], "pairs_per_prompt": 2,
-                "template": "Score {score}: {prompt}", "conversational": True}
-"""A valid value other than the default of every :class:`BuildOptions` field but ``seed``."""
+                "template": "Score {score}: {prompt}", "conversational": True,
+                "gold_column": "gold"}
+"""A valid value other than the default of every build-method option but ``seed``."""
 POOLS = [PromptPool(f"q{i}", tuple(f"answer {i}.{j} " + "word " * j for j in range(5)),
                     scores=np.array([0.1, 0.9, 0.4, 0.7, 0.2]) + i,
                     gold=np.array([0.0, 1.0, 0.5, 0.5, 0.0]))
          for i in range(4)]
-METHODS = [(kind, name) for kind, registry in (("sft", SFT_METHODS), ("pairs", PAIR_METHODS))
+FAMILIES = {"sft": (SFT_METHODS, SFT_OPTIONS), "pairs": (PAIR_METHODS, PAIR_OPTIONS)}
+METHODS = [(kind, name) for kind, (registry, _) in FAMILIES.items()
            for name in registry.names()]
 
 
 def test_every_option_has_another_value():
-    assert {f.name for f in fields(BuildOptions)} - {"seed"} == set(OTHER_VALUES)
+    assert declared(SFT_OPTIONS, PAIR_OPTIONS) - {"seed"} == set(OTHER_VALUES)
 
 
 @pytest.mark.parametrize(("kind", "name"), METHODS, ids=[n for _, n in METHODS])
 def test_build_method_reads_what_it_declares_and_refuses_the_rest(kind, name):
-    reads = READS[name]
-    assert set(reads) <= set(OTHER_VALUES)
+    registry, family = FAMILIES[kind]
+    reads = declared(registry.get(name).options)
     for option, value in OTHER_VALUES.items():
-        given = replace(BuildOptions(), **{option: value})
+        if option not in declared(family):
+            continue
         if option in reads:
-            check_options(name, given)
+            made = method_options(registry, name, {option: value}, family)
+            assert getattr(made, option) == value
         else:
-            with pytest.raises(ValueError, match=f"--{option.replace('_', '-')} has no effect"):
-                check_options(name, given)
+            flag = f"--{option.replace('_', '-')}"
+            with pytest.raises(OptionError, match=f"{flag}: not read by --method {name}"):
+                method_options(registry, name, {option: value}, family)
 
 
 @pytest.mark.parametrize(("kind", "name"), METHODS, ids=[n for _, n in METHODS])
 def test_build_method_builds_json_rows_fixed_by_the_seed(kind, name):
-    registry = SFT_METHODS if kind == "sft" else PAIR_METHODS
-    built = registry.get(name)(POOLS, BuildOptions(seed=3))
+    registry, _ = FAMILIES[kind]
+    entry = registry.get(name)
+    options = (entry.options(seed=3) if "seed" in declared(entry.options)
+               else entry.options())
+    built = entry.build(POOLS, options)
     assert built.rows and all(isinstance(row, dict) for row in built.rows)
     json.loads(dumps(built.rows))
-    assert registry.get(name)(POOLS, BuildOptions(seed=3)).rows == built.rows
+    assert entry.build(POOLS, options).rows == built.rows
     prompts = {pool.prompt for pool in POOLS}
     assert all(any(p in json.dumps(row) for p in prompts) for row in built.rows)
 

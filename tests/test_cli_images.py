@@ -50,12 +50,14 @@ def test_clean_digits_beat_noisy_ones_through_train_and_eval(noise_task, tmp_pat
     config = json.loads((model / "config.json").read_text())
     assert config["backbone"]["kind"] == "conv"  # the default for image responses
     invoke("eval", "--model", model, "--data", noise_task / "test.parquet", "--format",
-           "pickapic", "--out", tmp_path / "r.json", "--probes", "statistics,length")
+           "pickapic", "--out", tmp_path / "r.json", "--probes", "brightness,length")
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["metrics"]["accuracy"] >= 0.9
     assert set(result["suite_results"]["baselines"]) == {"pixels", "brightness", "contrast"}
     assert result["suite_results"]["baselines"]["pixels"] == 0.5  # the same size: all ties
     assert result["suite_results"]["baselines"]["brightness"] < 0.2  # noise brightens
+    # --probes brightness (issue 26's spelling) is the statistics probe, reported by its name
+    assert set(result["probes"]) == {"statistics", "length"}
     assert set(result["probes"]["statistics"]["statistics"]) == {"pixels", "brightness",
                                                                    "contrast"}
 

@@ -25,8 +25,8 @@ saved beside the model when it is a rewardlab directory.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +58,21 @@ def _suites() -> tuple[str, ...]:
 
 
 def probe_names(text: str) -> tuple[str, ...]:
-    """``--probes a,b``: registered probe names (a typo gets the registry's did-you-mean)."""
+    """``--probes a,b``: registered probe names, an alias replaced by the name it stands for
+    (``brightness`` → ``statistics``); a typo gets the registry's did-you-mean."""
+    return canonical_probes(n.strip() for n in text.split(",") if n.strip())
+
+
+def canonical_probes(names: Iterable[str]) -> tuple[str, ...]:
+    """The registered names of ``names``, each once, in order (``ValueError`` for an unknown
+    one)."""
     from rewardlab.registry import UnknownNameError
     from rewardlab.verbs.names import registry
 
-    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    for name in names:
-        try:
-            registry("probe").get(name)
-        except UnknownNameError as err:
-            raise ValueError(str(err)) from None
-    return names
+    try:
+        return tuple(dict.fromkeys(registry("probe").canonical(name) for name in names))
+    except UnknownNameError as err:
+        raise ValueError(str(err)) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +243,7 @@ def evaluate(spec: EvalSpec, progress: Progress | None = None,
     from rewardlab.load import is_rewardlab_directory
     from rewardlab.verbs.loading import load_source, require_no_reference
 
+    spec = replace(spec, probes=canonical_probes(spec.probes))
     check_spec(spec)
     spec = resolve_suite(spec)
     model = load_source(spec, scoring_uses(spec))

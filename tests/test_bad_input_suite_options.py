@@ -185,8 +185,10 @@ OTHER = [
      ("not-utf8.txt", "UTF-8")),
     ("score", ["--model", "judge:@causal", "--judge-rating-template", "@no_placeholder"], 1,
      ("no-placeholder.txt", "{response}")),
-    ("score", ["--model", "judge:@causal", "--judge-pairwise-template", "absent.txt"], 1,
+    ("score", ["--model", "judge:@causal", "--judge-rating-template", "absent.txt"], 1,
      ("absent.txt",)),
+    ("score", ["--model", "judge:@causal", "--judge-pairwise-template", "absent.txt"], 2,
+     ("--judge-pairwise-template", "as score reads it")),  # score rates, never compares
     ("score", ["--model", "@hf,@one", "--judge-rating", "yes-no"], 2,
      ("--judge-rating", "a Hugging Face classifier, a rewardlab model")),
     ("train", ["--data", "hf:rewardlab-tests/no-such-dataset"], 1, ("no-such-dataset",)),

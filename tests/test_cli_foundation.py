@@ -65,10 +65,14 @@ def test_train_eval_score_round_trip(hh_subset, tmp_path):
         )
     )
     scored_path = tmp_path / "scored.jsonl"
-    invoke("score", "--model", model_dir, "--data", pool, "--out", scored_path, "--uncertainty")
+    # one linear member, no dropout: a spread would be 0 on every row, so it is refused
+    refused = runner.invoke(app, ["score", "--model", str(model_dir), "--data", str(pool),
+                                  "--out", str(scored_path), "--uncertainty"])
+    assert refused.exit_code == 2 and "--uncertainty" in refused.output
+    assert not scored_path.exists()
+    invoke("score", "--model", model_dir, "--data", pool, "--out", scored_path)
     rows = [json.loads(line) for line in scored_path.read_text().splitlines()]
     assert len(rows) == 2 and all(isinstance(r["reward"], float) for r in rows)
-    assert all(r["uncertainty"] == 0.0 for r in rows)  # one linear member, no dropout
 
     from rewardlab.models.io import load_model
 

@@ -166,7 +166,7 @@ def test_hub_options_a_rewardlab_directory_cannot_read_are_refused(tmp_path, fla
                                  flag, *([value] if value else [])])
     assert result.exit_code == 2, result.output
     assert result.output == (f"error: Invalid value for '{flag}': not read by --model {folder} "
-                             "(a rewardlab model); leave it out\n")
+                             "(a rewardlab model) as score reads it; leave it out\n")
     assert not (tmp_path / "o.jsonl").exists()
 
 

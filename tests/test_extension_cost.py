@@ -274,10 +274,8 @@ def step_reduction(root: Path) -> None:
 
 def build_method(root: Path) -> None:
     append(root, f"{PKG}/optimize/methods.py", '''
-        PAIR_METHODS.add(
-            "dummy-pairs", lambda pools, o: best_vs_worst(pools, rejected="worst", seed=o.seed)
-        )
-        READS["dummy-pairs"] = ()
+        PAIR_METHODS.add("dummy-pairs", BuildMethod(
+            lambda pools, o: best_vs_worst(pools, rejected="worst"), BestWorstOptions))
     ''')
 
 

@@ -45,7 +45,7 @@ BY_SCORE = {  # what each kind reads when the command uses its reward per respon
     "hf": set(HUB) | {"--aggregate", "--attributes"},
     "judge": TOKENIZER | {"--trust-remote-code", "--judge-rating-template", "--judge-rating",
                           "--judge-max-field-tokens"},
-    "transformer": set(TOKENIZER),
+    "transformer": TOKENIZER | {"--attributes"},  # scored as a Hub classifier: its outputs
     "rewards": {"--reference-column"},  # the math verifier reads each row's reference
 }
 BY_PROB = {**BY_SCORE,  # eval on pairs compares a judge's two responses (prob)
@@ -217,7 +217,7 @@ def test_options_that_cannot_change_a_reward_reach_the_model(world):
             "cpu", 7, True)
     transformer = load(model=world["specs"]["transformer"],
                        hub=HubModelOptions(device="cpu", token_budget=7))
-    assert transformer.token_budget == 7 and transformer.device.type == "cpu"
+    assert transformer.options.token_budget == 7 and transformer.options.device == "cpu"
 
 
 def test_a_judge_option_reaches_a_judge_in_a_comma_list(world):

@@ -83,7 +83,7 @@ def test_bad_input() -> None:
         aggregate(np.array([[np.nan, 1.0]]), "min")
     with pytest.raises(ValueError, match="lam"):
         aggregate(MEMBERS, "uwo", lam=-1.0)
-    with pytest.raises(ValueError, match="w must"):
+    with pytest.raises(ValueError, match="'w': must be <= 1"):
         aggregate(MEMBERS, "brme", w=1.5)
     with pytest.raises(UnknownNameError, match="did you mean 'uwo'"):
         aggregate(MEMBERS, "uow")

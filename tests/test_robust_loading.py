@@ -12,6 +12,7 @@ import torch
 from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
 from rewardlab.features.hashing import HashingBackbone
 from rewardlab.load import load_reward_model
+from rewardlab.load.specs import NothingToAggregate
 from rewardlab.models.io import save_model
 from rewardlab.models.reward_model import TrainedRewardModel
 from rewardlab.models.training.config import TrainConfig
@@ -110,7 +111,9 @@ def test_default_is_mean_and_single_member_is_returned_as_is(tmp_path, pairs, bi
     assert loaded.center is False
     single = trained(pairs, 1)
     save_model(single, tmp_path / "one")
-    assert isinstance(load_reward_model(tmp_path / "one", "min"), TrainedRewardModel)
+    assert isinstance(load_reward_model(tmp_path / "one"), TrainedRewardModel)
+    with pytest.raises(NothingToAggregate, match="has one member"):  # an aggregation that
+        load_reward_model(tmp_path / "one", "min")                  # does nothing is refused
     centered = load_reward_model(tmp_path / "one", center=True)
     members = single.score_members(PROMPTS, RESPONSES)[0]
     expected = [members[0] - members[:2].mean(), members[1] - members[:2].mean(), 0.0]

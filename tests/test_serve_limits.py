@@ -292,7 +292,7 @@ def test_serve_takes_the_timeouts_and_refuses_absurd_timings(monkeypatch):
     for args, field in [
         (("--max-wait-ms", "1e12"), "max_wait_ms must be in [0, 10000], got 1000000000000.0"),
         (("--header-timeout", "0"), "header_timeout_s must be in (0, 3600], got 0.0"),
-        (("--body-timeout", "nan"), "expected a finite number, got nan"),  # every number option
+        (("--body-timeout", "nan"), "must be a finite number, got nan"),  # every number option
     ]:
         result, served = _serve_cli(monkeypatch, *args)
         assert result.exit_code == 2 and served == []

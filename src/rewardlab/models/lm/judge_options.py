@@ -34,4 +34,4 @@ class JudgeOptions:
         flag="--judge-max-field-tokens", min=1)
 
     def __post_init__(self) -> None:
-        check(self, names=lambda field: f"option {field.name!r}")
+        check(self)

@@ -501,3 +501,38 @@ def test_documented_values_by_hand():
     assert documented_values("--probes length,attack --format …", "--probes") == ["length", "attack"]
     assert documented_values("--format …", "--format") == []
     assert documented_values("--loss L --head-params J", "--head") == []
+
+
+README_JOBS = (
+    "Train a reward model on my preference file",
+    "Audit my Hugging Face reward model for length bias",
+    "Serve a verifiable math reward to OpenRLHF",
+    "See overoptimization curves for my proxy",
+    "Build DPO pairs with best-of-n",
+)
+
+
+def test_readme_has_one_short_section_per_job():
+    """Each job of the README is a section with one code block of one to five ``rewardlab``
+    commands, every one of them parsed in full by ``test_rewardlab_command_line_parses``,
+    and a link onward to the docs."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 300
+    sections = dict(re.findall(r"^### (.+?)\n(.*?)(?=^##|\Z)", text, re.S | re.M))
+    parsed = {call.where for call in INVOCATIONS
+              if call.block and not call.elided and call.where.startswith("README.md:")}
+    for job in README_JOBS:
+        title = next((t for t in sections if t.startswith(job)), None)
+        assert title is not None, f"README has no section '{job}'"
+        body = sections[title]
+        blocks = re.findall(r"```bash\n(.*?)```", body, re.S)
+        assert len(blocks) == 1, title
+        commands = [line for line in blocks[0].splitlines() if line.startswith("rewardlab ")]
+        assert 1 <= len(commands) <= 5, title
+        start = text.index(blocks[0])
+        first = text.count("\n", 0, start) + 1
+        lines = {f"README.md:{first + i}" for i, line in enumerate(blocks[0].splitlines())
+                 if line.startswith("rewardlab ")}
+        assert lines <= parsed, f"{title}: {sorted(lines - parsed)} not parsed"
+        assert "](docs/" in body, f"{title}: no link to its guide"

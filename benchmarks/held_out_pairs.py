@@ -4,7 +4,7 @@ Run: ``PYTHONPATH=src python benchmarks/held_out_pairs.py --data PATH --out test
 (``--sample N`` keeps N of them, drawn with ``random.Random(seed)``).
 
 Each line is ``{prompt, chosen, rejected}``, ready for ``rewardlab eval
---data test.jsonl``: the audit in the README evaluates a model on exactly the
+--data test.jsonl``: the audit in docs/results/audit.md evaluates a model on exactly the
 prompts it never trained on.
 """
 

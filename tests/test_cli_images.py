@@ -100,7 +100,7 @@ def test_a_corrupt_image_is_one_line_naming_the_file_row_and_field(noise_task, t
 
 @pytest.mark.slow
 def test_the_digits_acceptance(tmp_path):
-    """README "Image rewards": 1,000 noisy pairs; held-out agreement with the gold order at
+    """docs/results/images.md: 1,000 noisy pairs; held-out agreement with the gold order at
     least 0.85 and above the pixel-count and brightness baselines."""
     folder = tmp_path / "gold"
     invoke("data", "digits", "--out", folder)

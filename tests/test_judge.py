@@ -139,7 +139,7 @@ def test_smollm2_judge_on_hh_rlhf_harmless(shared_data):
     back = judge.prob([p.prompt for p in pairs[:5]], [p.rejected for p in pairs[:5]],
                       [p.chosen for p in pairs[:5]])
     np.testing.assert_allclose(probs + back, 1.0, atol=1e-12)
-    # recorded: 0.39 (README, benchmarks/judge_accuracy.py); many P are close to ½,
+    # recorded: 0.39 (docs/results/models.md, benchmarks/judge_accuracy.py); many P are close to ½,
     # so a few pairs may flip under other BLAS builds
     assert report["accuracy"] == pytest.approx(0.39, abs=0.05)
     assert report["length_baseline_accuracy"] == pytest.approx(0.395)

@@ -1,7 +1,7 @@
 """The documentation matches the command line.
 
-Every ``rewardlab …`` command line in README.md, docs/*.md and
-benchmarks/README.md (fenced ``bash`` blocks and inline code, tables included)
+Every ``rewardlab …`` command line in README.md, every page of the docs site
+(docs/**/*.md) and benchmarks/README.md (fenced ``bash`` blocks and inline code, tables included)
 is checked against the real Typer/Click parser with ``make_context``, which
 parses without running the command; every ``benchmarks/*.py`` command line
 against that script's ``build_parser()``. Notation of the table forms:
@@ -47,7 +47,7 @@ from rewardlab.cli.reference import REGENERATE, cli_commands, global_options, re
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "cli.md"
 DOCUMENTS = sorted(
-    [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *(ROOT / "docs").glob("*.md")]
+    [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *(ROOT / "docs").rglob("*.md")]
 )
 SCANNED = [path for path in DOCUMENTS if path != REFERENCE]
 COMMANDS = cli_commands()
@@ -60,6 +60,7 @@ EXTERNAL_OPTIONS = {
     "--cpu", "--machine_rank", "--main_process_ip", "--main_process_port", "--mixed_precision",
     "--multi_gpu", "--nproc_per_node", "--num_machines", "--num_processes",
     "--remote_rm_url", "--reward.remote_url", "--data.apply_chat_template", "--data.label_key",
+    "--strict",  # mkdocs build --strict
 }
 
 
@@ -107,7 +108,7 @@ def documented_lines(path: Path) -> list[CommandLine]:
             else:
                 if language in ("bash", "sh", "shell", "console"):
                     found += [
-                        CommandLine(f"{path.relative_to(ROOT)}:{n}", text.strip(), True)
+                        CommandLine(f"{path.relative_to(ROOT)}:{n}", without_comment(text), True)
                         for n, text in join_continuations(block)
                     ]
                 block = None
@@ -116,6 +117,20 @@ def documented_lines(path: Path) -> list[CommandLine]:
         elif line.strip():
             prose.append((number, line))
     return found
+
+
+def without_comment(line: str) -> str:
+    """A shell line without its trailing ``# comment`` (a ``#`` that starts a word outside
+    quotes), stripped."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index].strip()
+    return line.strip()
 
 
 def inline_spans(path: Path, paragraph: list[tuple[int, str]]) -> list[CommandLine]:
@@ -346,6 +361,9 @@ def test_markup_rules_by_hand():
         "--seed", "1", "--out", "DIR", "--data", "PATH",
     ]
     assert command_paths(["build", "sft|pairs", "…"]) == ([("build", "sft"), ("build", "pairs")], 2)
+    assert without_comment("rewardlab train --out a  # writes a/") == "rewardlab train --out a"
+    assert without_comment("x --template '#1 {score}' # c") == "x --template '#1 {score}'"
+    assert without_comment("x --tag=a#b") == "x --tag=a#b"
 
 
 def test_wrong_command_lines_fail():
@@ -483,3 +501,38 @@ def test_documented_values_by_hand():
     assert documented_values("--probes length,attack --format …", "--probes") == ["length", "attack"]
     assert documented_values("--format …", "--format") == []
     assert documented_values("--loss L --head-params J", "--head") == []
+
+
+README_JOBS = (
+    "Train a reward model on my preference file",
+    "Audit my Hugging Face reward model for length bias",
+    "Serve a verifiable math reward to OpenRLHF",
+    "See overoptimization curves for my proxy",
+    "Build DPO pairs with best-of-n",
+)
+
+
+def test_readme_has_one_short_section_per_job():
+    """Each job of the README is a section with one code block of one to five ``rewardlab``
+    commands, every one of them parsed in full by ``test_rewardlab_command_line_parses``,
+    and a link onward to the docs."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 300
+    sections = dict(re.findall(r"^### (.+?)\n(.*?)(?=^##|\Z)", text, re.S | re.M))
+    parsed = {call.where for call in INVOCATIONS
+              if call.block and not call.elided and call.where.startswith("README.md:")}
+    for job in README_JOBS:
+        title = next((t for t in sections if t.startswith(job)), None)
+        assert title is not None, f"README has no section '{job}'"
+        body = sections[title]
+        blocks = re.findall(r"```bash\n(.*?)```", body, re.S)
+        assert len(blocks) == 1, title
+        commands = [line for line in blocks[0].splitlines() if line.startswith("rewardlab ")]
+        assert 1 <= len(commands) <= 5, title
+        start = text.index(blocks[0])
+        first = text.count("\n", 0, start) + 1
+        lines = {f"README.md:{first + i}" for i, line in enumerate(blocks[0].splitlines())
+                 if line.startswith("rewardlab ")}
+        assert lines <= parsed, f"{title}: {sorted(lines - parsed)} not parsed"
+        assert "](docs/" in body, f"{title}: no link to its guide"

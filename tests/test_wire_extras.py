@@ -2,7 +2,7 @@
 line naming the extra to install; it never becomes a column of failure rewards.
 
 The missing package is simulated (``sys.modules[name] = None`` makes ``import name`` raise
-``ImportError``), as in an environment with only the ``lm`` extra (``./run demo``).
+``ImportError``), as in an environment without the extra.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ syntactic information the last layer has abstracted away (Tenney et al., "BERT
 Rediscovers the Classical NLP Pipeline", 2019), and a linear head on the
 concatenation is a better reward than one on the sentence embedding alone: on
 HH-RLHF harmless, with the same cross-validated head, the mean held-out
-accuracy over 3 splits rose from 0.634 to 0.662 (README).
+accuracy over 3 splits rose from 0.634 to 0.662 (docs/results/training.md).
 
 Texts are tokenized once, sorted by token length and cut into token-budget
 batches (at most ``max_tokens`` padded tokens and ``batch_size`` texts each;

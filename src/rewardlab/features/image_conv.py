@@ -30,7 +30,7 @@ For an image y (any accepted form, :mod:`rewardlab.data.images`) and a prompt x:
   prompt-image term, the form of a CLIP score t(x)ᵀ i(y) with fixed instead
   of learned towers. (In prototype runs of the digits task, the normalized
   shape instead of the raw thumbnail raised held-out agreement with the gold
-  from 0.851 to 0.885 on average over three seeds; README "Image rewards".)
+  from 0.851 to 0.885 on average over three seeds; docs/results/images.md.)
 - the last column is log(1 + H·W) of the original image, the length feature
   of the text backbones (``length_column``, left out of the L2 penalty).
 

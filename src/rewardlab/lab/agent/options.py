@@ -6,7 +6,7 @@ Defaults: CartPole-v1 with PPO (rl-baselines3-zoo's tuned hyper-parameters,
 300 comparisons of 25-step segments (a quarter from random-action episodes
 before the first policy update) drawn at random (``disagreement`` asks about
 the most disputed of 5 candidates per query instead; on CartPole it did
-worse, README "Rewards for decision-making agents"), a perfectly rational
+worse, docs/results/agents.md), a perfectly rational
 labeller (temperature 0, no noise), and the reward ensemble of
 :data:`LAB_REWARD`: Christiano et al.'s loss (ε = 0.1 random labels, ties as
 half preferences) with three bootstrapped members. They make the CartPole

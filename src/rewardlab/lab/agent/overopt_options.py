@@ -20,7 +20,7 @@ policy. Each variant is one way to read the learned reward:
 Defaults: CartPole-v1 with PPO (rl-baselines3-zoo's setting), 100 comparisons
 from 30 random episodes, 100 000 policy steps with 10 checkpoints, 3 seeds,
 every variant; they show the gold return rising and falling for ``single``
-within the README's 15-minute budget on two cores.
+within the 15-minute budget of docs/results/agents.md on two cores.
 """
 
 from __future__ import annotations

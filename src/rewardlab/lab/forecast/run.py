@@ -11,7 +11,7 @@ gold, the realized curve and peak are reported beside the forecast
 (:func:`rewardlab.lab.forecast.peaks.realized`).
 
 Which method, and why ``empirical`` is the default: on the lab
-(``benchmarks/forecast.py``; README "Forecasting overoptimization": 580
+(``benchmarks/forecast.py``; docs/results/forecast.md: 580
 forecasts from 100 prompts) its 80% interval covered the realized peak 86.2%
 of the time, against 34.5% for Gao et al.'s form, because the realized peak is
 the same unbiased estimator on more prompts; the form is smoother (within a

@@ -58,9 +58,9 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
+    from rewardlab.robust.loading import load_reward_model
 
     from rewardlab.models.lm.judge import JudgeOptions, default_template
-    from rewardlab.robust.loading import load_reward_model
 
     args = build_parser().parse_args(argv)
     torch.set_num_threads(1)

@@ -35,6 +35,9 @@ def test_the_library_block_runs_and_matches_the_commands(tmp_path, monkeypatch):
     rows = [{"prompt": f"question {i % 7}", "chosen": f"a helpful answer number {i} " * 2,
              "rejected": f"no {i}"} for i in range(60)]
     Path("pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    trained = CliRunner().invoke(app, ["train", "--data", "pairs.jsonl", "--out", "cli-rm",
+                                       "--backbone", "hashing", "--test-fraction", "0.2"])
+    assert trained.exit_code == 0, trained.output
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(library_block(), str(README), "exec"), {})  # noqa: S102 - our README
@@ -43,6 +46,12 @@ def test_the_library_block_runs_and_matches_the_commands(tmp_path, monkeypatch):
     rewards = json.loads(lines[2].replace("'", '"'))
     assert len(rewards["rewards"] if isinstance(rewards, dict) else rewards) == 1
     runner = CliRunner()
+    # `rewardlab train` with the flags the README names wrote the same model, byte for byte,
+    # and the same held-out accuracy (eval has since added its results to runs/rm/metrics.json)
+    for name in ("config.json", "model.safetensors"):
+        assert Path("runs/rm", name).read_bytes() == Path("cli-rm", name).read_bytes(), name
+    cli_metrics = json.loads(Path("cli-rm/metrics.json").read_text())
+    assert float(lines[0]) == cli_metrics["test"]["accuracy"]
     result = runner.invoke(app, ["eval", "--model", "runs/rm", "--data", "pairs.jsonl",
                                  "--out", "cli.json", "--probes", "length"])
     assert result.exit_code == 0, result.output

@@ -134,3 +134,18 @@ def test_reference_column_needs_rewards(tmp_path):
     assert result.exit_code == 2  # before the (absent) data is read
     assert ("'--reference-column': not read by --scores-column gold"
             in " ".join(result.output.split()))
+
+
+@pytest.mark.parametrize("command", [["score"], ["eval"], ["compare"], ["data", "strength"],
+                                     ["bon"], ["serve"]])
+def test_a_rewards_typo_is_a_bad_option_before_the_data(command, tmp_path):
+    """``--rewards mathh`` is refused at parse time (exit 2, did-you-mean), as every other
+    registry name is, before the absent data is read."""
+    several = command in (["compare"], ["data", "strength"])  # a comma list of rewards
+    args = [*command, "--rewards", "math,mathh" if several else "mathh"]
+    if command != ["serve"]:
+        args += ["--data", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path / "o.json")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--rewards': unknown reward 'mathh'" in result.output
+    assert "did you mean 'math'" in result.output and "absent.jsonl" not in result.output

@@ -28,6 +28,21 @@ def load_recipe(path: str | Path, loader: ModelLoader = load_reward_model) -> Re
     return build_recipe(read_recipe_file(path), loader)
 
 
+def check_rewards_spec(spec: str) -> str:
+    """``spec`` when it names a registered verifier or a recipe file (by its suffix, or an
+    existing file), else :class:`~rewardlab.registry.UnknownNameError` with the verifier
+    registry's did-you-mean: a typo is a bad option, found before anything is read."""
+    path = Path(spec)
+    if spec in VERIFIERS or path.suffix.lower() in RECIPE_SUFFIXES or path.is_file():
+        return spec
+    close = difflib.get_close_matches(spec, VERIFIERS.names(), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise UnknownNameError(
+        f"unknown reward {spec!r}{hint} (give a registered verifier: "
+        f"{', '.join(VERIFIERS.names())}; or a recipe file: .yaml, .yml, .json)"
+    )
+
+
 def load_rewards(spec: str, loader: ModelLoader = load_reward_model,
                  unsafe_no_sandbox: bool = False) -> Recipe:
     """A recipe from a registered verifier name (a one-component recipe) or a recipe file.
@@ -35,19 +50,11 @@ def load_rewards(spec: str, loader: ModelLoader = load_reward_model,
     ``load_rewards("math")`` scores with the math verifier alone; an unknown
     name that is not a file gets the verifier registry's did-you-mean error.
     """
-    if spec in VERIFIERS:
+    if check_rewards_spec(spec) in VERIFIERS:
         raw = {"components": {spec: {"verifier": spec}}}
         recipe = build_recipe(parse_recipe(raw, spec, Path.cwd()), loader)
     else:
-        path = Path(spec)
-        if not (path.suffix.lower() in RECIPE_SUFFIXES or path.is_file()):
-            close = difflib.get_close_matches(spec, VERIFIERS.names(), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise UnknownNameError(
-                f"unknown reward {spec!r}{hint} (give a registered verifier: "
-                f"{', '.join(VERIFIERS.names())}; or a recipe file: .yaml, .yml, .json)"
-            )
-        recipe = load_recipe(path, loader)
+        recipe = load_recipe(Path(spec), loader)
     _sandbox(recipe, unsafe_no_sandbox)
     return recipe
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from rewardlab.options import OptionError, check, option
 from rewardlab.verbs.evaluate import EVAL_FORMAT_HELP, _formats
-from rewardlab.verbs.loading import SPEC_HELP, RewardSource
+from rewardlab.verbs.loading import SPEC_HELP, RewardSource, rewards_list
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +36,7 @@ class CompareSpec(RewardSource):
         "model (not one ensemble); with --rewards, two or more rewards in all. " + SPEC_HELP)
     rewards: str | None = option(
         None, "Verifiers or recipe files, comma-separated, each compared as its own reward "
-        "(one that checks references is refused: pairs carry none).")
+        "(one that checks references is refused: pairs carry none).", parse=rewards_list)
     data: str = option(help="Pairs to compare the models on.")
     out: Path = option(help="Results JSON to write.")
     format: str = option("auto", EVAL_FORMAT_HELP, choices=_formats, kind="data format")

@@ -36,12 +36,31 @@ REWARDS_HELP = ("Verifier name (math, choice, exact, format, json_schema, code, 
                 "file (.yaml/.yml/.json), instead of --model.")
 
 
+def rewards_spec(text: str) -> str:
+    """``--rewards``: a registered verifier or a recipe file (a typo is exit 2, at parse)."""
+    from rewardlab.load.rewards import check_rewards_spec
+    from rewardlab.registry import UnknownNameError
+
+    try:
+        return check_rewards_spec(text)
+    except UnknownNameError as err:
+        raise ValueError(str(err)) from None
+
+
+def rewards_list(text: str) -> str:
+    """``--rewards A,B``: each a registered verifier or a recipe file (checked at parse)."""
+    for part in text.split(","):
+        if part.strip():
+            rewards_spec(part.strip())
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class RewardSource:
     """The reward of a command: a model spec or a verifier/recipe, and how it is loaded."""
 
     model: str | None = option(None, MODEL_HELP)
-    rewards: str | None = option(None, REWARDS_HELP)
+    rewards: str | None = option(None, REWARDS_HELP, parse=rewards_spec, metavar="NAME|FILE")
     unsafe_no_sandbox: bool = option(
         False, "Where no sandbox can be made (bubblewrap missing), run the code reward's "
         "programs anyway, unisolated: they can read, write and connect wherever this process "

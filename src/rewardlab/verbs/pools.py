@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.options import option, redefault, refuse_unread
-from rewardlab.verbs.loading import MODEL_HELP, RewardSource, exactly_one
+from rewardlab.verbs.loading import MODEL_HELP, RewardSource, exactly_one, rewards_spec
 from rewardlab.verbs.score import ScoreSpec
 
 Progress = Callable[[str, int, int], None]
@@ -58,7 +58,7 @@ class PoolSpec(RewardSource):
 
     data: Path = option(help=POOL_HELP)
     model: str | None = option(None, POOL_MODEL_HELP)
-    rewards: str | None = option(None, POOL_REWARDS_HELP)
+    rewards: str | None = option(None, POOL_REWARDS_HELP, parse=rewards_spec)
     scores_column: str | None = option(None, "Column with precomputed proxy scores, instead "
                                        "of --model or --rewards.")
     reference_column: str | None = redefault(ScoreSpec, "reference_column", None)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.options import OptionError, check, option
-from rewardlab.verbs.loading import SPEC_HELP, RewardSource
+from rewardlab.verbs.loading import SPEC_HELP, RewardSource, rewards_list
 
 
 def _formats() -> list[str]:
@@ -41,7 +41,7 @@ class StrengthSpec(RewardSource):
         "uses each member's own score, so it takes no --aggregate. " + SPEC_HELP)
     rewards: str | None = option(
         None, "Ensemble of verifiers or recipe files, comma-separated (two or more that need "
-        "no reference), instead of --model.")
+        "no reference), instead of --model.", parse=rewards_list)
     data: str = option(help="Pairwise preference data: a file, a folder or hf:<dataset>.")
     format: str = option("auto", "{formats}", choices=_formats, kind="data format")
     split: str = option("train", "Split of an hf:<dataset>.")

@@ -39,6 +39,7 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
     ("--label-noise", "lab constrained"): "a label-flip rate given as a comma list of one",
     ("--n", "lab overopt"): "best-of-n sizes, by default up to the pool size",
     ("--optimizer", "lab overopt"): "the optimizers compared, a comma list with pg",
+    ("--optimizer", "lab diffusion"): "the diffusion optimizers compared, a comma list",
     # a default chosen for the command's own data
     ("--backbone", "demo"): "demo trains on the synthetic arena, encoder by default",
     ("--split", "eval"): "no default: RewardBench's 'filtered' with --suite rewardbench, else "

@@ -1,4 +1,4 @@
-"""The options of the diffusion lab's generator (no torch imported here, so the command line
+"""The options of ``lab diffusion`` and of its generator (no torch imported here, so the command line
 reads its defaults and help from this dataclass; :mod:`rewardlab.options`)."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from rewardlab.options import comma_list, list_text, option
+from rewardlab.options import OptionError, check, choice_list, comma_list, list_text, option
+
+SEED_MAX = 2**32 - 1
 
 GENERATOR_FORMAT = 1
 """Version of the generator's training code; part of the cache key."""
@@ -39,3 +41,65 @@ class GeneratorConfig:
         payload = json.dumps({"format": GENERATOR_FORMAT, **dataclasses.asdict(self)},
                              sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+OPTIMIZERS: dict[str, str] = {
+    "bon": "best-of-n from a pool of base samples per prompt (unbiased estimate; KL bound "
+           "log n − (n − 1)/n)",
+    "draft": "DRaFT-K: the proxy's gradient through the last K denoising steps into the UNet",
+    "ddpo": "DDPO: clipped policy gradient over the denoising steps, per-prompt advantages",
+}
+"""The optimizers of ``lab diffusion``, in report order."""
+
+
+def _optimizer_names() -> tuple[str, ...]:
+    return tuple(OPTIMIZERS)
+
+
+@dataclass(frozen=True)
+class DiffusionLabOptions:
+    """``lab diffusion``: the generator, the proxy, the optimizers and their curves
+    (:func:`rewardlab.lab.diffusion.experiment.run_diffusion_lab`)."""
+
+    optimizers: tuple[str, ...] = option(
+        ("draft", "ddpo", "bon"), "bon | draft | ddpo, or a comma list.", flag="--optimizer",
+        parse=choice_list(_optimizer_names, "optimizer"), format=list_text)
+    sample_steps: int = option(20, "Denoising steps S of every sample (DDPM, η = 1).", min=2)
+    eval_prompts: int = option(
+        200, "Prompts of each checkpoint's evaluation, one image each, the same noise at "
+        "every checkpoint (prompt i asks for digit i mod 10).", min=10)
+    proxy_pairs: int = option(1000, "Labelled preference pairs of the proxy (the data digits "
+                              "gold task's training prompts).", min=10)
+    proxy_noise: float = option(0.1, "Share of the proxy's preference labels flipped.",
+                                min=0.0, max=1.0)
+    bon_pool: int = option(64, "bon: base samples per evaluation prompt; n = 1, 2, 4, … up "
+                           "to it.", min=2)
+    draft_k: int | None = option(None, "draft: denoising steps K the gradient flows through "
+                                 "(default every step, K = S: AlignProp's full gradient; 1: "
+                                 "DRaFT-1).", min=1)
+    draft_lr: float = option(5e-5, "draft: Adam learning rate.", min=0.0, open_min=True)
+    draft_updates: int = option(60, "draft: updates.", min=1)
+    draft_batch: int = option(32, "draft: prompts per update.", min=1)
+    ddpo_lr: float = option(3e-4, "ddpo: Adam learning rate.", min=0.0, open_min=True)
+    ddpo_updates: int = option(40, "ddpo: sampled batches (one update each).", min=1)
+    ddpo_batch: int = option(64, "ddpo: samples per batch (8 per prompt).", min=8)
+    ddpo_clip: float = option(1e-4, "ddpo: clip range ε of the ratio (TRL's default).",
+                              min=0.0, open_min=True)
+    eval_every: int = option(6, "draft, ddpo: updates between checkpoints.", min=1)
+    seed: int = option(0, "Seed of every draw (proxy data and training, prompts, noise).",
+                       min=0, max=SEED_MAX)
+    generator: GeneratorConfig = option(default_factory=GeneratorConfig, cli=False,
+                                        help="The generator.")
+
+    def __post_init__(self) -> None:
+        check(self)
+        try:
+            choice_list(_optimizer_names, "optimizer")(",".join(self.optimizers))
+        except ValueError as error:
+            raise OptionError(f"--optimizer: {error}") from None
+        if self.draft_k is not None and self.draft_k > self.sample_steps:
+            raise OptionError(f"--draft-k: at most --sample-steps ({self.sample_steps}), got "
+                              f"{self.draft_k}")
+        if self.ddpo_batch % 8:
+            raise OptionError(f"--ddpo-batch: a multiple of 8 (8 samples per prompt), got "
+                              f"{self.ddpo_batch}")

@@ -98,7 +98,7 @@ def ddpo_step(
     advantages = torch.as_tensor(stats.advantages(prompts, rewards.double().numpy()),
                                  dtype=torch.float32)
     advantages = advantages.clamp(-settings.adv_clip_max, settings.adv_clip_max)
-    conditioning = denoiser.condition(prompts)
+    conditioning = {k: v.to(run.latents.device) for k, v in denoiser.condition(prompts).items()}
     stochastic = [i for i in range(len(run.schedule)) if run.schedule.sigma(i) > 0]
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for _ in range(settings.inner_epochs):

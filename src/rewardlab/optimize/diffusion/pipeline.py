@@ -53,9 +53,16 @@ class Denoiser:
         return next(self.unet.parameters()).device
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n draws of x_T ~ N(0, I) of ``latent_shape`` (float32, on the UNet's device)."""
-        return torch.randn((n, *self.latent_shape), generator=generator,
-                           device=generator.device if generator is not None else self.device)
+        """n draws of x_T ~ N(0, I) of ``latent_shape`` (float32, on the UNet's device; drawn
+        on the generator's device, so a CPU generator gives the same draws everywhere)."""
+        return gaussian((n, *self.latent_shape), generator, self.device)
+
+
+def gaussian(shape: tuple[int, ...], generator: torch.Generator | None,
+             device: torch.device) -> torch.Tensor:
+    """N(0, I) draws of ``shape`` from ``generator`` (on its device), moved to ``device``."""
+    where = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=where).to(device)
 
 
 def select(conditioning: Conditioning, index: torch.Tensor | slice) -> Conditioning:

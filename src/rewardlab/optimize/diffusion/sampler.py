@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rewardlab.optimize.diffusion.kl import step_kl
-from rewardlab.optimize.diffusion.pipeline import Conditioning, Denoiser
+from rewardlab.optimize.diffusion.pipeline import Conditioning, Denoiser, gaussian
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,7 @@ def sample(
     schedule = make_schedule(denoiser.scheduler, steps, eta)
     conditioning = denoiser.condition(prompts) if conditioning is None else conditioning
     x = denoiser.noise(len(prompts), generator) if noise is None else noise
+    conditioning = {key: value.to(x.device) for key, value in conditioning.items()}
     if not 0 <= grad_steps <= len(schedule):
         raise ValueError(f"field 'grad_steps': expected 0 to {len(schedule)}, got {grad_steps}")
     first_grad = len(schedule) - grad_steps
@@ -179,8 +180,7 @@ def sample(
     for i in range(len(schedule)):
         with torch.set_grad_enabled(i >= first_grad and torch.is_grad_enabled()):
             step = gaussian_step(denoiser, unet, x, schedule, i, conditioning)
-            z = (torch.randn(x.shape, generator=generator, device=x.device)
-                 if step.std > 0 else None)
+            z = gaussian(tuple(x.shape), generator, x.device) if step.std > 0 else None
             if reference is not None and step.std > 0:
                 with torch.no_grad():
                     base = gaussian_step(denoiser, reference, x.detach(), schedule, i, conditioning)

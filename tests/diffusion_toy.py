@@ -35,9 +35,10 @@ def toy(clip: bool = False) -> tuple[Denoiser, Linear, Linear]:
     return denoiser, tuned, base
 
 
-def hand_chain(scheduler, steps: int, a: float, b: float) -> list[tuple[float, float, float]]:
+def hand_chain(scheduler, steps: int, a: float, b: float, eta: float = 1.0
+               ) -> list[tuple[float, float, float]]:
     """(c, d, σ) of each step for ε̂ = a·x + b: x̂₀ = (x − √(1−ᾱ)ε̂)/√ᾱ,
-    μ = √ᾱ'·x̂₀ + √(1 − ᾱ' − σ²)·ε̂, σ² = (1−ᾱ')/(1−ᾱ)·(1 − ᾱ/ᾱ') (DDPM's β̃)."""
+    μ = √ᾱ'·x̂₀ + √(1 − ᾱ' − σ²)·ε̂, σ² = η²·(1−ᾱ')/(1−ᾱ)·(1 − ᾱ/ᾱ') (DDPM's β̃ at η = 1)."""
     scheduler.set_timesteps(steps)
     ts = [int(t) for t in scheduler.timesteps]
     abar = scheduler.alphas_cumprod.double()
@@ -45,7 +46,7 @@ def hand_chain(scheduler, steps: int, a: float, b: float) -> list[tuple[float, f
     for i, t in enumerate(ts):
         a_t = float(abar[t])
         a_p = float(abar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
-        var = (1 - a_p) / (1 - a_t) * (1 - a_t / a_p)
+        var = eta**2 * (1 - a_p) / (1 - a_t) * (1 - a_t / a_p)
         k = math.sqrt(1 - a_p - var)
         c = math.sqrt(a_p) * (1 - math.sqrt(1 - a_t) * a) / math.sqrt(a_t) + k * a
         d = -math.sqrt(a_p) * math.sqrt(1 - a_t) * b / math.sqrt(a_t) + k * b
@@ -53,8 +54,9 @@ def hand_chain(scheduler, steps: int, a: float, b: float) -> list[tuple[float, f
     return out
 
 
-def chain_of(scheduler, steps: int, unet: Linear) -> list[tuple[float, float, float]]:
-    return hand_chain(scheduler, steps, float(unet.a.detach()), float(unet.b.detach()))
+def chain_of(scheduler, steps: int, unet: Linear, eta: float = 1.0
+             ) -> list[tuple[float, float, float]]:
+    return hand_chain(scheduler, steps, float(unet.a.detach()), float(unet.b.detach()), eta)
 
 
 def coefficient_slopes(scheduler, steps: int) -> list[tuple[float, float, float, float]]:

@@ -6,6 +6,7 @@ and per-prompt normalization against TRL's and ddpo-pytorch's own code."""
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch  # noqa: E402
 
 from diffusion_toy import chain_of, coefficient_slopes, toy  # noqa: E402
 from rewardlab.optimize.diffusion.bon import best_of_n  # noqa: E402
+from rewardlab.optimize.diffusion.d3po import d3po_loss, d3po_step  # noqa: E402
 from rewardlab.optimize.diffusion.ddpo import (  # noqa: E402
     DDPOSettings,
     PerPromptStats,
@@ -23,6 +25,8 @@ from rewardlab.optimize.diffusion.ddpo import (  # noqa: E402
     ddpo_step,
 )
 from rewardlab.optimize.diffusion.draft import draft_step  # noqa: E402
+from rewardlab.optimize.diffusion.fk import fk_steer  # noqa: E402
+from rewardlab.optimize.diffusion.reno import norm_penalty, reno_step  # noqa: E402
 from rewardlab.optimize.diffusion.sampler import sample  # noqa: E402
 
 STEPS = 5
@@ -187,3 +191,113 @@ def test_ddpo_refuses_a_deterministic_sampler() -> None:
     with pytest.raises(ValueError, match="eta"):
         ddpo_step(denoiser, tuned, torch.optim.SGD(tuned.parameters(), lr=0.1), ["p"], total,
                   STEPS, PerPromptStats(), eta=0.0)
+
+
+def final_moments(chain) -> tuple[float, float]:
+    """Mean and variance of x₀ under the linear chain, x_T ~ N(0, 1)."""
+    m, v = 0.0, 1.0
+    for c, d, s in chain:
+        m, v = c * m + d, c * c * v + s * s
+    return m, v
+
+
+@pytest.mark.parametrize(("lam", "every"), [(0.0, 1), (0.3, 1), (0.3, 2)])
+def test_fk_steering_samples_the_tilted_target(lam: float, every: int) -> None:
+    """With r(x) = x the tilted target p(x₀)·exp(λx₀) of x₀ ~ N(m, v) is N(m + λv, v)
+    (m ≈ −1.02, v ≈ 7.39 here: λ = 0.3 moves the mean by 2.2). The SMC bias is O(1/k);
+    64 particles leave about 0.03 of it (importance weighting alone, with no resampling
+    along the way, stays 0.2 short at this k)."""
+    denoiser, tuned, _ = toy()
+    m, v = final_moments(chain_of(denoiser.scheduler, STEPS, tuned))
+    n = 2000
+    out = fk_steer(denoiser, ["p"] * n, 64, total, STEPS, lam, resample_every=every,
+                   generator=torch.Generator().manual_seed(5))
+    x = out.latents.double().reshape(-1)
+    assert out.particles.shape == (n * 64, 1, 1, 1)
+    se = math.sqrt(v / n)
+    assert float(x.mean()) == pytest.approx(m + lam * v, abs=4 * se + 0.05)
+    assert float(x.var()) == pytest.approx(v, rel=0.15)
+    # every particle's recorded reward is its final image's
+    assert torch.allclose(out.rewards.double(), out.particles.double().reshape(-1), atol=1e-5)
+
+
+def test_reno_noise_gradient_by_hand() -> None:
+    """η = 0: x₀ = C·x_T + D with C = Π c_i, so for r(x) = x and d = 1 (K(ε) = ε²/2) the loss
+    mean(−x₀ + λ·ε²/2) has ∂/∂ε_j = (−C + λ·ε_j)/N."""
+    denoiser, tuned, _ = toy()
+    tuned.requires_grad_(False)
+    slope = math.prod(c for c, _, _ in chain_of(denoiser.scheduler, STEPS, tuned, eta=0.0))
+    start = torch.tensor([0.5, -1.0, 2.0]).reshape(3, 1, 1, 1)
+    noise = start.clone().requires_grad_(True)
+    lr, reg = 0.1, 0.3
+    reward, run = reno_step(denoiser, noise, torch.optim.SGD([noise], lr=lr), ["p"] * 3,
+                            total, STEPS, reg=reg)
+    x0 = run.latents.detach().reshape(-1).double()
+    d = x0 - slope * start.reshape(-1).double()  # D, the same for every sample
+    assert float(d.max() - d.min()) < 1e-5
+    assert reward == pytest.approx(float(x0.mean()), abs=1e-6)
+    expected = start.reshape(-1).double() - lr * (-slope + reg * start.reshape(-1).double()) / 3
+    torch.testing.assert_close(noise.detach().reshape(-1).double(), expected, atol=1e-6,
+                               rtol=0)
+    # χ_d penalty for d = 4: −3·log‖ε‖ + ‖ε‖²/2
+    eps = torch.tensor([[1.0, 2.0, 2.0, 0.0]])
+    assert float(norm_penalty(eps)) == pytest.approx(-3 * math.log(3.0) + 4.5)
+
+
+def upstream_d3po_loss(total_prob_0, total_ref_prob_0, total_prob_1, total_ref_prob_1,
+                       human_prefer, beta, eps):
+    """The loss lines of yk7333/d3po, scripts/train_with_rm.py at commit
+    1c906091f6fbd2a76bd2a53328c2da05b8105169 (``config.train.*`` as arguments)."""
+    ratio_0 = torch.clamp(torch.exp(total_prob_0-total_ref_prob_0),1 - eps, 1 + eps)
+    ratio_1 = torch.clamp(torch.exp(total_prob_1-total_ref_prob_1),1 - eps, 1 + eps)
+    loss = -torch.log(torch.sigmoid(beta*(torch.log(ratio_0))*human_prefer[:,0] + beta*(torch.log(ratio_1))*human_prefer[:, 1])).mean()  # noqa: E501
+    return loss
+
+
+def test_d3po_loss_matches_upstream_and_by_hand() -> None:
+    rng = np.random.default_rng(1)
+    lp, ref = torch.tensor(rng.normal(0, 0.2, (2, 40))), torch.tensor(rng.normal(0, 0.2, (2, 40)))
+    first = torch.tensor(rng.random(40) < 0.5)
+    prefer = torch.stack([torch.where(first, 1.0, -1.0), torch.where(first, -1.0, 1.0)], 1)
+    ours = d3po_loss(lp, ref, first, beta=2.0, eps=0.15)
+    theirs = upstream_d3po_loss(lp[0], ref[0], lp[1], ref[1], prefer.double(), 2.0, 0.15)
+    assert float(ours) == pytest.approx(float(theirs), abs=1e-12)
+    # by hand: one pair, first preferred, log-ratios (0.05, −0.05), β = 1, ε = 0.1:
+    # z = 0.05 + 0.05 = 0.1, loss = log(1 + e^−0.1)
+    one = d3po_loss(torch.tensor([[0.05], [-0.05]]), torch.zeros(2, 1), torch.tensor([True]),
+                    1.0, 0.1)
+    assert float(one) == pytest.approx(math.log1p(math.exp(-0.1)), abs=1e-7)
+
+
+def test_d3po_step_gradient_by_hand() -> None:
+    """At θ = ref, ρ = 1 and σ(0) = ½, so ∇L = −(β/2)·mean_{t,pairs}(h₀∇log π₀ + h₁∇log π₁)."""
+    denoiser, tuned, _ = toy()
+    reference = copy.deepcopy(tuned).requires_grad_(False)
+    chain = chain_of(denoiser.scheduler, STEPS, tuned)
+    slopes = coefficient_slopes(denoiser.scheduler, STEPS)
+    lr, beta, n = 0.05, 0.5, 8
+
+    def larger(prompts, a, b):
+        return a.reshape(len(a), -1).sum(1) > b.reshape(len(b), -1).sum(1)
+
+    share, run = d3po_step(denoiser, tuned, reference, torch.optim.SGD(tuned.parameters(), lr=lr),
+                           ["p"] * n, larger, STEPS, beta=beta, eps=0.1,
+                           generator=torch.Generator().manual_seed(6))
+    states = [s.double().reshape(-1).numpy() for s in run.states]
+    first = states[-1][:n] > states[-1][n:]
+    assert share == pytest.approx(first.mean())
+    sign = np.where(first, 1.0, -1.0)
+    grad_a = grad_b = 0.0
+    stochastic = [i for i, (_, _, s) in enumerate(chain) if s > 0]
+    for i in stochastic:
+        c, d, s = chain[i]
+        x, nxt = states[i], states[i + 1]
+        score = (nxt - c * x - d) / s**2
+        ca, da, cb, db = slopes[i]
+        sa, sb = score * (ca * x + da), score * (cb * x + db)
+        grad_a += np.mean(-0.5 * beta * sign * (sa[:n] - sa[n:]))
+        grad_b += np.mean(-0.5 * beta * sign * (sb[:n] - sb[n:]))
+    grad_a, grad_b = grad_a / len(stochastic), grad_b / len(stochastic)
+    assert float(tuned.a.detach()) == pytest.approx(0.3 - lr * grad_a, rel=1e-5)
+    assert float(tuned.b.detach()) == pytest.approx(0.2 - lr * grad_b, rel=1e-5)
+    assert abs(grad_a) > 1e-4

@@ -4,10 +4,13 @@ of diffusers' own ``StableDiffusionPipelineFastTests.get_dummy_components``), wi
 CLIP score as the reward: the code that runs on a real SD checkpoint.
 
 The sampler is checked against the pipeline's own ``__call__`` (deterministic DDIM, no
-classifier-free guidance, the same x_T): same images. Then one step of each optimizer runs.
+classifier-free guidance, the same x_T): same images. Then one step of each optimizer
+runs: best-of-n, DRaFT, DDPO, FK steering, ReNO and D3PO.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -16,9 +19,12 @@ import torch  # noqa: E402
 
 from rewardlab.load import load_reward_model  # noqa: E402
 from rewardlab.optimize.diffusion.bon import best_of_n  # noqa: E402
+from rewardlab.optimize.diffusion.d3po import d3po_step  # noqa: E402
 from rewardlab.optimize.diffusion.ddpo import DDPOSettings, PerPromptStats, ddpo_step  # noqa: E402
 from rewardlab.optimize.diffusion.draft import draft_step  # noqa: E402
+from rewardlab.optimize.diffusion.fk import fk_steer  # noqa: E402
 from rewardlab.optimize.diffusion.pipeline import from_pipeline  # noqa: E402
+from rewardlab.optimize.diffusion.reno import reno_step  # noqa: E402
 from rewardlab.optimize.diffusion.rewards import trainable_copy  # noqa: E402
 from rewardlab.optimize.diffusion.sampler import sample  # noqa: E402
 from tiny_clip import clip_tokenizer, save_clip  # noqa: E402
@@ -109,3 +115,32 @@ def test_one_step_of_each_optimizer(pipe, reward, one_torch_thread) -> None:
         kl = sample(denoiser, PROMPTS, 2, generator=torch.Generator().manual_seed(4), unet=unet,
                     reference=pipe.unet).kl
     assert kl.shape == (2,) and bool((kl > 0).all())
+
+
+def test_one_step_of_steering_noise_and_preference_optimizers(pipe, reward,
+                                                              one_torch_thread) -> None:
+    frozen = trainable_copy(pipe.unet).requires_grad_(False).eval()
+    denoiser = dataclasses.replace(from_pipeline(pipe), unet=frozen)
+    steered = fk_steer(denoiser, PROMPTS, 3, reward, 2, lam=5.0,
+                       generator=torch.Generator().manual_seed(5))
+    assert steered.pixels.shape == (2, 32, 32, 3) and steered.particles.shape == (6, 4, 16, 16)
+
+    noise = torch.randn((2, 4, 16, 16), generator=torch.Generator().manual_seed(6))
+    start = noise.clone()
+    noise.requires_grad_(True)
+    mean_reward, run = reno_step(denoiser, noise, torch.optim.SGD([noise], lr=1.0), PROMPTS,
+                                 reward, 2)
+    assert run.pixels.shape == (2, 32, 32, 3) and mean_reward == mean_reward
+    assert not torch.equal(noise.detach(), start)
+    assert all(p.grad is None for p in frozen.parameters())  # the UNet is not tuned
+
+    unet = trainable_copy(pipe.unet)
+    before = {k: v.clone() for k, v in unet.state_dict().items()}
+
+    def brighter(prompts, a, b):
+        return a.mean(dim=(1, 2, 3)) > b.mean(dim=(1, 2, 3))
+
+    share, run = d3po_step(denoiser, unet, frozen, torch.optim.SGD(unet.parameters(), lr=1e-2),
+                           PROMPTS, brighter, 2, generator=torch.Generator().manual_seed(7))
+    assert run.pixels.shape == (4, 32, 32, 3) and 0.0 <= share <= 1.0
+    assert changed(before, unet)

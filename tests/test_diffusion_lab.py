@@ -19,16 +19,19 @@ from typer.testing import CliRunner  # noqa: E402
 
 from rewardlab.cli.main import app  # noqa: E402
 from rewardlab.data.synthetic.digits import gold_classifier  # noqa: E402
-from rewardlab.lab.diffusion.experiment import lab_prompts, train_proxy  # noqa: E402
+from rewardlab.lab.diffusion.experiment import lab_prompts, train_proxy, uint8_images  # noqa: E402
 from rewardlab.lab.diffusion.generator import cached_generator  # noqa: E402
 from rewardlab.lab.diffusion.options import DiffusionLabOptions, GeneratorConfig  # noqa: E402
+from rewardlab.lab.diffusion.readings import read  # noqa: E402
 from rewardlab.optimize.diffusion.sampler import sample  # noqa: E402
+from rewardlab.robust.aggregate import aggregate  # noqa: E402
 
 GENERATOR = ["--channels", "8,16", "--train-steps", "3", "--gen-batch-size", "8",
              "--train-timesteps", "20"]
-TINY = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pairs", "60",
-        "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2", "--ddpo-updates", "2",
-        "--ddpo-batch", "8", "--eval-every", "1"]
+SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pairs", "60",
+         "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2", "--ddpo-updates", "2",
+         "--ddpo-batch", "8"]
+TINY = [*SMALL, "--eval-every", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +117,48 @@ def test_bad_options_are_one_line() -> None:
     result = CliRunner().invoke(app, ["lab", "diffusion", "--out", "o", "--draft-k", "30"])
     assert result.exit_code != 0 and "--draft-k" in result.output
     assert "Traceback" not in result.output
+
+
+def test_readings_are_the_registry_aggregations() -> None:
+    members = torch.tensor(np.random.default_rng(0).normal(size=(5, 20)))
+    assert torch.equal(read(members, "single"), members[0])
+    for name in ("mean", "wco", "uwo"):
+        np.testing.assert_allclose(read(members, name).numpy(),
+                                   aggregate(members.numpy(), name), atol=1e-12)
+
+
+def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("REWARDLAB_CACHE", str(tmp_path / "cache" / "embeddings"))
+    out = tmp_path / "ensemble"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = CliRunner().invoke(app, [
+            "lab", "diffusion", "--out", str(out), "--optimizer", "draft", "--ensemble", "2",
+            "--aggregate", "single,wco", *SMALL, "--eval-every", "2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    curves = results["optimizers"]
+    assert sorted(curves) == ["draft/single", "draft/wco"]
+    assert (out / "grid_draft-wco.png").is_file()
+    single, wco = curves["draft/single"]["curve"], curves["draft/wco"]["curve"]
+    assert single[0]["gold"] == wco[0]["gold"]  # the same base and noise
+    # the base's images scored by each member (score_members on the uint8 images): member 0,
+    # and the minimum over members
+    options = DiffusionLabOptions(eval_prompts=10, proxy_pairs=60, sample_steps=3, n_members=2,
+                                  generator=GeneratorConfig(channels=(8, 16), train_steps=3,
+                                                            gen_batch_size=8,
+                                                            train_timesteps=20))
+    generator, _ = cached_generator(options.generator)
+    prompts = lab_prompts(10, np.random.default_rng(options.seed))
+    with torch.no_grad():
+        pixels = sample(generator.denoiser(), prompts, 3,
+                        generator=torch.Generator().manual_seed(options.seed + 1)).pixels
+    model, _ = train_proxy(options)
+    members = model.score_members(prompts, list(uint8_images(pixels)))
+    assert members.shape == (2, 10)
+    assert single[0]["proxy"] == pytest.approx(float(members[0].mean()), abs=2e-2)
+    assert wco[0]["proxy"] == pytest.approx(float(members.min(axis=0).mean()), abs=2e-2)
+    assert wco[0]["proxy"] <= single[0]["proxy"] + 1e-9

@@ -40,6 +40,8 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
     ("--n", "lab overopt"): "best-of-n sizes, by default up to the pool size",
     ("--optimizer", "lab overopt"): "the optimizers compared, a comma list with pg",
     ("--optimizer", "lab diffusion"): "the diffusion optimizers compared, a comma list",
+    ("--aggregate", "lab diffusion"): "the ensemble readings compared, a comma list with "
+                                      "single (member 0); each is optimized on its own",
     # a default chosen for the command's own data
     ("--backbone", "demo"): "demo trains on the synthetic arena, encoder by default",
     ("--split", "eval"): "no default: RewardBench's 'filtered' with --suite rewardbench, else "
@@ -63,6 +65,8 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
                                      "trainer's default)",
     ("--ensemble", "lab agent"): "the agent lab's reward ensemble, 3 members by default",
     ("--ensemble", "lab overopt"): "members per compared proxy, 5 by default",
+    ("--ensemble", "lab diffusion"): "members of the proxy whose readings are compared, 1 by "
+                                     "default",
     ("--overwrite", "lab agent"): "replace model folders under --out/models",
     ("--temperature", "lab agent-overopt"): "the simulated labeller's Boltzmann temperature, "
                                             "as in lab agent",

@@ -203,6 +203,6 @@ def diffusion(spec: DiffusionSpec, progress: Progress | None = None) -> LabResul
     from rewardlab.lab.diffusion.report import output_names, write_report
     from rewardlab.verbs.outputs import check_out_folder
 
-    check_out_folder(Path(spec.out), files=output_names(spec.options.optimizers))
+    check_out_folder(Path(spec.out), files=output_names(spec.options.curve_names()))
     results = run_diffusion_lab(spec.options, progress)
     return LabResult(results, write_report(results, spec.out))

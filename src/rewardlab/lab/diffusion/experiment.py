@@ -10,8 +10,10 @@ image reward model (Gao et al. 2023's experiment, for images).
   the generator emits.
 * Proxy: a Bradley-Terry reward model on the ``conv`` image backbone trained on
   ``proxy_pairs`` noisy preferences of the data digits gold task (its training
-  prompts; 10% of them for early stopping), as ``rewardlab train`` would; its
-  ``score_pixels`` is the reward optimized (differentiable in the pixels).
+  prompts; 10% of them for early stopping), as ``rewardlab train`` would, with
+  ``n_members`` heads; each reading in ``aggregates``
+  (:mod:`rewardlab.lab.diffusion.readings`: member 0, or the members' mean, minimum
+  or mean − λ·variance, all differentiable in the pixels) is optimized on its own.
 * Optimizers (:mod:`rewardlab.optimize.diffusion`): ``bon`` (best-of-n from a
   pool of ``bon_pool`` base samples per evaluation prompt, the unbiased estimator
   of :func:`rewardlab.optimize.bon.expected_best_of_n`, KL = log n − (n − 1)/n),
@@ -37,6 +39,7 @@ import torch
 
 from rewardlab.lab.diffusion.generator import DigitsGenerator, cached_generator
 from rewardlab.lab.diffusion.options import DiffusionLabOptions
+from rewardlab.lab.diffusion.readings import reading_reward
 from rewardlab.lab.scaling_fit import fit_bon, fit_rl
 from rewardlab.optimize.diffusion.pipeline import Denoiser
 from rewardlab.optimize.diffusion.rewards import PixelReward, trainable_copy
@@ -83,8 +86,10 @@ def train_proxy(options: DiffusionLabOptions) -> tuple[Any, dict[str, Any]]:
                         seed=options.seed * 2 + 1)
     fit, val = split_by_prompt(pairs, (0.9, 0.1), options.seed)
     model, report = train_reward_model(fit, build_backbone("conv"),
-                                       TrainConfig(seed=options.seed), val)
+                                       TrainConfig(seed=options.seed,
+                                                   n_members=options.n_members), val)
     return model, {"pairs": len(pairs), "ties": sum(p.tie for p in pairs),
+                   "members": options.n_members,
                    "train_pairs": report.n_train_pairs, "val_pairs": report.n_val_pairs,
                    "fit_seconds": report.fit_seconds}
 
@@ -231,14 +236,18 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
     lab = Lab(options, generator.denoiser(), generator.unet, proxy_model.score_pixels,
               lab_prompts(options.eval_prompts, rng), lab_prompts(400, rng))
     curves, images, seconds = {}, {}, {}
-    for name in options.optimizers:
-        began = time.perf_counter()
-        curve, grids = bon_curve(lab, progress) if name == "bon" else tuned_curve(
-            lab, name, progress)
-        seconds[name] = time.perf_counter() - began
-        curves[name] = {"curve": curve, "summary": summarize(curve, "bon" if name == "bon"
-                                                             else "rl")}
-        images[name] = grids
+    names = iter(options.curve_names())
+    for optimizer in options.optimizers:
+        for reading in options.aggregates:
+            name = next(names)
+            lab = dataclasses.replace(lab, proxy=reading_reward(proxy_model, reading))
+            began = time.perf_counter()
+            curve, grids = bon_curve(lab, progress) if optimizer == "bon" else tuned_curve(
+                lab, optimizer, progress)
+            seconds[name] = time.perf_counter() - began
+            curves[name] = {"optimizer": optimizer, "reading": reading, "curve": curve,
+                            "summary": summarize(curve, "bon" if optimizer == "bon" else "rl")}
+            images[name] = grids
     return {
         "rewardlab_version": rewardlab.__version__,
         "config": dataclasses.asdict(options),

@@ -8,9 +8,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from rewardlab.options import OptionError, check, choice_list, comma_list, list_text, option
-
-SEED_MAX = 2**32 - 1
+from rewardlab.models.training.config import SEED_MAX, TrainConfig
+from rewardlab.options import (
+    OptionError,
+    check,
+    choice_list,
+    comma_list,
+    list_text,
+    option,
+    redefault,
+)
 
 GENERATOR_FORMAT = 1
 """Version of the generator's training code; part of the cache key."""
@@ -56,6 +63,10 @@ def _optimizer_names() -> tuple[str, ...]:
     return tuple(OPTIMIZERS)
 
 
+def _reading_names() -> tuple[str, ...]:
+    return ("single", "mean", "wco", "uwo")
+
+
 @dataclass(frozen=True)
 class DiffusionLabOptions:
     """``lab diffusion``: the generator, the proxy, the optimizers and their curves
@@ -72,6 +83,11 @@ class DiffusionLabOptions:
                               "gold task's training prompts).", min=10)
     proxy_noise: float = option(0.1, "Share of the proxy's preference labels flipped.",
                                 min=0.0, max=1.0)
+    n_members: int = redefault(TrainConfig, "n_members", 1)
+    aggregates: tuple[str, ...] = option(
+        ("single",), "Readings of the proxy ensemble, each optimized on its own: single "
+        "(member 0), mean, wco (minimum), uwo (mean − 0.5·variance); a comma list.",
+        flag="--aggregate", parse=choice_list(_reading_names, "reading"), format=list_text)
     bon_pool: int = option(64, "bon: base samples per evaluation prompt; n = 1, 2, 4, … up "
                            "to it.", min=2)
     draft_k: int | None = option(None, "draft: denoising steps K the gradient flows through "
@@ -91,12 +107,25 @@ class DiffusionLabOptions:
     generator: GeneratorConfig = option(default_factory=GeneratorConfig, cli=False,
                                         help="The generator.")
 
+    def curve_names(self) -> tuple[str, ...]:
+        """One curve per optimizer and reading: ``draft``, or ``draft/wco`` when several
+        readings are compared."""
+        if self.aggregates == ("single",):
+            return self.optimizers
+        return tuple(f"{o}/{a}" for o in self.optimizers for a in self.aggregates)
+
     def __post_init__(self) -> None:
         check(self)
         try:
             choice_list(_optimizer_names, "optimizer")(",".join(self.optimizers))
         except ValueError as error:
             raise OptionError(f"--optimizer: {error}") from None
+        try:
+            choice_list(_reading_names, "reading")(",".join(self.aggregates))
+        except ValueError as error:
+            raise OptionError(f"--aggregate: {error}") from None
+        if self.n_members == 1 and set(self.aggregates) - {"single"}:
+            raise OptionError("--aggregate: an ensemble reading needs --ensemble 2 or more")
         if self.draft_k is not None and self.draft_k > self.sample_steps:
             raise OptionError(f"--draft-k: at most --sample-steps ({self.sample_steps}), got "
                               f"{self.draft_k}")

@@ -1,7 +1,8 @@
 """Outputs of ``lab diffusion``: ``results.json``, a self-contained ``report.html`` and PNGs.
 
-``curves.png``: per optimizer, gold gain and proxy against d = √KL, with Gao's fitted
-form dashed where it was fitted; ``grid_{optimizer}.png``: the images of the ten
+``curves.png``: per curve (an optimizer, or an optimizer and a reading of the proxy
+ensemble: ``draft/wco``), gold gain and proxy against d = √KL, with Gao's fitted
+form dashed where it was fitted; ``grid_{curve}.png``: the images of the ten
 evaluation prompts (digits 0–9, left to right) at every checkpoint, top to bottom.
 The HTML shows each checkpoint's row of images beside its KL, proxy and gold, since
 people judge images by looking at them. Every file is written atomically.
@@ -79,7 +80,7 @@ def _curves(optimizers: Mapping[str, Any]) -> str:
 
 
 def _rows(name: str, result: Mapping[str, Any], images: Sequence[np.ndarray]) -> str:
-    key = "n" if name == "bon" else "update"
+    key = "n" if result["optimizer"] == "bon" else "update"
     cells = []
     for point, row in zip(result["curve"], images, strict=True):
         png = base64.b64encode(png_bytes(strip(row))).decode("ascii")
@@ -107,7 +108,8 @@ def render_html(results: Mapping[str, Any], images: Mapping[str, Sequence[np.nda
     meta = (f"generator {gen['key']} ({'cached' if gen['from_cache'] else 'trained'}; "
             f"{gen['config']['train_steps']} steps, label accuracy "
             f"{gen['config']['label_accuracy']}); {c['sample_steps']} DDPM steps; proxy on "
-            f"{results['proxy']['pairs']} noisy pairs ({c['proxy_noise']} flipped); "
+            f"{results['proxy']['pairs']} noisy pairs ({c['proxy_noise']} flipped), "
+            f"{c['n_members']} member(s); "
             f"{c['eval_prompts']} evaluation prompts; {t['total_seconds']:.0f} s; rewardlab "
             f"{results['rewardlab_version']}")
     body = "".join(_rows(name, result, images[name])
@@ -126,10 +128,14 @@ def render_html(results: Mapping[str, Any], images: Mapping[str, Sequence[np.nda
     )
 
 
-def output_names(optimizers: Sequence[str]) -> tuple[str, ...]:
+def grid_name(curve: str) -> str:
+    """``grid_draft.png``, ``grid_draft-wco.png``: the grid file of a curve."""
+    return f"grid_{curve.replace('/', '-')}.png"
+
+
+def output_names(curves: Sequence[str]) -> tuple[str, ...]:
     """The files a run writes (for checking ``--out`` before any work)."""
-    return ("results.json", "report.html", "curves.png",
-            *(f"grid_{name}.png" for name in optimizers))
+    return ("results.json", "report.html", "curves.png", *(grid_name(c) for c in curves))
 
 
 def write_report(results: dict[str, Any], out: str | Path) -> dict[str, Path]:
@@ -141,8 +147,8 @@ def write_report(results: dict[str, Any], out: str | Path) -> dict[str, Path]:
     written = {"curves.png": write_bytes_atomic(out / "curves.png",
                                                 base64.b64decode(curves_png))}
     for name, rows in images.items():
-        written[f"grid_{name}.png"] = write_bytes_atomic(out / f"grid_{name}.png",
-                                                         png_bytes(grid(rows)))
+        written[grid_name(name)] = write_bytes_atomic(out / grid_name(name),
+                                                      png_bytes(grid(rows)))
     written["results.json"] = write_json_atomic(out / "results.json", results)
     written["report.html"] = write_bytes_atomic(
         out / "report.html", render_html(results, images, curves_png).encode("utf-8"))

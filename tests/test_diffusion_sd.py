@@ -144,3 +144,20 @@ def test_one_step_of_steering_noise_and_preference_optimizers(pipe, reward,
                            PROMPTS, brighter, 2, generator=torch.Generator().manual_seed(7))
     assert run.pixels.shape == (4, 32, 32, 3) and 0.0 <= share <= 1.0
     assert changed(before, unet)
+
+
+def test_draft_into_lora_adapters_only(pipe, reward, one_torch_thread) -> None:
+    """docs/diffusion.md's LoRA recipe: peft adapters on the attention projections, the rest
+    frozen; one DRaFT step moves the adapters and nothing else."""
+    peft = pytest.importorskip("peft")
+    unet = trainable_copy(pipe.unet).requires_grad_(False)
+    unet.add_adapter(peft.LoraConfig(r=2, lora_alpha=2,
+                                     target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    trained = {n for n, p in unet.named_parameters() if p.requires_grad}
+    assert trained and all("lora" in n for n in trained)
+    before = {n: p.detach().clone() for n, p in unet.named_parameters()}
+    optimizer = torch.optim.SGD([p for p in unet.parameters() if p.requires_grad], lr=1e-1)
+    draft_step(from_pipeline(pipe), unet, optimizer, PROMPTS, reward, 2, 1,
+               generator=torch.Generator().manual_seed(8))
+    moved = {n for n, p in unet.named_parameters() if not torch.equal(before[n], p.detach())}
+    assert moved and moved <= trained

@@ -135,6 +135,7 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
     try:
         result = CliRunner().invoke(app, [
             "lab", "diffusion", "--out", str(out), "--optimizer", "draft", "--ensemble", "2",
+            "--bootstrap",
             "--aggregate", "single,wco", *SMALL, "--eval-every", "2"])
     finally:
         torch.set_num_threads(threads)
@@ -148,6 +149,7 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
     # the base's images scored by each member (score_members on the uint8 images): member 0,
     # and the minimum over members
     options = DiffusionLabOptions(eval_prompts=10, proxy_pairs=60, sample_steps=3, n_members=2,
+                                  bootstrap=True,
                                   generator=GeneratorConfig(channels=(8, 16), train_steps=3,
                                                             gen_batch_size=8,
                                                             train_timesteps=20))
@@ -159,6 +161,7 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
     model, _ = train_proxy(options)
     members = model.score_members(prompts, list(uint8_images(pixels)))
     assert members.shape == (2, 10)
+    assert np.abs(members[0] - members[1]).max() > 1e-3  # bootstrap resamples differ
     assert single[0]["proxy"] == pytest.approx(float(members[0].mean()), abs=2e-2)
     assert wco[0]["proxy"] == pytest.approx(float(members.min(axis=0).mean()), abs=2e-2)
     assert wco[0]["proxy"] <= single[0]["proxy"] + 1e-9

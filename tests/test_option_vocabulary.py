@@ -67,6 +67,8 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
     ("--ensemble", "lab overopt"): "members per compared proxy, 5 by default",
     ("--ensemble", "lab diffusion"): "members of the proxy whose readings are compared, 1 by "
                                      "default",
+    ("--bootstrap", "lab diffusion"): "train's flag for the lab's proxy (train's own has no "
+                                      "default: each trainer family fills it), off by default",
     ("--overwrite", "lab agent"): "replace model folders under --out/models",
     ("--temperature", "lab agent-overopt"): "the simulated labeller's Boltzmann temperature, "
                                             "as in lab agent",

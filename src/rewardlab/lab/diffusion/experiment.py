@@ -11,7 +11,9 @@ image reward model (Gao et al. 2023's experiment, for images).
 * Proxy: a Bradley-Terry reward model on the ``conv`` image backbone trained on
   ``proxy_pairs`` noisy preferences of the data digits gold task (its training
   prompts; 10% of them for early stopping), as ``rewardlab train`` would, with
-  ``n_members`` heads; each reading in ``aggregates``
+  ``n_members`` heads (each on a bootstrap resample with ``bootstrap``: linear heads
+  on one backbone fit a convex loss, so without it the members barely differ); each
+  reading in ``aggregates``
   (:mod:`rewardlab.lab.diffusion.readings`: member 0, or the members' mean, minimum
   or mean − λ·variance, all differentiable in the pixels) is optimized on its own.
 * Optimizers (:mod:`rewardlab.optimize.diffusion`): ``bon`` (best-of-n from a
@@ -87,7 +89,8 @@ def train_proxy(options: DiffusionLabOptions) -> tuple[Any, dict[str, Any]]:
     fit, val = split_by_prompt(pairs, (0.9, 0.1), options.seed)
     model, report = train_reward_model(fit, build_backbone("conv"),
                                        TrainConfig(seed=options.seed,
-                                                   n_members=options.n_members), val)
+                                                   n_members=options.n_members,
+                                                   bootstrap=options.bootstrap), val)
     return model, {"pairs": len(pairs), "ties": sum(p.tie for p in pairs),
                    "members": options.n_members,
                    "train_pairs": report.n_train_pairs, "val_pairs": report.n_val_pairs,

@@ -84,6 +84,7 @@ class DiffusionLabOptions:
     proxy_noise: float = option(0.1, "Share of the proxy's preference labels flipped.",
                                 min=0.0, max=1.0)
     n_members: int = redefault(TrainConfig, "n_members", 1)
+    bootstrap: bool = redefault(TrainConfig, "bootstrap", False)
     aggregates: tuple[str, ...] = option(
         ("single",), "Readings of the proxy ensemble, each optimized on its own: single "
         "(member 0), mean, wco (minimum), uwo (mean − 0.5·variance); a comma list.",

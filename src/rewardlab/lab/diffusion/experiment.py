@@ -220,8 +220,8 @@ def tuned_curve(lab: Lab, name: str, progress: Progress | None
 
 def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = None,
                       generator: DigitsGenerator | None = None) -> dict[str, Any]:
-    """Run every optimizer of ``options`` (module doc); ``generator`` replaces the cached one
-    (tests). Returns the results, with each checkpoint's images under ``"images"``."""
+    """Run every optimizer of ``options`` (module doc); ``generator`` (trained elsewhere)
+    replaces the cached one. Returns the results, with each checkpoint's images under ``"images"``."""
     import rewardlab
 
     start = time.perf_counter()
@@ -236,7 +236,8 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
     proxy_model, proxy_info = train_proxy(options)
     proxied = time.perf_counter()
     rng = np.random.default_rng(options.seed)
-    lab = Lab(options, generator.denoiser(), generator.unet, proxy_model.score_pixels,
+    lab = Lab(options, generator.denoiser(), generator.unet,
+              reading_reward(proxy_model, options.aggregates[0]),
               lab_prompts(options.eval_prompts, rng), lab_prompts(400, rng))
     curves, images, seconds = {}, {}, {}
     names = iter(options.curve_names())

@@ -136,7 +136,7 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
         result = CliRunner().invoke(app, [
             "lab", "diffusion", "--out", str(out), "--optimizer", "draft", "--ensemble", "2",
             "--bootstrap",
-            "--aggregate", "single,wco", *SMALL, "--eval-every", "2"])
+            "--aggregate", "wco", *SMALL, "--eval-every", "2"])
     finally:
         torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output

@@ -40,8 +40,8 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
     ("--n", "lab overopt"): "best-of-n sizes, by default up to the pool size",
     ("--optimizer", "lab overopt"): "the optimizers compared, a comma list with pg",
     ("--optimizer", "lab diffusion"): "the diffusion optimizers compared, a comma list",
-    ("--aggregate", "lab diffusion"): "the ensemble readings compared, a comma list with "
-                                      "single (member 0); each is optimized on its own",
+    ("--aggregate", "lab diffusion"): "the ensemble readings compared with member 0, a comma "
+                                      "list; each is optimized on its own",
     # a default chosen for the command's own data
     ("--backbone", "demo"): "demo trains on the synthetic arena, encoder by default",
     ("--split", "eval"): "no default: RewardBench's 'filtered' with --suite rewardbench, else "

@@ -12,10 +12,10 @@ image reward model (Gao et al. 2023's experiment, for images).
   ``proxy_pairs`` noisy preferences of the data digits gold task (its training
   prompts; 10% of them for early stopping), as ``rewardlab train`` would, with
   ``n_members`` heads (each on a bootstrap resample with ``bootstrap``: linear heads
-  on one backbone fit a convex loss, so without it the members barely differ); each
-  reading in ``aggregates``
-  (:mod:`rewardlab.lab.diffusion.readings`: member 0, or the members' mean, minimum
-  or mean − λ·variance, all differentiable in the pixels) is optimized on its own.
+  on one backbone fit a convex loss, so without it the members barely differ). Each
+  reading is optimized on its own: member 0 (``single``) and, with an ensemble, each of
+  ``aggregates`` (:mod:`rewardlab.lab.diffusion.readings`: the members' mean, minimum
+  or mean − λ·variance), all differentiable in the pixels.
 * Optimizers (:mod:`rewardlab.optimize.diffusion`): ``bon`` (best-of-n from a
   pool of ``bon_pool`` base samples per evaluation prompt, the unbiased estimator
   of :func:`rewardlab.optimize.bon.expected_best_of_n`, KL = log n − (n − 1)/n),
@@ -237,12 +237,12 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
     proxied = time.perf_counter()
     rng = np.random.default_rng(options.seed)
     lab = Lab(options, generator.denoiser(), generator.unet,
-              reading_reward(proxy_model, options.aggregates[0]),
+              reading_reward(proxy_model, "single"),
               lab_prompts(options.eval_prompts, rng), lab_prompts(400, rng))
     curves, images, seconds = {}, {}, {}
     names = iter(options.curve_names())
     for optimizer in options.optimizers:
-        for reading in options.aggregates:
+        for reading in options.readings():
             name = next(names)
             lab = dataclasses.replace(lab, proxy=reading_reward(proxy_model, reading))
             began = time.perf_counter()

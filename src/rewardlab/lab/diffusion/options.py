@@ -63,8 +63,8 @@ def _optimizer_names() -> tuple[str, ...]:
     return tuple(OPTIMIZERS)
 
 
-def _reading_names() -> tuple[str, ...]:
-    return ("single", "mean", "wco", "uwo")
+def _aggregation_names() -> tuple[str, ...]:
+    return ("mean", "wco", "uwo")
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,10 @@ class DiffusionLabOptions:
     n_members: int = redefault(TrainConfig, "n_members", 1)
     bootstrap: bool = redefault(TrainConfig, "bootstrap", False)
     aggregates: tuple[str, ...] = option(
-        ("single",), "Readings of the proxy ensemble, each optimized on its own: single "
-        "(member 0), mean, wco (minimum), uwo (mean − 0.5·variance); a comma list.",
-        flag="--aggregate", parse=choice_list(_reading_names, "reading"), format=list_text)
+        ("mean", "wco", "uwo"), "With --ensemble 2 or more: the ensemble readings compared "
+        "with member 0 (single), each optimized on its own: mean, wco (minimum), uwo (mean − "
+        "0.5·variance); a comma list.", flag="--aggregate",
+        parse=choice_list(_aggregation_names, "aggregation"), format=list_text)
     bon_pool: int = option(64, "bon: base samples per evaluation prompt; n = 1, 2, 4, … up "
                            "to it.", min=2)
     draft_k: int | None = option(None, "draft: denoising steps K the gradient flows through "
@@ -108,12 +109,17 @@ class DiffusionLabOptions:
     generator: GeneratorConfig = option(default_factory=GeneratorConfig, cli=False,
                                         help="The generator.")
 
+    def readings(self) -> tuple[str, ...]:
+        """``single`` (member 0), then with an ensemble each of ``aggregates``
+        (:mod:`rewardlab.lab.diffusion.readings`)."""
+        return ("single", *self.aggregates) if self.n_members > 1 else ("single",)
+
     def curve_names(self) -> tuple[str, ...]:
         """One curve per optimizer and reading: ``draft``, or ``draft/wco`` when several
         readings are compared."""
-        if self.aggregates == ("single",):
+        if self.readings() == ("single",):
             return self.optimizers
-        return tuple(f"{o}/{a}" for o in self.optimizers for a in self.aggregates)
+        return tuple(f"{o}/{r}" for o in self.optimizers for r in self.readings())
 
     def __post_init__(self) -> None:
         check(self)
@@ -122,11 +128,12 @@ class DiffusionLabOptions:
         except ValueError as error:
             raise OptionError(f"--optimizer: {error}") from None
         try:
-            choice_list(_reading_names, "reading")(",".join(self.aggregates))
+            choice_list(_aggregation_names, "aggregation")(",".join(self.aggregates))
         except ValueError as error:
             raise OptionError(f"--aggregate: {error}") from None
-        if self.n_members == 1 and set(self.aggregates) - {"single"}:
-            raise OptionError("--aggregate: an ensemble reading needs --ensemble 2 or more")
+        if self.n_members == 1 and self.aggregates != ("mean", "wco", "uwo"):
+            raise OptionError("--aggregate: the readings of an ensemble need --ensemble 2 or "
+                              "more")
         if self.draft_k is not None and self.draft_k > self.sample_steps:
             raise OptionError(f"--draft-k: at most --sample-steps ({self.sample_steps}), got "
                               f"{self.draft_k}")

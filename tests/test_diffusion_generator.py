@@ -70,4 +70,4 @@ def test_cache_mode_off_and_read_never_write(tmp_path, monkeypatch, one_torch_th
 
 def test_channels_must_suit_group_norm() -> None:
     with pytest.raises(ValueError, match="--channels"):
-        train_generator(GeneratorConfig(channels=(12, 16), train_steps=1))
+        GeneratorConfig(channels=(12, 16), train_steps=1)

@@ -117,6 +117,11 @@ def test_bad_options_are_one_line() -> None:
     result = CliRunner().invoke(app, ["lab", "diffusion", "--out", "o", "--draft-k", "30"])
     assert result.exit_code != 0 and "--draft-k" in result.output
     assert "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["lab", "diffusion", "--out", "o", "--channels", "12,16"])
+    assert result.exit_code != 0 and "--channels" in result.output
+    assert "multiples of 8" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["lab", "diffusion", "--out", "o", "--aggregate", "wco"])
+    assert result.exit_code != 0 and "--ensemble 2" in result.output
 
 
 def test_readings_are_the_registry_aggregations() -> None:

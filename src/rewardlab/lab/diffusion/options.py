@@ -43,6 +43,12 @@ class GeneratorConfig:
     gen_seed: int = option(0, "Seed of the generator's initialization and training draws.",
                            min=0)
 
+    def __post_init__(self) -> None:
+        check(self)
+        if not self.channels or any(c < 8 or c % 8 for c in self.channels):
+            raise OptionError(f"--channels: block widths must be multiples of 8 (GroupNorm of "
+                              f"8 groups), got {list_text(self.channels)}")
+
     def key(self) -> str:
         """The cache key: a hash of every field and :data:`GENERATOR_FORMAT`."""
         payload = json.dumps({"format": GENERATOR_FORMAT, **dataclasses.asdict(self)},

@@ -79,6 +79,7 @@ BASE: dict[str, Callable[[dict, Path], list]] = {
     "lab constrained": lambda f, o: ["lab", "constrained", "--out", o / "c.json"],
     "lab agent": lambda f, o: ["lab", "agent", "--out", o / "agent"],
     "lab agent-overopt": lambda f, o: ["lab", "agent-overopt", "--out", o / "overopt"],
+    "lab diffusion": lambda f, o: ["lab", "diffusion", "--out", o / "diffusion"],
     "demo": lambda f, o: ["demo", "--out", o / "demo", "--backbone", "hashing"],
     "serve": lambda f, o: ["serve", "--model", f["one"], "--port", "0"],
     "forecast": lambda f, o: ["forecast", "--scores-column", "s", "--data", f["pool"],

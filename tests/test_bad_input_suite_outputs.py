@@ -23,6 +23,7 @@ import pytest
 import rewardlab.lab.agent.experiment as agent_module
 import rewardlab.lab.agent.overopt as agent_overopt_module
 import rewardlab.lab.demo as demo_module
+import rewardlab.lab.diffusion.experiment as diffusion_module
 import rewardlab.lab.overopt as overopt_module
 import rewardlab.lab.overopt.components as components_module
 import rewardlab.lab.weak_to_strong as w2s_module
@@ -51,7 +52,8 @@ def nothing_runs(monkeypatch):
     for module, name in ((overopt_module, "run_overopt"), (w2s_module, "run_weak_to_strong"),
                          (components_module, "run_components"), (demo_module, "run_demo"),
                          (agent_module, "run_agent_lab"),
-                         (agent_overopt_module, "run_agent_overopt")):
+                         (agent_overopt_module, "run_agent_overopt"),
+                         (diffusion_module, "run_diffusion_lab")):
         monkeypatch.setattr(module, name, started)
 
 
@@ -98,6 +100,7 @@ FOLDER_OUTPUTS: dict[str, Callable[[Path, Path], list]] = {
     "lab-overopt": lambda o, a: ["lab", "overopt", "--out", o],
     "lab-agent": lambda o, a: ["lab", "agent", "--out", o],
     "lab-agent-overopt": lambda o, a: ["lab", "agent-overopt", "--out", o],
+    "lab-diffusion": lambda o, a: ["lab", "diffusion", "--out", o],
 }
 FOLDER_CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "is-a-file": (lambda o: write_jsonl(o / "target", [{"a": 1}]), ("is a file",)),

@@ -39,6 +39,9 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
     ("--label-noise", "lab constrained"): "a label-flip rate given as a comma list of one",
     ("--n", "lab overopt"): "best-of-n sizes, by default up to the pool size",
     ("--optimizer", "lab overopt"): "the optimizers compared, a comma list with pg",
+    ("--optimizer", "lab diffusion"): "the diffusion optimizers compared, a comma list",
+    ("--aggregate", "lab diffusion"): "the ensemble readings compared with member 0, a comma "
+                                      "list; each is optimized on its own",
     # a default chosen for the command's own data
     ("--backbone", "demo"): "demo trains on the synthetic arena, encoder by default",
     ("--split", "eval"): "no default: RewardBench's 'filtered' with --suite rewardbench, else "
@@ -62,6 +65,10 @@ DIFFERENT_USE: dict[tuple[str, str], str] = {
                                      "trainer's default)",
     ("--ensemble", "lab agent"): "the agent lab's reward ensemble, 3 members by default",
     ("--ensemble", "lab overopt"): "members per compared proxy, 5 by default",
+    ("--ensemble", "lab diffusion"): "members of the proxy whose readings are compared, 1 by "
+                                     "default",
+    ("--bootstrap", "lab diffusion"): "train's flag for the lab's proxy (train's own has no "
+                                      "default: each trainer family fills it), off by default",
     ("--overwrite", "lab agent"): "replace model folders under --out/models",
     ("--temperature", "lab agent-overopt"): "the simulated labeller's Boltzmann temperature, "
                                             "as in lab agent",

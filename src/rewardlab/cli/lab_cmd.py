@@ -8,6 +8,8 @@ policy-gradient path (``pg``), and writes ``results.json``, ``report.html``
 and PNGs under ``--out``. ``lab weak-to-strong`` trains a
 strong proxy on a weak proxy's labels and reports, per attribute, whether the
 strong one's best-of-n picks follow the weak one (:mod:`rewardlab.lab.weak_to_strong`).
+``lab diffusion`` optimizes the lab's digit diffusion generator against an image
+reward model by best-of-n, DRaFT-K and DDPO (:mod:`rewardlab.lab.diffusion`).
 ``lab constrained`` holds two component proxies of the synthetic arena at their
 proxy points with Lagrange multipliers (:mod:`rewardlab.lab.overopt.components`;
 Moskovitz et al., 2024) and compares it with their fixed-weight sum.
@@ -30,12 +32,13 @@ import typer
 from rewardlab.cli.command import command
 from rewardlab.cli.common import console, progress_bars, user_errors
 from rewardlab.cli.flags import with_options
+from rewardlab.lab.diffusion.options import DiffusionLabOptions, GeneratorConfig
 from rewardlab.lab.overopt.components import ComponentsConfig, ComponentsPG, ComponentsPool
 from rewardlab.lab.overopt.config import OveroptConfig
 from rewardlab.lab.overopt.pools import SyntheticPoolConfig
 from rewardlab.lab.overopt.rl_curves import LabPGConfig
 from rewardlab.lab.weak_to_strong import WeakToStrongConfig, WeakToStrongPool
-from rewardlab.verbs.lab import ConstrainedSpec, OveroptSpec, WeakToStrongSpec
+from rewardlab.verbs.lab import ConstrainedSpec, DiffusionSpec, OveroptSpec, WeakToStrongSpec
 
 
 @with_options(spec=OveroptSpec, config=OveroptConfig, synthetic=SyntheticPoolConfig,
@@ -115,12 +118,37 @@ def constrained(spec: ConstrainedSpec = None, config: ComponentsConfig = None,
     console.print(f"wrote {spec.out} in {results['timing']['total_seconds']:.0f} s")
 
 
+@with_options(spec=DiffusionSpec, options=DiffusionLabOptions, generator=GeneratorConfig)
+def diffusion(spec: DiffusionSpec = None, options: DiffusionLabOptions = None,
+              generator: GeneratorConfig = None) -> None:
+    """A diffusion generator of digits optimized against an image reward: gold vs proxy."""
+    from rewardlab.verbs.lab import diffusion as run
+
+    with user_errors():
+        options = replace(options, generator=generator)
+        with progress_bars() as progress:
+            made = run(replace(spec, options=options), progress)
+    results = made.results
+    for name, result in results["optimizers"].items():
+        s, fit = result["summary"], result["summary"]["fit"]
+        fit_text = "no fit" if fit is None or fit["r2"] is None else (
+            f"α={fit['alpha']:.3f} β={fit['beta']:.3f} R²={fit['r2']:.2f}")
+        typer.echo(
+            f"{name:<6} gold {s['gold_start']:.3f} → peak {s['gold_peak']:.3f} "
+            f"(KL {s['kl_at_peak']:.2f}) → {s['gold_last']:.3f} (KL {s['kl_last']:.2f})  "
+            f"proxy {s['proxy_start']:.3f} → {s['proxy_last']:.3f}  {fit_text}"
+        )
+    console.print(f"wrote {made.written['report.html']} in "
+                  f"{results['timing']['total_seconds']:.0f} s")
+
+
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``lab`` group (``overopt``, ``weak-to-strong``, ``constrained``, ``agent``)."""
+    """Add the ``lab`` group (``overopt``, ``weak-to-strong``, ``constrained``, ``agent``,
+    ``agent-overopt``, ``diffusion``)."""
     lab = typer.Typer(help="Experiments: where does a reward model break under optimization?",
                       no_args_is_help=True)
     command(lab, "overopt", renamed={
@@ -134,4 +162,5 @@ def register(app: typer.Typer) -> None:
     command(lab, "agent")(importlib.import_module("rewardlab.cli.agent_cmd").agent)
     command(lab, "agent-overopt")(
         importlib.import_module("rewardlab.cli.agent_overopt_cmd").agent_overopt)
+    command(lab, "diffusion")(diffusion)
     app.add_typer(lab, name="lab")

@@ -109,11 +109,17 @@ class PixelTrainedRewardModel(TrainedRewardModel):
 
     def score_pixels(self, prompts: Sequence[str], pixels: torch.Tensor) -> torch.Tensor:
         """mean_k r_k for N×H×W×3 pixels in [0, 1], differentiable in ``pixels``."""
+        return self.score_members_pixels(prompts, pixels).mean(dim=0)
+
+    def score_members_pixels(self, prompts: Sequence[str], pixels: torch.Tensor
+                             ) -> torch.Tensor:
+        """Every member's r_k, shape (K, N), differentiable in ``pixels`` (what ``score_pixels``
+        averages; an aggregation of the ensemble reads it)."""
         check_lengths(prompts, pixels)
         self.head.eval()
         features = self.backbone.encode_pixels(prompts, pixels)  # type: ignore[attr-defined]
         x = self.normalizer(features.float())
-        return self.head(x.expand(self.n_members, -1, -1)).mean(dim=0)
+        return self.head(x.expand(self.n_members, -1, -1))
 
 
 def trained_reward_model(

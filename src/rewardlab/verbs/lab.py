@@ -17,7 +17,9 @@ command writes.
 * :func:`agent`: policies on a reward learned from segment preferences
   (:class:`~rewardlab.lab.agent.options.AgentLabOptions`);
 * :func:`agent_overopt`: a frozen learned reward optimized longer and longer in
-  control (:class:`~rewardlab.lab.agent.overopt_options.AgentOveroptOptions`).
+  control (:class:`~rewardlab.lab.agent.overopt_options.AgentOveroptOptions`);
+* :func:`diffusion`: a diffusion generator of digits optimized against an image
+  reward model (:class:`~rewardlab.lab.diffusion.options.DiffusionLabOptions`).
 
 Each checks its outputs before any work, seeds the policy gradient with the
 run's seed (the seed of every draw), runs, writes atomically and returns a result.
@@ -32,6 +34,7 @@ from typing import Any
 
 from rewardlab.lab.agent.options import AgentLabOptions
 from rewardlab.lab.agent.overopt_options import AgentOveroptOptions
+from rewardlab.lab.diffusion.options import DiffusionLabOptions
 from rewardlab.lab.overopt.components import ComponentsConfig
 from rewardlab.lab.overopt.config import OveroptConfig
 from rewardlab.lab.weak_to_strong import WeakToStrongConfig
@@ -182,3 +185,24 @@ def agent_overopt(spec: AgentOveroptSpec, progress: Progress | None = None) -> A
                                             "kl.png", *strip_names(spec.options.variants)))
     result = run_agent_overopt(spec.options, progress)
     return AgentResult(result, write_overopt_report(result, spec.out))
+
+
+@dataclass(frozen=True)
+class DiffusionSpec:
+    """``lab diffusion``: the output folder and the experiment."""
+
+    out: Path = option(help="Folder for results.json, report.html and PNGs.")
+    options: DiffusionLabOptions = option(default_factory=DiffusionLabOptions, cli=False,
+                                          help="The experiment.")
+
+
+def diffusion(spec: DiffusionSpec, progress: Progress | None = None) -> LabResult:
+    """Run the diffusion overoptimization lab and write its report (the images of each
+    checkpoint stay in ``results["images"]``; ``results.json`` leaves them out)."""
+    from rewardlab.lab.diffusion.experiment import run_diffusion_lab
+    from rewardlab.lab.diffusion.report import output_names, write_report
+    from rewardlab.verbs.outputs import check_out_folder
+
+    check_out_folder(Path(spec.out), files=output_names(spec.options.curve_names()))
+    results = run_diffusion_lab(spec.options, progress)
+    return LabResult(results, write_report(results, spec.out))

@@ -1,0 +1,1 @@
+"""The diffusion lab (``rewardlab lab diffusion``): its generator, options, experiment and report."""

@@ -1,0 +1,148 @@
+"""The options of ``lab diffusion`` and of its generator (no torch imported here, so the command line
+reads its defaults and help from this dataclass; :mod:`rewardlab.options`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from rewardlab.models.training.config import SEED_MAX, TrainConfig
+from rewardlab.options import (
+    OptionError,
+    check,
+    choice_list,
+    comma_list,
+    list_text,
+    option,
+    redefault,
+)
+
+GENERATOR_FORMAT = 1
+"""Version of the generator's training code; part of the cache key."""
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """The lab's generator: a class-conditional diffusers ``UNet2DModel`` on scikit-learn's
+    8×8 digits, trained by :func:`rewardlab.lab.diffusion.generator.train_generator`."""
+
+    channels: tuple[int, ...] = option(
+        (16, 32), "Generator UNet block widths, one down and one up block each (multiples "
+        "of 8).", parse=comma_list(int, 8), format=list_text)
+    train_steps: int = option(1200, "Generator training steps (batches).", min=1)
+    gen_batch_size: int = option(128, "Generator training batch size.", min=1)
+    gen_lr: float = option(2e-3, "Generator peak learning rate (AdamW, one-cycle).", min=0.0,
+                           open_min=True)
+    label_accuracy: float = option(
+        0.5, "Share of training scans shown with their own digit as the class (the rest get a "
+        "uniformly drawn one): below 1 the generator follows its prompt imperfectly, so there "
+        "is gold to gain.", min=0.0, max=1.0)
+    train_timesteps: int = option(1000, "Diffusion timesteps T of the noise schedule.", min=2)
+    gen_seed: int = option(0, "Seed of the generator's initialization and training draws.",
+                           min=0)
+
+    def __post_init__(self) -> None:
+        check(self)
+        if not self.channels or any(c < 8 or c % 8 for c in self.channels):
+            raise OptionError(f"--channels: block widths must be multiples of 8 (GroupNorm of "
+                              f"8 groups), got {list_text(self.channels)}")
+
+    def key(self) -> str:
+        """The cache key: a hash of every field and :data:`GENERATOR_FORMAT`."""
+        payload = json.dumps({"format": GENERATOR_FORMAT, **dataclasses.asdict(self)},
+                             sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+OPTIMIZERS: dict[str, str] = {
+    "bon": "best-of-n from a pool of base samples per prompt (unbiased estimate; KL bound "
+           "log n − (n − 1)/n)",
+    "draft": "DRaFT-K: the proxy's gradient through the last K denoising steps into the UNet",
+    "ddpo": "DDPO: clipped policy gradient over the denoising steps, per-prompt advantages",
+}
+"""The optimizers of ``lab diffusion``, in report order."""
+
+
+def _optimizer_names() -> tuple[str, ...]:
+    return tuple(OPTIMIZERS)
+
+
+def _aggregation_names() -> tuple[str, ...]:
+    return ("mean", "wco", "uwo")
+
+
+@dataclass(frozen=True)
+class DiffusionLabOptions:
+    """``lab diffusion``: the generator, the proxy, the optimizers and their curves
+    (:func:`rewardlab.lab.diffusion.experiment.run_diffusion_lab`)."""
+
+    optimizers: tuple[str, ...] = option(
+        ("draft", "ddpo", "bon"), "bon | draft | ddpo, or a comma list.", flag="--optimizer",
+        parse=choice_list(_optimizer_names, "optimizer"), format=list_text)
+    sample_steps: int = option(20, "Denoising steps S of every sample (DDPM, η = 1).", min=2)
+    eval_prompts: int = option(
+        200, "Prompts of each checkpoint's evaluation, one image each, the same noise at "
+        "every checkpoint (prompt i asks for digit i mod 10).", min=10)
+    proxy_pairs: int = option(1000, "Labelled preference pairs of the proxy (the data digits "
+                              "gold task's training prompts).", min=10)
+    proxy_noise: float = option(0.1, "Share of the proxy's preference labels flipped.",
+                                min=0.0, max=1.0)
+    n_members: int = redefault(TrainConfig, "n_members", 1)
+    bootstrap: bool = redefault(TrainConfig, "bootstrap", False)
+    aggregates: tuple[str, ...] = option(
+        ("mean", "wco", "uwo"), "With --ensemble 2 or more: the ensemble readings compared "
+        "with member 0 (single), each optimized on its own: mean, wco (minimum), uwo (mean − "
+        "0.5·variance); a comma list.", flag="--aggregate",
+        parse=choice_list(_aggregation_names, "aggregation"), format=list_text)
+    bon_pool: int = option(64, "bon: base samples per evaluation prompt; n = 1, 2, 4, … up "
+                           "to it.", min=2)
+    draft_k: int | None = option(None, "draft: denoising steps K the gradient flows through "
+                                 "(default every step, K = S: AlignProp's full gradient; 1: "
+                                 "DRaFT-1).", min=1)
+    draft_lr: float = option(5e-5, "draft: Adam learning rate.", min=0.0, open_min=True)
+    draft_updates: int = option(60, "draft: updates.", min=1)
+    draft_batch: int = option(32, "draft: prompts per update.", min=1)
+    ddpo_lr: float = option(3e-4, "ddpo: Adam learning rate.", min=0.0, open_min=True)
+    ddpo_updates: int = option(40, "ddpo: sampled batches (one update each).", min=1)
+    ddpo_batch: int = option(64, "ddpo: samples per batch (8 per prompt).", min=8)
+    ddpo_clip: float = option(1e-4, "ddpo: clip range ε of the ratio (TRL's default).",
+                              min=0.0, open_min=True)
+    eval_every: int = option(6, "draft, ddpo: updates between checkpoints.", min=1)
+    seed: int = option(0, "Seed of every draw (proxy data and training, prompts, noise).",
+                       min=0, max=SEED_MAX)
+    generator: GeneratorConfig = option(default_factory=GeneratorConfig, cli=False,
+                                        help="The generator.")
+
+    def readings(self) -> tuple[str, ...]:
+        """``single`` (member 0), then with an ensemble each of ``aggregates``
+        (:mod:`rewardlab.lab.diffusion.readings`)."""
+        return ("single", *self.aggregates) if self.n_members > 1 else ("single",)
+
+    def curve_names(self) -> tuple[str, ...]:
+        """One curve per optimizer and reading: ``draft``, or ``draft/wco`` when several
+        readings are compared."""
+        if self.readings() == ("single",):
+            return self.optimizers
+        return tuple(f"{o}/{r}" for o in self.optimizers for r in self.readings())
+
+    def __post_init__(self) -> None:
+        check(self)
+        try:
+            choice_list(_optimizer_names, "optimizer")(",".join(self.optimizers))
+        except ValueError as error:
+            raise OptionError(f"--optimizer: {error}") from None
+        try:
+            choice_list(_aggregation_names, "aggregation")(",".join(self.aggregates))
+        except ValueError as error:
+            raise OptionError(f"--aggregate: {error}") from None
+        if self.n_members == 1 and self.aggregates != ("mean", "wco", "uwo"):
+            raise OptionError("--aggregate: the readings of an ensemble need --ensemble 2 or "
+                              "more")
+        if self.draft_k is not None and self.draft_k > self.sample_steps:
+            raise OptionError(f"--draft-k: at most --sample-steps ({self.sample_steps}), got "
+                              f"{self.draft_k}")
+        if self.ddpo_batch % 8:
+            raise OptionError(f"--ddpo-batch: a multiple of 8 (8 samples per prompt), got "
+                              f"{self.ddpo_batch}")

@@ -140,6 +140,8 @@ def check_backbone(spec: str, option: str) -> str:
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader went away (``yes | head -1``)."""
 DEBUG_HINT = "rerun with --debug (or REWARDLAB_DEBUG=1) for the traceback"
 
 
@@ -221,12 +223,25 @@ def debug_enabled() -> bool:
     return _DEBUG.get() or os.environ.get("REWARDLAB_DEBUG", "").lower() in ("1", "true", "yes")
 
 
+def quiet_broken_pipe() -> NoReturn:
+    """The reader of stdout went away (``rewardlab … | head -1``): stop quietly, as Python's
+    documentation advises for SIGPIPE (``signal`` module notes): point stdout at devnull so
+    the interpreter's last flush cannot fail again, and exit 141 with no message."""
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # stdout may be closed or replaced
+        os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(EXIT_BROKEN_PIPE)
+
+
 class ErrorReportingGroup(TyperGroup):
     """The app's command group: every error of a command becomes one line.
 
     Bad options (click usage errors): ``error: …`` and exit 2. Bad input
-    (:func:`user_error_message`): ``error: …`` and exit 1. Anything else is a
-    bug: one line and exit 70, with the traceback under ``--debug``.
+    (:func:`user_error_message`): ``error: …`` and exit 1. Output into a closed pipe:
+    nothing and exit 141 (:func:`quiet_broken_pipe`). Anything else is a bug: one line
+    and exit 70, with the traceback under ``--debug``.
     """
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
@@ -234,6 +249,8 @@ class ErrorReportingGroup(TyperGroup):
             return super().parse_args(ctx, args)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # --help into a closed pipe
+            quiet_broken_pipe()
         except typer.TyperException as err:  # a bad global option
             self._report_usage(err)
 
@@ -252,6 +269,8 @@ class ErrorReportingGroup(TyperGroup):
             raise
         except typer.TyperException as err:  # click's usage errors: a bad or missing option
             self._report_usage(err)
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except Exception as err:
             if ctx.params.get("debug") or debug_enabled():
                 raise

@@ -36,3 +36,41 @@ def test_output_into_a_closed_pipe_exits_quietly(tmp_path):
     # --help into a closed pipe: rich stops quietly (its own exit 1), no internal error
     done = run_into_closed_pipe("serve", "--help")
     assert done.returncode in (1, 141) and done.stderr == "", (done.returncode, done.stderr)
+
+
+def draw_bars(monkeypatch, *calls: tuple[str, int, int | None]) -> str:
+    """What ``progress_bars()`` draws on a (recording) terminal for ``calls``."""
+    from rich.console import Console
+
+    from rewardlab.cli import common
+
+    screen = Console(record=True, force_terminal=True, width=100)
+    monkeypatch.setattr(common, "console", screen)
+    with common.progress_bars() as progress:
+        for call in calls:
+            progress(*call)
+    return screen.export_text()
+
+
+def test_a_bar_with_an_unknown_total_shows_its_count_not_none(monkeypatch):
+    text = draw_bars(monkeypatch, ("scoring", 0, None), ("scoring", 7, None),
+                     ("epochs", 3, 10))
+    assert "None" not in text
+    assert "scoring" in text and " 7 " in text  # the count so far, alone
+    assert "3/10" in text                       # a known total: done/total
+
+
+def test_no_bars_under_quiet_or_off_a_terminal(monkeypatch):
+    from rich.console import Console
+
+    from rewardlab.cli import common
+
+    monkeypatch.setenv("REWARDLAB_QUIET", "1")
+    assert draw_bars(monkeypatch, ("epochs", 3, 10)) == ""
+    monkeypatch.delenv("REWARDLAB_QUIET")
+    assert "3/10" in draw_bars(monkeypatch, ("epochs", 3, 10))
+    log = Console(record=True, force_terminal=False, width=100)  # stderr into a file or pipe
+    monkeypatch.setattr(common, "console", log)
+    with common.progress_bars() as progress:
+        progress("epochs", 3, 10)
+    assert log.export_text() == ""

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
@@ -26,43 +36,50 @@ T = TypeVar("T")
 console = Console(stderr=True)
 
 
-@contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar driven by a ``progress(done, total)`` callback."""
-    with Progress(
+class _Count(ProgressColumn):
+    """``done/total``; ``done`` alone while the total is unknown (never ``0/None``)."""
+
+    def render(self, task: Task) -> Text:
+        done = _count(task.completed)
+        return Text(done if task.total is None else f"{done}/{_count(task.total)}")
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+def _bars() -> Progress:
+    """One line per phase: a spinner, the phase, a bar (a pulse while the total is
+    unknown), the count, the time spent and, once the total is known, the time left."""
+    return Progress(
+        SpinnerColumn(finished_text="[green]✓"),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextlib.contextmanager
-def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """Rich progress bars driven by a ``progress(phase, done, total)`` callback: one bar per
-    phase, the display started when the first phase reports (so a command refused before
-    any work prints nothing but its error)."""
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        _Count(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=False,
     )
+
+
+def _no_progress(*_args: Any) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int | None], None]]:
+    """Rich progress bars driven by a ``progress(phase, done, total)`` callback: one bar per
+    phase (``total`` None while unknown), the display started when the first phase reports
+    (so a command refused before any work prints nothing but its error). Nothing is drawn
+    under ``--quiet`` or when stderr is not a terminal (a log file, a pipe, a CI job)."""
+    if quiet() or not console.is_terminal:
+        yield _no_progress
+        return
+    bar = _bars()
     tasks: dict[str, Any] = {}
 
-    def update(phase: str, done: int, total: int) -> None:
+    def update(phase: str, done: int, total: int | None) -> None:
         if not tasks:
             bar.start()
         if phase not in tasks:
@@ -216,6 +233,19 @@ _DEBUG: ContextVar[bool] = ContextVar("rewardlab_debug", default=False)
 def set_debug(debug: bool) -> None:
     """Record the global ``--debug`` option (the app callback does this)."""
     _DEBUG.set(debug)
+
+
+_QUIET: ContextVar[bool] = ContextVar("rewardlab_quiet", default=False)
+
+
+def set_quiet(value: bool) -> None:
+    """Record the global ``--quiet`` option (the app callback does this)."""
+    _QUIET.set(value)
+
+
+def quiet() -> bool:
+    """True under ``rewardlab --quiet`` or ``REWARDLAB_QUIET=1``: no progress bars."""
+    return _QUIET.get() or os.environ.get("REWARDLAB_QUIET", "").lower() in ("1", "true", "yes")
 
 
 def debug_enabled() -> bool:

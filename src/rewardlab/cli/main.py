@@ -2,7 +2,7 @@
 
 Each command group lives in its own module with a ``register(app)`` function;
 this file lists them and holds the global options: ``--debug`` (tracebacks for
-bugs) and the bounds on input records (:mod:`rewardlab.data.limits`). Errors of
+bugs), ``--quiet`` (no progress bars) and the bounds on input records (:mod:`rewardlab.data.limits`). Errors of
 every command are reported by :class:`~rewardlab.cli.common.ErrorReportingGroup`.
 """
 
@@ -13,7 +13,7 @@ import os
 
 import typer
 
-from rewardlab.cli.common import ErrorReportingGroup, set_debug
+from rewardlab.cli.common import ErrorReportingGroup, set_debug, set_quiet
 from rewardlab.data.limits import Limits, set_limits
 
 app = typer.Typer(
@@ -48,6 +48,10 @@ def _global_options(
         False, "--debug", envvar="REWARDLAB_DEBUG",
         help="Show the traceback of an unexpected error (a bug) instead of one line.",
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", envvar="REWARDLAB_QUIET",
+        help="No progress bars (they are also left out when stderr is not a terminal).",
+    ),
     max_chars: int = typer.Option(
         Limits.max_chars, min=1, envvar="REWARDLAB_MAX_CHARS",
         help="Most characters in one text of an input record (as the server's --max-chars).",
@@ -69,6 +73,7 @@ def _global_options(
     bars and warnings (set before any command imports transformers; a user's own
     setting wins)."""
     set_debug(debug)
+    set_quiet(quiet)
     set_limits(Limits(max_chars, max_line_bytes, max_items, max_depth))
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

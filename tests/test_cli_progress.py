@@ -74,3 +74,86 @@ def test_no_bars_under_quiet_or_off_a_terminal(monkeypatch):
     with common.progress_bars() as progress:
         progress("epochs", 3, 10)
     assert log.export_text() == ""
+
+
+def run_in_terminal(*args: str, timeout: float = 240) -> tuple[int, str]:
+    """Run the CLI with stdout and stderr on a pseudo-terminal; its exit code and all it
+    drew (escape sequences and carriage returns included)."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([*CLI, *args], stdin=subprocess.DEVNULL, stdout=slave,
+                               stderr=slave, env={**env(), "COLUMNS": "120", "TERM": "xterm"})
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                process.kill()
+                raise AssertionError(f"no output for {timeout} s: {b''.join(chunks)[-2000:]!r}")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    return process.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+
+
+def counts_drawn(screen: str, phase: str) -> set[tuple[int, int]]:
+    """Every ``done/total`` drawn on a line of the bar of ``phase``."""
+    import re
+
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)  # colours off; cursor moves split lines
+    lines = re.split(r"[\r\n]|\x1b\[\??[0-9;]*[A-Za-z]", plain)
+    return {(int(m[1]), int(m[2])) for line in lines if phase in line
+            for m in [re.search(r" (\d+)/(\d+) ", line)] if m}
+
+
+def assert_advances(screen: str, phase: str) -> None:
+    drawn = counts_drawn(screen, phase)
+    totals = {total for _done, total in drawn}
+    assert len(totals) == 1, (phase, drawn)
+    dones = sorted(done for done, _total in drawn)
+    assert len(dones) >= 2 and dones[0] < dones[-1], (phase, drawn)
+
+
+def test_demo_shows_every_phase_advancing_on_a_terminal(tmp_path):
+    code, screen = run_in_terminal(
+        "demo", "--n-prompts", "40", "--n-pairs", "200", "--backbone", "hashing",
+        "--out", str(tmp_path / "demo"))
+    assert code == 0, screen[-3000:]
+    for phase in ("encode", "epochs", "held-out pairs", "scoring candidates"):
+        assert_advances(screen, phase)
+    assert "None" not in screen
+
+
+def test_train_shows_its_epochs_advancing_on_a_terminal(tmp_path):
+    import json
+
+    from rewardlab.data.synthetic import ArenaConfig, generate_arena, preference_pairs
+
+    arena = generate_arena(ArenaConfig(n_prompts=30, candidates_per_prompt=4, seed=0))
+    pairs = preference_pairs(arena, 120, label_noise=0.1, seed=0)
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(
+        json.dumps({"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected}) + "\n"
+        for p in pairs))
+    code, screen = run_in_terminal(
+        "train", "--data", str(data), "--backbone", "hashing", "--epochs", "6", "--patience",
+        "100", "--out", str(tmp_path / "model"))
+    assert code == 0, screen[-3000:]
+    assert_advances(screen, "encode")
+    assert_advances(screen, "epochs")
+    assert {done for done, _ in counts_drawn(screen, "epochs")} >= {1, 6}
+    # and with --quiet, the same run draws no bar
+    code, quiet = run_in_terminal(
+        "--quiet", "train", "--data", str(data), "--backbone", "hashing", "--epochs", "2",
+        "--out", str(tmp_path / "quiet"))
+    assert code == 0, quiet[-3000:]
+    assert not counts_drawn(quiet, "epochs") and "saved" in quiet

@@ -84,7 +84,7 @@ def progress_bars() -> Iterator[Callable[[str, int, int | None], None]]:
             bar.start()
         if phase not in tasks:
             tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
+        bar.update(tasks[phase], completed=done, total=total, refresh=True)  # every step drawn
 
     try:
         yield update

@@ -53,7 +53,7 @@ from rewardlab.options import (
 from rewardlab.registry import Registry
 
 Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)`` during long work (``encode``, ``fine-tune``)."""
+"""``progress(phase, done, total)`` during long work (``encode``, ``epochs``, ``fine-tune``)."""
 
 
 def _format_names() -> Registry:
@@ -362,9 +362,12 @@ def _fit_heads(spec, config, train_records, val_records, data_fingerprint, backb
     from rewardlab.models.training.fit import train_reward_model
 
     encode = None if progress is None else (lambda done, total: progress("encode", done, total))
+    epochs = None if progress is None else (
+        lambda epoch, total, _record: progress("epochs", epoch, total))
     model, report = train_reward_model(
         train_records, head_backbone or build_backbone(spec.backbone, **backbone_options), config,
-        val_records, data_fingerprint=data_fingerprint, encode_progress=encode, init=init)
+        val_records, data_fingerprint=data_fingerprint, encode_progress=encode, on_epoch=epochs,
+        init=init)
     metrics: dict[str, Any] = {"train": report.to_dict()}
     if spec.init_from is not None:
         metrics["init_from"] = str(spec.init_from)

@@ -128,7 +128,7 @@ def test_demo_shows_every_phase_advancing_on_a_terminal(tmp_path):
         "demo", "--n-prompts", "40", "--n-pairs", "200", "--backbone", "hashing",
         "--out", str(tmp_path / "demo"))
     assert code == 0, screen[-3000:]
-    for phase in ("encode", "epochs", "held-out pairs", "scoring candidates"):
+    for phase in ("encode", "l2 folds", "epochs", "held-out pairs", "scoring candidates"):
         assert_advances(screen, phase)
     assert "None" not in screen
 
@@ -148,8 +148,8 @@ def test_train_shows_its_epochs_advancing_on_a_terminal(tmp_path):
         "train", "--data", str(data), "--backbone", "hashing", "--epochs", "6", "--patience",
         "100", "--out", str(tmp_path / "model"))
     assert code == 0, screen[-3000:]
-    assert_advances(screen, "encode")
-    assert_advances(screen, "epochs")
+    for phase in ("encode", "l2 folds", "epochs"):
+        assert_advances(screen, phase)
     assert {done for done, _ in counts_drawn(screen, "epochs")} >= {1, 6}
     # and with --quiet, the same run draws no bar
     code, quiet = run_in_terminal(

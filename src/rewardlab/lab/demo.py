@@ -31,8 +31,8 @@ from rewardlab.models.training.config import LoopOptions, TrainConfig
 from rewardlab.options import check, option, redefault
 
 StageCallback = Callable[[str, int, int], None]
-"""``progress(phase, done, total)``: the phases "encode", "epochs", "held-out pairs" and
-"scoring candidates" in turn."""
+"""``progress(phase, done, total)``: the phases "encode", "l2 folds" (the cross-validation
+of the L2 weight), "epochs", "held-out pairs" and "scoring candidates" in turn."""
 
 if TYPE_CHECKING:  # the trainer brings torch: imported when the demo runs
     from rewardlab.models.reward_model import TrainedRewardModel
@@ -144,7 +144,7 @@ def run_demo(
         )
     model, report = train_reward_model(
         train, build_backbone(config.backbone), TrainConfig(seed=config.seed), val,
-        encode_progress=phase("encode"),
+        encode_progress=phase("encode"), on_fold=phase("l2 folds"),
         on_epoch=lambda epoch, epochs, _record: phase("epochs")(epoch, epochs),
     )
     test_prompts = {p.prompt for p in test}

@@ -53,7 +53,8 @@ from rewardlab.options import (
 from rewardlab.registry import Registry
 
 Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)`` during long work (``encode``, ``epochs``, ``fine-tune``)."""
+"""``progress(phase, done, total)`` during long work (``encode``, ``l2 folds``, ``epochs``,
+``fine-tune``)."""
 
 
 def _format_names() -> Registry:
@@ -364,10 +365,11 @@ def _fit_heads(spec, config, train_records, val_records, data_fingerprint, backb
     encode = None if progress is None else (lambda done, total: progress("encode", done, total))
     epochs = None if progress is None else (
         lambda epoch, total, _record: progress("epochs", epoch, total))
+    folds = None if progress is None else (lambda done, total: progress("l2 folds", done, total))
     model, report = train_reward_model(
         train_records, head_backbone or build_backbone(spec.backbone, **backbone_options), config,
         val_records, data_fingerprint=data_fingerprint, encode_progress=encode, on_epoch=epochs,
-        init=init)
+        init=init, on_fold=folds)
     metrics: dict[str, Any] = {"train": report.to_dict()}
     if spec.init_from is not None:
         metrics["init_from"] = str(spec.init_from)

@@ -157,3 +157,15 @@ def test_train_shows_its_epochs_advancing_on_a_terminal(tmp_path):
         "--out", str(tmp_path / "quiet"))
     assert code == 0, quiet[-3000:]
     assert not counts_drawn(quiet, "epochs") and "saved" in quiet
+
+
+def test_lab_constrained_shows_its_phases_advancing_on_a_terminal(tmp_path):
+    code, screen = run_in_terminal(
+        "lab", "constrained", "--out", str(tmp_path / "c.json"), "--proxy-size", "60",
+        "--n-prompts", "80", "--test-prompts", "4", "--val-prompts", "8", "--pool-size", "8",
+        "--pg-steps", "30", "--seed", "2")
+    assert code == 0, screen[-3000:]
+    for phase in ("train proxies", "proxy points", "constrained", "fixed sum"):
+        assert_advances(screen, phase)
+    assert (30, 30) in counts_drawn(screen, "fixed sum")
+    assert counts_drawn(screen, "score pool")  # one chunk: drawn once, done

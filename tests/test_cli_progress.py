@@ -115,12 +115,14 @@ def counts_drawn(screen: str, phase: str) -> set[tuple[int, int]]:
             for m in [re.search(r" (\d+)/(\d+) ", line)] if m}
 
 
-def assert_advances(screen: str, phase: str) -> None:
+def assert_advances(screen: str, phase: str, passes: bool = False) -> None:
+    """The bar of ``phase`` was drawn at two different counts of one total (``passes``: of
+    some total; a phase whose every pass has a total of its own)."""
     drawn = counts_drawn(screen, phase)
     totals = {total for _done, total in drawn}
-    assert len(totals) == 1, (phase, drawn)
-    dones = sorted(done for done, _total in drawn)
-    assert len(dones) >= 2 and dones[0] < dones[-1], (phase, drawn)
+    assert len(totals) >= 1 if passes else len(totals) == 1, (phase, drawn)
+    assert any(len({done for done, t in drawn if t == total}) >= 2 for total in totals), (
+        phase, drawn)
 
 
 def test_demo_shows_every_phase_advancing_on_a_terminal(tmp_path):
@@ -169,3 +171,31 @@ def test_lab_constrained_shows_its_phases_advancing_on_a_terminal(tmp_path):
         assert_advances(screen, phase)
     assert (30, 30) in counts_drawn(screen, "fixed sum")
     assert counts_drawn(screen, "score pool")  # one chunk: drawn once, done
+
+
+def write_pairs(path, n: int) -> None:
+    """``n`` prompt/chosen/rejected rows in the tiny tokenizers' vocabulary."""
+    import json
+
+    words = ["the sky is blue", "hello world", "what is the cat", "yes it is good",
+             "no", "the dog is red"]
+    path.write_text("".join(json.dumps({
+        "prompt": f"{words[i % 6]} {i % 10}", "chosen": words[(i + 1) % 6],
+        "rejected": words[(i + 2) % 6] + " " + str(i)}) + "\n" for i in range(n)))
+
+
+def test_eval_with_a_judge_shows_its_batches_and_stages_on_a_terminal(tmp_path):
+    from tiny_hf import save_causal_lm
+
+    lm = save_causal_lm(tmp_path / "lm")
+    write_pairs(tmp_path / "pairs.jsonl", 12)
+    code, screen = run_in_terminal(
+        "eval", "--model", f"judge:{lm}", "--data", str(tmp_path / "pairs.jsonl"),
+        "--out", str(tmp_path / "eval.json"), "--token-budget", "64")
+    assert code == 0, screen[-3000:]
+    assert_advances(screen, "forward batches", passes=True)
+    # two passes, each text over the 64-token budget (one text a batch): the suite's prob
+    # (12 pairs in both orders: 24) and calibration's (both pair orders, each both ways: 48)
+    assert {total for _, total in counts_drawn(screen, "forward batches")} == {24, 48}
+    assert counts_drawn(screen, "suite:pairs") >= {(0, 1), (1, 1)}   # started, then done
+    assert counts_drawn(screen, "calibration") >= {(0, 1), (1, 1)}

@@ -199,3 +199,40 @@ def test_eval_with_a_judge_shows_its_batches_and_stages_on_a_terminal(tmp_path):
     assert {total for _, total in counts_drawn(screen, "forward batches")} == {24, 48}
     assert counts_drawn(screen, "suite:pairs") >= {(0, 1), (1, 1)}   # started, then done
     assert counts_drawn(screen, "calibration") >= {(0, 1), (1, 1)}
+
+
+def test_score_with_a_hugging_face_model_prints_no_transformers_bars_or_warnings(tmp_path):
+    """transformers imported before the app runs (as here, or in a notebook): its "Loading
+    weights" bar and its over-long-input warning must still stay out of the output."""
+    import json
+    import logging
+
+    from typer.testing import CliRunner
+
+    from rewardlab.cli.main import app
+    from tiny_hf import save_decoder_rm
+
+    folder = save_decoder_rm(tmp_path / "rm")  # imports transformers
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"prompt": "hello " * 600, "response": "the sky is blue"})
+                            + "\n" for _ in range(3)))  # 600 tokens > the tokenizer's 256
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        result = CliRunner().invoke(app, ["score", "--model", str(folder), "--data", str(data),
+                                          "--out", str(tmp_path / "scores.jsonl")])
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
+    assert result.exit_code == 0, result.output
+    assert "scored 3 responses" in result.output
+    assert "Loading weights" not in result.output
+    assert not [r for r in records if "Token indices" in r.getMessage()]
+    # and as a command of its own (transformers imported after the options are read)
+    done = subprocess.run([*CLI, "score", "--model", str(folder), "--data", str(data),
+                           "--out", str(tmp_path / "again.jsonl")],
+                          capture_output=True, text=True, env=env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Loading weights" not in done.stdout + done.stderr
+    assert "Token indices" not in done.stdout + done.stderr

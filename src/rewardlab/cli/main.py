@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import typer
 
@@ -69,14 +70,29 @@ def _global_options(
         help="Deepest nesting of lists and objects in an input record.",
     ),
 ) -> None:
-    """Set the input limits. The CLI draws its own progress bars: silence transformers'
-    bars and warnings (set before any command imports transformers; a user's own
-    setting wins)."""
+    """Set the input limits and the output's manners."""
     set_debug(debug)
     set_quiet(quiet)
     set_limits(Limits(max_chars, max_line_bytes, max_items, max_depth))
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _silence_transformers()
+
+
+def _silence_transformers() -> None:
+    """The CLI draws its own progress bars: transformers' ("Loading weights", downloads) and
+    its warnings ("Token indices sequence length is longer than …", which rewardlab's own
+    truncation makes moot) are silenced, unless the user set ``TRANSFORMERS_VERBOSITY`` or
+    ``HF_HUB_DISABLE_PROGRESS_BARS``. transformers reads both when it is imported; when it
+    already is (the app called inside a Python process), its switches are turned too."""
+    verbosity = os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    bars_off = os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" not in sys.modules:
+        return
+    from transformers.utils import logging as transformers_logging
+
+    if verbosity == "error":
+        transformers_logging.set_verbosity_error()
+    if bars_off == "1":
+        transformers_logging.disable_progress_bar()
 
 
 if __name__ == "__main__":

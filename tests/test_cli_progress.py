@@ -236,3 +236,14 @@ def test_score_with_a_hugging_face_model_prints_no_transformers_bars_or_warnings
     assert done.returncode == 0, done.stderr
     assert "Loading weights" not in done.stdout + done.stderr
     assert "Token indices" not in done.stdout + done.stderr
+
+
+def test_lab_overopt_shows_training_scoring_and_optimizing_on_a_terminal(tmp_path):
+    code, screen = run_in_terminal(
+        "lab", "overopt", "--out", str(tmp_path / "lab"), "--proxy-sizes", "60",
+        "--label-noise", "0,0.25", "--pool-size", "12", "--test-prompts", "5",
+        "--n-prompts", "80", "--val-prompts", "8", "--n", "1,2,4,12")
+    assert code == 0, screen[-3000:]
+    assert_advances(screen, "train")
+    assert_advances(screen, "optimize hashing")  # one proxy per noise: 1/2, then 2/2
+    assert (2, 2) in counts_drawn(screen, "optimize hashing")

@@ -247,3 +247,18 @@ def test_lab_overopt_shows_training_scoring_and_optimizing_on_a_terminal(tmp_pat
     assert_advances(screen, "train")
     assert_advances(screen, "optimize hashing")  # one proxy per noise: 1/2, then 2/2
     assert (2, 2) in counts_drawn(screen, "optimize hashing")
+
+
+def test_train_of_a_structured_head_and_of_a_backbone_ensemble_shows_progress(tmp_path):
+    write_pairs(tmp_path / "pairs.jsonl", 60)
+    code, screen = run_in_terminal(
+        "train", "--data", str(tmp_path / "pairs.jsonl"), "--backbone", "hashing", "--head",
+        "gpm", "--epochs", "4", "--patience", "100", "--out", str(tmp_path / "gpm"))
+    assert code == 0, screen[-3000:]
+    assert_advances(screen, "epochs")
+    assert (4, 4) in counts_drawn(screen, "epochs")
+    code, screen = run_in_terminal(
+        "train", "--data", str(tmp_path / "pairs.jsonl"), "--backbone", "hashing,hashing",
+        "--epochs", "3", "--out", str(tmp_path / "ensemble"))
+    assert code == 0, screen[-3000:]
+    assert counts_drawn(screen, "backbones") == {(0, 2), (1, 2), (2, 2)}

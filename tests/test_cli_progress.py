@@ -262,3 +262,19 @@ def test_train_of_a_structured_head_and_of_a_backbone_ensemble_shows_progress(tm
         "--epochs", "3", "--out", str(tmp_path / "ensemble"))
     assert code == 0, screen[-3000:]
     assert counts_drawn(screen, "backbones") == {(0, 2), (1, 2), (2, 2)}
+
+
+def test_score_with_a_hugging_face_classifier_shows_its_batches_on_a_terminal(tmp_path):
+    import json
+
+    from tiny_hf import save_decoder_rm
+
+    folder = save_decoder_rm(tmp_path / "rm")
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"hello {i}", "response": "the sky is blue"})
+                            + "\n" for i in range(6)))
+    code, screen = run_in_terminal("score", "--model", str(folder), "--data", str(data),
+                                   "--out", str(tmp_path / "scores.jsonl"), "--token-budget", "1")
+    assert code == 0, screen[-3000:]
+    assert counts_drawn(screen, "forward batches") >= {(1, 6), (6, 6)}  # one row a batch
+    assert "Loading weights" not in screen

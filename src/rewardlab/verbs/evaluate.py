@@ -244,14 +244,12 @@ def evaluate(spec: EvalSpec, progress: Progress | None = None,
     from rewardlab.evaluate.probe_options import probe_options
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.load import is_rewardlab_directory
-    from rewardlab.verbs.loading import load_source, require_no_reference
+    from rewardlab.verbs.loading import load_source, report_batches, require_no_reference
 
     spec = replace(spec, probes=canonical_probes(spec.probes))
     check_spec(spec)
     spec = resolve_suite(spec)
-    model = load_source(spec, scoring_uses(spec))
-    if progress is not None and hasattr(model, "batch_progress"):
-        model.batch_progress = lambda done, total: progress("forward batches", done, total)
+    model = report_batches(load_source(spec, scoring_uses(spec)), progress)
     if spec.rewards is not None:
         require_no_reference(model, spec, "eval")
     records = load_records(spec.data, spec.format, spec.split, on_data)

@@ -105,12 +105,18 @@ def run_in_terminal(*args: str, timeout: float = 240) -> tuple[int, str]:
     return process.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
 
 
+def plain(screen: str) -> str:
+    """``screen`` without its colours and styles."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", screen)
+
+
 def counts_drawn(screen: str, phase: str) -> set[tuple[int, int]]:
     """Every ``done/total`` drawn on a line of the bar of ``phase``."""
     import re
 
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)  # colours off; cursor moves split lines
-    lines = re.split(r"[\r\n]|\x1b\[\??[0-9;]*[A-Za-z]", plain)
+    lines = re.split(r"[\r\n]|\x1b\[\??[0-9;]*[A-Za-z]", plain(screen))  # cursor moves split
     return {(int(m[1]), int(m[2])) for line in lines if phase in line
             for m in [re.search(r" (\d+)/(\d+) ", line)] if m}
 
@@ -133,6 +139,10 @@ def test_demo_shows_every_phase_advancing_on_a_terminal(tmp_path):
     for phase in ("encode", "l2 folds", "epochs", "held-out pairs", "scoring candidates"):
         assert_advances(screen, phase)
     assert "None" not in screen
+    # the summary rendered for the terminal: its Markdown table drawn, not printed raw
+    text = plain(screen)
+    assert "|---|" not in text and "**" not in text
+    assert "Spearman ρ" in text and "─" * 20 in text and " • held-out accuracy" in text
 
 
 def test_train_shows_its_epochs_advancing_on_a_terminal(tmp_path):

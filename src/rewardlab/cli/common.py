@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
@@ -26,48 +36,55 @@ T = TypeVar("T")
 console = Console(stderr=True)
 
 
-@contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar driven by a ``progress(done, total)`` callback."""
-    with Progress(
+class _Count(ProgressColumn):
+    """``done/total``; ``done`` alone while the total is unknown (never ``0/None``)."""
+
+    def render(self, task: Task) -> Text:
+        done = _count(task.completed)
+        return Text(done if task.total is None else f"{done}/{_count(task.total)}")
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+def _bars() -> Progress:
+    """One line per phase: a spinner, the phase, a bar (a pulse while the total is
+    unknown), the count, the time spent and, once the total is known, the time left."""
+    return Progress(
+        SpinnerColumn(finished_text="[green]✓"),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextlib.contextmanager
-def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """Rich progress bars driven by a ``progress(phase, done, total)`` callback: one bar per
-    phase, the display started when the first phase reports (so a command refused before
-    any work prints nothing but its error)."""
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        _Count(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=False,
     )
+
+
+def _no_progress(*_args: Any) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int | None], None]]:
+    """Rich progress bars driven by a ``progress(phase, done, total)`` callback: one bar per
+    phase (``total`` None while unknown), the display started when the first phase reports
+    (so a command refused before any work prints nothing but its error). Nothing is drawn
+    under ``--quiet`` or when stderr is not a terminal (a log file, a pipe, a CI job)."""
+    if quiet() or not console.is_terminal:
+        yield _no_progress
+        return
+    bar = _bars()
     tasks: dict[str, Any] = {}
 
-    def update(phase: str, done: int, total: int) -> None:
+    def update(phase: str, done: int, total: int | None) -> None:
         if not tasks:
             bar.start()
         if phase not in tasks:
             tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
+        bar.update(tasks[phase], completed=done, total=total, refresh=True)  # every step drawn
 
     try:
         yield update
@@ -140,6 +157,8 @@ def check_backbone(spec: str, option: str) -> str:
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader went away (``yes | head -1``)."""
 DEBUG_HINT = "rerun with --debug (or REWARDLAB_DEBUG=1) for the traceback"
 
 
@@ -216,17 +235,43 @@ def set_debug(debug: bool) -> None:
     _DEBUG.set(debug)
 
 
+_QUIET: ContextVar[bool] = ContextVar("rewardlab_quiet", default=False)
+
+
+def set_quiet(value: bool) -> None:
+    """Record the global ``--quiet`` option (the app callback does this)."""
+    _QUIET.set(value)
+
+
+def quiet() -> bool:
+    """True under ``rewardlab --quiet`` or ``REWARDLAB_QUIET=1``: no progress bars."""
+    return _QUIET.get() or os.environ.get("REWARDLAB_QUIET", "").lower() in ("1", "true", "yes")
+
+
 def debug_enabled() -> bool:
     """True under ``rewardlab --debug`` or ``REWARDLAB_DEBUG=1``."""
     return _DEBUG.get() or os.environ.get("REWARDLAB_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def quiet_broken_pipe() -> NoReturn:
+    """The reader of stdout went away (``rewardlab … | head -1``): stop quietly, as Python's
+    documentation advises for SIGPIPE (``signal`` module notes): point stdout at devnull so
+    the interpreter's last flush cannot fail again, and exit 141 with no message."""
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # stdout may be closed or replaced
+        os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
 class ErrorReportingGroup(TyperGroup):
     """The app's command group: every error of a command becomes one line.
 
     Bad options (click usage errors): ``error: …`` and exit 2. Bad input
-    (:func:`user_error_message`): ``error: …`` and exit 1. Anything else is a
-    bug: one line and exit 70, with the traceback under ``--debug``.
+    (:func:`user_error_message`): ``error: …`` and exit 1. Output into a closed pipe:
+    nothing and exit 141 (:func:`quiet_broken_pipe`). Anything else is a bug: one line
+    and exit 70, with the traceback under ``--debug``.
     """
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
@@ -234,6 +279,8 @@ class ErrorReportingGroup(TyperGroup):
             return super().parse_args(ctx, args)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # --help into a closed pipe
+            quiet_broken_pipe()
         except typer.TyperException as err:  # a bad global option
             self._report_usage(err)
 
@@ -252,6 +299,8 @@ class ErrorReportingGroup(TyperGroup):
             raise
         except typer.TyperException as err:  # click's usage errors: a bad or missing option
             self._report_usage(err)
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except Exception as err:
             if ctx.params.get("debug") or debug_enabled():
                 raise

@@ -24,11 +24,14 @@ def register(app: typer.Typer) -> None:
 @with_options(spec=DemoSpec, config=DemoConfig)
 def demo(spec: DemoSpec = None, config: DemoConfig = None) -> None:
     """Generate a preference task with a known gold reward, train a BT model, report."""
+    from rich.markdown import Markdown
+
     from rewardlab.verbs.demo import demo as run
 
     with user_errors(), progress_bars() as progress:
         result = run(replace(spec, config=config), progress)
-    console.print(result.summary)
+    # rendered on a terminal; the Markdown itself into a file or a pipe (as summary.md)
+    console.print(Markdown(result.summary) if console.is_terminal else result.summary)
     written = result.written
     console.print(f"wrote {written['report.json']}, {written['summary.md']} and "
                   f"{written['model']}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.common import console, progress_bars, user_errors
 from rewardlab.cli.sources import with_loading, with_reward_source
 from rewardlab.evaluate.probe_options import AttackOptions
 from rewardlab.models.lm.hub import HubModelOptions
@@ -34,10 +34,9 @@ def evaluate(spec: EvalSpec = None, hub: HubModelOptions = None, judge: JudgeOpt
     audit probes. Metrics are saved beside the model only when it is a rewardlab directory."""
     from rewardlab.verbs.evaluate import evaluate as run
 
-    with user_errors():
+    with user_errors(), progress_bars() as progress:
         result = run(with_loading(spec, hub, judge, aggregation, attack=attack),
-                     progress=lambda stage, _done, _total: console.log(stage),
-                     on_data=lambda summary: console.print(f"data: {summary}"))
+                     progress=progress, on_data=lambda summary: console.print(f"data: {summary}"))
     console.print(result.summary())
     console.print("wrote " + ", ".join(str(path) for path in result.written))
 

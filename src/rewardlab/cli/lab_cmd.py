@@ -99,8 +99,8 @@ def constrained(spec: ConstrainedSpec = None, config: ComponentsConfig = None,
     """Component proxies held at their proxy points (constrained RLHF) vs their fixed sum."""
     from rewardlab.verbs.lab import constrained as run
 
-    with user_errors():
-        made = run(replace(spec, config=replace(config, synthetic=synthetic, pg=pg)))
+    with user_errors(), progress_bars() as progress:
+        made = run(replace(spec, config=replace(config, synthetic=synthetic, pg=pg)), progress)
     results = made.results
     final = results["constrained"]["final"]
     for name, point in results["proxy_points"].items():

@@ -2,7 +2,7 @@
 
 Each command group lives in its own module with a ``register(app)`` function;
 this file lists them and holds the global options: ``--debug`` (tracebacks for
-bugs) and the bounds on input records (:mod:`rewardlab.data.limits`). Errors of
+bugs), ``--quiet`` (no progress bars) and the bounds on input records (:mod:`rewardlab.data.limits`). Errors of
 every command are reported by :class:`~rewardlab.cli.common.ErrorReportingGroup`.
 """
 
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import typer
 
-from rewardlab.cli.common import ErrorReportingGroup, set_debug
+from rewardlab.cli.common import ErrorReportingGroup, set_debug, set_quiet
 from rewardlab.data.limits import Limits, set_limits
 
 app = typer.Typer(
@@ -48,6 +49,10 @@ def _global_options(
         False, "--debug", envvar="REWARDLAB_DEBUG",
         help="Show the traceback of an unexpected error (a bug) instead of one line.",
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", envvar="REWARDLAB_QUIET",
+        help="No progress bars (they are also left out when stderr is not a terminal).",
+    ),
     max_chars: int = typer.Option(
         Limits.max_chars, min=1, envvar="REWARDLAB_MAX_CHARS",
         help="Most characters in one text of an input record (as the server's --max-chars).",
@@ -65,13 +70,29 @@ def _global_options(
         help="Deepest nesting of lists and objects in an input record.",
     ),
 ) -> None:
-    """Set the input limits. The CLI draws its own progress bars: silence transformers'
-    bars and warnings (set before any command imports transformers; a user's own
-    setting wins)."""
+    """Set the input limits and the output's manners."""
     set_debug(debug)
+    set_quiet(quiet)
     set_limits(Limits(max_chars, max_line_bytes, max_items, max_depth))
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _silence_transformers()
+
+
+def _silence_transformers() -> None:
+    """The CLI draws its own progress bars: transformers' ("Loading weights", downloads) and
+    its warnings ("Token indices sequence length is longer than …", which rewardlab's own
+    truncation makes moot) are silenced, unless the user set ``TRANSFORMERS_VERBOSITY`` or
+    ``HF_HUB_DISABLE_PROGRESS_BARS``. transformers reads both when it is imported; when it
+    already is (the app called inside a Python process), its switches are turned too."""
+    verbosity = os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    bars_off = os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" not in sys.modules:
+        return
+    from transformers.utils import logging as transformers_logging
+
+    if verbosity == "error":
+        transformers_logging.set_verbosity_error()
+    if bars_off == "1":
+        transformers_logging.disable_progress_bar()
 
 
 if __name__ == "__main__":

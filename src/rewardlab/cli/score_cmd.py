@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from rewardlab.cli.command import command
-from rewardlab.cli.common import console, user_errors
+from rewardlab.cli.common import console, progress_bars, user_errors
 from rewardlab.cli.sources import with_loading, with_reward_source
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.lm.judge_options import JudgeOptions
@@ -33,6 +33,6 @@ def score(spec: ScoreSpec = None, hub: HubModelOptions = None, judge: JudgeOptio
     reward, is written as ``null``."""
     from rewardlab.verbs.score import score as run
 
-    with user_errors():
-        result = run(with_loading(spec, hub, judge, aggregation))
+    with user_errors(), progress_bars() as progress:
+        result = run(with_loading(spec, hub, judge, aggregation), progress)
     console.print(f"scored {len(result.rows)} responses; wrote {result.out}")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ from rewardlab.features.backbones import build_backbone
 from rewardlab.features.base import ProgressCallback
 from rewardlab.models.training.config import LoopOptions, TrainConfig
 from rewardlab.options import check, option, redefault
+
+StageCallback = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: the phases "encode", "l2 folds" (the cross-validation
+of the L2 weight), "epochs", "held-out pairs" and "scoring candidates" in turn."""
 
 if TYPE_CHECKING:  # the trainer brings torch: imported when the demo runs
     from rewardlab.models.reward_model import TrainedRewardModel
@@ -74,8 +79,10 @@ def gold_ordered(pairs: list[Comparison]) -> list[Comparison]:
     return out
 
 
-def candidate_agreement(model: TrainedRewardModel, arena, prompt_ids: list[int]) -> dict[str, Any]:
-    """Spearman ρ(learned, gold) per prompt, and gold of the model's top pick, per kind."""
+def candidate_agreement(model: TrainedRewardModel, arena, prompt_ids: list[int],
+                        progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Spearman ρ(learned, gold) per prompt, and gold of the model's top pick, per kind
+    (``progress(done, total)`` while the candidates are encoded)."""
     prompts, responses, golds, owners = [], [], [], []
     for i in prompt_ids:
         for candidate in arena.candidates[i]:
@@ -83,7 +90,7 @@ def candidate_agreement(model: TrainedRewardModel, arena, prompt_ids: list[int])
             responses.append(candidate.text)
             golds.append(candidate.gold)
             owners.append(i)
-    rewards = model.score(prompts, responses)
+    rewards = model.score_members(prompts, responses, progress).mean(axis=0)  # = model.score
     golds_arr, owners_arr = np.asarray(golds), np.asarray(owners)
     by_kind: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for i in prompt_ids:
@@ -107,10 +114,16 @@ def candidate_agreement(model: TrainedRewardModel, arena, prompt_ids: list[int])
 
 
 def run_demo(
-    config: DemoConfig, encode_progress: ProgressCallback | None = None
+    config: DemoConfig, progress: StageCallback | None = None
 ) -> tuple[TrainedRewardModel, dict[str, Any]]:
-    """Run the whole demo; returns the model and a JSON-serializable report."""
+    """Run the whole demo; returns the model and a JSON-serializable report.
+    ``progress(phase, done, total)`` follows each long phase (:data:`StageCallback`)."""
     from rewardlab.models.training.fit import train_reward_model
+
+    def phase(name: str) -> ProgressCallback:
+        if progress is None:
+            return lambda _done, _total: None
+        return lambda done, total: progress(name, done, total)
 
     arena = generate_arena(
         ArenaConfig(
@@ -131,16 +144,24 @@ def run_demo(
         )
     model, report = train_reward_model(
         train, build_backbone(config.backbone), TrainConfig(seed=config.seed), val,
-        encode_progress=encode_progress,
+        encode_progress=phase("encode"), on_fold=phase("l2 folds"),
+        on_epoch=lambda epoch, epochs, _record: phase("epochs")(epoch, epochs),
     )
     test_prompts = {p.prompt for p in test}
     test_ids = [i for i, prompt in enumerate(arena.prompts) if prompt in test_prompts]
+    held_out = phase("held-out pairs")
+    held_out(0, 2)
+    vs_noisy = evaluate_pairs(model, test)
+    held_out(1, 2)
+    vs_gold = evaluate_pairs(model, gold_ordered(test))
+    held_out(2, 2)
     results = {
         "config": asdict(config),
         "train": _train_summary(report),
-        "test_vs_noisy_labels": evaluate_pairs(model, test),
-        "test_vs_gold_order": evaluate_pairs(model, gold_ordered(test)),
-        "gold_agreement_on_candidates": candidate_agreement(model, arena, test_ids),
+        "test_vs_noisy_labels": vs_noisy,
+        "test_vs_gold_order": vs_gold,
+        "gold_agreement_on_candidates": candidate_agreement(
+            model, arena, test_ids, phase("scoring candidates")),
         "realised_label_noise": float(np.mean([p.meta["flipped"] for p in pairs])),
     }
     return model, results

@@ -46,7 +46,8 @@ class DemoResult:
 
 
 def demo(spec: DemoSpec, progress: Progress | None = None) -> DemoResult:
-    """Check ``spec.out``, run the demo, save the model and write the report."""
+    """Check ``spec.out``, run the demo, save the model and write the report;
+    ``progress(phase, done, total)`` as :func:`~rewardlab.lab.demo.run_demo` calls it."""
     from rewardlab.atomic import write_json_atomic, write_text_atomic
     from rewardlab.lab.demo import run_demo, summary_text
     from rewardlab.models.io import save_model
@@ -55,8 +56,7 @@ def demo(spec: DemoSpec, progress: Progress | None = None) -> DemoResult:
     out = Path(spec.out)
     check_out_folder(out, files=("report.json", "summary.md"))
     check_model_out(out / "model", overwrite=False, option="--out")
-    encode = None if progress is None else (lambda done, total: progress("encode", done, total))
-    model, results = run_demo(spec.config, encode)
+    model, results = run_demo(spec.config, progress)
     save_model(model, out / "model", results)
     write_json_atomic(out / "report.json", results)
     text = summary_text(results)

@@ -235,33 +235,41 @@ def check_attack_modality(spec: EvalSpec, records: list) -> None:
 def evaluate(spec: EvalSpec, progress: Progress | None = None,
              on_data: Callable[[str], None] | None = None) -> EvalResult:
     """Check ``spec``, load the reward, read the data, run the suite and probes, write the
-    results. ``progress(stage, done, total)`` before each stage (suite, calibration, each
-    probe); ``on_data(summary)`` with the data report's summary once the data is read."""
+    results. ``progress(stage, 0, 1)`` as each stage (suite, calibration, each probe) starts
+    and ``progress(stage, 1, 1)`` as it ends; a language model (a judge, a Hugging Face
+    classifier) also reports ``progress("forward batches", done, total)`` within each pass
+    over its inputs. ``on_data(summary)`` with the data report's summary once the data is
+    read."""
     from rewardlab.atomic import write_json_atomic
     from rewardlab.evaluate.probe_options import probe_options
     from rewardlab.evaluate.suite import run_evaluation
     from rewardlab.load import is_rewardlab_directory
-    from rewardlab.verbs.loading import load_source, require_no_reference
+    from rewardlab.verbs.loading import load_source, report_batches, require_no_reference
 
     spec = replace(spec, probes=canonical_probes(spec.probes))
     check_spec(spec)
     spec = resolve_suite(spec)
-    model = load_source(spec, scoring_uses(spec))
+    model = report_batches(load_source(spec, scoring_uses(spec)), progress)
     if spec.rewards is not None:
         require_no_reference(model, spec, "eval")
     records = load_records(spec.data, spec.format, spec.split, on_data)
     check_suite_records(records, spec.suite, spec.data)
     check_attack_modality(spec, records)
-    stages = ["suite", "calibration", *(f"probe:{p}" for p in spec.probes)]
+    started: list[str] = []
 
-    def note(stage: str) -> None:
-        if progress is not None:
-            progress(stage, next(i for i, s in enumerate(stages) if stage.startswith(s)),
-                     len(stages))
+    def note(stage: str | None) -> None:  # the stage now starting (None: the end)
+        if progress is None:
+            return
+        if started:
+            progress(started[-1], 1, 1)
+        if stage is not None:
+            started.append(stage)
+            progress(stage, 0, 1)
 
     results = run_evaluation(model, records, suite=spec.suite, probes=list(spec.probes),
                              seed=spec.seed, progress=note,
                              probe_options=probe_options(spec.probes, spec.attack))
+    note(None)
     results.update(model=spec.model or spec.rewards, data=str(spec.data),
                    aggregate=spec.aggregation.aggregate)
     out = Path(spec.out)

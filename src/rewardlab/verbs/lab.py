@@ -111,7 +111,7 @@ def constrained(spec: ConstrainedSpec, progress: Progress | None = None) -> LabR
 
     config = replace(spec.config, pg=replace(spec.config.pg, seed=spec.config.seed))
     check_out_file(spec.out)
-    results = lab.run_components(config)
+    results = lab.run_components(config, progress)
     return LabResult(results, {"results": write_json_atomic(spec.out, results)})
 
 

@@ -13,7 +13,7 @@ that exclude each other (``--model``, ``--rewards``, ``--scores-column``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,15 @@ def load_source(source: RewardSource, uses: Iterable[str] = ("score", "prob")) -
     return load(source.model, source.rewards, hub=source.hub, judge=source.judge,
                 aggregate=aggregation.aggregate, aggregate_params=params,
                 unsafe_no_sandbox=source.unsafe_no_sandbox, uses=uses)
+
+
+def report_batches(model: Any, progress: Callable[[str, int, int], None] | None) -> Any:
+    """``model``, its forward batches reported as ``progress("forward batches", done,
+    total)`` within each pass over its inputs when it is a language model that counts them
+    (a judge, a Hugging Face classifier: their ``batch_progress``)."""
+    if progress is not None and hasattr(model, "batch_progress"):
+        model.batch_progress = lambda done, total: progress("forward batches", done, total)
+    return model
 
 
 def require_no_reference(model: Any, source: RewardSource, command: str) -> Any:

@@ -26,6 +26,7 @@ reward, is written as ``null``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,12 +145,15 @@ def read_rows(spec: ScoreSpec) -> tuple[list[dict], list[int], list[Any]]:
     return rows, lines, responses
 
 
-def score(spec: ScoreSpec) -> ScoreResult:
-    """Check ``spec``, load the reward, read and score the rows, write ``out``."""
+def score(spec: ScoreSpec,
+          progress: Callable[[str, int, int], None] | None = None) -> ScoreResult:
+    """Check ``spec``, load the reward, read and score the rows, write ``out``; a language
+    model's forward batches go to ``progress`` (:func:`~rewardlab.verbs.loading.report_batches`)."""
     from rewardlab.data.io import write_jsonl
+    from rewardlab.verbs.loading import report_batches
 
     check_spec(spec)
-    model = load_reward(spec)
+    model = report_batches(load_reward(spec), progress)
     rows, lines, responses = read_rows(spec)
     prompts = [row["prompt"] for row in rows]
     if spec.rewards is not None:

@@ -53,7 +53,8 @@ from rewardlab.options import (
 from rewardlab.registry import Registry
 
 Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)`` during long work (``encode``, ``fine-tune``)."""
+"""``progress(phase, done, total)`` during long work (``encode``, ``l2 folds``, ``epochs``,
+``backbones``, ``fine-tune``); ``total`` is None while unknown."""
 
 
 def _format_names() -> Registry:
@@ -362,9 +363,13 @@ def _fit_heads(spec, config, train_records, val_records, data_fingerprint, backb
     from rewardlab.models.training.fit import train_reward_model
 
     encode = None if progress is None else (lambda done, total: progress("encode", done, total))
+    epochs = None if progress is None else (
+        lambda epoch, total, _record: progress("epochs", epoch, total))
+    folds = None if progress is None else (lambda done, total: progress("l2 folds", done, total))
     model, report = train_reward_model(
         train_records, head_backbone or build_backbone(spec.backbone, **backbone_options), config,
-        val_records, data_fingerprint=data_fingerprint, encode_progress=encode, init=init)
+        val_records, data_fingerprint=data_fingerprint, encode_progress=encode, on_epoch=epochs,
+        init=init, on_fold=folds)
     metrics: dict[str, Any] = {"train": report.to_dict()}
     if spec.init_from is not None:
         metrics["init_from"] = str(spec.init_from)
@@ -377,8 +382,12 @@ def _fit_backbone_ensemble(spec, config, train_records, val_records, data_finger
     from rewardlab.robust.backbone_ensemble import save_backbone_ensemble, train_backbone_ensemble
 
     specs = [s.strip() for s in spec.backbone.split(",") if s.strip()]
+    member = None if progress is None else (
+        lambda done, total, _spec: progress("backbones", done, total))
     model = train_backbone_ensemble(train_records, specs, config, val_records,
-                                    data_fingerprint=data_fingerprint)
+                                    data_fingerprint=data_fingerprint, on_member=member)
+    if progress is not None:
+        progress("backbones", len(specs), len(specs))
 
     def save(out: Path, metrics: dict[str, Any]) -> None:
         save_backbone_ensemble(model, out)
@@ -395,8 +404,10 @@ def _fit_structured(spec, options, train_records, val_records, data_fingerprint,
 
     name = spec.options["head"]
     family = STRUCTURED.get(name)
+    epochs = None if progress is None else (
+        lambda epoch, _record: progress("epochs", epoch, getattr(options, "epochs", None)))
     model = family.train(train_records, build_backbone(spec.backbone, **backbone_options),
-                         options, val_records, None)
+                         options, val_records, epochs)
 
     def save(out: Path, metrics: dict[str, Any]) -> None:
         family.save(model, out)

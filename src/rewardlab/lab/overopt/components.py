@@ -29,7 +29,7 @@ On the test pool:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -141,12 +141,18 @@ def _sweep(
     return curve
 
 
-def run_components(config: ComponentsConfig) -> dict[str, Any]:
+def run_components(config: ComponentsConfig,
+                   progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Proxy points, the constrained run and the fixed-weight sum (JSON-ready).
 
     The path's ``components`` are E[r_i / s_i] (the units the multipliers see);
     ``proxy_points[...]["theta"]`` and ``constrained.final.components`` are in the
-    proxies' own units."""
+    proxies' own units. ``progress(phase, done, total)`` follows the phases "train
+    proxies", "score pool", "proxy points", "constrained" and "fixed sum" in turn."""
+
+    def phase(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
     from rewardlab.lab.overopt.proxies import score_pool, train_proxy  # pulls in torch
     from rewardlab.models.training.config import TrainConfig
 
@@ -163,7 +169,10 @@ def run_components(config: ComponentsConfig) -> dict[str, Any]:
         val = flip_labels(relabel(data.val, i, config.seed + 1), config.noise, config.seed + 500)
         proxies.append(train_proxy(train, val, backbone, "hashing", config.proxy_size,
                                    config.noise, train_config))
-    scores = [m[0] for m in score_pool(proxies, backbone, data.test)]
+        if progress is not None:
+            progress("train proxies", i + 1, len(COMPONENTS))
+    scores = [m[0] for m in score_pool(proxies, backbone, data.test,
+                                       progress=phase("score pool"))]
     pools = PaddedPools.from_prompts(data.test.prompts)
     log_pi0 = base_log_policy(pools.mask)
     attrs = data.test.attributes
@@ -188,13 +197,16 @@ def run_components(config: ComponentsConfig) -> dict[str, Any]:
             "gold_start": sweep[0]["gold"],
             "own_gold_peak": {"gold": sweep[own][f"gold_{name}"], "kl": sweep[own]["kl"]},
         }
+        if progress is not None:
+            progress("proxy points", i + 1, len(COMPONENTS))
 
     constrained_config = ConstrainedConfig(config.pg, lagrange_lr=config.lagrange_lr)
     _, path = train_constrained(log_pi0, scaled, [points[n]["theta_scaled"] for n in COMPONENTS],
-                                gold, constrained_config, component_gold=golds)
+                                gold, constrained_config, component_gold=golds,
+                                progress=phase("constrained"))
     fixed = scaled[0] + scaled[1]
     fixed_curve = _sweep(log_pi0, fixed, gold, golds, betas)
-    _, fixed_path = train_policy(log_pi0, fixed, gold, config.pg)
+    _, fixed_path = train_policy(log_pi0, fixed, gold, config.pg, progress=phase("fixed sum"))
     last = path[-1]
     return {
         "experiment": "overopt-constrained",

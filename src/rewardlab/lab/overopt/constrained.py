@@ -25,7 +25,7 @@ expectation over the pool under the current policy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -71,6 +71,7 @@ def train_constrained(
     gold: np.ndarray,
     config: ConstrainedConfig,
     component_gold: Sequence[np.ndarray] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Run the Lagrangian policy gradient; return the final log-policy and the path.
 
@@ -78,6 +79,7 @@ def train_constrained(
     gold (the total). Each path point has ``{step, kl, proxy, gold, lambdas,
     weights, components}`` (``proxy`` = Σ_i σ(λ_i) E[r_i], ``components`` = E[r_i]),
     and ``component_gold`` (E of each matrix given) when any are given.
+    ``progress(step, steps)`` at each logged step.
     """
     rewards = np.stack([np.asarray(c, dtype=np.float64) for c in components])
     theta = np.asarray(proxy_points, dtype=np.float64)
@@ -116,4 +118,6 @@ def train_constrained(
         lambdas = lambdas - config.lagrange_lr * weights * (1 - weights) * (values - theta)
         if step % config.pg.log_every == 0 or step == config.pg.steps:
             path.append(point(step))
+            if progress is not None:
+                progress(step, config.pg.steps)
     return policy.log_policy(), path

@@ -138,8 +138,8 @@ def run_overopt(
 ) -> dict[str, Any]:
     """Run the experiment; return every number (JSON-ready).
 
-    ``progress(stage, done, total)`` follows the stages "pool", "train" and
-    "score <backbone>".
+    ``progress(stage, done, total)`` follows the stages "pool", "train",
+    "score <backbone>" and "optimize <backbone>" (every optimizer, proxy by proxy).
     """
     started = time.perf_counter()
     data = load_data(config, progress)
@@ -174,8 +174,10 @@ def run_overopt(
         member_scores = score_pool(proxies, backbone, data.test, progress=stage)
         timing["score_seconds"] += time.perf_counter() - tick
         tick = time.perf_counter()
-        for proxy, members in zip(proxies, member_scores, strict=True):
+        for done, (proxy, members) in enumerate(zip(proxies, member_scores, strict=True), 1):
             settings.extend(_settings(proxy, members, data, config, ns))
+            if progress is not None:
+                progress(f"optimize {spec}", done, len(proxies))
         timing["optimize_seconds"] += time.perf_counter() - tick
     timing["total_seconds"] = time.perf_counter() - started
     return {

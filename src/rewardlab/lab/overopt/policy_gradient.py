@@ -27,6 +27,7 @@ E_π[proxy] and E_π[gold] are logged (sums over the pool, no sampling noise).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -137,11 +138,13 @@ def train_policy(
     gold: np.ndarray,
     config: PGConfig,
     proxy: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Train on a fixed ``reward`` (P, N); return the final log-policy and the path.
 
     The path has ``{step, kl, proxy, gold}`` at step 0, every ``log_every`` steps and
     the last step; ``proxy`` (default: ``reward``) is what is logged as proxy.
+    ``progress(step, steps)`` at each logged step.
     """
     policy = PolicyGradient(log_pi0, config)
     logged = reward if proxy is None else proxy
@@ -152,4 +155,6 @@ def train_policy(
             path.append(
                 {"step": step, **policy_stats(policy.log_policy(), policy.log_pi0, logged, gold)}
             )
+            if progress is not None:
+                progress(step, config.steps)
     return policy.log_policy(), path

@@ -46,7 +46,7 @@ length it was fine-tuned with (``rewardlab.json``), else the tokenizer's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,8 @@ class HFRewardModel:
         self.tokenizer = tokenizer
         self.options = options or HubModelOptions()
         self.name = name
+        self.batch_progress: Callable[[int, int], None] | None = None
+        """Called as ``batch_progress(done, total)`` after each forward batch of a pass."""
         self.config = dict(config or {})
         self.max_length = int(self.options.max_length or self.config.get("max_length")
                               or default_max_length(tokenizer, CLASSIFIER_MAX_LENGTH))
@@ -154,10 +156,13 @@ class HFRewardModel:
         ids = self.token_ids(texts)
         out = np.zeros((self.n_members, len(ids)), dtype=np.float64)
         with torch.inference_mode():
-            for idx in token_budget_batches([len(r) for r in ids], self.options.token_budget):
+            batches = token_budget_batches([len(r) for r in ids], self.options.token_budget)
+            for done, idx in enumerate(batches, 1):
                 batch = pad_batch(self.tokenizer, [ids[i] for i in idx], self.device)
                 logits = self.model(**batch).logits
                 out[:, idx] = logits.float().cpu().numpy().T
+                if self.batch_progress is not None:
+                    self.batch_progress(done, len(batches))
         return out
 
     def score_attributes(

@@ -46,7 +46,7 @@ taken out of a label it starts with, so P("1") = P(first "1") − P("1", "0").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,8 @@ class LLMJudge:
         self.options = options or JudgeOptions()
         self.hub = hub or HubModelOptions()
         self.name = name
+        self.batch_progress: Callable[[int, int], None] | None = None
+        """Called as ``batch_progress(done, total)`` after each forward batch of a pass."""
         self.max_length = self.hub.max_length or default_max_length(tokenizer, JUDGE_MAX_LENGTH)
         opts = self.options
         self.pairwise_template = load_template(
@@ -158,11 +160,14 @@ class LLMJudge:
 
         out: list[np.ndarray | None] = [None] * len(rows)
         with torch.inference_mode():
-            for idx in token_budget_batches([len(r) for r in rows], self.hub.token_budget):
+            batches = token_budget_batches([len(r) for r in rows], self.hub.token_budget)
+            for done, idx in enumerate(batches, 1):
                 batch = pad_batch(self.tokenizer, [rows[i] for i in idx], self.device)
                 logits = self.model(**batch).logits.float()
                 for j, i in enumerate(idx):
                     out[i] = torch.log_softmax(logits[j, positions[i]], -1).cpu().numpy()
+                if self.batch_progress is not None:
+                    self.batch_progress(done, len(batches))
         return np.stack(out).astype(np.float64)
 
     def label_probs(self, texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:

@@ -90,11 +90,14 @@ def train_reward_model(
     encode_progress: ProgressCallback | None = None,
     on_epoch: EpochCallback | None = None,
     init: TrainedRewardModel | None = None,
+    on_fold: ProgressCallback | None = None,
 ) -> tuple[TrainedRewardModel, TrainReport]:
     """Fit a (possibly ensemble) reward model on ``train_records``.
 
     Early stopping watches ``val_records`` when given, else the training loss.
     ``init`` continues from a trained model (same backbone and member count).
+    ``encode_progress(done, total)``, ``on_fold(done, folds)`` (the cross-validation of
+    ``l2="auto"``) and ``on_epoch(epoch, epochs, record)`` follow the long phases in turn.
     """
     config = config or TrainConfig()
     objective = LOSSES.get(config.loss)
@@ -126,7 +129,8 @@ def train_reward_model(
         val.units.margin = np.zeros(len(val), np.float32)
     head, normalizer, head_config = _initial_head(init, objective, config, train_table, features)
     free = (backbone.length_column,) if hasattr(backbone, "length_column") else ()
-    result = fit_units(train, val if len(val) else None, config, on_epoch, head, normalizer, free)
+    result = fit_units(train, val if len(val) else None, config, on_epoch, head, normalizer, free,
+                       on_fold)
     fitted = time.perf_counter()
     model_config = {
         "id": f"rewardlab-{head_config['name']}-{config.loss}",

@@ -74,14 +74,15 @@ accuracy (G,) or None."""
 
 
 def select_l2(
-    groups: np.ndarray, grid: Sequence[float], n_folds: int, seed: int, fit: FoldFit
+    groups: np.ndarray, grid: Sequence[float], n_folds: int, seed: int, fit: FoldFit,
+    progress: Callable[[int, int], None] | None = None,
 ) -> L2Selection:
     """Cross-validate every λ of ``grid`` over ``n_folds`` prompt-grouped folds.
 
     The winner has the lowest mean held-out loss; among grid values within
     one standard error of it, the largest λ is taken (the one-standard-error
     rule of Breiman et al., 1984; ESL §7.10), which favours the simpler head
-    when the folds cannot tell the two apart.
+    when the folds cannot tell the two apart. ``progress(folds done, n_folds)`` after each.
     """
     grid = [float(x) for x in grid]
     if not grid:
@@ -94,6 +95,8 @@ def select_l2(
         losses.append(loss)
         if accuracy is not None:
             accuracies.append(accuracy)
+        if progress is not None:
+            progress(fold + 1, n_folds)
     losses = np.asarray(losses)
     mean = losses.mean(axis=0)
     stderr = losses.std(axis=0, ddof=1) / np.sqrt(n_folds) if n_folds > 1 else np.zeros_like(mean)

@@ -169,12 +169,14 @@ def fit_units(
     head: torch.nn.Module | None = None,
     normalizer: Normalizer | None = None,
     free_columns: tuple[int, ...] = (),
+    on_fold: Callable[[int, int], None] | None = None,
 ) -> FitResult:
     """Train ``config.n_members`` heads with ``config.loss`` on its units.
 
     ``head``/``normalizer`` continue from given (e.g. loaded) ones instead of
     a fresh ``config.head`` and a normalizer fitted on ``train.features``.
     ``free_columns`` are feature columns whose weights the L2 term leaves out.
+    ``on_fold(done, folds)`` follows the cross-validation of ``l2="auto"``.
     """
     objective = LOSSES.get(config.loss)
     for name, data in (("train", train), ("val", val)):
@@ -192,7 +194,8 @@ def fit_units(
     if config.l2 == "auto":
         penalizable = head is None and hasattr(HEADS.get(config.head), "l2_penalty")
         if penalizable and n >= 2 * config.cv_folds:
-            selection = _cross_validate_l2(train, config, normalizer, tuple(free_columns))
+            selection = _cross_validate_l2(train, config, normalizer, tuple(free_columns),
+                                           on_fold)
         config = replace(config, l2=selection.selected if selection is not None else 0.0)
     torch.manual_seed(config.seed)
     data = _Tensors(train, normalizer)
@@ -269,7 +272,8 @@ def _member_l2(value: float | str | list[float], k: int) -> torch.Tensor | None:
 
 
 def _cross_validate_l2(
-    train: UnitFeatures, config: TrainConfig, normalizer: Normalizer, free_columns: tuple[int, ...]
+    train: UnitFeatures, config: TrainConfig, normalizer: Normalizer, free_columns: tuple[int, ...],
+    on_fold: Callable[[int, int], None] | None = None,
 ) -> L2Selection:
     """λ₂ from ``config.l2_grid`` by prompt-grouped ``config.cv_folds``-fold CV."""
     groups = train.groups if train.groups is not None else np.arange(len(train))
@@ -287,7 +291,7 @@ def _cross_validate_l2(
             return loss, None
         return loss, np.array([rec["val_accuracy"][m] for m, rec in enumerate(best)])
 
-    return select_l2(groups, config.l2_grid, config.cv_folds, config.seed, fit)
+    return select_l2(groups, config.l2_grid, config.cv_folds, config.seed, fit, on_fold)
 
 
 def _train_step_losses(bound: _Bound, params, learned, data: _Tensors, idx, config: TrainConfig):

@@ -37,9 +37,10 @@ def without_timings(value):
     return value
 
 
-def invoke(*args) -> None:
+def invoke(*args) -> str:
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
+    return result.output
 
 
 def read(path: Path) -> dict:
@@ -70,14 +71,17 @@ def test_overopt_verb_writes_what_the_command_writes(tmp_path):
 def test_weak_to_strong_verb_writes_what_the_command_writes(tmp_path):
     sizes = ["--weak-pairs", "40", "--transfer-pairs", "60", "--n-prompts", "80",
              "--test-prompts", "4", "--val-prompts", "8", "--pool-size", "8"]
-    invoke("lab", "weak-to-strong", "--out", tmp_path / "cli.json", "--strong", "hashing",
-           "--noise", "0.1", *sizes)
+    printed = invoke("lab", "weak-to-strong", "--out", tmp_path / "cli.json", "--strong",
+                     "hashing", "--label-noise", "0.1", *sizes)
     config = WeakToStrongConfig(strong="hashing", weak_pairs=40, transfer_pairs=60, noise=0.1,
                                 synthetic=WeakToStrongPool(n_prompts=80, test_prompts=4,
                                                            val_prompts=8, pool_size=8))
     made = weak_to_strong(WeakToStrongSpec(out=tmp_path / "lib.json", config=config))
     assert without_timings(read(tmp_path / "cli.json")) == without_timings(
         read(made.written["results"]))
+    accuracy = read(tmp_path / "cli.json")["gold_accuracy"]  # the numbers the docs quote
+    assert (f"gold accuracy: weak {accuracy['weak']:.3f}  strong(w2s) {accuracy['w2s']:.3f}  "
+            f"strong(gold) {accuracy['ceiling']:.3f}") in printed
 
 
 def test_constrained_verb_writes_what_the_command_writes(tmp_path):

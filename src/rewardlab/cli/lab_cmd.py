@@ -84,6 +84,11 @@ def weak_to_strong(spec: WeakToStrongSpec = None, config: WeakToStrongConfig = N
 
     with user_errors(), progress_bars() as progress:
         made = run(replace(spec, config=replace(config, synthetic=synthetic)), progress)
+    accuracy, gap = made.results["gold_accuracy"], made.results["performance_gap_recovered"]
+    typer.echo(f"gold accuracy: weak {accuracy['weak']:.3f}  strong(w2s) {accuracy['w2s']:.3f}  "
+               f"strong(gold) {accuracy['ceiling']:.3f}  → gap recovered "
+               f"{'–' if gap is None else f'{gap:.0%}'}")
+    typer.echo(f"at best-of-{made.results['max_n']}:")
     for attribute, row in made.results["attributes"].items():
         typer.echo(
             f"{attribute:<12} weak {row['weak']:.3f}  strong(w2s) {row['w2s']:.3f}  "

@@ -30,6 +30,7 @@ FOUNDATION = {
     "rewardlab.atomic": "writing the command's own output file atomically",
     "rewardlab.data.errors": "the data error type the CLI turns into one line",
     "rewardlab.data.limits": "process-wide input limits set from the command line",
+    "rewardlab.threads": "the process's torch thread count, set once from --threads",
 }
 """Modules a command module may import anything from, and why."""
 

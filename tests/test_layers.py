@@ -41,7 +41,7 @@ LAYERS = (
 )
 """Top to bottom: each package may import only those after it."""
 
-FOUNDATION = {"protocols", "registry", "options", "atomic", "strict_json"}
+FOUNDATION = {"protocols", "registry", "options", "atomic", "strict_json", "threads"}
 """Modules every layer may import; they import no package of rewardlab."""
 
 MODEL_LAYERS = (

@@ -16,6 +16,7 @@ import typer
 
 from rewardlab.cli.common import ErrorReportingGroup, set_debug, set_quiet
 from rewardlab.data.limits import Limits, set_limits
+from rewardlab.threads import parse_threads, use_threads
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -43,6 +44,13 @@ for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
+def _threads(text: str) -> int | None:
+    try:
+        return parse_threads(text)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
 @app.callback()
 def _global_options(
     debug: bool = typer.Option(
@@ -52,6 +60,12 @@ def _global_options(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", envvar="REWARDLAB_QUIET",
         help="No progress bars (they are also left out when stderr is not a terminal).",
+    ),
+    threads: str = typer.Option(
+        "auto", "--threads", envvar="REWARDLAB_THREADS", callback=_threads,
+        help="CPU threads torch computes with: a number, or auto (the CPUs this process may "
+        "use less those the load average says are busy, at least 1; OMP_NUM_THREADS wins "
+        "when set).",
     ),
     max_chars: int = typer.Option(
         Limits.max_chars, min=1, envvar="REWARDLAB_MAX_CHARS",
@@ -73,6 +87,7 @@ def _global_options(
     """Set the input limits and the output's manners."""
     set_debug(debug)
     set_quiet(quiet)
+    use_threads(threads)
     set_limits(Limits(max_chars, max_line_bytes, max_items, max_depth))
     _silence_transformers()
 

@@ -43,13 +43,17 @@ def run(data: Path, threads: str, out: Path) -> dict:
             "auto_would_pick": auto_threads(load=load)}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=HH)
-    parser.add_argument("--threads", default="1,2,auto")
+    parser.add_argument("--threads", default="1,2,auto", help="comma list of settings")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
     settings = args.threads.split(",")
     runs: dict[str, list[dict]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory() as tmp:

@@ -100,7 +100,6 @@ def library_versions() -> dict[str, str]:
 
 def check_options(options: AgentLabOptions) -> None:
     """One ``ValueError`` naming the first option out of range or unknown, before any run."""
-    import gymnasium
 
     for name in options.queries:
         QUERY_STRATEGIES.get(name)
@@ -109,17 +108,25 @@ def check_options(options: AgentLabOptions) -> None:
     if options.seeds < 1 or options.eval_episodes < 1:
         raise ValueError("seeds and eval_episodes must be at least 1")
     check_loop_options(options, None)
-    objective = LOSSES.get(options.reward.loss)
+    check_learnable(options.env, options.algorithm, options.reward.loss, "reward ensemble")
+
+
+def check_learnable(env_id: str, algorithm: str, loss: str, reward: str) -> None:
+    """``ValueError`` unless ``loss`` trains on pairs (or ties) of segments, ``algorithm`` has
+    settings for ``env_id``, the environment exists and SAC gets continuous actions."""
+    import gymnasium
+
+    objective = LOSSES.get(loss)
     if objective.units not in ("pairs", "ties"):
-        raise ValueError(f"loss {options.reward.loss!r} trains on {objective.units}; the reward "
-                         "ensemble takes a pair loss")
-    hyperparameters(options.algorithm, options.env)
+        raise ValueError(f"loss {loss!r} trains on {objective.units}; the {reward} takes a "
+                         "pair loss")
+    hyperparameters(algorithm, env_id)
     try:
-        env = gymnasium.make(options.env)
+        env = gymnasium.make(env_id)
     except gymnasium.error.Error as err:
-        raise ValueError(f"env {options.env!r}: {err}") from None
-    if options.algorithm == "sac" and not isinstance(env.action_space, gymnasium.spaces.Box):
-        raise ValueError(f"algorithm 'sac' needs continuous actions; {options.env} has "
+        raise ValueError(f"env {env_id!r}: {err}") from None
+    if algorithm == "sac" and not isinstance(env.action_space, gymnasium.spaces.Box):
+        raise ValueError(f"algorithm 'sac' needs continuous actions; {env_id} has "
                          f"{type(env.action_space).__name__} actions")
     env.close()
 

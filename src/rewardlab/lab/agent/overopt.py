@@ -52,16 +52,15 @@ import rewardlab
 from rewardlab.data.rollouts import collect_rollouts
 from rewardlab.data.segments import BoltzmannOracle, sample_segment_pairs
 from rewardlab.data.trajectory import Trajectory
-from rewardlab.lab.agent.experiment import library_versions
+from rewardlab.lab.agent.experiment import check_learnable, library_versions
 from rewardlab.lab.agent.overopt_options import AgentOveroptOptions
 from rewardlab.lab.agent.policy_kl import episode_kl, frozen_copy
 from rewardlab.lab.agent.preference_loop import holdout_check
 from rewardlab.lab.scaling_fit import fit_rl
-from rewardlab.models.losses import LOSSES
 from rewardlab.models.structured.trajectory_rm import TrajectoryRewardModel, train_trajectory_reward
 from rewardlab.optimize.aggregated_reward import AggregatedTransitionReward
 from rewardlab.optimize.gym_reward import SwappableReward
-from rewardlab.optimize.sb3_policy import PolicyLearner, hyperparameters
+from rewardlab.optimize.sb3_policy import PolicyLearner
 
 Progress = Callable[[str, int, int], None]
 EVAL_SEED = 20_000
@@ -69,8 +68,6 @@ EVAL_SEED = 20_000
 
 def check_options(options: AgentOveroptOptions) -> None:
     """One ``ValueError`` naming the first option out of range or unknown, before any run."""
-    import gymnasium
-
     if not options.variants:
         raise ValueError("variants: name at least one")
     for name in options.variants:
@@ -93,19 +90,7 @@ def check_options(options: AgentOveroptOptions) -> None:
     if not options.uwo_lam >= 0:
         raise ValueError(f"uwo_lam must be >= 0, got {options.uwo_lam}")
     BoltzmannOracle(options.temperature, options.noise)
-    objective = LOSSES.get(options.reward.loss)
-    if objective.units not in ("pairs", "ties"):
-        raise ValueError(f"loss {options.reward.loss!r} trains on {objective.units}; the reward "
-                         "model takes a pair loss")
-    hyperparameters(options.algorithm, options.env)
-    try:
-        env = gymnasium.make(options.env)
-    except gymnasium.error.Error as err:
-        raise ValueError(f"env {options.env!r}: {err}") from None
-    if options.algorithm == "sac" and not isinstance(env.action_space, gymnasium.spaces.Box):
-        raise ValueError(f"algorithm 'sac' needs continuous actions; {options.env} has "
-                         f"{type(env.action_space).__name__} actions")
-    env.close()
+    check_learnable(options.env, options.algorithm, options.reward.loss, "reward model")
 
 
 def policy_episodes(model: Any, env_id: str, n: int, seed: int,

@@ -154,25 +154,6 @@ def _with_lora(model: torch.nn.Module, config: TransformerTrainConfig) -> torch.
     return get_peft_model(model, lora)
 
 
-def _with_lora(model: torch.nn.Module, config: TransformerTrainConfig) -> torch.nn.Module:
-    try:
-        from peft import LoraConfig, TaskType, get_peft_model
-        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as KNOWN
-    except ImportError as err:
-        raise ImportError("LoRA needs peft: pip install 'rewardlab[train]'") from err
-    targets: list[str] | str | None = list(config.lora_target_modules) or None
-    if targets is None and model.config.model_type not in KNOWN:
-        targets = "all-linear"
-    lora = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=targets,
-    )
-    return get_peft_model(model, lora)
-
-
 def pair_ids(tokenizer: Any, table: PairTable, max_length: int) -> list[tuple[list[int], list[int]]]:
     """(chosen, rejected) token ids of each pair, as the scorer reads them."""
     n = len(table)

@@ -100,7 +100,6 @@ def library_versions() -> dict[str, str]:
 
 def check_options(options: AgentLabOptions) -> None:
     """One ``ValueError`` naming the first option out of range or unknown, before any run."""
-
     for name in options.queries:
         QUERY_STRATEGIES.get(name)
     if not options.queries and options.labels is None:

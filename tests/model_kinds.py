@@ -42,6 +42,16 @@ def rows_file(folder: Path) -> Path:
     return write_jsonl(folder / "rows.jsonl", rows)
 
 
+def pool_file(folder: Path) -> Path:
+    """A candidate pool: three responses per prompt with a gold score and the references of
+    :func:`rows_file` (``solution`` right for the first two prompts, ``answer`` for the rest)."""
+    rows = [{"prompt": p, "response": response, "gold": float(k == 0) - 0.1 * k,
+             "solution": str(i if i < 2 else 9), "answer": str(i if i >= 2 else 9)}
+            for i, (p, c, r) in enumerate(zip(PROMPTS, CHOSEN, REJECTED, strict=True))
+            for k, response in enumerate((f"{c} #### {i}", f"{r} #### {i}", f"{c} {r} #### 7"))]
+    return write_jsonl(folder / "pool.jsonl", rows)
+
+
 def head_model(folder: Path, n_members: int = 1, seed: int = 0) -> Path:
     """A linear head on the hashing backbone, ``n_members`` members, saved by rewardlab."""
     import torch

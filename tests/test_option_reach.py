@@ -1,7 +1,8 @@
 """Every option of the commands that load a reward either changes what the command writes or
 serves, or is refused as a bad option (exit 2) before the data is read.
 
-The walk: each command (``score``, ``eval``, ``compare``, ``data strength``, ``serve``) ×
+The walk: each command (``score``, ``eval``, ``compare``, ``data strength``, ``serve``,
+``bon``, ``forecast``) ×
 each of its loading and reading options × each kind of spec (a model rewardlab trained,
 one member and two; a Hugging Face classifier with three outputs; a judge; a transformer
 fine-tuned by rewardlab; a verifier through ``--rewards``). What each kind reads is
@@ -24,7 +25,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from model_kinds import build_kinds, pairs_file, rows_file
+from model_kinds import build_kinds, pairs_file, pool_file, rows_file
 from rewardlab.cli.main import app
 
 runner = CliRunner()
@@ -59,9 +60,16 @@ COMMAND_OPTIONS = {
     "compare": HUB + JUDGE + ["--unsafe-no-sandbox"],
     "strength": HUB + JUDGE + ["--unsafe-no-sandbox"],
     "serve": HUB + JUDGE + ["--aggregate", "--unsafe-no-sandbox"],
+    "bon": HUB + JUDGE + ["--aggregate", "--reference-column", "--unsafe-no-sandbox"],
+    "forecast": HUB + JUDGE + ["--aggregate", "--reference-column", "--unsafe-no-sandbox"],
 }
+BY_POOL = {kind: reads - {"--attributes", "--uncertainty"} for kind, reads in BY_SCORE.items()}
+"""bon and forecast score each candidate of a pool (build sft and pairs load it the same way,
+:mod:`rewardlab.verbs.pools`)."""
 READS = {"score": BY_SCORE, "eval": BY_PROB, "compare": BY_SCORE, "strength": BY_SCORE,
-         "serve": SERVED}
+         "serve": SERVED, "bon": BY_POOL, "forecast": BY_POOL}
+POOL_FLAGS = {"bon": ["--gold-column", "gold"],
+              "forecast": ["--gold-column", "gold", "--gold-budget", "4", "--bootstrap", "20"]}
 KINDS = ["head", "head2", "hf", "judge", "transformer", "rewards"]
 CASES = [(command, option, kind) for command, options in COMMAND_OPTIONS.items()
          for option in options for kind in KINDS]
@@ -84,7 +92,7 @@ def world(tmp_path_factory):
     (root / "pairwise.txt").write_text("Which is good for {prompt} : A {response_a} or B "
                                        "{response_b} ? Answer A or B : ")
     return {"specs": specs, "root": root, "pairs": pairs_file(root), "rows": rows_file(root),
-            "outputs": {}}
+            "pool": pool_file(root), "outputs": {}}
 
 
 def value(option: str, world: dict) -> list[str]:
@@ -100,6 +108,7 @@ def source(command: str, kind: str, world: dict) -> list[str]:
     specs = world["specs"]
     if kind == "rewards":
         return {"score": ["--rewards", "math"], "serve": ["--rewards", "math"],
+                "bon": ["--rewards", "math"], "forecast": ["--rewards", "math"],
                 "compare": ["--model", specs["head"], "--rewards", "format"],
                 "strength": ["--rewards", "format,repetition"]}.get(
             command, ["--rewards", "format"])
@@ -115,14 +124,25 @@ def run(command: str, kind: str, extra: list[str], world: dict, tmp: Path,
     out = tmp / "out"
     if command == "serve":
         return serve(kind, extra, world)
-    data = data or (world["rows"] if command == "score" else world["pairs"])
+    data = data or {"score": world["rows"], "bon": world["pool"],
+                    "forecast": world["pool"]}.get(command, world["pairs"])
     name = {"strength": ["data", "strength"]}.get(command, [command])
     result = runner.invoke(app, [*name, *source(command, kind, world), "--data", str(data),
-                                 "--out", str(out), *extra])
+                                 "--out", str(out), *POOL_FLAGS.get(command, []), *extra])
     written = out.read_text() if out.exists() else ""
-    if command == "eval" and written:  # the same results, whichever run wrote them
-        written = json.dumps({k: v for k, v in json.loads(written).items() if k != "data"})
+    if command in ("eval", "bon", "forecast") and written:  # the same results, whichever
+        written = json.dumps(_without_run_facts(json.loads(written)))  # run wrote them
     return result.exit_code, result.output, written
+
+
+def _without_run_facts(value: object) -> object:
+    """A result without what differs run to run: the data path, timings."""
+    if isinstance(value, dict):
+        return {k: _without_run_facts(v) for k, v in value.items()
+                if k != "data" and not k.endswith("seconds") and k != "timing"}
+    if isinstance(value, list):
+        return [_without_run_facts(v) for v in value]
+    return value
 
 
 def serve(kind: str, extra: list[str], world: dict) -> tuple[int, str, str]:
@@ -188,6 +208,9 @@ def test_an_option_changes_the_output_or_is_refused_before_the_data(world, tmp_p
     if option in READS[command][kind]:
         code, output, written = run(command, kind, value(option, world), world, tmp_path)
         assert code == 0, output
+        if command in POOL_FLAGS:  # bon and forecast read only the order of each prompt's
+            assert option in READS["score"][kind]  # candidates, which an option may keep:
+            return  # it reaches the scores as `score` reads them (walked there), and runs here
         before = baseline(command, kind, world, tmp_path / "base")
         if option in RUNS_UNCHANGED:  # read (see the reach test): the same numbers, up to
             assert same(written, before)  # the float noise of other padding

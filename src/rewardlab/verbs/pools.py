@@ -91,8 +91,8 @@ def load_proxy(spec: PoolSpec) -> tuple[Any, int]:
     from rewardlab.optimize.preference_bon import CopelandProxy
     from rewardlab.verbs.loading import load_source
 
-    model = load_source(spec)
-    if is_preference_model(model):
+    model = load_source(spec, uses=("score",))  # a judge rates each candidate: its pairwise
+    if is_preference_model(model):              # template is refused (a GPM: Copeland)
         return CopelandProxy(model), sys.maxsize
     return model, spec.batch_size
 

@@ -23,6 +23,7 @@ import numpy as np
 from rewardlab.atomic import write_bytes_atomic, write_json_atomic
 from rewardlab.evaluate.report import png_base64
 from rewardlab.lab.agent.overopt import AgentOveroptResult
+from rewardlab.lab.agent.report import html_page, html_table
 from rewardlab.lab.agent.sketch import strip_base64
 from rewardlab.lab.scaling_fit import BonFit
 
@@ -82,16 +83,6 @@ def _kl_figure(variants: Mapping[str, Any]) -> str:
     return png_base64(draw, (6.0, 3.8))
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{v:.2f}</td>" if isinstance(v, float) else
-                         f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def summary_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per variant: gold at start, peak and end, the drop, the proxy at the gold
     peak and at the end, the fitted peak √KL and R² (– where no fit)."""
@@ -117,23 +108,16 @@ def render_html(results: Mapping[str, Any], figures: list[tuple[str, str]]) -> s
             f"{c['uwo_lam']}, gradient penalty {c['grad_penalty']}; {c['seeds']} seeds; "
             f"{results['timing']['total_seconds']:.0f} s; rewardlab "
             f"{html.escape(str(results['rewardlab_version']))}")
-    figs = "".join(f'<h3>{html.escape(t)}</h3><img alt="{html.escape(t)}" '
-                   f'src="data:image/png;base64,{png}">' for t, png in figures)
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>rewardlab lab agent-overopt"
-        "</title><style>body{font-family:sans-serif;margin:2em;color:#222}table{border-"
-        "collapse:collapse;font-size:90%}td,th{border:1px solid #bbb;padding:3px 8px}img{"
-        "max-width:100%;display:block;margin-bottom:1em}</style></head><body>"
-        "<h1>Overoptimization of a learned reward in control</h1>"
+    intro = (
         f"<p>{html.escape(meta)}</p><p>Gold is the environment's true return of the "
         "policy's evaluation episodes; proxy is the discounted return under the learned "
         "reward the policy is trained on (per variant: one net, the ensemble's mean, WCO "
         "minimum, UWO mean − λ·variance, or one net with a gradient penalty). KL is "
         "Σ_t KL(π(·|s_t) ‖ π₀(·|s_t)) over the episodes' states, from the initial policy. "
-        "Seed means.</p>"
-        f"<h2>Summary</h2>{_table(summary_rows(results))}<h2>Figures</h2>{figs}"
-        "</body></html>"
-    )
+        "Seed means.</p>")
+    return html_page("rewardlab lab agent-overopt",
+                     "Overoptimization of a learned reward in control", intro,
+                     html_table(summary_rows(results), digits=2), "Figures", figures)
 
 
 def write_overopt_report(result: AgentOveroptResult, out: str | Path) -> dict[str, Path]:

@@ -61,16 +61,33 @@ def _figure(strategy: str, runs: list[Mapping[str, Any]],
     return png_base64(draw, (7.5, 4.2))
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def html_table(rows: list[dict[str, Any]], digits: int = 3) -> str:
+    """An HTML table of ``rows`` (one column per key of the first), floats to ``digits``."""
     if not rows:
         return ""
     head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
     body = "".join(
-        "<tr>" + "".join(f"<td>{v:.3f}</td>" if isinstance(v, float) else
+        "<tr>" + "".join(f"<td>{v:.{digits}f}</td>" if isinstance(v, float) else
                          f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def html_page(title: str, heading: str, intro: str, summary: str, figures_title: str,
+              figures: list[tuple[str, str]]) -> str:
+    """The agent labs' report: heading, intro (HTML), a summary table, then the figures
+    (``(caption, PNG base64)``) inline."""
+    figs = "".join(f'<h3>{html.escape(t)}</h3><img alt="{html.escape(t)}" '
+                   f'src="data:image/png;base64,{png}">' for t, png in figures)
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:"
+        "collapse;font-size:90%}td,th{border:1px solid #bbb;padding:3px 8px}img{max-width:"
+        "100%;display:block;margin-bottom:1em}</style></head><body>"
+        f"<h1>{heading}</h1>{intro}<h2>Summary</h2>{summary}<h2>{figures_title}</h2>{figs}"
+        "</body></html>"
+    )
 
 
 def summary_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -98,14 +115,7 @@ def render_html(results: Mapping[str, Any], figures: list[tuple[str, str]]) -> s
             f"{config['temperature']}, noise {config['noise']}, {config['seeds']} seeds; "
             f"{results['timing']['total_seconds']:.0f} s; rewardlab "
             f"{html.escape(str(results['rewardlab_version']))}")
-    figs = "".join(f'<h3>{html.escape(t)}</h3><img alt="{html.escape(t)}" '
-                   f'src="data:image/png;base64,{png}">' for t, png in figures)
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>rewardlab lab agent</title>"
-        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:"
-        "collapse;font-size:90%}td,th{border:1px solid #bbb;padding:3px 8px}img{max-width:"
-        "100%;display:block;margin-bottom:1em}</style></head><body>"
-        "<h1>Rewards learned from preferences vs the true reward</h1>"
+    intro = (
         f"<p>{html.escape(meta)}</p><p>Each learned-reward policy follows the preference loop "
         "of Christiano et al. (2017): segments of its own episodes, labelled by a synthetic "
         "Boltzmann labeller from the true return, train a reward ensemble that replaces the "
@@ -114,10 +124,9 @@ def render_html(results: Mapping[str, Any], figures: list[tuple[str, str]]) -> s
         f"true returns that the learned reward orders correctly. Headline "
         f"({html.escape(results['headline_strategy'])}): learned "
         f"{results['learned_reward_return']:.1f} vs true {results['true_reward_return']:.1f} "
-        f"(ratio {_ratio(results['ratio'])}).</p>"
-        f"<h2>Summary</h2>{_table(summary_rows(results))}<h2>Return curves</h2>{figs}"
-        "</body></html>"
-    )
+        f"(ratio {_ratio(results['ratio'])}).</p>")
+    return html_page("rewardlab lab agent", "Rewards learned from preferences vs the true reward",
+                     intro, html_table(summary_rows(results)), "Return curves", figures)
 
 
 def write_agent_report(result: AgentLabResult, out: str | Path) -> dict[str, Path]:

@@ -71,7 +71,8 @@ VOCABULARY = {
     # lab diffusion (its generator, proxy and optimizers)
     "--sample-steps", "--eval-prompts", "--proxy-pairs", "--proxy-noise", "--bon-pool",
     "--draft-k", "--draft-lr", "--draft-updates", "--draft-batch", "--ddpo-lr",
-    "--ddpo-updates", "--ddpo-batch", "--ddpo-clip", "--eval-every", "--channels",
+    "--ddpo-updates", "--ddpo-batch", "--ddpo-clip", "--fk-particles", "--fk-lambdas",
+    "--fk-resample-every", "--eval-every", "--channels",
     "--train-steps", "--gen-batch-size", "--gen-lr", "--label-accuracy", "--train-timesteps",
     "--gen-seed",
 }

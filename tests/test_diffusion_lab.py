@@ -30,7 +30,7 @@ GENERATOR = ["--channels", "8,16", "--train-steps", "3", "--gen-batch-size", "8"
              "--train-timesteps", "20"]
 SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pairs", "60",
          "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2", "--ddpo-updates", "2",
-         "--ddpo-batch", "8"]
+         "--ddpo-batch", "8", "--fk-particles", "2", "--fk-lambdas", "0,4"]
 TINY = [*SMALL, "--eval-every", "1"]
 
 
@@ -46,7 +46,7 @@ def run(tmp_path_factory):
         patch.setenv("REWARDLAB_CACHE", str(root / "cache" / "embeddings"))
         try:
             result = CliRunner().invoke(app, ["lab", "diffusion", "--out", str(out),
-                                              "--optimizer", "draft,ddpo,bon", *TINY])
+                                              "--optimizer", "draft,ddpo,bon,fk", *TINY])
         finally:
             torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
@@ -55,8 +55,8 @@ def run(tmp_path_factory):
 
 def test_writes_curves_for_every_optimizer(run) -> None:
     out, output, results, _ = run
-    assert sorted(results["optimizers"]) == ["bon", "ddpo", "draft"]  # JSON keys are sorted
-    assert results["config"]["optimizers"] == ["draft", "ddpo", "bon"]
+    assert sorted(results["optimizers"]) == ["bon", "ddpo", "draft", "fk"]  # keys sorted
+    assert results["config"]["optimizers"] == ["draft", "ddpo", "bon", "fk"]
     for name in ("draft", "ddpo"):
         curve = results["optimizers"][name]["curve"]
         assert [p["update"] for p in curve] == [0, 1, 2]
@@ -68,8 +68,11 @@ def test_writes_curves_for_every_optimizer(run) -> None:
         n = point["n"]
         assert point["kl"] == pytest.approx(math.log(n) - (n - 1) / n)
     assert bon[-1]["proxy"] >= bon[0]["proxy"]  # best-of-n never lowers the proxy's mean
+    fk = results["optimizers"]["fk"]["curve"]
+    assert [(p["lam"], p["particles"]) for p in fk] == [(0.0, 2), (4.0, 2)]
+    assert fk[0]["kl"] == 0.0  # λ = 0: every weight 1, the base sampler
     assert "images" not in results
-    for name in ("draft", "ddpo", "bon"):
+    for name in ("draft", "ddpo", "bon", "fk"):
         summary = results["optimizers"][name]["summary"]
         gold = [p["gold"] for p in results["optimizers"][name]["curve"]]
         assert summary["gold_peak"] == max(gold)
@@ -79,7 +82,7 @@ def test_writes_curves_for_every_optimizer(run) -> None:
         rows = len(gold)
         assert grid.shape == (rows * 64 + (rows - 1) * 2, 10 * 64 + 9 * 2, 3)
     html = (out / "report.html").read_text()
-    assert html.count("<img") == 1 + 3 + 3 + 3  # the curves, then a row per checkpoint
+    assert html.count("<img") == 1 + 3 + 3 + 3 + 2  # the curves, then a row per checkpoint
     assert (out / "curves.png").stat().st_size > 0
 
 

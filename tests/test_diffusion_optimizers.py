@@ -25,7 +25,7 @@ from rewardlab.optimize.diffusion.ddpo import (  # noqa: E402
     ddpo_step,
 )
 from rewardlab.optimize.diffusion.draft import draft_step  # noqa: E402
-from rewardlab.optimize.diffusion.fk import fk_steer  # noqa: E402
+from rewardlab.optimize.diffusion.fk import fk_steer, log_mean_weight  # noqa: E402
 from rewardlab.optimize.diffusion.reno import norm_penalty, reno_step  # noqa: E402
 from rewardlab.optimize.diffusion.sampler import sample  # noqa: E402
 
@@ -219,6 +219,37 @@ def test_fk_steering_samples_the_tilted_target(lam: float, every: int) -> None:
     assert float(x.var()) == pytest.approx(v, rel=0.15)
     # every particle's recorded reward is its final image's
     assert torch.allclose(out.rewards.double(), out.particles.double().reshape(-1), atol=1e-5)
+
+
+@pytest.mark.parametrize("every", [1, 2, STEPS + 1])
+def test_fk_kl_bound_meets_the_tilted_gaussians_kl(every: int) -> None:
+    """The run's bound λ·E_q[r] − E[log Ẑ] against KL(p_λ ‖ p) = λ²v/2 of the tilted
+    Gaussian (λ = 0.3: 0.333), which it approaches from above as k grows; with and
+    without resampling along the way (the naive chain-rule bound, k·Σ KL(w_r ‖ u), is
+    40–60 here)."""
+    denoiser, tuned, _ = toy()
+    _, v = final_moments(chain_of(denoiser.scheduler, STEPS, tuned))
+    lam, n = 0.3, 2000
+    out = fk_steer(denoiser, ["p"] * n, 64, total, STEPS, lam, resample_every=every,
+                   generator=torch.Generator().manual_seed(5))
+    assert out.kl_bound.shape == (n,)
+    se = float(out.kl_bound.std()) / math.sqrt(n)
+    assert float(out.kl_bound.mean()) == pytest.approx(lam * lam * v / 2, abs=4 * se + 0.02)
+
+
+def test_fk_kl_bound_is_zero_without_steering() -> None:
+    """λ = 0 leaves the base sampler (every weight 1, Ẑ = 1); k = 1 has Ẑ = exp(λ·r) of
+    its one particle, so λ·r − log Ẑ = 0 for each prompt."""
+    denoiser, _, _ = toy()
+    for particles, lam in ((8, 0.0), (1, 0.7)):
+        out = fk_steer(denoiser, ["p"] * 50, particles, total, STEPS, lam, resample_every=2,
+                       generator=torch.Generator().manual_seed(1))
+        assert out.kl_bound.abs().max() < 1e-9, (particles, lam)
+
+
+def test_log_mean_weight_by_hand() -> None:
+    log_w = torch.tensor([0.0, math.log(3.0), math.log(2.0), math.log(2.0)], dtype=torch.float64)
+    assert log_mean_weight(log_w, 2).tolist() == pytest.approx([math.log(2.0)] * 2)
 
 
 def test_reno_noise_gradient_by_hand() -> None:

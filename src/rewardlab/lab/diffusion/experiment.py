@@ -20,13 +20,14 @@ image reward model (Gao et al. 2023's experiment, for images).
   pool of ``bon_pool`` base samples per evaluation prompt, the unbiased estimator
   of :func:`rewardlab.optimize.bon.expected_best_of_n`, KL = log n − (n − 1)/n),
   ``draft`` (DRaFT-K) and ``ddpo`` (DDPO, 8 samples per prompt), each tuning a
-  copy of the UNet, all weights, with Adam.
+  copy of the UNet, all weights, with Adam; ``fk`` (FK steering of the base
+  sampler, one point per tilt λ, :mod:`rewardlab.lab.diffusion.steering`).
 * Curves: at every ``eval_every`` updates the tuned sampler draws one image for
   each of ``eval_prompts`` prompts from the same noise; KL is the mean per-step
   Gaussian path KL against the base (:mod:`rewardlab.optimize.diffusion.kl`), proxy
   and gold the mean rewards. Each curve gets Gao's fit of gold gain on d = √KL
-  (:mod:`rewardlab.lab.scaling_fit`; the best-of-n form for ``bon``, the RL form for
-  the others) and keeps the first 10 images (digits 0–9) at each checkpoint.
+  (:mod:`rewardlab.lab.scaling_fit`; the best-of-n form for the inference-time
+  ``bon`` and ``fk``, the RL form for the others) and keeps the first 10 images (digits 0–9) at each checkpoint.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def summarize(curve: Sequence[dict[str, Any]], form: str) -> dict[str, Any]:
             "fit": gao_fit(curve, form)}
 
 
-def bon_curve(lab: Lab, progress: Progress | None) -> tuple[list[dict], list[np.ndarray]]:
+def bon_curve(lab: Lab, _name: str, progress: Progress | None
+              ) -> tuple[list[dict], list[np.ndarray]]:
     """Best-of-n on a pool of base samples per evaluation prompt (module doc)."""
     from rewardlab.lab.overopt.proxies import default_ns
     from rewardlab.optimize.bon import expected_best_of_n, kl_bon
@@ -218,6 +220,17 @@ def tuned_curve(lab: Lab, name: str, progress: Progress | None
     return curve, images
 
 
+def _fk_curve(lab: Lab, _name: str, progress: Progress | None
+              ) -> tuple[list[dict], list[np.ndarray]]:
+    from rewardlab.lab.diffusion.steering import fk_curve
+
+    return fk_curve(lab, progress)
+
+
+CURVES = {"bon": bon_curve, "fk": _fk_curve}
+"""The inference-time curves (Gao's best-of-n form); the others tune the UNet."""
+
+
 def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = None,
                       generator: DigitsGenerator | None = None) -> dict[str, Any]:
     """Run every optimizer of ``options`` (module doc); ``generator`` (trained elsewhere)
@@ -246,11 +259,11 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
             name = next(names)
             lab = dataclasses.replace(lab, proxy=reading_reward(proxy_model, reading))
             began = time.perf_counter()
-            curve, grids = bon_curve(lab, progress) if optimizer == "bon" else tuned_curve(
-                lab, optimizer, progress)
+            curve, grids = CURVES.get(optimizer, tuned_curve)(lab, optimizer, progress)
             seconds[name] = time.perf_counter() - began
+            form = "bon" if optimizer in CURVES else "rl"
             curves[name] = {"optimizer": optimizer, "reading": reading, "curve": curve,
-                            "summary": summarize(curve, "bon" if optimizer == "bon" else "rl")}
+                            "summary": summarize(curve, form)}
             images[name] = grids
     return {
         "rewardlab_version": rewardlab.__version__,

@@ -61,6 +61,8 @@ OPTIMIZERS: dict[str, str] = {
            "log n − (n − 1)/n)",
     "draft": "DRaFT-K: the proxy's gradient through the last K denoising steps into the UNet",
     "ddpo": "DDPO: clipped policy gradient over the denoising steps, per-prompt advantages",
+    "fk": "FK steering: particles resampled toward the proxy during denoising, one point per "
+          "tilt λ (KL: the run's upper bound)",
 }
 """The optimizers of ``lab diffusion``, in report order."""
 
@@ -79,7 +81,8 @@ class DiffusionLabOptions:
     (:func:`rewardlab.lab.diffusion.experiment.run_diffusion_lab`)."""
 
     optimizers: tuple[str, ...] = option(
-        ("draft", "ddpo", "bon"), "bon | draft | ddpo, or a comma list.", flag="--optimizer",
+        ("draft", "ddpo", "bon", "fk"), "bon | draft | ddpo | fk, or a comma list.",
+        flag="--optimizer",
         parse=choice_list(_optimizer_names, "optimizer"), format=list_text)
     sample_steps: int = option(20, "Denoising steps S of every sample (DDPM, η = 1).", min=2)
     eval_prompts: int = option(
@@ -109,6 +112,11 @@ class DiffusionLabOptions:
     ddpo_batch: int = option(64, "ddpo: samples per batch (8 per prompt).", min=8)
     ddpo_clip: float = option(1e-4, "ddpo: clip range ε of the ratio (TRL's default).",
                               min=0.0, open_min=True)
+    fk_particles: int = option(8, "fk: particles per prompt.", min=1)
+    fk_lambdas: tuple[float, ...] = option(
+        (0.0, 1.0, 2.0, 4.0, 8.0, 16.0), "fk: tilts λ of the target p·exp(λ·proxy), one curve "
+        "point each; a comma list.", parse=comma_list(float, 0.0), format=list_text)
+    fk_resample_every: int = option(4, "fk: denoising steps between resamplings.", min=1)
     eval_every: int = option(6, "draft, ddpo: updates between checkpoints.", min=1)
     seed: int = option(0, "Seed of every draw (proxy data and training, prompts, noise).",
                        min=0, max=SEED_MAX)

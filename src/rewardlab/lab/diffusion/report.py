@@ -80,7 +80,7 @@ def _curves(optimizers: Mapping[str, Any]) -> str:
 
 
 def _rows(name: str, result: Mapping[str, Any], images: Sequence[np.ndarray]) -> str:
-    key = "n" if result["optimizer"] == "bon" else "update"
+    key = {"bon": "n", "fk": "lam"}.get(result["optimizer"], "update")
     cells = []
     for point, row in zip(result["curve"], images, strict=True):
         png = base64.b64encode(png_bytes(strip(row))).decode("ascii")
@@ -123,7 +123,8 @@ def render_html(results: Mapping[str, Any], images: Mapping[str, Sequence[np.nda
         f"<p>{html.escape(meta)}</p><p>Gold: log-probability of the prompt's digit under "
         "the data digits gold classifier. Proxy: the image reward model trained on noisy "
         "preferences, the reward optimized. KL: the per-step Gaussian path KL of the tuned "
-        "sampler from the base (best-of-n: log n − (n − 1)/n).</p>"
+        "sampler from the base (best-of-n: log n − (n − 1)/n; FK steering: the run's "
+        "upper bound λ·E_q[r] − E[log Ẑ]).</p>"
         f'<img alt="curves" src="data:image/png;base64,{curves_png}">{body}</body></html>'
     )
 

@@ -18,10 +18,25 @@ since the last resampling; after the last step one particle per prompt is drawn
 with the remaining weights, a draw from p_λ as k → ∞ (``tests`` check the tilted
 mean on a linear-Gaussian sampler, where p_λ is known in closed form). λ → 0 is
 the base sampler; large λ approaches best-of-k with resampling.
+
+How far the steered image law q moves from the base p (the x-axis of Gao et al.'s
+curves) has an upper bound the run estimates from its own weights (``kl_bound``, per
+prompt). The SMC estimate of Z = E_p[exp(λ·r)] is Ẑ = Π_epochs (1/k)·Σ_j exp(log w_j)
+(one factor at each resampling and one at the end). Viewing SMC as importance sampling
+on the space of every particle (Andrieu, Doucet & Holenstein 2010), whose weight is
+Ẑ/Z and whose marginal on the chosen particle is p_λ, gives KL(q ‖ p_λ) ≤ log Z −
+E[log Ẑ], and with KL(q ‖ p) = KL(q ‖ p_λ) + λ·E_q[r] − log Z,
+
+    KL(q ‖ p) ≤ λ·E_q[r(x₀)] − E[log Ẑ],
+
+with E_q[r] read from the final weights, Σ_j w_j·r_j. It is 0 for k = 1 or λ = 0; with
+no resampling along the way it is E[KL(w ‖ u)] ≤ log k, and it tends to KL(p_λ ‖ p) as
+k → ∞ (``tests`` check it against λ²v/2, the tilted Gaussian's KL, on the toy sampler).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,13 +50,21 @@ from rewardlab.optimize.diffusion.sampler import gaussian_step, make_schedule
 @dataclass
 class Steered:
     """One image per prompt (drawn by the final weights), every particle's final latents
-    and rewards (prompt-major: particle j of prompt p is row p·k + j) and log-weights."""
+    and rewards (prompt-major: particle j of prompt p is row p·k + j), log-weights and each
+    prompt's estimate of the bound on KL(q ‖ p) (module doc)."""
 
     pixels: torch.Tensor
     latents: torch.Tensor
     particles: torch.Tensor
     rewards: torch.Tensor
     log_weights: torch.Tensor
+    kl_bound: torch.Tensor
+
+
+def log_mean_weight(log_w: torch.Tensor, k: int) -> torch.Tensor:
+    """log (1/k)·Σ_j exp(log w_j) of each prompt (k particles per prompt, prompt-major): one
+    epoch's factor of log Ẑ."""
+    return torch.logsumexp(log_w.reshape(-1, k), dim=1) - math.log(k)
 
 
 def _resample(log_w: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -70,6 +93,7 @@ def fk_steer(
                         for key, value in denoiser.condition(many).items()}
         log_w = torch.zeros(len(many), dtype=torch.float64)
         previous = torch.zeros(len(many), dtype=torch.float64)
+        log_z = torch.zeros(len(prompts), dtype=torch.float64)
         for i in range(len(schedule)):
             step = gaussian_step(denoiser, denoiser.unet, x, schedule, i, conditioning)
             current = as_tensor(reward(many, denoiser.decode(step.x0)), len(many)).double()
@@ -77,6 +101,7 @@ def fk_steer(
             previous = current.cpu()
             last = i == len(schedule) - 1
             if not last and (i + 1) % resample_every == 0:
+                log_z += log_mean_weight(log_w, k)
                 rows = _resample(log_w, k, generator)
                 x, previous = step.mean[rows.to(x.device)], previous[rows]
                 if step.std > 0:
@@ -85,7 +110,11 @@ def fk_steer(
                 continue
             x = step.mean if step.std == 0 else (
                 step.mean + step.std * gaussian(tuple(x.shape), generator, x.device))
+        log_z += log_mean_weight(log_w, k)
+        weights = torch.softmax(log_w.reshape(-1, k), dim=1)
+        kl_bound = lam * (weights * previous.reshape(-1, k)).sum(dim=1) - log_z
         final = _resample(log_w, k, generator).reshape(-1, k)[:, 0]
         chosen = final.to(x.device)
-        return Steered(denoiser.decode(x[chosen]), x[chosen], x, previous.float(), log_w)
+        return Steered(denoiser.decode(x[chosen]), x[chosen], x, previous.float(), log_w,
+                       kl_bound)
 

@@ -72,6 +72,17 @@ def test_preference_strength_by_hand() -> None:
     np.testing.assert_allclose(mu_list, mu)
 
 
+def test_preference_strength_in_batches_reports_pairs_done() -> None:
+    calls = []
+    mu, sigma = preference_strength(ModelEnsemble([M1, M2, M3]), PAIRS, batch_size=3,
+                                    progress=lambda done, total: calls.append((done, total)))
+    np.testing.assert_allclose(mu, GAPS.mean(axis=0))  # the same as in one call
+    np.testing.assert_allclose(sigma, GAPS.std(axis=0))
+    assert calls == [(0, 4), (3, 4), (4, 4)]  # before each call of the members, and at the end
+    with pytest.raises(ValueError, match="batch_size"):
+        preference_strength([M1, M2], PAIRS, batch_size=0)
+
+
 def test_lowest_fraction() -> None:
     mu = np.array([0.5, -1.0, 2.0, -1.0, 0.0, 3.0, 1.0, 4.0, 5.0, 6.0])
     # floor(0.2 * 10) = 2 smallest: the two -1.0 at positions 1 and 3

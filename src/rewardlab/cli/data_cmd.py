@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from rewardlab.cli.command import command
-from rewardlab.cli.common import user_errors
+from rewardlab.cli.common import progress_bars, user_errors
 from rewardlab.cli.flags import with_options
 from rewardlab.cli.sources import with_loading, with_reward_source
 from rewardlab.models.lm.hub import HubModelOptions
@@ -29,8 +29,8 @@ def strength(spec: StrengthSpec = None, hub: HubModelOptions = None,
     """
     from rewardlab.verbs.strength import strength as run
 
-    with user_errors():
-        result = run(with_loading(spec, hub, judge))
+    with user_errors(), progress_bars() as progress:
+        result = run(with_loading(spec, hub, judge), progress=progress)
     typer.echo(result.summary())
 
 

@@ -47,9 +47,10 @@ def compare(spec: CompareSpec = None, hub: HubModelOptions = None,
     """Agreement (Kendall τ, Spearman, pair agreement, ensemble disagreement) and STARC."""
     from rewardlab.verbs.compare import compare as run
 
-    with user_errors():
+    with user_errors(), progress_bars() as progress:
         result = run(with_loading(spec, hub, judge),
-                     on_data=lambda summary: console.print(f"data: {summary}"))
+                     on_data=lambda summary: console.print(f"data: {summary}"),
+                     progress=progress)
     for line in result.lines():
         console.print(line)
     console.print(f"wrote {result.out}")

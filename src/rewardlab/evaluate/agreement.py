@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from rewardlab.data.record import Comparison
-from rewardlab.evaluate.pairwise import score_pairs
+from rewardlab.evaluate.pairwise import PairScores, score_pairs
 from rewardlab.protocols import RewardModel
 
 
@@ -75,12 +75,20 @@ def compare_models(models: Sequence[RewardModel], pairs: Sequence[Comparison]) -
     """Agreement of several models on the same pairs: per model pair and as an ensemble."""
     if len(models) < 2:
         raise ValueError("field 'models': need at least two reward models")
-    scores = [score_pairs(m, pairs) for m in models]
+    return compare_scores([score_pairs(m, pairs) for m in models])
+
+
+def compare_scores(scores: Sequence[PairScores]) -> dict:
+    """:func:`compare_models` from each model's rewards of the same pairs (``pairwise``:
+    rank correlation and pair agreement per pair of models ``"i-j"``; ``ensemble``:
+    :func:`ensemble_disagreement`)."""
+    if len(scores) < 2:
+        raise ValueError("field 'scores': need the rewards of at least two models")
     flat = [np.concatenate([s.chosen, s.rejected]) for s in scores]
     deltas = [s.chosen - s.rejected for s in scores]
     pairwise = {}
-    for i in range(len(models)):
-        for j in range(i + 1, len(models)):
+    for i in range(len(scores)):
+        for j in range(i + 1, len(scores)):
             entry = rank_correlation(flat[i], flat[j])
             entry["pair_agreement"] = pairwise_agreement(deltas[i], deltas[j])
             pairwise[f"{i}-{j}"] = entry

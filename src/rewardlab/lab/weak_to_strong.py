@@ -167,13 +167,21 @@ def verdict(value: float | None) -> str:
 def run_weak_to_strong(
     config: WeakToStrongConfig, progress: StageCallback | None = None
 ) -> dict[str, Any]:
-    """Run the three proxies and compare them on held-out prompts (JSON-ready dict)."""
+    """Run the three proxies and compare them on held-out prompts (JSON-ready dict).
+
+    ``progress(stage, done, total)`` follows the stages "pool" (the test prompts'
+    candidates drawn), "train" (proxies trained of 3, from 0), "encode" (each proxy's
+    training texts) and "score weak", "score strong" (the test candidates scored)."""
     from rewardlab.features.backbones import build_backbone
     from rewardlab.lab.overopt.proxies import bon_curves, default_ns, score_pool, train_proxy
     from rewardlab.models.training.config import TrainConfig
 
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
     started = time.perf_counter()
-    data = synthetic_data(config.synthetic, config.weak_pairs + config.transfer_pairs, config.seed)
+    data = synthetic_data(config.synthetic, config.weak_pairs + config.transfer_pairs,
+                          config.seed, stage("pool"))
     weak_train = flip_labels(data.train[: config.weak_pairs], config.noise, config.seed)
     transfer = data.train[config.weak_pairs :]
     val = flip_labels(data.val, config.noise, config.seed + 500)
@@ -184,22 +192,24 @@ def run_weak_to_strong(
         if progress is not None:
             progress("train", done, 3)
 
+    step(0)
     weak = train_proxy(weak_train, val, weak_backbone, config.weak, config.weak_pairs,
-                       config.noise, train_config)
+                       config.noise, train_config, stage("encode"))
     step(1)
     weak_transfer = relabel(transfer, _pair_scores(weak, transfer))
     weak_val = relabel(data.val, _pair_scores(weak, data.val))
     agreement = float(np.mean([a.ranking == b.ranking for a, b in
                                zip(weak_transfer, transfer, strict=True)]))
     w2s = train_proxy(weak_transfer, weak_val, strong_backbone, config.strong,
-                      config.transfer_pairs, config.noise, train_config)
+                      config.transfer_pairs, config.noise, train_config, stage("encode"))
     step(2)
     ceiling = train_proxy(flip_labels(transfer, config.noise, config.seed + 1), val,
                           strong_backbone, config.strong, config.transfer_pairs, config.noise,
-                          train_config)
+                          train_config, stage("encode"))
     step(3)
-    (weak_scores,) = score_pool([weak], weak_backbone, data.test)
-    w2s_scores, ceiling_scores = score_pool([w2s, ceiling], strong_backbone, data.test)
+    (weak_scores,) = score_pool([weak], weak_backbone, data.test, progress=stage("score weak"))
+    w2s_scores, ceiling_scores = score_pool([w2s, ceiling], strong_backbone, data.test,
+                                            progress=stage("score strong"))
     rewards = {"weak": weak_scores[0], "w2s": w2s_scores[0], "ceiling": ceiling_scores[0]}
 
     ns = list(config.ns) or default_ns(min(data.test.pool_sizes()))

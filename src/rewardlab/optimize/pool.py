@@ -91,7 +91,8 @@ def score_texts(
 
     Returns ``(scores, spread)``; ``spread`` comes from ``score_with_uncertainty``
     when ``with_spread`` is true (the model must have it), else it is ``None``.
-    ``progress(done, total)`` is called after every batch.
+    ``progress(done, total)`` is called with ``done`` 0 before the first batch (so a bar
+    shows while it runs) and after every batch.
     """
     n = check_lengths(prompts, responses)
     if batch_size < 1:
@@ -102,6 +103,8 @@ def score_texts(
         )
     scores = np.empty(n, dtype=np.float64)
     spread = np.empty(n, dtype=np.float64) if with_spread else None
+    if progress is not None:
+        progress(0, n)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         p, r = list(prompts[start:stop]), list(responses[start:stop])

@@ -21,7 +21,7 @@ flipped records' strength is −μ̂ (use :func:`oriented_strength`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -49,16 +49,32 @@ def _check_mu(pairs: Sequence[Comparison], mu: np.ndarray) -> np.ndarray:
 
 
 def preference_strength(
-    members: MemberScorer | Sequence[RewardModel], pairs: Sequence[Comparison]
+    members: MemberScorer | Sequence[RewardModel],
+    pairs: Sequence[Comparison],
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(μ̂, σ̂) of r_k(chosen) − r_k(rejected) across ensemble members, each ``(n,)``."""
+    """(μ̂, σ̂) of r_k(chosen) − r_k(rejected) across ensemble members, each ``(n,)``.
+
+    The members score ``batch_size`` pairs per call (both sides together; ``None``: every
+    pair in one call); ``progress(done, pairs)`` is called with 0 first, then after each
+    call."""
     _check_pairs(pairs)
-    gaps = member_gaps(
-        as_member_scorer(members),
-        [rec.prompt for rec in pairs],
-        [rec.chosen for rec in pairs],
-        [rec.rejected for rec in pairs],
-    )
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    scorer = as_member_scorer(members)
+    n = len(pairs)
+    batch = batch_size or max(n, 1)
+    chunks = []
+    for start in range(0, max(n, 1), batch):
+        if progress is not None:
+            progress(start, n)
+        part = pairs[start:start + batch]
+        chunks.append(member_gaps(scorer, [rec.prompt for rec in part],
+                                  [rec.chosen for rec in part], [rec.rejected for rec in part]))
+    if progress is not None:
+        progress(n, n)
+    gaps = np.concatenate(chunks, axis=1)
     return gaps.mean(axis=0), gaps.std(axis=0, ddof=0)
 
 

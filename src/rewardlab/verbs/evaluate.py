@@ -235,11 +235,11 @@ def check_attack_modality(spec: EvalSpec, records: list) -> None:
 def evaluate(spec: EvalSpec, progress: Progress | None = None,
              on_data: Callable[[str], None] | None = None) -> EvalResult:
     """Check ``spec``, load the reward, read the data, run the suite and probes, write the
-    results. ``progress(stage, 0, 1)`` as each stage (suite, calibration, each probe) starts
-    and ``progress(stage, 1, 1)`` as it ends; a language model (a judge, a Hugging Face
-    classifier) also reports ``progress("forward batches", done, total)`` within each pass
-    over its inputs. ``on_data(summary)`` with the data report's summary once the data is
-    read."""
+    results. ``progress(stage, 0, 1)`` as each stage (``load``, suite, calibration, each
+    probe) starts and ``progress(stage, 1, 1)`` as it ends; a language model (a judge, a
+    Hugging Face classifier) also reports ``progress("forward batches", done, total)``
+    within each pass over its inputs. ``on_data(summary)`` with the data report's summary
+    once the data is read."""
     from rewardlab.atomic import write_json_atomic
     from rewardlab.evaluate.probe_options import probe_options
     from rewardlab.evaluate.suite import run_evaluation
@@ -249,7 +249,7 @@ def evaluate(spec: EvalSpec, progress: Progress | None = None,
     spec = replace(spec, probes=canonical_probes(spec.probes))
     check_spec(spec)
     spec = resolve_suite(spec)
-    model = report_batches(load_source(spec, scoring_uses(spec)), progress)
+    model = report_batches(load_source(spec, scoring_uses(spec), progress), progress)
     if spec.rewards is not None:
         require_no_reference(model, spec, "eval")
     records = load_records(spec.data, spec.format, spec.split, on_data)

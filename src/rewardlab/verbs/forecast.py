@@ -75,7 +75,9 @@ def check_spec(spec: ForecastSpec) -> None:
 
 
 def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVerbResult:
-    """Check ``spec``, load the proxy and the gold, forecast, write the JSON and the report."""
+    """Check ``spec``, load the proxy and the gold, forecast, write the JSON and the report;
+    ``progress`` follows the loading (``load``, ``load gold``) and the forecast's phases
+    (:func:`rewardlab.lab.forecast.run.forecast`)."""
     from rewardlab.atomic import write_json_atomic
     from rewardlab.lab.forecast import forecast as run
     from rewardlab.load import load
@@ -85,14 +87,20 @@ def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVe
     proxy = proxy_rows = gold = None
     batch_size = spec.batch_size
     if spec.model is not None:
-        proxy, batch_size = load_proxy(spec)
+        proxy, batch_size = load_proxy(spec, progress)
     if spec.rewards is not None:
         from rewardlab.verbs.loading import load_source
         from rewardlab.verbs.rows import pool_scorer
 
-        proxy_rows = pool_scorer(load_source(spec), Path(spec.data), spec.reference_column)
+        report = None if progress is None else (lambda d, t: progress("scoring proxy", d, t))
+        proxy_rows = pool_scorer(load_source(spec, progress=progress), Path(spec.data),
+                                 spec.reference_column, report)
     if spec.gold_model is not None:
+        if progress is not None:
+            progress("load gold", 0, 1)
         gold = _scalar(load(model=spec.gold_model, hub=spec.hub, judge=spec.judge))
+        if progress is not None:
+            progress("load gold", 1, 1)
     options = ForecastOptions(data=Path(spec.data), gold_column=spec.gold_column,
                               scores_column=spec.scores_column, batch_size=batch_size,
                               **{name: getattr(spec, name) for name in SETTINGS})

@@ -23,6 +23,8 @@ command writes.
 
 Each checks its outputs before any work, seeds the policy gradient with the
 run's seed (the seed of every draw), runs, writes atomically and returns a result.
+``progress(phase, done, total)`` follows the experiment's phases and, where a
+report with figures is written, the phase ``report`` (:func:`reported`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rewardlab.lab.agent.options import AgentLabOptions
 from rewardlab.lab.agent.overopt_options import AgentOveroptOptions
@@ -42,6 +44,8 @@ from rewardlab.options import option
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,17 @@ class LabResult:
     written: dict[str, Path]
 
 
+def reported(write: Callable[[], T], progress: Progress | None) -> T:
+    """``write()`` (a report with its figures: seconds of plotting) as the phase ``report``:
+    ``progress("report", 0, 1)`` before, ``("report", 1, 1)`` after."""
+    if progress is not None:
+        progress("report", 0, 1)
+    written = write()
+    if progress is not None:
+        progress("report", 1, 1)
+    return written
+
+
 def overopt(spec: OveroptSpec, progress: Progress | None = None) -> LabResult:
     """Run the overoptimization lab and write ``results.json``, ``report.html`` and PNGs."""
     from rewardlab.lab import overopt as lab
@@ -71,7 +86,7 @@ def overopt(spec: OveroptSpec, progress: Progress | None = None) -> LabResult:
     config = replace(config, rl=replace(config.rl, pg=replace(config.rl.pg, seed=config.seed)))
     check_out_folder(spec.out, files=("results.json", "report.html"))
     results = lab.run_overopt(config, progress)
-    return LabResult(results, write_report(results, spec.out))
+    return LabResult(results, reported(lambda: write_report(results, spec.out), progress))
 
 
 @dataclass(frozen=True)
@@ -162,7 +177,7 @@ def agent(spec: AgentSpec, progress: Progress | None = None) -> AgentResult:
         raise ValueError(f"--labels {options.labels}: no such file")
     check_agent_outputs(spec)
     result = run_agent_lab(options, progress)
-    return AgentResult(result, write_agent_report(result, spec.out))
+    return AgentResult(result, reported(lambda: write_agent_report(result, spec.out), progress))
 
 
 @dataclass(frozen=True)
@@ -184,7 +199,8 @@ def agent_overopt(spec: AgentOveroptSpec, progress: Progress | None = None) -> A
     check_out_folder(Path(spec.out), files=("results.json", "report.html", "curves.png",
                                             "kl.png", *strip_names(spec.options.variants)))
     result = run_agent_overopt(spec.options, progress)
-    return AgentResult(result, write_overopt_report(result, spec.out))
+    return AgentResult(result, reported(lambda: write_overopt_report(result, spec.out),
+                                        progress))
 
 
 @dataclass(frozen=True)
@@ -205,4 +221,4 @@ def diffusion(spec: DiffusionSpec, progress: Progress | None = None) -> LabResul
 
     check_out_folder(Path(spec.out), files=output_names(spec.options.curve_names()))
     results = run_diffusion_lab(spec.options, progress)
-    return LabResult(results, write_report(results, spec.out))
+    return LabResult(results, reported(lambda: write_report(results, spec.out), progress))

@@ -86,18 +86,25 @@ def exactly_one(sources: Mapping[str, Any]) -> str:
     raise OptionError(f"{flags[0]}: give exactly one of {listed}{said}")
 
 
-def load_source(source: RewardSource, uses: Iterable[str] = ("score", "prob")) -> Any:
+def load_source(source: RewardSource, uses: Iterable[str] = ("score", "prob"),
+                progress: Callable[[str, int, int], None] | None = None) -> Any:
     """The reward model of ``source`` (:func:`rewardlab.load.load`), the aggregation's
     parameters checked against its declaration first; ``uses``: how the command scores
-    (``score``, ``prob``)."""
+    (``score``, ``prob``). ``progress("load", 0, 1)`` as the loading starts (a large model
+    takes seconds to read) and ``progress("load", 1, 1)`` once it is loaded."""
     from rewardlab.load import load
 
     exactly_one({"--model": source.model, "--rewards": source.rewards})
     aggregation = source.aggregation
     params = aggregation.params()  # an unknown or ill-typed parameter: refused by name
-    return load(source.model, source.rewards, hub=source.hub, judge=source.judge,
-                aggregate=aggregation.aggregate, aggregate_params=params,
-                unsafe_no_sandbox=source.unsafe_no_sandbox, uses=uses)
+    if progress is not None:
+        progress("load", 0, 1)
+    model = load(source.model, source.rewards, hub=source.hub, judge=source.judge,
+                 aggregate=aggregation.aggregate, aggregate_params=params,
+                 unsafe_no_sandbox=source.unsafe_no_sandbox, uses=uses)
+    if progress is not None:
+        progress("load", 1, 1)
+    return model
 
 
 def report_batches(model: Any, progress: Callable[[str, int, int], None] | None) -> Any:

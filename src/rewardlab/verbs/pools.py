@@ -84,15 +84,17 @@ def proxy_name(spec: PoolSpec) -> str:
     return f"rewards:{spec.rewards}" if spec.rewards is not None else f"column:{spec.scores_column}"
 
 
-def load_proxy(spec: PoolSpec) -> tuple[Any, int]:
+def load_proxy(spec: PoolSpec, progress: Progress | None = None) -> tuple[Any, int]:
     """The proxy model of ``spec.model`` and the batch to score it with: a preference model
-    is read by Copeland win rate within each prompt's pool (whole pools per call)."""
+    is read by Copeland win rate within each prompt's pool (whole pools per call). Its
+    loading goes to ``progress`` (:func:`~rewardlab.verbs.loading.load_source`)."""
     from rewardlab.evaluate.preference import is_preference_model
     from rewardlab.optimize.preference_bon import CopelandProxy
     from rewardlab.verbs.loading import load_source
 
-    model = load_source(spec, uses=("score",))  # a judge rates each candidate: its pairwise
-    if is_preference_model(model):              # template is refused (a GPM: Copeland)
+    # a judge rates each candidate: its pairwise template is refused (a GPM: Copeland)
+    model = load_source(spec, ("score",), progress)
+    if is_preference_model(model):
         return CopelandProxy(model), sys.maxsize
     return model, spec.batch_size
 
@@ -100,20 +102,23 @@ def load_proxy(spec: PoolSpec) -> tuple[Any, int]:
 def score_pool(spec: PoolSpec, gold_column: str | None = None,
                progress: Progress | None = None) -> list[Any]:
     """Read ``spec.data`` and score it from the spec's source (:func:`check_source` first);
-    returns one :class:`~rewardlab.optimize.pool.PromptPool` per prompt."""
+    returns one :class:`~rewardlab.optimize.pool.PromptPool` per prompt. ``progress``
+    follows the loading (``load``) and the scoring (``scoring candidates``: candidates
+    scored of all, from 0)."""
     from rewardlab.optimize.pool import read_pool
 
     check_source(spec)
     if spec.scores_column is not None:
         return read_pool(spec.data, score_column=spec.scores_column, gold_column=gold_column)
+    report = None if progress is None else (
+        lambda done, total: progress("scoring candidates", done, total))
     if spec.rewards is not None:
         from rewardlab.verbs.loading import load_source
         from rewardlab.verbs.rows import pool_scorer
 
-        scorer = pool_scorer(load_source(spec), Path(spec.data), spec.reference_column)
+        scorer = pool_scorer(load_source(spec, progress=progress), Path(spec.data),
+                             spec.reference_column, report)
         return read_pool(spec.data, row_scorer=scorer, gold_column=gold_column)
-    model, batch_size = load_proxy(spec)
-    report = None if progress is None else (
-        lambda done, total: progress("scoring candidates", done, total))
+    model, batch_size = load_proxy(spec, progress)
     return read_pool(spec.data, model=model, gold_column=gold_column, batch_size=batch_size,
                      progress=report)

@@ -15,7 +15,7 @@ pool (``bon``, ``build``, ``forecast``) the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,22 @@ def score_rows(
     return score_components(reward, prompts, responses, refs, field=column)
 
 
-def pool_scorer(reward: RewardModel, path: Path, requested: str | None = None) -> Any:
+def pool_scorer(reward: RewardModel, path: Path, requested: str | None = None,
+                progress: Callable[[int, int], None] | None = None) -> Any:
     """A :data:`~rewardlab.optimize.pool.RowScorer` giving each pool row the total of
-    :func:`score_rows` (references from ``requested`` or the default columns)."""
+    :func:`score_rows` (references from ``requested`` or the default columns).
+
+    The rows are scored in one call (a recipe normalizing by batch or group sees the whole
+    pool; a verifier's warnings name each row's index in it): ``progress(0, rows)`` before
+    it, ``progress(rows, rows)`` after."""
 
     def score(rows: Sequence[Mapping[str, Any]], lines: Sequence[int]) -> np.ndarray:
-        return score_rows(reward, rows, lines, path, requested)[0]
+        if progress is not None:
+            progress(0, len(rows))
+        total = score_rows(reward, rows, lines, path, requested)[0]
+        if progress is not None:
+            progress(len(rows), len(rows))
+        return total
 
     return score
 

@@ -102,12 +102,14 @@ def attribute_scorer(model: Any) -> Any:
         getattr(model, "members", None), "score_attributes", None)
 
 
-def load_reward(spec: ScoreSpec) -> Any:
-    """The reward of ``spec``, refused before the data when it cannot give what is asked."""
+def load_reward(spec: ScoreSpec,
+                progress: Callable[[str, int, int], None] | None = None) -> Any:
+    """The reward of ``spec``, refused before the data when it cannot give what is asked;
+    its loading goes to ``progress`` (:func:`~rewardlab.verbs.loading.load_source`)."""
     from rewardlab.load import require_score
     from rewardlab.verbs.loading import load_source
 
-    model = load_source(spec, uses=("score",))
+    model = load_source(spec, ("score",), progress)
     if spec.rewards is not None:
         if spec.reference_column is not None and not getattr(model, "requires_reference", False):
             raise OptionError(f"--reference-column: not read by --rewards {spec.rewards} (it "
@@ -147,13 +149,15 @@ def read_rows(spec: ScoreSpec) -> tuple[list[dict], list[int], list[Any]]:
 
 def score(spec: ScoreSpec,
           progress: Callable[[str, int, int], None] | None = None) -> ScoreResult:
-    """Check ``spec``, load the reward, read and score the rows, write ``out``; a language
-    model's forward batches go to ``progress`` (:func:`~rewardlab.verbs.loading.report_batches`)."""
+    """Check ``spec``, load the reward, read and score the rows, write ``out``; the loading
+    and a language model's forward batches go to ``progress``
+    (:func:`~rewardlab.verbs.loading.load_source`,
+    :func:`~rewardlab.verbs.loading.report_batches`)."""
     from rewardlab.data.io import write_jsonl
     from rewardlab.verbs.loading import report_batches
 
     check_spec(spec)
-    model = report_batches(load_reward(spec), progress)
+    model = report_batches(load_reward(spec, progress), progress)
     rows, lines, responses = read_rows(spec)
     prompts = [row["prompt"] for row in rows]
     if spec.rewards is not None:

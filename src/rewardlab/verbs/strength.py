@@ -25,6 +25,9 @@ from typing import Any
 from rewardlab.options import OptionError, check, option
 from rewardlab.verbs.loading import SPEC_HELP, RewardSource, rewards_list
 
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``."""
+
 
 def _formats() -> list[str]:
     from rewardlab.verbs.names import registry
@@ -83,15 +86,16 @@ def check_ensemble(model: Any, spec: str) -> None:
         )
 
 
-def load_ensemble(spec: StrengthSpec) -> Any:
-    """The ensemble of ``spec`` (see the module doc)."""
+def load_ensemble(spec: StrengthSpec, progress: Progress | None = None) -> Any:
+    """The ensemble of ``spec`` (see the module doc); ``progress("load", done, total)``
+    from 0, after the model or after each reward."""
     from rewardlab.verbs.loading import exactly_one, load_source, require_no_reference
 
     if spec.aggregation.aggregate is not None or spec.aggregation.aggregate_params:
         raise OptionError("--aggregate: the strength uses each member's own score; leave it out")
     exactly_one({"--model": spec.model, "--rewards": spec.rewards})
     if spec.model is not None:
-        model = load_source(spec, uses=("score",))
+        model = load_source(spec, ("score",), progress)
         check_ensemble(model, f"--model {spec.model}")
         return model
     from dataclasses import replace
@@ -102,13 +106,28 @@ def load_ensemble(spec: StrengthSpec) -> Any:
     if len(names) < 2:
         raise OptionError(f"--rewards: strength needs two or more rewards (a comma list), got "
                           f"{len(names)}")
-    members = [require_no_reference(load_source(replace(spec, rewards=name)), spec, "strength")
-               for name in names]
+    members = []
+    for name in names:
+        if progress is not None:
+            progress("load", len(members), len(names))
+        members.append(require_no_reference(load_source(replace(spec, rewards=name)), spec,
+                                            "strength"))
+    if progress is not None:
+        progress("load", len(members), len(names))
     return AggregatedRewardModel(ModelEnsemble(members))
 
 
-def strength(spec: StrengthSpec, on_data: Callable[[str], None] | None = None) -> StrengthResult:
-    """Check ``spec``, load the ensemble, read the pairs, annotate them and write ``out``."""
+PAIR_BATCH = 128
+"""Pairs per call of a model ensemble (both responses of each: 256 responses); an ensemble
+of verifiers or recipes scores all the pairs in one call (a recipe normalizing by batch or
+group sees the whole set)."""
+
+
+def strength(spec: StrengthSpec, on_data: Callable[[str], None] | None = None,
+             progress: Progress | None = None) -> StrengthResult:
+    """Check ``spec``, load the ensemble, read the pairs, annotate them and write ``out``;
+    ``progress`` follows the loading (``load``) and the scoring (``scoring pairs``: pairs
+    scored of all, :data:`PAIR_BATCH` per call of a model ensemble)."""
     import numpy as np
 
     from rewardlab.data.errors import DataError
@@ -121,14 +140,17 @@ def strength(spec: StrengthSpec, on_data: Callable[[str], None] | None = None) -
     if spec.flip_lowest is not None and spec.drop_lowest is not None:
         raise OptionError("--flip-lowest: use --flip-lowest or --drop-lowest, not both")
     check_out_file(spec.out)
-    ensemble = load_ensemble(spec)
+    ensemble = load_ensemble(spec, progress)
     loaded = load_comparisons(spec.data, spec.format, split=spec.split)
     if on_data is not None:
         on_data(loaded.report.summary())
     pairs = list(loaded.records)
     if not pairs:
         raise DataError("no preference pairs to annotate", path=str(spec.data))
-    mu, sigma = preference_strength(ensemble, pairs)
+    report = None if progress is None else (
+        lambda done, total: progress("scoring pairs", done, total))
+    mu, sigma = preference_strength(ensemble, pairs, PAIR_BATCH if spec.model is not None else None,
+                                    report)
     none = np.zeros(len(pairs), bool)
     flipped = none if spec.flip_lowest is None else lowest_fraction(mu, spec.flip_lowest)
     dropped = none if spec.drop_lowest is None else lowest_fraction(mu, spec.drop_lowest)

@@ -194,22 +194,27 @@ class OveroptRun:
 
 
 def _reward_models(
-    options: AgentOveroptOptions, seed: int,
+    options: AgentOveroptOptions, seed: int, progress: Progress | None = None,
 ) -> tuple[dict[tuple, TrajectoryRewardModel], list[Trajectory]]:
-    """The labelled pairs of the random episodes and one model per (members, penalty)."""
+    """The labelled pairs of the random episodes and one model per (members, penalty);
+    ``progress("seed S reward models", done, models)`` from 0, after each model."""
+    specs = [options.variant(name) for name in options.variants]
+    keys = list(dict.fromkeys((spec.members, spec.grad_penalty) for spec in specs))
+    phase = f"seed {seed} reward models"
+    if progress is not None:
+        progress(phase, 0, len(keys))
     rng = np.random.default_rng(seed)
     pool = collect_rollouts(options.env, options.random_episodes, seed=seed)
     pairs = sample_segment_pairs(pool, options.comparisons, options.segment_length, rng)
     oracle = BoltzmannOracle(options.temperature, options.noise)
     records = oracle.label_pairs(pairs, options.env, rng)
     models: dict[tuple, TrajectoryRewardModel] = {}
-    for name in options.variants:
-        spec = options.variant(name)
-        key = (spec.members, spec.grad_penalty)
-        if key not in models:
-            reward_options = replace(options.reward, n_members=spec.members,
-                                     grad_penalty=spec.grad_penalty, seed=seed)
-            models[key] = train_trajectory_reward(records, None, reward_options)
+    for members, grad_penalty in keys:
+        reward_options = replace(options.reward, n_members=members,
+                                 grad_penalty=grad_penalty, seed=seed)
+        models[(members, grad_penalty)] = train_trajectory_reward(records, None, reward_options)
+        if progress is not None:
+            progress(phase, len(models), len(keys))
     return models, pool
 
 
@@ -235,8 +240,9 @@ def run_variant(
         row = score_checkpoint(episodes, reward, learner.model.policy, reference, gamma)
         checkpoints.append({"steps": learner.steps_done, **row})
         episodes_at.append(episodes[0])
-        if progress is not None:
-            progress(f"seed {seed} {name}", learner.steps_done, options.steps)
+        if progress is not None:  # the last rollout may pass the budget: shown as all of it
+            progress(f"seed {seed} {name}", min(learner.steps_done, options.steps),
+                     options.steps)
     peak = int(np.argmax([c["gold"] for c in checkpoints]))
     strips = {"peak": {"checkpoint": peak, **strip(episodes_at[peak], options.strip_frames)},
               "last": {"checkpoint": len(checkpoints) - 1,
@@ -301,7 +307,7 @@ def run_agent_overopt(options: AgentOveroptOptions,
     start = time.perf_counter()
     runs = []
     for seed in range(options.seed, options.seed + options.seeds):
-        models, pool = _reward_models(options, seed)
+        models, pool = _reward_models(options, seed, progress)
         for name in options.variants:
             spec = options.variant(name)
             runs.append(run_variant(options, name, seed, models[(spec.members, spec.grad_penalty)],

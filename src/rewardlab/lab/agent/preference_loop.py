@@ -133,6 +133,8 @@ def run_preference_loop(
     model: TrajectoryRewardModel | None = None
     logs = []
     phase = f"seed {seed} {strategy}"
+    if progress is not None:
+        progress(phase, 0, options.steps)
     for it, (n_labels, steps) in enumerate(
         zip(options.label_schedule(), options.step_schedule(), strict=True)
     ):
@@ -151,8 +153,8 @@ def run_preference_loop(
                      "episodes": len(pool),
                      "mean_true_return": float(np.mean([t.true_return() for t in pool])),
                      "policy_steps_this_iteration": learner.steps_done - done})
-        if progress is not None:
-            progress(phase, learner.steps_done, options.steps)
+        if progress is not None:  # the last rollout may pass the budget: shown as all of it
+            progress(phase, min(learner.steps_done, options.steps), options.steps)
     holdout = holdout_check(model, pool, options.env, options.holdout_pairs,
                             options.segment_length, rng)
     returns = learner.evaluate(eval_episodes, seed=10_000 + seed)
@@ -180,11 +182,14 @@ def run_true_reward(
 ) -> dict[str, Any]:
     """The reference: the same learner and steps (in the same chunks) on the true reward."""
     start = time.perf_counter()
+    phase = f"seed {seed} true reward"
+    if progress is not None:
+        progress(phase, 0, options.steps)
     learner = PolicyLearner(options.env, options.algorithm, options.steps, seed)
     for steps in options.step_schedule():
         learner.learn(steps)
-        if progress is not None:
-            progress(f"seed {seed} true reward", learner.steps_done, options.steps)
+        if progress is not None:  # the last rollout may pass the budget: shown as all of it
+            progress(phase, min(learner.steps_done, options.steps), options.steps)
     returns = learner.evaluate(eval_episodes, seed=10_000 + seed)
     return {"seed": seed, "true_return": float(np.mean(returns)), "eval_returns": returns.tolist(),
             "curve": learner.curve, "policy_steps": learner.steps_done,

@@ -73,8 +73,10 @@ def lab_prompts(n: int, rng: np.random.Generator) -> list[str]:
         style=STYLES[rng.integers(len(STYLES))], digit=i % 10) for i in range(n)]
 
 
-def train_proxy(options: DiffusionLabOptions) -> tuple[Any, dict[str, Any]]:
-    """The proxy (module doc) and its training summary."""
+def train_proxy(options: DiffusionLabOptions,
+                progress: Progress | None = None) -> tuple[Any, dict[str, Any]]:
+    """The proxy (module doc) and its training summary; ``progress`` follows its training
+    ("proxy encode", "proxy l2 folds", "proxy epochs")."""
     from rewardlab.data.split import split_by_prompt
     from rewardlab.data.synthetic.digits import DigitsConfig, digit_pairs, generate_digits
     from rewardlab.features.backbones import build_backbone
@@ -88,10 +90,15 @@ def train_proxy(options: DiffusionLabOptions) -> tuple[Any, dict[str, Any]]:
     pairs = digit_pairs(digits, train_prompts, options.proxy_pairs, options.proxy_noise,
                         seed=options.seed * 2 + 1)
     fit, val = split_by_prompt(pairs, (0.9, 0.1), options.seed)
-    model, report = train_reward_model(fit, build_backbone("conv"),
-                                       TrainConfig(seed=options.seed,
-                                                   n_members=options.n_members,
-                                                   bootstrap=options.bootstrap), val)
+    def phase(name: str) -> Any:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
+    epochs = phase("proxy epochs")
+    model, report = train_reward_model(
+        fit, build_backbone("conv"),
+        TrainConfig(seed=options.seed, n_members=options.n_members, bootstrap=options.bootstrap),
+        val, encode_progress=phase("proxy encode"), on_fold=phase("proxy l2 folds"),
+        on_epoch=None if epochs is None else (lambda epoch, total, _record: epochs(epoch, total)))
     return model, {"pairs": len(pairs), "ties": sum(p.tie for p in pairs),
                    "members": options.n_members,
                    "train_pairs": report.n_train_pairs, "val_pairs": report.n_val_pairs,
@@ -157,6 +164,8 @@ def bon_curve(lab: Lab, _name: str, progress: Progress | None
     size, prompts = lab.options.bon_pool, lab.eval_prompts
     draws = torch.Generator().manual_seed(lab.options.seed + 2)
     proxy_rows, gold_rows, grids = [], [], []
+    if progress is not None:
+        progress("bon pool", 0, size)
     for round_ in range(size):
         with torch.no_grad():
             run = sample(lab.denoiser, prompts, lab.options.sample_steps, 1.0, draws,
@@ -197,6 +206,8 @@ def tuned_curve(lab: Lab, name: str, progress: Progress | None
     rng = np.random.default_rng(o.seed + 3)
     draws = torch.Generator().manual_seed(o.seed + 4)
     curve, images = [], []
+    if progress is not None:
+        progress(name, 0, updates)
     for update in range(updates + 1):
         if update % o.eval_every == 0 or update == updates:
             point, grid = lab.evaluate(unet)
@@ -234,7 +245,10 @@ CURVES = {"bon": bon_curve, "fk": _fk_curve}
 def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = None,
                       generator: DigitsGenerator | None = None) -> dict[str, Any]:
     """Run every optimizer of ``options`` (module doc); ``generator`` (trained elsewhere)
-    replaces the cached one. Returns the results, with each checkpoint's images under ``"images"``."""
+    replaces the cached one. Returns the results, with each checkpoint's images under ``"images"``.
+    ``progress(phase, done, total)`` follows the generator's training ("generator"; one
+    from the cache: all its steps at once), the proxy's (:func:`train_proxy`) and each
+    optimizer's updates ("draft", "ddpo") or pool rounds ("bon pool"), each from 0."""
     import rewardlab
 
     start = time.perf_counter()
@@ -244,9 +258,13 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
             if progress is not None:
                 progress("generator", done, total)
 
+        steps = options.generator.train_steps
+        on_step(0, steps)  # before diffusers is imported: seconds
         generator, from_cache = cached_generator(options.generator, progress=on_step)
+        if from_cache:  # trained before: all its steps done
+            on_step(steps, steps)
     generated = time.perf_counter()
-    proxy_model, proxy_info = train_proxy(options)
+    proxy_model, proxy_info = train_proxy(options, progress)
     proxied = time.perf_counter()
     rng = np.random.default_rng(options.seed)
     lab = Lab(options, generator.denoiser(), generator.unet,

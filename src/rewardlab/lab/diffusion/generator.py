@@ -136,6 +136,8 @@ def train_generator(
                                                    total_steps=config.train_steps, pct_start=0.1)
     draws = torch.Generator().manual_seed(config.gen_seed)
     start, losses = time.perf_counter(), []
+    if progress is not None:
+        progress(0, config.train_steps)
     for step in range(config.train_steps):
         index = torch.randint(0, len(x_all), (config.gen_batch_size,), generator=draws)
         shown = y_all[index].clone()

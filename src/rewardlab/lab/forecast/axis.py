@@ -90,8 +90,11 @@ def bon_axis(max_n: int) -> Axis:
 def bon_gold_curves(
     pools: Sequence[PromptPool], axis: Axis, progress: ProgressCallback | None = None
 ) -> np.ndarray:
-    """(P, K) unbiased expected gold of the best-of-n pick, per prompt and grid n."""
+    """(P, K) unbiased expected gold of the best-of-n pick, per prompt and grid n;
+    ``progress(done, P)``: 0 first, then after each prompt."""
     out = np.empty((len(pools), len(axis)), dtype=np.float64)
+    if progress is not None:
+        progress(0, len(pools))
     for p, pool in enumerate(pools):
         if pool.gold is None:
             raise ValueError(f"field 'gold': prompt {p} has no gold scores")

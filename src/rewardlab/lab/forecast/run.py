@@ -141,18 +141,24 @@ class ForecastResult:
 
 def method_forecasts(
     axis: Axis, per_prompt: np.ndarray, replicates: int, level: float, seed: int,
-    methods: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Forecast | str]:
     """Every method's bootstrap forecast from the budget prompts' gold curves (L, K);
-    a method that cannot run on these data gives its error message instead."""
+    a method that cannot run on these data gives its error message instead.
+    ``progress(done, methods)``: 0 first, then after each method's bootstrap."""
+    names = list(methods or FORECAST_METHODS.names())
     out: dict[str, Forecast | str] = {}
-    for i, name in enumerate(methods or FORECAST_METHODS.names()):
+    if progress is not None:
+        progress(0, len(names))
+    for i, name in enumerate(names):
         rng = np.random.default_rng([seed, 7, i])
         try:
             out[name] = bootstrap_forecast(axis, per_prompt, FORECAST_METHODS.get(name),
                                            replicates, level, rng)
         except ValueError as err:
             out[name] = str(err)
+        if progress is not None:
+            progress(i + 1, len(names))
     return out
 
 
@@ -225,8 +231,9 @@ def forecast_pools(
 
     per_prompt = curves(budget, "gold curves")
     question = options.question()
-    forecasts = method_forecasts(axis, per_prompt, options.bootstrap, options.level,
-                                 options.seed)
+    forecasts = method_forecasts(
+        axis, per_prompt, options.bootstrap, options.level, options.seed,
+        progress=None if progress is None else (lambda d, t: progress("bootstrap", d, t)))
     chosen = forecasts[options.method]
     if isinstance(chosen, str):
         raise ValueError(f"field 'method': {options.method} cannot forecast these data: {chosen}")

@@ -82,9 +82,12 @@ def train_proxy(
     size: int,
     noise: float,
     config: TrainConfig,
+    encode_progress: ProgressCallback | None = None,
 ) -> Proxy:
-    """Fit one proxy ensemble on ``train`` (already cut to ``size`` and noised)."""
-    model, report = train_reward_model(list(train), backbone, config, list(val))
+    """Fit one proxy ensemble on ``train`` (already cut to ``size`` and noised);
+    ``encode_progress(done, total)`` follows the encoding of its texts."""
+    model, report = train_reward_model(list(train), backbone, config, list(val),
+                                       encode_progress=encode_progress)
     return Proxy(spec, size, noise, model, report)
 
 
@@ -96,8 +99,11 @@ def score_pool(
     progress: ProgressCallback | None = None,
 ) -> list[np.ndarray]:
     """Member rewards (K, N) of every proxy on the pool; features are computed once
-    per chunk and shared by all proxies (they must use ``backbone``)."""
+    per chunk and shared by all proxies (they must use ``backbone``). ``progress(done,
+    N)``: 0 first, then after each chunk."""
     out = [np.empty((p.model.n_members, len(pool)), dtype=np.float64) for p in proxies]
+    if progress is not None:
+        progress(0, len(pool))
     for start in range(0, len(pool), chunk):
         stop = min(start + chunk, len(pool))
         features = backbone.encode(pool.prompts[start:stop], pool.responses[start:stop])

@@ -31,6 +31,8 @@ def fk_curve(lab: Lab, progress: Progress | None) -> tuple[list[dict], list[np.n
 
     o, prompts = lab.options, lab.eval_prompts
     curve, images = [], []
+    if progress is not None:
+        progress("fk", 0, len(o.fk_lambdas))
     for done, lam in enumerate(o.fk_lambdas, start=1):
         draws = torch.Generator().manual_seed(o.seed + 5)
         steered = fk_steer(lab.denoiser, prompts, o.fk_particles, lab.proxy, o.sample_steps,

@@ -77,12 +77,16 @@ def seed_means(per_seed: dict[str, dict[str, Any]], kls: list[float]) -> dict[st
     return means
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
     parser.add_argument("--kl", default="10,20,30,40", help="comma list of KLs")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     kls = [float(k) for k in args.kl.split(",")]
     per_seed, wall = {}, {}

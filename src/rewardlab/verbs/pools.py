@@ -120,7 +120,7 @@ def load_proxy(spec: PoolSpec) -> tuple[Any, int]:
 def _refuse_batch_size(spec: PoolSpec) -> None:
     """A preference model scores each prompt's whole pool per call: ``--batch-size`` given
     for it is refused."""
-    if spec.batch_size != default_of(PoolSpec, "batch_size"):
+    if spec.batch_size != default_of(type(spec), "batch_size"):
         raise OptionError(f"--batch-size: not read by --model {spec.model} (a preference "
                           "model ranks each prompt's whole pool per call); leave it out")
 

@@ -135,7 +135,7 @@ OTHER = [
     ("train", ["--backbone", "nope"], 2, ("--backbone",)),
     ("train", ["--backbone", "hashing,nope"], 2, ("--backbone",)),
     ("train", ["--backbone", ""], 2, ("--backbone", "at least one")),
-    ("demo", ["--backbone", ","], 2, ("--backbone", "at least one")),
+    ("demo", ["--backbone", ","], 2, ("--backbone", "one backbone")),
     ("train", ["--l2", "inf"], 2, ("--l2",)),
     ("train", ["--l2", "-1"], 2, ("--l2",)),
     ("train", ["--l2", "x"], 2, ("--l2",)),

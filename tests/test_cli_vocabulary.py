@@ -71,10 +71,9 @@ VOCABULARY = {
     # lab diffusion (its generator, proxy and optimizers)
     "--sample-steps", "--eval-prompts", "--proxy-pairs", "--proxy-noise", "--bon-pool",
     "--draft-k", "--draft-lr", "--draft-updates", "--draft-batch", "--ddpo-lr",
-    "--ddpo-updates", "--ddpo-batch", "--ddpo-clip", "--fk-particles", "--fk-lambdas",
-    "--fk-resample-every", "--eval-every", "--channels",
-    "--train-steps", "--gen-batch-size", "--gen-lr", "--label-accuracy", "--train-timesteps",
-    "--gen-seed",
+    "--ddpo-updates", "--ddpo-batch", "--ddpo-clip", "--ddpo-epochs", "--fk-particles",
+    "--fk-lambdas", "--fk-resample-every", "--eval-every", "--channels", "--train-steps",
+    "--gen-batch-size", "--gen-lr", "--label-accuracy", "--train-timesteps", "--gen-seed",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""
 

@@ -32,6 +32,9 @@ SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pai
          "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2", "--ddpo-updates", "2",
          "--ddpo-batch", "8", "--fk-particles", "2", "--fk-lambdas", "0,4"]
 TINY = [*SMALL, "--eval-every", "1"]
+DRAFT_SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pairs", "60",
+               "--draft-updates", "2", "--draft-k", "2"]
+"""SMALL without the options of bon and ddpo (refused when they are not run)."""
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +147,7 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
         result = CliRunner().invoke(app, [
             "lab", "diffusion", "--out", str(out), "--optimizer", "draft", "--ensemble", "2",
             "--bootstrap",
-            "--aggregate", "wco", *SMALL, "--eval-every", "2"])
+            "--aggregate", "wco", *DRAFT_SMALL, "--eval-every", "2"])
     finally:
         torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output

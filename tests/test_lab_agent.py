@@ -17,8 +17,10 @@ from rewardlab.lab.agent.options import AgentLabOptions
 from rewardlab.load import load_reward_model
 
 runner = CliRunner()
-TINY = ["--steps", "512", "--iterations", "2", "--comparisons", "12", "--seeds", "1",
-        "--eval-episodes", "2", "--segment-length", "10"]
+FILE_TINY = ["--steps", "512", "--iterations", "2", "--seeds", "1", "--eval-episodes", "2",
+             "--segment-length", "10"]
+"""A tiny run on a file of labels (which fixes how many there are)."""
+TINY = [*FILE_TINY, "--comparisons", "12"]
 
 
 def invoke(*args):
@@ -61,7 +63,8 @@ def test_tiny_run_writes_consistent_results_report_pairs_and_models(tmp_path):
     scores = model.score([r.prompt for r in pairs], [r.responses[0] for r in pairs])
     assert scores.shape == (12,) and np.all(np.isfinite(scores))
     # learning from the file instead of the labeller
-    again = invoke("--out", tmp_path / "file", *TINY, "--labels", out / "pairs" / "random_seed0.npz")
+    again = invoke("--out", tmp_path / "file", *FILE_TINY, "--labels",
+                   out / "pairs" / "random_seed0.npz")
     assert again.exit_code == 0, again.output
     fixed = json.loads((tmp_path / "file" / "results.json").read_text())
     assert fixed["headline_strategy"] == "file"
@@ -79,7 +82,7 @@ def test_tiny_run_writes_consistent_results_report_pairs_and_models(tmp_path):
     (["--iterations", "600"], 1, "iterations must be in [1, steps], got 600 for 512 steps"),
 ])
 def test_bad_options_are_one_line(tmp_path, args, code, message):
-    result = invoke("--out", tmp_path / "o", *TINY, *args)
+    result = invoke("--out", tmp_path / "o", *(FILE_TINY if "--labels" in args else TINY), *args)
     assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
@@ -119,7 +122,7 @@ def test_a_labels_file_for_another_environment_is_refused_before_training(tmp_pa
                          np.zeros(2))
     path = save_segment_pairs(tmp_path / "pendulum.npz",
                               [Comparison("Pendulum-v1", (segment, segment), (0, 1))])
-    result = invoke("--out", tmp_path / "o", *TINY, "--labels", path)
+    result = invoke("--out", tmp_path / "o", *FILE_TINY, "--labels", path)
     assert result.exit_code == 1, result.output
     assert "segments have observations of shape (3,), CartPole-v1 has (4,)" in " ".join(
         result.output.split())

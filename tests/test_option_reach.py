@@ -63,9 +63,10 @@ COMMAND_OPTIONS = {
     "bon": HUB + JUDGE + ["--aggregate", "--reference-column", "--unsafe-no-sandbox"],
     "forecast": HUB + JUDGE + ["--aggregate", "--reference-column", "--unsafe-no-sandbox"],
 }
-BY_POOL = {kind: reads - {"--attributes", "--uncertainty"} for kind, reads in BY_SCORE.items()}
+BY_POOL = {**{kind: reads - {"--attributes", "--uncertainty"} for kind, reads in BY_SCORE.items()},
+           "judge": BY_PROB["judge"]}
 """bon and forecast score each candidate of a pool (build sft and pairs load it the same way,
-:mod:`rewardlab.verbs.pools`)."""
+:mod:`rewardlab.verbs.pools`); a judge alone ranks each pool by Copeland win rate (prob)."""
 READS = {"score": BY_SCORE, "eval": BY_PROB, "compare": BY_SCORE, "strength": BY_SCORE,
          "serve": SERVED, "bon": BY_POOL, "forecast": BY_POOL}
 POOL_FLAGS = {"bon": ["--gold-column", "gold"],
@@ -209,8 +210,9 @@ def test_an_option_changes_the_output_or_is_refused_before_the_data(world, tmp_p
         code, output, written = run(command, kind, value(option, world), world, tmp_path)
         assert code == 0, output
         if command in POOL_FLAGS:  # bon and forecast read only the order of each prompt's
-            assert option in READS["score"][kind]  # candidates, which an option may keep:
-            return  # it reaches the scores as `score` reads them (walked there), and runs here
+            walked = READS["eval" if kind == "judge" else "score"][kind]  # candidates, which
+            assert option in walked  # an option may keep: it reaches the scores as `score`
+            return  # (a judge's prob as `eval`) reads them (walked there), and runs here
         before = baseline(command, kind, world, tmp_path / "base")
         if option in RUNS_UNCHANGED:  # read (see the reach test): the same numbers, up to
             assert same(written, before)  # the float noise of other padding

@@ -40,14 +40,9 @@ if TYPE_CHECKING:  # the trainer brings torch: imported when the demo runs
 
 
 def _backbone(text: str) -> str:
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise ValueError(f"name at least one, got {text!r}")
-    from rewardlab.features.backbones import parse_spec
+    from rewardlab.features.backbones import frozen_spec
 
-    for part in parts:
-        parse_spec(part)
-    return text
+    return frozen_spec(text)
 
 
 @dataclass

@@ -71,10 +71,9 @@ def _one_rate(text: str) -> float:
 
 
 def _backbone(text: str) -> str:
-    from rewardlab.features.backbones import parse_spec
+    from rewardlab.features.backbones import frozen_spec
 
-    parse_spec(text)
-    return text
+    return frozen_spec(text)
 
 
 @dataclass(frozen=True)

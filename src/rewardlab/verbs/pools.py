@@ -10,9 +10,11 @@ checking each response against its row's reference column,
 What each source reads is declared (:data:`SOURCE_READS`): an option given for
 a source that is not the chosen one is refused (exit 2) before the data is read.
 
-A preference model (``prob``, no ``score``: a GPM, a judge) has no scalar
-reward; each candidate's proxy is then its Copeland win rate among its prompt's
-whole pool (:class:`~rewardlab.optimize.preference_bon.CopelandProxy`).
+A preference model (``prob``: a GPM, a judge given alone) is read by comparing
+candidates; each candidate's proxy is then its Copeland win rate among its
+prompt's whole pool (:class:`~rewardlab.optimize.preference_bon.CopelandProxy`):
+a judge's pairwise template is read, its rating options and ``batch_size`` are
+refused (:func:`proxy_uses`). In a comma list a judge rates each candidate.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.options import option, redefault, refuse_unread
+from rewardlab.options import OptionError, default_of, option, redefault, refuse_unread
 from rewardlab.verbs.loading import MODEL_HELP, RewardSource, exactly_one, rewards_spec
 from rewardlab.verbs.score import ScoreSpec
 
@@ -35,8 +37,10 @@ POOL_HELP = (
     "rows, many per prompt."
 )
 POOL_MODEL_HELP = MODEL_HELP + (
-    " A preference model (prob, no score: a GPM, a judge) ranks each prompt's pool by "
-    "Copeland win rate (round robin); best-of-n picks the top one."
+    " A preference model (a GPM, a judge alone: it compares two responses) ranks each "
+    "prompt's pool by Copeland win rate (round robin; a judge by its pairwise template, "
+    "whole pools per call); best-of-n picks the top one. In a comma list a judge rates "
+    "each candidate."
 )
 POOL_REWARDS_HELP = (
     "Verifier name (math, choice, code, …) or recipe file, instead of --model or "
@@ -84,19 +88,42 @@ def proxy_name(spec: PoolSpec) -> str:
     return f"rewards:{spec.rewards}" if spec.rewards is not None else f"column:{spec.scores_column}"
 
 
+def proxy_uses(model: str) -> tuple[str, ...]:
+    """How a pool reads the proxy ``model`` (a spec or a comma list), for the loader's
+    refusal of the options it leaves unread: a judge alone is a preference model, ranked by
+    Copeland win rate through ``prob`` (its pairwise template; its rating ones are refused);
+    anything else by its reward per response (``score``; a judge in a comma list rates)."""
+    from rewardlab.load import model_kind, split_specs
+
+    specs = split_specs(model)
+    return ("prob",) if len(specs) == 1 and model_kind(specs[0]) == "judge" else ("score",)
+
+
 def load_proxy(spec: PoolSpec, progress: Progress | None = None) -> tuple[Any, int]:
     """The proxy model of ``spec.model`` and the batch to score it with: a preference model
-    is read by Copeland win rate within each prompt's pool (whole pools per call). Its
-    loading goes to ``progress`` (:func:`~rewardlab.verbs.loading.load_source`)."""
+    (a judge alone, a GPM) is read by Copeland win rate within each prompt's pool (whole
+    pools per call). Its loading goes to ``progress``
+    (:func:`~rewardlab.verbs.loading.load_source`)."""
     from rewardlab.evaluate.preference import is_preference_model
     from rewardlab.optimize.preference_bon import CopelandProxy
     from rewardlab.verbs.loading import load_source
 
-    # a judge rates each candidate: its pairwise template is refused (a GPM: Copeland)
-    model = load_source(spec, ("score",), progress)
+    uses = proxy_uses(spec.model)
+    if uses == ("prob",):
+        _refuse_batch_size(spec)
+    model = load_source(spec, uses, progress)
     if is_preference_model(model):
+        _refuse_batch_size(spec)
         return CopelandProxy(model), sys.maxsize
     return model, spec.batch_size
+
+
+def _refuse_batch_size(spec: PoolSpec) -> None:
+    """A preference model scores each prompt's whole pool per call: ``--batch-size`` given
+    for it is refused."""
+    if spec.batch_size != default_of(type(spec), "batch_size"):
+        raise OptionError(f"--batch-size: not read by --model {spec.model} (a preference "
+                          "model ranks each prompt's whole pool per call); leave it out")
 
 
 def score_pool(spec: PoolSpec, gold_column: str | None = None,

@@ -37,6 +37,7 @@ __all__ = [
     "build_backbone",
     "check_modality",
     "default_backbone",
+    "frozen_spec",
     "parse_spec",
 ]
 
@@ -60,6 +61,18 @@ def parse_spec(spec: str) -> tuple[str, str]:
                              f"{FINE_TUNED}:PATH_OR_NAME"])
             ) from None
     return kind, argument
+
+
+def frozen_spec(spec: str) -> str:
+    """``spec`` when it names one frozen backbone, as a command that trains heads on one
+    backbone reads ``--backbone`` (the demo, the labs' proxies); a comma list or
+    ``transformer:PATH`` is a ``ValueError`` (so a parser refuses it before any work)."""
+    if "," in spec:
+        raise ValueError(f"one backbone, got the list {spec!r}")
+    kind, _ = parse_spec(spec)
+    if kind == FINE_TUNED:
+        raise ValueError(f"{spec!r} is fine-tuned end to end, not a frozen backbone")
+    return spec
 
 
 def build_backbone(spec: str, **options: Any) -> Backbone:

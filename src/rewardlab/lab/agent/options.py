@@ -116,10 +116,11 @@ class PreferenceLoopOptions:
 
 FILE_RUN = "file"
 LABELLER_READS: dict[str, tuple[str, ...]] = {
-    "labeller": ("queries", "temperature", "noise"),
+    "labeller": ("queries", "temperature", "noise", "comparisons", "initial_fraction"),
     FILE_RUN: (),
 }
-"""What asking the synthetic labeller reads, and what a file of labels reads instead."""
+"""What asking the synthetic labeller reads (which pairs, how many, when, how answered), and
+what a file of labels reads instead (its pairs, all from the first iteration)."""
 
 
 @dataclass

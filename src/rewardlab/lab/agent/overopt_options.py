@@ -31,7 +31,15 @@ from typing import Any
 
 from rewardlab.lab.agent.options import LAB_REWARD, PreferenceLoopOptions, default_reward_options
 from rewardlab.models.training.config import SEED_MAX, ObjectiveOptions
-from rewardlab.options import OptionError, check, choice_list, list_text, option, redefault
+from rewardlab.options import (
+    OptionError,
+    check,
+    choice_list,
+    list_text,
+    option,
+    redefault,
+    refuse_unread,
+)
 
 VARIANTS: dict[str, str] = {
     "single": "one reward net (K = 1)",
@@ -41,6 +49,12 @@ VARIANTS: dict[str, str] = {
     "lipschitz": "one reward net trained with the gradient penalty λ·E‖∇ₓr̂‖²",
 }
 """The variants of ``lab agent-overopt``, in report order."""
+VARIANT_READS: dict[str, tuple[str, ...]] = {
+    "single": (), "mean": ("ensemble",), "wco": ("ensemble",), "uwo": ("ensemble", "uwo_lam"),
+    "lipschitz": ("grad_penalty",),
+}
+"""The options each variant reads besides the shared ones (:meth:`AgentOveroptOptions.variant`):
+one given when no variant compared reads it is refused."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,8 @@ class AgentOveroptOptions:
         if self.seed + self.seeds - 1 > SEED_MAX:
             raise OptionError(f"--seeds: the last seed {self.seed + self.seeds - 1} is above "
                               f"{SEED_MAX}")
+        known = [name for name in self.variants if name in VARIANT_READS]  # others: variant()
+        refuse_unread(self, VARIANT_READS, known, f"--variants {','.join(self.variants)}")
 
     def variant(self, name: str) -> VariantSpec:
         """The :class:`VariantSpec` of a variant name (``ValueError`` naming the known ones)."""

@@ -202,7 +202,7 @@ def tuned_curve(lab: Lab, name: str, progress: Progress | None
                                                                           o.ddpo_updates)
     optimizer = torch.optim.Adam(unet.parameters(), lr=lr)
     stats = PerPromptStats(buffer_size=16, min_count=8)
-    settings = DDPOSettings(clip_range=o.ddpo_clip)
+    settings = DDPOSettings(clip_range=o.ddpo_clip, inner_epochs=o.ddpo_epochs)
     rng = np.random.default_rng(o.seed + 3)
     draws = torch.Generator().manual_seed(o.seed + 4)
     curve, images = [], []

@@ -14,9 +14,11 @@ from rewardlab.options import (
     check,
     choice_list,
     comma_list,
+    default_of,
     list_text,
     option,
     redefault,
+    refuse_unread,
 )
 
 GENERATOR_FORMAT = 1
@@ -75,6 +77,16 @@ def _aggregation_names() -> tuple[str, ...]:
     return ("mean", "wco", "uwo")
 
 
+OPTIMIZER_READS: dict[str, tuple[str, ...]] = {
+    "bon": ("bon_pool",),
+    "draft": ("draft_k", "draft_lr", "draft_updates", "draft_batch", "eval_every"),
+    "ddpo": ("ddpo_lr", "ddpo_updates", "ddpo_batch", "ddpo_clip", "ddpo_epochs", "eval_every"),
+    "fk": ("fk_particles", "fk_lambdas", "fk_resample_every"),
+}
+"""The options of one optimizer or two (the rest are every optimizer's): one given when no
+chosen optimizer reads it is refused (:func:`~rewardlab.options.refuse_unread`)."""
+
+
 @dataclass(frozen=True)
 class DiffusionLabOptions:
     """``lab diffusion``: the generator, the proxy, the optimizers and their curves
@@ -110,8 +122,11 @@ class DiffusionLabOptions:
     ddpo_lr: float = option(3e-4, "ddpo: Adam learning rate.", min=0.0, open_min=True)
     ddpo_updates: int = option(40, "ddpo: sampled batches (one update each).", min=1)
     ddpo_batch: int = option(64, "ddpo: samples per batch (8 per prompt).", min=8)
-    ddpo_clip: float = option(1e-4, "ddpo: clip range ε of the ratio (TRL's default).",
-                              min=0.0, open_min=True)
+    ddpo_clip: float = option(1e-4, "ddpo: clip range ε of the ratio (TRL's default); read "
+                              "with --ddpo-epochs 2 or more (on the first pass over a batch "
+                              "the ratio is 1).", min=0.0, open_min=True)
+    ddpo_epochs: int = option(1, "ddpo: updates on each sampled batch (TRL's inner epochs).",
+                              min=1)
     fk_particles: int = option(8, "fk: particles per prompt.", min=1)
     fk_lambdas: tuple[float, ...] = option(
         (0.0, 1.0, 2.0, 4.0, 8.0, 16.0), "fk: tilts λ of the target p·exp(λ·proxy), one curve "
@@ -154,3 +169,9 @@ class DiffusionLabOptions:
         if self.ddpo_batch % 8:
             raise OptionError(f"--ddpo-batch: a multiple of 8 (8 samples per prompt), got "
                               f"{self.ddpo_batch}")
+        refuse_unread(self, OPTIMIZER_READS, self.optimizers,
+                      f"--optimizer {','.join(self.optimizers)}")
+        if self.ddpo_epochs == 1 and self.ddpo_clip != default_of(type(self), "ddpo_clip"):
+            raise OptionError("--ddpo-clip: not read with --ddpo-epochs 1 (one update per "
+                              "sampled batch, where the ratio is 1 and the clip never binds); "
+                              "give --ddpo-epochs 2 or more, or leave it out")

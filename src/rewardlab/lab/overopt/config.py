@@ -72,11 +72,11 @@ _aggregates = choice_list(lambda: AGGREGATIONS.names(), "aggregation", required=
 
 
 def _backbones(text: str) -> tuple[str, ...]:
-    from rewardlab.features.backbones import parse_spec
+    from rewardlab.features.backbones import frozen_spec
 
     names = comma_list(str)(text)
     for name in names:
-        parse_spec(name)
+        frozen_spec(name)
     return names
 
 

@@ -135,7 +135,7 @@ def test_lab_diffusion_shows_generator_proxy_optimizers_and_report(tmp_path):
         "lab", "diffusion", "--out", str(tmp_path / "diffusion"), "--optimizer",
         "draft,ddpo,bon,fk", "--channels", "8,16", "--train-steps", "3", "--gen-batch-size",
         "8", "--train-timesteps", "20", "--sample-steps", "3", "--eval-prompts", "10",
-        "--proxy-pairs", "60", "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2",
+        "--proxy-sizes", "60", "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2",
         "--ddpo-updates", "2", "--ddpo-batch", "8", "--eval-every", "1", "--fk-particles",
         "2", "--fk-lambdas", "0,4")
     assert code == 0, screen[-3000:]

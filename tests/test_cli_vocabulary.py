@@ -69,7 +69,7 @@ VOCABULARY = {
     # lab agent-overopt
     "--checkpoints", "--random-episodes", "--sampled", "--variants",
     # lab diffusion (its generator, proxy and optimizers)
-    "--sample-steps", "--eval-prompts", "--proxy-pairs", "--proxy-noise", "--bon-pool",
+    "--sample-steps", "--eval-prompts", "--proxy-noise", "--bon-pool",
     "--draft-k", "--draft-lr", "--draft-updates", "--draft-batch", "--ddpo-lr",
     "--ddpo-updates", "--ddpo-batch", "--ddpo-clip", "--ddpo-epochs", "--fk-particles",
     "--fk-lambdas", "--fk-resample-every", "--eval-every", "--channels", "--train-steps",

@@ -28,11 +28,11 @@ from rewardlab.robust.aggregate import aggregate  # noqa: E402
 
 GENERATOR = ["--channels", "8,16", "--train-steps", "3", "--gen-batch-size", "8",
              "--train-timesteps", "20"]
-SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pairs", "60",
+SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-sizes", "60",
          "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2", "--ddpo-updates", "2",
          "--ddpo-batch", "8", "--fk-particles", "2", "--fk-lambdas", "0,4"]
 TINY = [*SMALL, "--eval-every", "1"]
-DRAFT_SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-pairs", "60",
+DRAFT_SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-sizes", "60",
                "--draft-updates", "2", "--draft-k", "2"]
 """SMALL without the options of bon and ddpo (refused when they are not run)."""
 
@@ -91,7 +91,7 @@ def test_writes_curves_for_every_optimizer(run) -> None:
 
 def test_first_checkpoint_matches_gold_and_proxy_computed_another_way(run) -> None:
     _, _, results, cache = run
-    options = DiffusionLabOptions(eval_prompts=10, proxy_pairs=60, sample_steps=3,
+    options = DiffusionLabOptions(eval_prompts=10, proxy_sizes=(60,), sample_steps=3,
                                   generator=GeneratorConfig(channels=(8, 16), train_steps=3,
                                                             gen_batch_size=8,
                                                             train_timesteps=20))
@@ -159,7 +159,7 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
     assert single[0]["gold"] == wco[0]["gold"]  # the same base and noise
     # the base's images scored by each member (score_members on the uint8 images): member 0,
     # and the minimum over members
-    options = DiffusionLabOptions(eval_prompts=10, proxy_pairs=60, sample_steps=3, n_members=2,
+    options = DiffusionLabOptions(eval_prompts=10, proxy_sizes=(60,), sample_steps=3, n_members=2,
                                   bootstrap=True,
                                   generator=GeneratorConfig(channels=(8, 16), train_steps=3,
                                                             gen_batch_size=8,
@@ -176,3 +176,29 @@ def test_ensemble_readings_are_optimized_each_on_its_own(tmp_path, monkeypatch) 
     assert single[0]["proxy"] == pytest.approx(float(members[0].mean()), abs=2e-2)
     assert wco[0]["proxy"] == pytest.approx(float(members.min(axis=0).mean()), abs=2e-2)
     assert wco[0]["proxy"] <= single[0]["proxy"] + 1e-9
+
+
+def test_proxy_sizes_each_train_a_proxy_optimized_on_its_own(tmp_path, monkeypatch) -> None:
+    """Gao et al.'s proxy sizes: one proxy per size of ``--proxy-sizes``, each trained on its
+    own number of pairs and optimized from the same base with the same noise."""
+    monkeypatch.setenv("REWARDLAB_CACHE", str(tmp_path / "cache" / "embeddings"))
+    out = tmp_path / "sizes"
+    small = list(DRAFT_SMALL)
+    small[small.index("--proxy-sizes") + 1] = "30,60"
+    result = CliRunner().invoke(app, ["lab", "diffusion", "--out", str(out), "--optimizer",
+                                      "draft", *small, "--eval-every", "2"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    curves = results["optimizers"]
+    assert sorted(curves) == ["draft/p30", "draft/p60"]
+    # the labelled pairs of each size, ties on top
+    assert {k: v["pairs"] - v["ties"] for k, v in results["proxies"].items()} == {
+        "30": 30, "60": 60}
+    assert [curves[n]["proxy_sizes"] for n in ("draft/p30", "draft/p60")] == [30, 60]
+    first = [curves[n]["curve"][0] for n in ("draft/p30", "draft/p60")]
+    assert first[0]["gold"] == first[1]["gold"]  # the same base images
+    assert first[0]["proxy"] != first[1]["proxy"]  # scored by two different proxies
+    assert (out / "grid_draft-p30.png").is_file()
+    refused = CliRunner().invoke(app, ["lab", "diffusion", "--out", str(tmp_path / "o"),
+                                       "--proxy-sizes", "30,30"])
+    assert refused.exit_code == 2 and "each size once" in refused.output

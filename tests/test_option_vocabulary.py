@@ -92,6 +92,9 @@ MAY_DIFFER: dict[str, tuple[frozenset[str], str]] = {
                  "(sft, pairs, forecast), its help listing them"),
     "--out": (frozenset({"help"}), "what the command writes there: a JSON or JSONL file, or "
               "a folder (a model, a report with figures)"),
+    "--proxy-sizes": (frozenset({"default", "help"}), "training pairs per proxy, a comma "
+                      "list, drawn from each lab's own task (text pools by source, or the "
+                      "digits gold task), with that task's default"),
     "--seed": (frozenset({"help"}), "what the seed draws is the command's own"),
     "--n-prompts": (frozenset({"default", "help"}), EXPERIMENT_SIZE),
     "--n-pairs": (frozenset({"default", "help"}), EXPERIMENT_SIZE),

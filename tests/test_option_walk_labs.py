@@ -57,7 +57,7 @@ GENERATOR = {"--channels": ["--channels", "16"], "--train-steps": ["--train-step
              "--train-timesteps": ["--train-timesteps", "12"], "--gen-seed": ["--gen-seed", "1"]}
 DIFFUSION_SHARED = {
     **GENERATOR, "--sample-steps": ["--sample-steps", "3"],
-    "--eval-prompts": ["--eval-prompts", "11"], "--proxy-pairs": ["--proxy-pairs", "30"],
+    "--eval-prompts": ["--eval-prompts", "11"], "--proxy-sizes": ["--proxy-sizes", "30"],
     "--proxy-noise": ["--proxy-noise", "0.3"], "--ensemble": ["--ensemble", "2"],
     "--bootstrap": ["--bootstrap"], "--aggregate": ["--aggregate", "wco"],
     "--seed": ["--seed", "1"]}
@@ -74,7 +74,7 @@ DIFFUSION_OWN = {
 }
 DIFFUSION_TINY = ["--channels", "8", "--train-steps", "2", "--gen-batch-size", "4",
                   "--train-timesteps", "10", "--sample-steps", "2", "--eval-prompts", "10",
-                  "--proxy-pairs", "20"]
+                  "--proxy-sizes", "20"]
 DIFFUSION = Lab(
     command=("lab", "diffusion"),
     classes=(DiffusionSpec, DiffusionLabOptions, GeneratorConfig),

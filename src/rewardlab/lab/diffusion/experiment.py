@@ -9,7 +9,8 @@ image reward model (Gao et al. 2023's experiment, for images).
   (:func:`rewardlab.data.synthetic.digits.gold_rewards`), on the ``uint8`` image
   the generator emits.
 * Proxy: a Bradley-Terry reward model on the ``conv`` image backbone trained on
-  ``proxy_pairs`` noisy preferences of the data digits gold task (its training
+  ``proxy_sizes`` noisy preferences (one proxy per size when it lists several, Gao et
+  al.'s proxy sizes) of the data digits gold task (its training
   prompts; 10% of them for early stopping), as ``rewardlab train`` would, with
   ``n_members`` heads (each on a bootstrap resample with ``bootstrap``: linear heads
   on one backbone fit a convex loss, so without it the members barely differ). Each
@@ -73,8 +74,8 @@ def lab_prompts(n: int, rng: np.random.Generator) -> list[str]:
         style=STYLES[rng.integers(len(STYLES))], digit=i % 10) for i in range(n)]
 
 
-def train_proxy(options: DiffusionLabOptions,
-                progress: Progress | None = None) -> tuple[Any, dict[str, Any]]:
+def train_proxy(options: DiffusionLabOptions, progress: Progress | None = None,
+                size: int | None = None) -> tuple[Any, dict[str, Any]]:
     """The proxy (module doc) and its training summary; ``progress`` follows its training
     ("proxy encode", "proxy l2 folds", "proxy epochs")."""
     from rewardlab.data.split import split_by_prompt
@@ -87,7 +88,8 @@ def train_proxy(options: DiffusionLabOptions,
     digits = generate_digits(config)
     order = np.random.default_rng(options.seed).permutation(config.n_prompts)
     train_prompts = order[max(1, round(0.2 * config.n_prompts)):]  # data digits' train split
-    pairs = digit_pairs(digits, train_prompts, options.proxy_pairs, options.proxy_noise,
+    size = options.proxy_sizes[0] if size is None else size
+    pairs = digit_pairs(digits, train_prompts, size, options.proxy_noise,
                         seed=options.seed * 2 + 1)
     fit, val = split_by_prompt(pairs, (0.9, 0.1), options.seed)
     def phase(name: str) -> Any:
@@ -264,30 +266,27 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
         if from_cache:  # trained before: all its steps done
             on_step(steps, steps)
     generated = time.perf_counter()
-    proxy_model, proxy_info = train_proxy(options, progress)
+    proxies = {size: train_proxy(options, progress, size) for size in options.proxy_sizes}
     proxied = time.perf_counter()
     rng = np.random.default_rng(options.seed)
     lab = Lab(options, generator.denoiser(), generator.unet,
-              reading_reward(proxy_model, "single"),
+              reading_reward(proxies[options.proxy_sizes[0]][0], "single"),
               lab_prompts(options.eval_prompts, rng), lab_prompts(400, rng))
     curves, images, seconds = {}, {}, {}
-    names = iter(options.curve_names())
-    for optimizer in options.optimizers:
-        for reading in options.readings():
-            name = next(names)
-            lab = dataclasses.replace(lab, proxy=reading_reward(proxy_model, reading))
-            began = time.perf_counter()
-            curve, grids = CURVES.get(optimizer, tuned_curve)(lab, optimizer, progress)
-            seconds[name] = time.perf_counter() - began
-            form = "bon" if optimizer in CURVES else "rl"
-            curves[name] = {"optimizer": optimizer, "reading": reading, "curve": curve,
-                            "summary": summarize(curve, form)}
-            images[name] = grids
+    for name, optimizer, size, reading in options.curves():
+        lab = dataclasses.replace(lab, proxy=reading_reward(proxies[size][0], reading))
+        began = time.perf_counter()
+        curve, grids = CURVES.get(optimizer, tuned_curve)(lab, optimizer, progress)
+        seconds[name] = time.perf_counter() - began
+        form = "bon" if optimizer in CURVES else "rl"
+        curves[name] = {"optimizer": optimizer, "proxy_sizes": size, "reading": reading,
+                        "curve": curve, "summary": summarize(curve, form)}
+        images[name] = grids
     return {
         "rewardlab_version": rewardlab.__version__,
         "config": dataclasses.asdict(options),
         "generator": {**generator.info, "from_cache": from_cache},
-        "proxy": proxy_info,
+        "proxies": {str(size): info for size, (_, info) in proxies.items()},
         "optimizers": curves,
         "timing": {"generator_seconds": generated - start, "proxy_seconds": proxied - generated,
                    "optimizer_seconds": seconds,

@@ -101,8 +101,10 @@ class DiffusionLabOptions:
     eval_prompts: int = option(
         200, "Prompts of each checkpoint's evaluation, one image each, the same noise at "
         "every checkpoint (prompt i asks for digit i mod 10).", min=10)
-    proxy_pairs: int = option(1000, "Labelled preference pairs of the proxy (the data digits "
-                              "gold task's training prompts).", min=10)
+    proxy_sizes: tuple[int, ...] = option(
+        (1000,), "Training pairs per proxy, a comma list (noisy preferences of the data "
+        "digits gold task's training prompts; one proxy per size, each optimized on its own).",
+        parse=comma_list(int, 10), format=list_text)
     proxy_noise: float = option(0.1, "Share of the proxy's preference labels flipped.",
                                 min=0.0, max=1.0)
     n_members: int = redefault(TrainConfig, "n_members", 1)
@@ -144,12 +146,25 @@ class DiffusionLabOptions:
         (:mod:`rewardlab.lab.diffusion.readings`)."""
         return ("single", *self.aggregates) if self.n_members > 1 else ("single",)
 
+    def curves(self) -> tuple[tuple[str, str, int, str], ...]:
+        """(name, optimizer, proxy size, reading) of every curve, one per optimizer, proxy
+        size and reading: named ``draft``, with ``/p250`` when several proxy sizes are
+        compared and ``/wco`` when several readings are (``draft/p250/wco``)."""
+        out = []
+        for optimizer in self.optimizers:
+            for size in self.proxy_sizes:
+                for reading in self.readings():
+                    parts = [optimizer]
+                    if len(self.proxy_sizes) > 1:
+                        parts.append(f"p{size}")
+                    if self.readings() != ("single",):
+                        parts.append(reading)
+                    out.append(("/".join(parts), optimizer, size, reading))
+        return tuple(out)
+
     def curve_names(self) -> tuple[str, ...]:
-        """One curve per optimizer and reading: ``draft``, or ``draft/wco`` when several
-        readings are compared."""
-        if self.readings() == ("single",):
-            return self.optimizers
-        return tuple(f"{o}/{r}" for o in self.optimizers for r in self.readings())
+        """The names of :meth:`curves`."""
+        return tuple(name for name, *_ in self.curves())
 
     def __post_init__(self) -> None:
         check(self)
@@ -167,6 +182,8 @@ class DiffusionLabOptions:
         if self.draft_k is not None and self.draft_k > self.sample_steps:
             raise OptionError(f"--draft-k: at most --sample-steps ({self.sample_steps}), got "
                               f"{self.draft_k}")
+        if len(set(self.proxy_sizes)) < len(self.proxy_sizes):
+            raise OptionError(f"--proxy-sizes: each size once, got {list_text(self.proxy_sizes)}")
         if self.ddpo_batch % 8:
             raise OptionError(f"--ddpo-batch: a multiple of 8 (8 samples per prompt), got "
                               f"{self.ddpo_batch}")

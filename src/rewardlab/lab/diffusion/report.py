@@ -108,7 +108,8 @@ def render_html(results: Mapping[str, Any], images: Mapping[str, Sequence[np.nda
     meta = (f"generator {gen['key']} ({'cached' if gen['from_cache'] else 'trained'}; "
             f"{gen['config']['train_steps']} steps, label accuracy "
             f"{gen['config']['label_accuracy']}); {c['sample_steps']} DDPM steps; proxy on "
-            f"{results['proxy']['pairs']} noisy pairs ({c['proxy_noise']} flipped), "
+            f"{' / '.join(str(p['pairs']) for p in results['proxies'].values())} noisy pairs "
+            f"({c['proxy_noise']} flipped), "
             f"{c['n_members']} member(s); "
             f"{c['eval_prompts']} evaluation prompts; {t['total_seconds']:.0f} s; rewardlab "
             f"{results['rewardlab_version']}")

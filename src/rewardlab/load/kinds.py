@@ -129,6 +129,43 @@ def model_kind(spec: str) -> str | None:
     return "rewardlab"
 
 
+def modalities(spec: str) -> frozenset[str] | None:
+    """The response modalities ``spec`` scores (``text``, ``image``; a comma list: its
+    members'), told from the spec and its folder's config without loading weights: an image
+    reward scores images; a Hugging Face classifier, a judge and a fine-tuned transformer
+    score text; a rewardlab model what its backbones featurize. ``None`` when a member's
+    cannot be told (the loader then decides)."""
+    from rewardlab.load import split_specs
+
+    found: set[str] = set()
+    for member in split_specs(spec):
+        name = model_kind(member)
+        if name is None:
+            return None
+        if name == "rewardlab":
+            modality = _backbone_modalities(member)
+            if modality is None:
+                return None
+            found |= modality
+        else:
+            found.add("text" if name in MODEL_KINDS else "image")
+    return frozenset(found)
+
+
+def _backbone_modalities(folder: str) -> frozenset[str] | None:
+    """What the backbones named in a rewardlab model's config featurize (``None`` when the
+    config names none that is registered)."""
+    from rewardlab.features.backbones import BACKBONES
+    from rewardlab.robust.backbone_ensemble import read_config
+
+    config = read_config(folder)
+    backbones = config.get("backbones") or [config.get("backbone")]
+    kinds = [b.get("kind") if isinstance(b, dict) else None for b in backbones]
+    if not kinds or any(k not in BACKBONES for k in kinds):
+        return None
+    return frozenset(BACKBONES.get(k).modality for k in kinds)
+
+
 def given_options(*options: Any) -> list[tuple[str, str]]:
     """``(name, flag)`` of each field of the ``options`` instances set away from its
     default."""

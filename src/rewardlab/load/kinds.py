@@ -182,14 +182,24 @@ def refuse_unread(specs: Sequence[str], given: Iterable[tuple[str, str]],
     spec in ``specs`` reads when scored through ``uses`` (the command's ways of scoring:
     ``score`` reads a judge's rating template, ``prob`` its pairwise one); a spec of
     unknown kind is left to the loader's own error."""
+    unread = unread_by(specs, given, uses)
+    if unread:
+        readers = [kind(model_kind(spec)) for spec in specs]  # type: ignore[arg-type]
+        what = ", ".join(dict.fromkeys(reader.name for reader in readers))
+        uses = frozenset(uses)
+        how = "" if uses == ALL_USES else f" as {' and '.join(sorted(uses))} reads it"
+        raise OptionError(f"{unread[0][1]}: not read by {flag} {','.join(specs)} "
+                          f"({what}){how}; leave it out")
+
+
+def unread_by(specs: Sequence[str], given: Iterable[tuple[str, str]],
+              uses: Iterable[str] = ALL_USES) -> list[tuple[str, str]]:
+    """The options of ``given`` (``(name, flag)``) that no spec in ``specs`` reads when
+    scored through ``uses``; none when a spec's kind is unknown (the loader then says why)."""
     kinds = [model_kind(spec) for spec in specs]
     if any(k is None for k in kinds):
-        return
-    readers = [kind(k) for k in kinds]
+        return []
+    readers = [kind(k) for k in kinds]  # type: ignore[arg-type]
     uses = frozenset(uses)
-    for name, option_flag in given:
-        if not any(reader.reads_for(name, uses) for reader in readers):
-            what = ", ".join(dict.fromkeys(reader.name for reader in readers))
-            how = "" if uses == ALL_USES else f" as {' and '.join(sorted(uses))} reads it"
-            raise OptionError(f"{option_flag}: not read by {flag} {','.join(specs)} "
-                              f"({what}){how}; leave it out")
+    return [(name, flag) for name, flag in given
+            if not any(reader.reads_for(name, uses) for reader in readers)]

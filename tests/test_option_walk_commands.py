@@ -380,3 +380,28 @@ def test_the_image_column_is_read_by_what_scores_images(world, tmp_path):
         recipe = tmp_path / f"{name}.yaml"
         recipe.write_text(f"components:\n  fmt: {{verifier: format}}\n  rm: {{model: {model}}}\n")
         assert rewards_modalities(str(recipe)) == {"text", name}
+
+
+def test_loading_options_reach_a_gold_model(world, tmp_path):
+    """``forecast --gold-model``: a loading option reaches the gold model that reads it,
+    whatever the proxy (they used to be refused as "not read by --scores-column"), the
+    batch size too; one that neither the proxy nor the gold model reads is refused."""
+    tiny = ["--data", "{pool}", "--gold-budget", "6", "--bootstrap", "20", "--optimizer", "kl"]
+    column = ["--scores-column", "proxy"]
+
+    def forecast(name: str, proxy: list[str], gold: str, *extra: str) -> tuple[int, str, Any]:
+        return run(FORECAST, [*proxy, *tiny, "--gold-model", gold, *extra], world,
+                   tmp_path / name)
+
+    code, output, base = forecast("base", column, "{hf}")
+    assert code == 0, output
+    code, output, cut = forecast("cut", column, "{hf}", "--max-length", "8")
+    assert code == 0 and not close(cut, base), output
+    code, output, batched = forecast("batched", column, "{hf}", "--batch-size", "2")
+    assert code == 0 and close(batched, base), output
+    code, output, _ = forecast("proxy", ["--model", "{hf}"], "{head}", "--max-length", "8")
+    assert code == 0, output  # read by the proxy, not given to the gold model
+    code, output, files = forecast("neither", column, "{head}", "--max-length", "8")
+    assert code == 2 and not files, output
+    assert "Invalid value for '--max-length': not read by --scores-column proxy nor by " \
+           "--gold-model" in output

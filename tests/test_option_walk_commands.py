@@ -62,13 +62,16 @@ class Walk:
     ``--gold-column gold``)."""
     unchanged: dict[str, str] = field(default_factory=dict)
     """Flags read that cannot change the output by design: where they are checked instead."""
+    skip: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(component, flag) → why the walk cannot show it there, and where it is shown."""
     out: str = "out.json"
 
     def cases(self) -> list:
         """``pytest.param(component, flag)`` of every pair: the default suite runs each
         option on the first component that reads it and every refusal; the runs on the
         other readers are marked slow."""
-        first = {option: next(c for c in self.components if option in self.reads[c])
+        first = {option: next(c for c in self.components if option in self.reads[c]
+                              and (c, option) not in self.skip)
                  for option in self.values}
         return [pytest.param(component, option, id=f"{component} {option}",
                              marks=[pytest.mark.slow] if option in self.reads[component]
@@ -77,12 +80,16 @@ class Walk:
 
 
 COMMON_EVAL = {"--format", "--suite", "--html"}
+SEED_UNREAD_HERE = ("the attack's search is seeded, but on these few pairs it finds the same "
+                    "flips whatever the seed: --seed is walked on offtopic (probes)")
 EVAL = Walk(
     command=("eval",),
     components={
         "head": ["--model", "{head}", "--data", "{walk}"],
         "hf-data": ["--model", "{head}", "--data", "hf:{hfdata}"],
         "probes": ["--model", "{head}", "--data", "{walk}", "--probes", "offtopic"],
+        "attack": ["--model", "{head}", "--data", "{walk}", "--probes", "attack"],
+        "images": ["--model", "{clip}", "--data", "{image_pairs}", "--probes", "attack"],
         "head2": ["--model", "{head2}", "--data", "{walk}"],
         "hf": ["--model", "{hf}", "--data", "{walk}"],
         "judge": ["--model", "{judge}", "--data", "{walk}"],
@@ -90,22 +97,32 @@ EVAL = Walk(
         "rewards": ["--rewards", "format", "--data", "{walk}"],
     },
     reads={"head": COMMON_EVAL, "hf-data": COMMON_EVAL | {"--split"},
-           "probes": COMMON_EVAL | {"--seed"}, "head2": COMMON_EVAL | {"--aggregate-params"},
+           "probes": COMMON_EVAL | {"--seed"},
+           "attack": COMMON_EVAL | {"--seed", "--attack-budget", "--attack-epsilon"},
+           "images": COMMON_EVAL | {"--seed", "--attack-budget", "--attack-epsilon"},
+           "head2": COMMON_EVAL | {"--aggregate-params"},
            "hf": COMMON_EVAL | {"--aggregate-params"}, "judge": COMMON_EVAL,
            "transformer": COMMON_EVAL, "rewards": COMMON_EVAL},
     values={"--format": ["--format", "hh-rlhf"], "--suite": ["--suite", "one-to-many"],
             "--html": ["--html", "{out}/report.html"], "--split": ["--split", "test"],
             "--seed": ["--seed", "1"], "--aggregate-params": ["--aggregate-params",
-                                                              '{"lam": 4.0}']},
+                                                              '{"lam": 4.0}'],
+            "--attack-budget": ["--attack-budget", "32"],
+            "--attack-epsilon": ["--attack-epsilon", "0.1"]},
     needs={"--aggregate-params": ["--aggregate", "uwo"]},
+    skip={("attack", "--seed"): SEED_UNREAD_HERE, ("images", "--seed"): SEED_UNREAD_HERE,
+          ("images", "--format"): "read, but image pairs have one format (images): --format "
+          "is walked on text pairs",
+          ("attack", "--attack-epsilon"): "refused once the pairs are seen to be text, after "
+          "they are read (test_option_reach's modality test): what the attack reads depends "
+          "on the responses' modality",
+          ("images", "--attack-budget"): "refused once the pairs are seen to be images, after "
+          "they are read: what the attack reads depends on the responses' modality"},
     selectors={"--model": "the reward: each kind is a component", "--rewards": "the reward: "
                "a verifier is a component", "--data": "the data: a file and an hf:<dataset> "
                "are components", "--out": "where the results go",
-               "--probes": "the probes: a probe that samples is a component"},
-    elsewhere={"--attack-budget": "test_option_reach: changes the attack's audit, refused "
-               "without --probes attack and on image pairs",
-               "--attack-epsilon": "test_option_reach: refused on text pairs and without the "
-               "attack; read by the pixel attack (tests/test_pixel_attack.py)"},
+               "--probes": "the probes: offtopic (it samples) and the attack, on text and "
+               "on image pairs, are components"},
 )
 COMPARE = Walk(
     command=("compare",),
@@ -197,7 +214,7 @@ def world(tmp_path_factory) -> dict[str, Any]:
     transcripts and a RewardBench subset per row, so ``--format hh-rlhf`` reads other
     prompts than ``auto``'s rewardbench, and every suite has what it needs), the same as an
     ``hf:<dataset>`` whose ``test`` split is reversed, rows to score, image rows with two
-    image columns, and a forecast pool."""
+    image columns, image pairs, and a forecast pool."""
     import datasets
     import numpy as np
 
@@ -222,6 +239,9 @@ def world(tmp_path_factory) -> dict[str, Any]:
     for k in range(4):
         picture = rng.integers(0, 256, (32, 32 + 4 * k, 3), dtype=np.uint8)
         (root / "pics" / f"{k}.png").write_bytes(encode_png(picture))
+    world["image_pairs"] = str(write_jsonl(root / "image_pairs.jsonl", [
+        {"prompt": p, "chosen": f"pics/{k}.png", "rejected": f"pics/{(k + 1) % 4}.png"}
+        for k, p in enumerate(["a red cat", "the dog is blue", "green water", "a cat"])]))
     world["images"] = str(write_jsonl(root / "images.jsonl", [
         {"prompt": p, "image": f"pics/{k}.png", "picture": f"pics/{3 - k}.png"}
         for k, p in enumerate(["a red cat", "the dog is blue", "green water", "a cat"])]))
@@ -315,6 +335,8 @@ def test_an_option_changes_the_output_or_is_refused_before_the_data(world, tmp_p
                                                                     component, option):
     walk = WALKS[name]
     base = walk.components[component]
+    if (component, option) in walk.skip:
+        pytest.skip(walk.skip[(component, option)])
     if option in walk.reads[component]:
         needs = walk.needs.get(option, [])
         key = (name, component, tuple(needs))

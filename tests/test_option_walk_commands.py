@@ -10,8 +10,8 @@ component is what an option may or may not be read by: a spec kind (the kinds of
 :mod:`model_kinds`, a verifier, a tiny CLIP for images), a data source (a file, an
 ``hf:<dataset>`` with two splits), a forecast optimizer, the probes. Each command's
 :class:`Walk` says what each component reads, by hand; :func:`test_every_option_is_walked`
-checks that this walk, ``test_option_reach`` and the flags walked elsewhere together cover
-every flag the command offers, so a new flag fails until it is walked.
+checks that this walk and ``test_option_reach``'s lists together cover every flag the
+command offers, so a new flag fails until it is walked.
 
 What is compared is what the command computed: the files written under ``--out``'s folder,
 without what echoes the options or the run (:data:`ECHOES`, timings, the data path), so an
@@ -53,8 +53,6 @@ class Walk:
     values: dict[str, list[str]]
     selectors: dict[str, str]
     """Flags walked over (a source, the data, where the output goes), not along: why."""
-    elsewhere: dict[str, str] = field(default_factory=dict)
-    """Flags walked by another test (not ``test_option_reach``'s list): where."""
     needs: dict[str, list[str]] = field(default_factory=dict)
     """Flag → arguments it is read under (its baseline has them too)."""
     replaces: dict[str, list[str]] = field(default_factory=dict)
@@ -321,8 +319,7 @@ def without(args: list[str], removed: list[str]) -> list[str]:
 def test_every_option_is_walked(name):
     walk = WALKS[name]
     offered = command_flags(*walk.command)
-    parts = [set(walk.values), set(walk.selectors), set(walk.elsewhere),
-             set(COMMAND_OPTIONS[name])]
+    parts = [set(walk.values), set(walk.selectors), set(COMMAND_OPTIONS[name])]
     assert set().union(*parts) == offered
     assert sum(map(len, parts)) == len(offered), "a flag is walked twice"
     assert set(walk.values) <= set().union(*walk.reads.values()), "a flag no component reads"

@@ -53,6 +53,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
         return types.SimpleNamespace(records=PAIRS)
 
     data_load.load_comparisons = load_comparisons  # type: ignore[attr-defined]
+    data_load.HF_PREFIX = "hf:"  # type: ignore[attr-defined]
     monkeypatch.setattr("rewardlab.load.load_reward_model", lambda path, **options: ENSEMBLE)
     monkeypatch.setitem(sys.modules, "rewardlab.data.load", data_load)
     app = typer.Typer()

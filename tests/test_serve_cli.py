@@ -73,9 +73,11 @@ def test_bad_batch_size_and_missing_directory(cli, tmp_path):
     assert loaded == []
 
 
-def test_serve_reliability_options(cli):
+def test_serve_reliability_options(cli, monkeypatch):
     app, model_dir, _, served = cli
-    args = ["serve", "--model", str(model_dir), "--metrics-public", "--max-body-bytes", "2048"]
+    monkeypatch.setenv("RM_TOKEN", "tok")
+    args = ["serve", "--model", str(model_dir), "--api-key-env", "RM_TOKEN", "--metrics-public"]
+    args += ["--max-body-bytes", "2048"]
     args += ["--max-json-depth", "50", "--strip-suffix", "</s>", "--strip-suffix", "<|im_end|>"]
     args += ["--drift-reference", "200", "--drift-bins", "5"]
     result = CliRunner(env={"COLUMNS": "250"}).invoke(app, args)

@@ -129,6 +129,43 @@ def model_kind(spec: str) -> str | None:
     return "rewardlab"
 
 
+def modalities(spec: str) -> frozenset[str] | None:
+    """The response modalities ``spec`` scores (``text``, ``image``; a comma list: its
+    members'), told from the spec and its folder's config without loading weights: an image
+    reward scores images; a Hugging Face classifier, a judge and a fine-tuned transformer
+    score text; a rewardlab model what its backbones featurize. ``None`` when a member's
+    cannot be told (the loader then decides)."""
+    from rewardlab.load import split_specs
+
+    found: set[str] = set()
+    for member in split_specs(spec):
+        name = model_kind(member)
+        if name is None:
+            return None
+        if name == "rewardlab":
+            modality = _backbone_modalities(member)
+            if modality is None:
+                return None
+            found |= modality
+        else:
+            found.add("text" if name in MODEL_KINDS else "image")
+    return frozenset(found)
+
+
+def _backbone_modalities(folder: str) -> frozenset[str] | None:
+    """What the backbones named in a rewardlab model's config featurize (``None`` when the
+    config names none that is registered)."""
+    from rewardlab.features.backbones import BACKBONES
+    from rewardlab.robust.backbone_ensemble import read_config
+
+    config = read_config(folder)
+    backbones = config.get("backbones") or [config.get("backbone")]
+    kinds = [b.get("kind") if isinstance(b, dict) else None for b in backbones]
+    if not kinds or any(k not in BACKBONES for k in kinds):
+        return None
+    return frozenset(BACKBONES.get(k).modality for k in kinds)
+
+
 def given_options(*options: Any) -> list[tuple[str, str]]:
     """``(name, flag)`` of each field of the ``options`` instances set away from its
     default."""
@@ -145,14 +182,24 @@ def refuse_unread(specs: Sequence[str], given: Iterable[tuple[str, str]],
     spec in ``specs`` reads when scored through ``uses`` (the command's ways of scoring:
     ``score`` reads a judge's rating template, ``prob`` its pairwise one); a spec of
     unknown kind is left to the loader's own error."""
+    unread = unread_by(specs, given, uses)
+    if unread:
+        readers = [kind(model_kind(spec)) for spec in specs]  # type: ignore[arg-type]
+        what = ", ".join(dict.fromkeys(reader.name for reader in readers))
+        uses = frozenset(uses)
+        how = "" if uses == ALL_USES else f" as {' and '.join(sorted(uses))} reads it"
+        raise OptionError(f"{unread[0][1]}: not read by {flag} {','.join(specs)} "
+                          f"({what}){how}; leave it out")
+
+
+def unread_by(specs: Sequence[str], given: Iterable[tuple[str, str]],
+              uses: Iterable[str] = ALL_USES) -> list[tuple[str, str]]:
+    """The options of ``given`` (``(name, flag)``) that no spec in ``specs`` reads when
+    scored through ``uses``; none when a spec's kind is unknown (the loader then says why)."""
     kinds = [model_kind(spec) for spec in specs]
     if any(k is None for k in kinds):
-        return
-    readers = [kind(k) for k in kinds]
+        return []
+    readers = [kind(k) for k in kinds]  # type: ignore[arg-type]
     uses = frozenset(uses)
-    for name, option_flag in given:
-        if not any(reader.reads_for(name, uses) for reader in readers):
-            what = ", ".join(dict.fromkeys(reader.name for reader in readers))
-            how = "" if uses == ALL_USES else f" as {' and '.join(sorted(uses))} reads it"
-            raise OptionError(f"{option_flag}: not read by {flag} {','.join(specs)} "
-                              f"({what}){how}; leave it out")
+    return [(name, flag) for name, flag in given
+            if not any(reader.reads_for(name, uses) for reader in readers)]

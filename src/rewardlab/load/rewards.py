@@ -43,6 +43,31 @@ def check_rewards_spec(spec: str) -> str:
     )
 
 
+def rewards_modalities(spec: str) -> frozenset[str] | None:
+    """The response modalities ``--rewards spec`` scores, told without loading it: a
+    verifier's are text; a recipe's, those of its components (its models' by
+    :func:`rewardlab.load.kinds.modalities`). ``None`` when they cannot be told (a recipe
+    file that does not read: the loader then says why)."""
+    from rewardlab.load.kinds import modalities
+
+    if spec in VERIFIERS:
+        return frozenset({"text"})
+    try:
+        recipe = read_recipe_file(spec)
+    except (OSError, ValueError, ImportError):
+        return None
+    found: set[str] = set()
+    for component in recipe.components.values():
+        if component.model is None:
+            found.add("text")
+            continue
+        modality = modalities(str(component.model))
+        if modality is None:
+            return None
+        found |= modality
+    return frozenset(found)
+
+
 def load_rewards(spec: str, loader: ModelLoader = load_reward_model,
                  unsafe_no_sandbox: bool = False) -> Recipe:
     """A recipe from a registered verifier name (a one-component recipe) or a recipe file.

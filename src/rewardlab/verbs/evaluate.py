@@ -10,7 +10,8 @@ The reward is ``model`` (any spec, or a comma list as one ensemble) or
 ``rewards`` (a verifier or recipe that needs no reference: preference pairs
 carry none), loaded by :func:`rewardlab.verbs.loading.load_source`. Every
 option is checked before the data is read: the loading options the spec's
-kind does not read, a probe option without its probe (``attack_budget``
+kind does not read, a ``split`` for data that is not an ``hf:<dataset>``, a probe
+option without its probe (``attack_budget``
 without ``probes=("attack",)``), a ``seed`` that no chosen probe reads, the
 output paths. ``format`` is a name of the data-format registry or
 ``prmbench-groups`` (PRMBench as one-to-many groups, an original process
@@ -31,7 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.evaluate.probe_options import ATTACK_READS, PROBE_OPTIONS, AttackOptions
-from rewardlab.options import OptionError, check, declared, flag_of, option, option_fields
+from rewardlab.options import (
+    OptionError,
+    check,
+    declared,
+    default_of,
+    flag_of,
+    option,
+    option_fields,
+)
 from rewardlab.verbs.loading import RewardSource
 
 Progress = Callable[[str, int, int], None]
@@ -131,6 +140,22 @@ def check_probe_options(spec: EvalSpec) -> None:
                           "it out")
 
 
+def check_split(data: str, format: str, split: str | None, default: str | None) -> None:
+    """:class:`OptionError` for a ``split`` given (away from ``default``) where none is
+    read: data that is not an ``hf:<dataset>``, or a one-to-many format (its files are read
+    whole)."""
+    from rewardlab.data.load import HF_PREFIX
+
+    if split == default:
+        return
+    if not str(data).startswith(HF_PREFIX):
+        raise OptionError("--split: read for --data hf:<dataset> only (a file or a folder has "
+                          "no splits); leave it out")
+    if format in ONE_TO_MANY_FORMATS:
+        raise OptionError(f"--split: not read by --format {format} (its files are read "
+                          "whole); leave it out")
+
+
 def check_spec(spec: EvalSpec) -> None:
     """Validate ``spec`` before any model or data is read: its fields, the probe options,
     the output paths."""
@@ -140,6 +165,7 @@ def check_spec(spec: EvalSpec) -> None:
     check(spec)
     check(spec.attack)
     check_probe_options(spec)
+    check_split(spec.data, spec.format, spec.split, default_of(EvalSpec, "split"))
     check_out_file(spec.out)
     for path in rewardbench_files(Path(spec.out)) if spec.suite == "rewardbench" else ():
         check_out_file(path)

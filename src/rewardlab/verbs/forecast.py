@@ -9,20 +9,24 @@
 
 The proxy comes from the spec's source (:mod:`rewardlab.verbs.pools`: a model,
 a verifier or recipe, or a score column); gold from ``gold_column`` or
-``gold_model`` (any model spec, loaded with the same loading options and called
-on the budget's prompts only). :func:`rewardlab.lab.forecast.forecast` does the
+``gold_model`` (any model spec, called on the budget's prompts only). The
+loading options reach whichever of the proxy model and the gold model reads
+them (:func:`share_loading`; one that neither reads is refused), as does
+``batch_size``. :func:`rewardlab.lab.forecast.forecast` does the
 forecast; the JSON (and the HTML report when ``html`` is given) is written
 atomically.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rewardlab.lab.forecast.run import ForecastOptions
-from rewardlab.options import check, option, redefault
+from rewardlab.models.lm.hub import HubModelOptions
+from rewardlab.models.lm.judge_options import JudgeOptions
+from rewardlab.options import OptionError, check, default_of, option, option_fields, redefault
 from rewardlab.verbs.loading import SPEC_HELP
 from rewardlab.verbs.pools import PoolSpec, Progress
 
@@ -68,10 +72,46 @@ def check_spec(spec: ForecastSpec) -> None:
 
     check(spec)
     exactly_one({"--gold-column": spec.gold_column, "--gold-model": spec.gold_model})
-    check_source(spec)
+    if spec.gold_model is None:
+        check_source(spec)
+    else:  # the gold model reads the loading options and the batch size too
+        check_source(replace(spec, hub=HubModelOptions(), judge=JudgeOptions(),
+                             batch_size=default_of(ForecastSpec, "batch_size")))
+        share_loading(spec)
     check_out_file(spec.out)
     if spec.html is not None:
         check_out_file(spec.html, "--html")
+
+
+def share_loading(spec: ForecastSpec) -> tuple[ForecastSpec, HubModelOptions, JudgeOptions]:
+    """The proxy's spec and the gold model's loading options when both are models: each
+    gets the loading options its kind reads (:func:`rewardlab.load.kinds.unread_by`), and
+    one that neither reads is an :class:`OptionError` naming both."""
+    from rewardlab.load import split_specs
+    from rewardlab.load.kinds import given_options, unread_by
+    from rewardlab.verbs.pools import proxy_uses
+
+    given = given_options(spec.hub, spec.judge)
+    proxy = given if spec.model is None else unread_by(split_specs(spec.model), given,
+                                                       proxy_uses(spec.model))
+    gold = unread_by(split_specs(spec.gold_model), given, proxy_uses(spec.gold_model))
+    neither = [option for option in proxy if option in gold]
+    if neither:
+        source = next(f"{flag} {value}" for flag, value in (
+            ("--model", spec.model), ("--rewards", spec.rewards),
+            ("--scores-column", spec.scores_column)) if value is not None)
+        raise OptionError(f"{neither[0][1]}: not read by {source} nor by --gold-model "
+                          f"{spec.gold_model}; leave it out")
+    gold_options = _without(spec.hub, gold), _without(spec.judge, gold)
+    return (replace(spec, hub=_without(spec.hub, proxy), judge=_without(spec.judge, proxy)),
+            *gold_options)
+
+
+def _without(options: Any, unread: list[tuple[str, str]]) -> Any:
+    """``options`` with the fields named in ``unread`` back at their defaults."""
+    names = {f.name for f in option_fields(type(options))}
+    return replace(options, **{name: default_of(type(options), name) for name, _ in unread
+                               if name in names})
 
 
 def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVerbResult:
@@ -81,11 +121,14 @@ def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVe
     from rewardlab.atomic import write_json_atomic
     from rewardlab.lab.forecast import forecast as run
     from rewardlab.load import load
-    from rewardlab.verbs.pools import load_proxy
+    from rewardlab.verbs.pools import load_proxy, proxy_uses
 
     check_spec(spec)
     proxy = proxy_rows = gold = None
     batch_size = spec.batch_size
+    gold_hub, gold_judge = spec.hub, spec.judge
+    if spec.gold_model is not None:
+        spec, gold_hub, gold_judge = share_loading(spec)
     if spec.model is not None:
         proxy, batch_size = load_proxy(spec, progress)
     if spec.rewards is not None:
@@ -98,7 +141,8 @@ def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVe
     if spec.gold_model is not None:
         if progress is not None:
             progress("load gold", 0, 1)
-        gold = _scalar(load(model=spec.gold_model, hub=spec.hub, judge=spec.judge))
+        gold = _scalar(load(model=spec.gold_model, hub=gold_hub, judge=gold_judge,
+                            uses=proxy_uses(spec.gold_model)))
         if progress is not None:
             progress("load gold", 1, 1)
     options = ForecastOptions(data=Path(spec.data), gold_column=spec.gold_column,

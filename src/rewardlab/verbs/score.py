@@ -18,7 +18,8 @@ without named outputs.
 Image responses come from an image column (``image_column``, or ``image`` when
 the rows have no ``response``): a path relative to the data file, a base64
 image or image bytes (:mod:`rewardlab.data.image_cells`); a cell that does not
-decode is one error naming the file, line and column. The output keeps a path
+decode is one error naming the file, line and column; ``image_column`` given to a reward
+that scores no images is refused before anything is loaded. The output keeps a path
 as written and replaces bytes or base64 with ``{"sha256": pixel digest}``. The
 output is strict JSON: a non-finite number, in a copied input column or a
 reward, is written as ``null``.
@@ -78,7 +79,24 @@ def check_spec(spec: ScoreSpec) -> None:
     elif spec.reference_column is not None:
         raise OptionError("--reference-column: read with --rewards only (a model checks no "
                           "reference); leave it out")
+    check_image_column(spec)
     check_out_file(spec.out)
+
+
+def check_image_column(spec: ScoreSpec) -> None:
+    """:class:`OptionError` for an ``image_column`` given to a reward that scores no images
+    (a text model, a verifier), told from the spec before anything is loaded or read."""
+    from rewardlab.load.kinds import modalities
+    from rewardlab.load.rewards import rewards_modalities
+
+    if spec.image_column is None:
+        return
+    flag, value = ("--rewards", spec.rewards) if spec.rewards is not None else ("--model",
+                                                                                 spec.model)
+    found = rewards_modalities(value) if spec.rewards is not None else modalities(value)
+    if found is not None and "image" not in found:
+        raise OptionError(f"--image-column: not read by {flag} {value} (it scores "
+                          f"{' and '.join(sorted(found))} responses); leave it out")
 
 
 def no_spread(model: Any) -> str | None:

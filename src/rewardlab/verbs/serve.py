@@ -15,7 +15,9 @@ routes and what text reaches the model on each. The server's settings
 (:class:`~rewardlab.serve.settings.ServeSettings`: its defaults, and
 :meth:`~rewardlab.serve.settings.ServeSettings.validate`, the one home of
 their bounds) are checked before anything is loaded; a setting out of range is
-an :class:`~rewardlab.options.OptionError` naming its flag. :func:`prepare`
+an :class:`~rewardlab.options.OptionError` naming its flag, as is a setting the
+server would not read (``metrics_public`` without ``api_key_env``; ``max_batch`` and
+``max_wait_ms`` for a reward whose values depend on the batch). :func:`prepare`
 also says which routes will not be served (those that cannot carry the
 references a verifier needs) and warns of a recipe that normalizes by batch or
 group. A server sees new texts all day: :func:`serve` reads the embedding
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardlab.options import OptionError, check, option
+from rewardlab.options import OptionError, check, default_of, option
 from rewardlab.serve.settings import END_OF_TURN_TEXTS, ServeSettings
 from rewardlab.verbs.loading import RewardSource
 
@@ -106,6 +108,9 @@ def settings_of(spec: ServeSpec) -> ServeSettings:
         if not api_key:
             raise OptionError(f"--api-key-env: environment variable {spec.api_key_env!r} is "
                               "unset or empty")
+    elif spec.metrics_public != default_of(ServeSpec, "metrics_public"):
+        raise OptionError("--metrics-public: read with --api-key-env only (without a key "
+                          "every route is open); leave it out")
     strip = None if spec.strip_suffix is None else tuple(s for s in spec.strip_suffix if s)
     settings = ServeSettings(
         host=spec.host, port=spec.port, max_batch=spec.max_batch, max_wait_ms=spec.max_wait_ms,
@@ -148,8 +153,30 @@ def prepare(spec: ServeSpec) -> Served:
         check_model_specs(spec.model)
     with default_cache_mode("read"):
         model = load_source(spec)
+    refuse_batching(spec, model)
     return Served(model, settings, list(refused_routes(model).values()),
                   normalization_warning(model), spec.model or spec.rewards or "")
+
+
+BATCHING = ("max_batch", "max_wait_ms")
+"""The settings of merging requests into model calls, which a batch-dependent reward does
+not read: each of its requests is one call of its own."""
+
+
+def refuse_batching(spec: ServeSpec, model: Any) -> None:
+    """:class:`OptionError` for a batching setting (:data:`BATCHING`) given for a reward whose
+    values depend on the batch (a recipe normalizing by batch or group), which the server
+    never merges nor chunks (:class:`~rewardlab.serve.batching.MicroBatcher`)."""
+    from rewardlab.serve.model_ops import capabilities
+
+    if not capabilities(model).batch_dependent:
+        return
+    source = f"--rewards {spec.rewards}" if spec.rewards is not None else f"--model {spec.model}"
+    for name in BATCHING:
+        if getattr(spec, name) != default_of(ServeSpec, name):
+            raise OptionError(f"--{name.replace('_', '-')}: not read by {source} (its values "
+                              "depend on the batch: each request is scored in one call of its "
+                              "own); leave it out")
 
 
 def server_app(spec: ServeSpec) -> Any:

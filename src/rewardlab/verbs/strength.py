@@ -9,7 +9,8 @@ The ensemble is ``model`` (a saved ensemble, or a comma list of specs, one
 member each) or ``rewards`` (a comma list of two or more verifiers or recipes
 that need no reference, one member each). Each member's own score is used,
 so no aggregation is read. ``data`` is read as every data command reads it (a
-file, a folder or ``hf:<dataset>``, in ``format``). One JSON row per kept pair,
+file, a folder or ``hf:<dataset>``, in ``format``; ``split`` is refused for data
+that is not an ``hf:<dataset>``). One JSON row per kept pair,
 ``{prompt, chosen, rejected, strength_mean, strength_std, flipped}`` (plus
 ``strength`` with ``margins``), is written atomically; the formulas live in
 :mod:`rewardlab.robust.strength`.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.options import OptionError, check, option
+from rewardlab.options import OptionError, check, default_of, option
 from rewardlab.verbs.loading import SPEC_HELP, RewardSource, rewards_list
 
 Progress = Callable[[str, int, int], None]
@@ -134,11 +135,13 @@ def strength(spec: StrengthSpec, on_data: Callable[[str], None] | None = None,
     from rewardlab.data.io import write_jsonl
     from rewardlab.data.load import load_comparisons
     from rewardlab.robust.strength import lowest_fraction, preference_strength
+    from rewardlab.verbs.evaluate import check_split
     from rewardlab.verbs.outputs import check_out_file
 
     check(spec)
     if spec.flip_lowest is not None and spec.drop_lowest is not None:
         raise OptionError("--flip-lowest: use --flip-lowest or --drop-lowest, not both")
+    check_split(spec.data, spec.format, spec.split, default_of(StrengthSpec, "split"))
     check_out_file(spec.out)
     ensemble = load_ensemble(spec, progress)
     loaded = load_comparisons(spec.data, spec.format, split=spec.split)

@@ -26,7 +26,6 @@ reads one format only, a directory of a model trained on a backbone.)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from rewardlab.load.kinds import ALL_USES, MODEL_KINDS, given_options, model_kind, refuse_unread
@@ -36,17 +35,11 @@ from rewardlab.load.specs import (
     is_rewardlab_directory,
     load_reward_ensemble,
     load_reward_model,
+    split_specs,
 )
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.lm.judge_options import JudgeOptions
 from rewardlab.options import OptionError
-
-
-def split_specs(spec: str) -> list[str]:
-    """``"A,B,C"`` → ``["A", "B", "C"]``; a spec naming an existing path stays whole."""
-    if "," not in spec or Path(spec).exists():
-        return [spec]
-    return [part.strip() for part in spec.split(",") if part.strip()]
 
 
 def require_score(model: Any, spec: str | None) -> Any:

@@ -135,7 +135,7 @@ def modalities(spec: str) -> frozenset[str] | None:
     reward scores images; a Hugging Face classifier, a judge and a fine-tuned transformer
     score text; a rewardlab model what its backbones featurize. ``None`` when a member's
     cannot be told (the loader then decides)."""
-    from rewardlab.load import split_specs
+    from rewardlab.load.specs import split_specs
 
     found: set[str] = set()
     for member in split_specs(spec):

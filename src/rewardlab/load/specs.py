@@ -285,3 +285,10 @@ def is_rewardlab_directory(spec: str | Path) -> bool:
         return "format" in read_config(spec)
     except ValueError:
         return False
+
+
+def split_specs(spec: str) -> list[str]:
+    """``"A,B,C"`` → ``["A", "B", "C"]``; a spec naming an existing path stays whole."""
+    if "," not in spec or Path(spec).exists():
+        return [spec]
+    return [part.strip() for part in spec.split(",") if part.strip()]

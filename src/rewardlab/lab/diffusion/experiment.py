@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from rewardlab.lab.diffusion.generator import DigitsGenerator, cached_generator
+from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
 from rewardlab.lab.diffusion.options import DiffusionLabOptions
 from rewardlab.lab.diffusion.readings import reading_reward
 from rewardlab.lab.scaling_fit import fit_bon, fit_rl
@@ -50,22 +51,6 @@ from rewardlab.optimize.diffusion.rewards import PixelReward, trainable_copy
 from rewardlab.optimize.diffusion.sampler import sample
 
 Progress = Callable[[str, int, int], None]
-GRID = 10
-"""Images kept per checkpoint: the first ten evaluation prompts, digits 0–9."""
-
-
-def uint8_images(pixels: torch.Tensor) -> np.ndarray:
-    """N×H×W×3 pixels in [0, 1] as the ``uint8`` images the generator emits, round(255·x)."""
-    return (pixels.detach() * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def gold_of(prompts: Sequence[str], pixels: torch.Tensor) -> np.ndarray:
-    """The gold of each image (module doc)."""
-    from rewardlab.data.synthetic.digits import gold_rewards
-
-    return gold_rewards(list(prompts), list(uint8_images(pixels)))
-
-
 def lab_prompts(n: int, rng: np.random.Generator) -> list[str]:
     """``n`` digit prompts, prompt i asking for digit i mod 10 in a drawn template and style."""
     from rewardlab.data.synthetic.digits import STYLES, TEMPLATES

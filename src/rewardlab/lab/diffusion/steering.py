@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
 from rewardlab.optimize.diffusion.fk import fk_steer
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ Progress = Callable[[str, int, int], None]
 
 def fk_curve(lab: Lab, progress: Progress | None) -> tuple[list[dict], list[np.ndarray]]:
     """One point per λ (module doc), each with its first ten images."""
-    from rewardlab.lab.diffusion.experiment import GRID, gold_of, uint8_images
-
     o, prompts = lab.options, lab.eval_prompts
     curve, images = [], []
     if progress is not None:

@@ -45,3 +45,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def hub_offline(monkeypatch: pytest.MonkeyPatch):
+    """No Hugging Face hub: a spec that is not a local folder fails instead of downloading."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def baselines() -> dict:
+    """The option walks' runs without the option walked, kept for the module by key."""
+    return {}

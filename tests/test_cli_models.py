@@ -26,13 +26,7 @@ LABELS = {0: "helpfulness", 1: "correctness", 2: "verbosity"}
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 
 
 @pytest.fixture(scope="module")

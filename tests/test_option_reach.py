@@ -22,7 +22,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from model_kinds import build_kinds, pairs_file, pool_file, rows_file
@@ -76,13 +75,7 @@ CASES = [(command, option, kind) for command, options in COMMAND_OPTIONS.items()
          for option in options for kind in KINDS]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ with a gradient penalty).
 from __future__ import annotations
 
 import pytest
-import torch
 
 from option_walk import Lab, every_option_is_walked, runner, walk_case
 from rewardlab.cli.main import app
@@ -81,17 +80,7 @@ AGENT_OVEROPT = Lab(
     needs=SAC, slow=LONG_EPISODES, starts=("rewardlab.lab.agent.overopt", "run_agent_overopt"))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def baselines():
-    return {}
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from model_kinds import CHOSEN, PROMPTS, REJECTED, build_kinds, rows_file, write_jsonl
@@ -197,13 +196,7 @@ CASES = [pytest.param(name, *case.values, id=f"{name} {case.id}", marks=case.mar
          for name, walk in WALKS.items() for case in walk.cases()]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 
 
 @pytest.fixture(scope="module")

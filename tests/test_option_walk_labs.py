@@ -10,7 +10,6 @@ reading the generator's, the proxy's and the evaluation's options and its own.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from option_walk import Lab, every_option_is_walked, runner, walk_case
 from rewardlab.cli.main import app
@@ -95,17 +94,7 @@ DIFFUSION = Lab(
 LABS = {"weak-to-strong": WEAK_TO_STRONG, "constrained": CONSTRAINED, "diffusion": DIFFUSION}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def baselines():
-    return {}
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 
 
 @pytest.fixture(scope="module")

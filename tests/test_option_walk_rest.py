@@ -107,12 +107,7 @@ BUILD_CASES = [(name, option, kind) for name in BUILD for option in sorted(walke
                for kind in KINDS]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 
 
 @pytest.fixture(scope="module")

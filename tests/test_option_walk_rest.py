@@ -242,7 +242,17 @@ def test_every_demo_option_is_walked():
 
 @pytest.fixture(scope="module")
 def demo_baseline(tmp_path_factory):
-    return demo_report(tmp_path_factory.mktemp("demo") / "base")
+    """The demo without any option, in one torch thread like the runs it is compared with
+    (a module fixture is made before the tests' one_torch_thread: with two threads its
+    training reductions run in another order)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return demo_report(tmp_path_factory.mktemp("demo") / "base")
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -98,3 +98,11 @@ def build_kinds(root: Path) -> dict[str, str]:
         "judge": "judge:" + str(save_causal_lm(root / "causal", seed=4)),
         "transformer": str(transformer_model(root / "transformer", one)),
     }
+
+
+def write_judge_templates(root: Path) -> None:
+    """``root/rating.txt`` and ``root/pairwise.txt``: judge templates in the tiny tokenizers'
+    vocabulary, for the ``--judge-*-template`` options."""
+    (root / "rating.txt").write_text("Rate {response} to {prompt} from 1 to 10 : ")
+    (root / "pairwise.txt").write_text("Which is good for {prompt} : A {response_a} or B "
+                                       "{response_b} ? Answer A or B : ")

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from model_kinds import build_kinds, pairs_file, pool_file, rows_file
+from model_kinds import build_kinds, pairs_file, pool_file, rows_file, write_judge_templates
 from rewardlab.cli.main import app
 
 runner = CliRunner()
@@ -82,9 +82,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("kinds")
     specs = build_kinds(root)
-    (root / "rating.txt").write_text("Rate {response} to {prompt} from 1 to 10 : ")
-    (root / "pairwise.txt").write_text("Which is good for {prompt} : A {response_a} or B "
-                                       "{response_b} ? Answer A or B : ")
+    write_judge_templates(root)
     return {"specs": specs, "root": root, "pairs": pairs_file(root), "rows": rows_file(root),
             "pool": pool_file(root), "outputs": {}}
 
@@ -174,18 +172,20 @@ def baseline(command: str, kind: str, world: dict, tmp: Path) -> str:
     return world["outputs"][key]
 
 
+def close(x: object, y: object) -> bool:
+    """Whether two parsed outputs hold the same values, numbers to 1e-5 relative."""
+    if isinstance(x, float) and isinstance(y, float):
+        return x == pytest.approx(y, rel=1e-5, abs=1e-6)
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(close(u, v) for u, v in zip(x, y, strict=True))
+    return x == y
+
+
 def same(a: str, b: str) -> bool:
     """Whether two outputs (a JSON document or JSON lines) hold the same values, numbers to
     1e-5 relative."""
-    def close(x: object, y: object) -> bool:
-        if isinstance(x, float) and isinstance(y, float):
-            return x == pytest.approx(y, rel=1e-5, abs=1e-6)
-        if isinstance(x, dict) and isinstance(y, dict):
-            return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
-        if isinstance(x, list) and isinstance(y, list):
-            return len(x) == len(y) and all(close(u, v) for u, v in zip(x, y, strict=True))
-        return x == y
-
     def parsed(text: str) -> list:
         try:
             return [json.loads(text)]

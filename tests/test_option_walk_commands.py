@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from model_kinds import CHOSEN, PROMPTS, REJECTED, build_kinds, rows_file, write_jsonl
 from option_walk import command_flags
 from rewardlab.cli.main import app
-from test_option_reach import COMMAND_OPTIONS
+from test_option_reach import COMMAND_OPTIONS, close
 
 runner = CliRunner()
 ECHOES = {"level", "settings", "before", "suite", "seed", "aggregate", "model", "models",
@@ -290,17 +290,6 @@ def run(walk: Walk, args: list[str], world: dict[str, Any], out: Path,
         args[args.index("--data") + 1] = str(data)
     result = runner.invoke(app, [*walk.command, *args, "--out", str(out / walk.out)])
     return result.exit_code, result.output, written(out)
-
-
-def close(x: Any, y: Any) -> bool:
-    """Whether two outputs hold the same values, numbers to 1e-5 relative."""
-    if isinstance(x, float) and isinstance(y, float):
-        return x == pytest.approx(y, rel=1e-5, abs=1e-6)
-    if isinstance(x, dict) and isinstance(y, dict):
-        return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
-    if isinstance(x, list) and isinstance(y, list):
-        return len(x) == len(y) and all(close(u, v) for u, v in zip(x, y, strict=True))
-    return x == y
 
 
 def without(args: list[str], removed: list[str]) -> list[str]:

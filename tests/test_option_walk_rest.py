@@ -26,34 +26,19 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from model_kinds import build_kinds, pool_file
+from model_kinds import build_kinds, pool_file, write_judge_templates
+from option_walk import command_flags, flags
 from rewardlab.cli.main import app
 from rewardlab.lab.demo import DemoConfig
 from rewardlab.models.lm.hub import HubModelOptions
 from rewardlab.models.lm.judge_options import JudgeOptions
 from rewardlab.optimize.methods import PAIR_OPTIONS, SFT_OPTIONS
-from rewardlab.options import flag_of, option_fields, spec_of
 from rewardlab.robust.aggregate import AggregateOptions
 from rewardlab.verbs.build import PairsSpec, SftSpec
 from rewardlab.verbs.demo import DemoSpec
 from test_option_reach import BY_POOL, RUNS_UNCHANGED, VALUES, same, value
 
 runner = CliRunner()
-
-
-def flags(*classes: type) -> set[str]:
-    """The command-line flags the option classes declare."""
-    return {flag_of(f) for cls in classes for f in option_fields(cls) if spec_of(f).cli}
-
-
-def command_flags(*name: str) -> set[str]:
-    """The flags the command offers (what ``--help`` lists), read from Click."""
-    import typer.main
-
-    command = typer.main.get_command(app)
-    for part in name:
-        command = command.commands[part]
-    return {p.opts[0] for p in command.params if p.param_type_name == "option"} - {"--help"}
 
 
 # ---------------------------------------------------------------- build
@@ -114,9 +99,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread", "hub_offline")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("kinds")
     specs = build_kinds(root)
-    (root / "rating.txt").write_text("Rate {response} to {prompt} from 1 to 10 : ")
-    (root / "pairwise.txt").write_text("Which is good for {prompt} : A {response_a} or B "
-                                       "{response_b} ? Answer A or B : ")
+    write_judge_templates(root)
     return {"specs": specs, "root": root, "pool": pool_file(root), "outputs": {}}
 
 

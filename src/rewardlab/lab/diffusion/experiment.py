@@ -45,6 +45,7 @@ from rewardlab.lab.diffusion.generator import DigitsGenerator, cached_generator
 from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
 from rewardlab.lab.diffusion.options import DiffusionLabOptions
 from rewardlab.lab.diffusion.readings import reading_reward
+from rewardlab.lab.diffusion.steering import fk_curve
 from rewardlab.lab.scaling_fit import fit_bon, fit_rl
 from rewardlab.optimize.diffusion.pipeline import Denoiser
 from rewardlab.optimize.diffusion.rewards import PixelReward, trainable_copy
@@ -218,14 +219,7 @@ def tuned_curve(lab: Lab, name: str, progress: Progress | None
     return curve, images
 
 
-def _fk_curve(lab: Lab, _name: str, progress: Progress | None
-              ) -> tuple[list[dict], list[np.ndarray]]:
-    from rewardlab.lab.diffusion.steering import fk_curve
-
-    return fk_curve(lab, progress)
-
-
-CURVES = {"bon": bon_curve, "fk": _fk_curve}
+CURVES = {"bon": bon_curve, "fk": fk_curve}
 """The inference-time curves (Gao's best-of-n form); the others tune the UNet."""
 
 

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 
 
-def fk_curve(lab: Lab, progress: Progress | None) -> tuple[list[dict], list[np.ndarray]]:
-    """One point per λ (module doc), each with its first ten images."""
+def fk_curve(lab: Lab, _name: str, progress: Progress | None
+             ) -> tuple[list[dict], list[np.ndarray]]:
+    """One point per λ (module doc), each with its first ten images (``_name``: the
+    optimizer's, as every curve of :data:`~rewardlab.lab.diffusion.experiment.CURVES` takes).
+    """
     o, prompts = lab.options, lab.eval_prompts
     curve, images = [], []
     if progress is not None:

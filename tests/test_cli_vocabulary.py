@@ -72,7 +72,9 @@ VOCABULARY = {
     "--sample-steps", "--eval-prompts", "--proxy-noise", "--bon-pool",
     "--draft-k", "--draft-lr", "--draft-updates", "--draft-batch", "--ddpo-lr",
     "--ddpo-updates", "--ddpo-batch", "--ddpo-clip", "--ddpo-epochs", "--fk-particles",
-    "--fk-lambdas", "--fk-resample-every", "--eval-every", "--channels", "--train-steps",
+    "--fk-lambdas", "--fk-resample-every", "--reno-lr", "--reno-updates", "--reno-grad-clip",
+    "--reno-reg", "--d3po-lr", "--d3po-updates", "--d3po-batch", "--d3po-beta", "--d3po-eps",
+    "--eval-every", "--channels", "--train-steps",
     "--gen-batch-size", "--gen-lr", "--label-accuracy", "--train-timesteps", "--gen-seed",
 }
 """Every option name the CLI may use: a new name must be added here on purpose."""

@@ -30,7 +30,8 @@ GENERATOR = ["--channels", "8,16", "--train-steps", "3", "--gen-batch-size", "8"
              "--train-timesteps", "20"]
 SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-sizes", "60",
          "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2", "--ddpo-updates", "2",
-         "--ddpo-batch", "8", "--fk-particles", "2", "--fk-lambdas", "0,4"]
+         "--ddpo-batch", "8", "--fk-particles", "2", "--fk-lambdas", "0,4",
+         "--reno-updates", "2", "--d3po-updates", "2", "--d3po-batch", "3"]
 TINY = [*SMALL, "--eval-every", "1"]
 DRAFT_SMALL = [*GENERATOR, "--sample-steps", "3", "--eval-prompts", "10", "--proxy-sizes", "60",
                "--draft-updates", "2", "--draft-k", "2"]
@@ -49,7 +50,8 @@ def run(tmp_path_factory):
         patch.setenv("REWARDLAB_CACHE", str(root / "cache" / "embeddings"))
         try:
             result = CliRunner().invoke(app, ["lab", "diffusion", "--out", str(out),
-                                              "--optimizer", "draft,ddpo,bon,fk", *TINY])
+                                              "--optimizer", "draft,ddpo,bon,fk,reno,d3po",
+                                              *TINY])
         finally:
             torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
@@ -58,9 +60,9 @@ def run(tmp_path_factory):
 
 def test_writes_curves_for_every_optimizer(run) -> None:
     out, output, results, _ = run
-    assert sorted(results["optimizers"]) == ["bon", "ddpo", "draft", "fk"]  # keys sorted
-    assert results["config"]["optimizers"] == ["draft", "ddpo", "bon", "fk"]
-    for name in ("draft", "ddpo"):
+    assert sorted(results["optimizers"]) == ["bon", "d3po", "ddpo", "draft", "fk", "reno"]
+    assert results["config"]["optimizers"] == ["draft", "ddpo", "bon", "fk", "reno", "d3po"]
+    for name in ("draft", "ddpo", "d3po"):
         curve = results["optimizers"][name]["curve"]
         assert [p["update"] for p in curve] == [0, 1, 2]
         assert curve[0]["kl"] == 0.0  # the base against itself
@@ -74,8 +76,10 @@ def test_writes_curves_for_every_optimizer(run) -> None:
     fk = results["optimizers"]["fk"]["curve"]
     assert [(p["lam"], p["particles"]) for p in fk] == [(0.0, 2), (4.0, 2)]
     assert fk[0]["kl"] == 0.0  # λ = 0: every weight 1, the base sampler
+    reno = results["optimizers"]["reno"]["curve"]
+    assert [p["update"] for p in reno] == [0, 1, 2] and reno[0]["kl"] == 0.0
     assert "images" not in results
-    for name in ("draft", "ddpo", "bon", "fk"):
+    for name in ("draft", "ddpo", "bon", "fk", "reno", "d3po"):
         summary = results["optimizers"][name]["summary"]
         gold = [p["gold"] for p in results["optimizers"][name]["curve"]]
         assert summary["gold_peak"] == max(gold)
@@ -85,7 +89,7 @@ def test_writes_curves_for_every_optimizer(run) -> None:
         rows = len(gold)
         assert grid.shape == (rows * 64 + (rows - 1) * 2, 10 * 64 + 9 * 2, 3)
     html = (out / "report.html").read_text()
-    assert html.count("<img") == 1 + 3 + 3 + 3 + 2  # the curves, then a row per checkpoint
+    assert html.count("<img") == 1 + 3 + 3 + 3 + 2 + 3 + 3  # the curves, a row per checkpoint
     assert (out / "curves.png").stat().st_size > 0
 
 
@@ -106,14 +110,33 @@ def test_first_checkpoint_matches_gold_and_proxy_computed_another_way(run) -> No
     grey = np.round(255 * np.clip((latents.numpy().reshape(10, 64) + 1) / 2, 0, 1)) / 255
     log_probs = np.log(gold_classifier().predict_proba(grey))
     gold = float(np.mean(log_probs[np.arange(10), np.arange(10) % 10]))
-    for name in ("draft", "ddpo"):
+    for name in ("draft", "ddpo", "d3po"):  # d3po runs after reno: the base is left as it was
         assert results["optimizers"][name]["curve"][0]["gold"] == pytest.approx(gold, abs=1e-6)
+    with torch.no_grad():  # reno starts from its own draws, sampled deterministically (η = 0)
+        noise = torch.randn((10, 1, 8, 8), generator=torch.Generator().manual_seed(
+            options.seed + 6))
+        latents = sample(generator.denoiser(), prompts, 3, 0.0, noise=noise).latents
+    grey_reno = np.round(255 * np.clip((latents.numpy().reshape(10, 64) + 1) / 2, 0, 1)) / 255
+    reno_gold = np.log(gold_classifier().predict_proba(grey_reno))[np.arange(10),
+                                                                     np.arange(10) % 10]
+    assert results["optimizers"]["reno"]["curve"][0]["gold"] == pytest.approx(
+        float(reno_gold.mean()), abs=1e-6)
     model, _ = train_proxy(options)
     images = np.repeat(np.repeat(np.repeat((grey.reshape(10, 8, 8, 1) * 255).round().astype(
         np.uint8), 4, axis=1), 4, axis=2), 3, axis=3)
     proxy = float(np.mean(model.score(prompts, list(images))))
     # score_pixels on the unrounded pixels: within rounding to 1/255 of the uint8 images
     assert results["optimizers"]["draft"]["curve"][0]["proxy"] == pytest.approx(proxy, abs=2e-2)
+
+
+def test_reno_first_move_by_hand(run) -> None:
+    """ReNO's first update: SGD with Nesterov momentum μ = 0.9 moves the noise by
+    lr·(1 + μ)·g, and each image's gradient g is clipped to 0.1 (the proxy's gradient in
+    the noise is larger), so KL = ‖ε₁ − ε₀‖²/2 = (5 · 1.9 · 0.1)²/2 for every prompt."""
+    reno = run[2]["optimizers"]["reno"]["curve"]
+    assert reno[1]["kl"] == pytest.approx((5.0 * 1.9 * 0.1) ** 2 / 2, rel=1e-4)
+    assert reno[1]["kl_se"] < 1e-4
+    assert reno[2]["kl"] > reno[1]["kl"]
 
 
 def test_bad_options_are_one_line() -> None:

@@ -253,26 +253,56 @@ def test_log_mean_weight_by_hand() -> None:
 
 
 def test_reno_noise_gradient_by_hand() -> None:
-    """η = 0: x₀ = C·x_T + D with C = Π c_i, so for r(x) = x and d = 1 (K(ε) = ε²/2) the loss
-    mean(−x₀ + λ·ε²/2) has ∂/∂ε_j = (−C + λ·ε_j)/N."""
+    """η = 0: x₀ = C·x_T + D with C = Π c_i, so for r(x) = x and d = 1 (K(ε) = ε²/2) each
+    row's loss −x₀ + λ·ε²/2 has ∂/∂ε_j = −C + λ·ε_j (rows are separate runs: summed)."""
     denoiser, tuned, _ = toy()
     tuned.requires_grad_(False)
     slope = math.prod(c for c, _, _ in chain_of(denoiser.scheduler, STEPS, tuned, eta=0.0))
     start = torch.tensor([0.5, -1.0, 2.0]).reshape(3, 1, 1, 1)
     noise = start.clone().requires_grad_(True)
     lr, reg = 0.1, 0.3
-    reward, run = reno_step(denoiser, noise, torch.optim.SGD([noise], lr=lr), ["p"] * 3,
-                            total, STEPS, reg=reg)
+    rewards, run = reno_step(denoiser, noise, torch.optim.SGD([noise], lr=lr), ["p"] * 3,
+                             total, STEPS, reg=reg)
     x0 = run.latents.detach().reshape(-1).double()
     d = x0 - slope * start.reshape(-1).double()  # D, the same for every sample
     assert float(d.max() - d.min()) < 1e-5
-    assert reward == pytest.approx(float(x0.mean()), abs=1e-6)
-    expected = start.reshape(-1).double() - lr * (-slope + reg * start.reshape(-1).double()) / 3
+    torch.testing.assert_close(rewards.double(), x0, atol=1e-6, rtol=0)
+    expected = start.reshape(-1).double() - lr * (-slope + reg * start.reshape(-1).double())
     torch.testing.assert_close(noise.detach().reshape(-1).double(), expected, atol=1e-6,
                                rtol=0)
     # χ_d penalty for d = 4: −3·log‖ε‖ + ‖ε‖²/2
     eps = torch.tensor([[1.0, 2.0, 2.0, 0.0]])
     assert float(norm_penalty(eps)) == pytest.approx(-3 * math.log(3.0) + 4.5)
+
+
+def test_reno_batch_is_separate_runs_with_each_gradient_clipped() -> None:
+    """Three rows in one batch, SGD with Nesterov momentum (the authors' optimizer) and the
+    gradient clipped to 0.1 per row, give for two updates the noises of three one-row runs
+    each clipped by torch's ``clip_grad_norm_``."""
+    denoiser, tuned, _ = toy()
+    tuned.requires_grad_(False)
+    start = torch.tensor([0.5, -1.0, 2.0]).reshape(3, 1, 1, 1)
+
+    def runs(rows: torch.Tensor, clip_here: bool) -> torch.Tensor:
+        noise = rows.clone().requires_grad_(True)
+        sgd = torch.optim.SGD([noise], lr=5.0, momentum=0.9, nesterov=True)
+        for _ in range(2):
+            if clip_here:
+                reno_step(denoiser, noise, sgd, ["p"] * len(rows), total, STEPS,
+                          max_grad_norm=0.1)
+                continue
+            run = sample(denoiser, ["p"], STEPS, 0.0, noise=noise, grad_steps=STEPS)
+            loss = (-total(["p"], run.pixels) + 0.01 * norm_penalty(noise)).sum()
+            sgd.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([noise], 0.1)
+            sgd.step()
+        return noise.detach()
+
+    batched = runs(start, clip_here=True)
+    one_by_one = torch.cat([runs(start[i:i + 1], clip_here=False) for i in range(3)])
+    torch.testing.assert_close(batched, one_by_one, atol=1e-6, rtol=0)
+    assert not torch.equal(batched, start)
 
 
 def upstream_d3po_loss(total_prob_0, total_ref_prob_0, total_prob_1, total_ref_prob_1,

@@ -3,8 +3,8 @@ diffusion``: every declared option changes the results of a tiny run, or is refu
 one line naming it) before the experiment starts (:mod:`option_walk`).
 
 ``weak-to-strong`` and ``constrained`` have one component each (every option is theirs);
-``diffusion``'s components are its optimizers (``bon``, ``draft``, ``ddpo``, ``fk``), each
-reading the generator's, the proxy's and the evaluation's options and its own.
+``diffusion``'s components are its optimizers (``bon``, ``draft``, ``ddpo``, ``fk``, ``reno``,
+``d3po``), each reading the generator's, the proxy's and the evaluation's options and its own.
 """
 
 from __future__ import annotations
@@ -70,6 +70,12 @@ DIFFUSION_OWN = {
              "--ddpo-epochs": ["--ddpo-epochs", "2"], "--eval-every": ["--eval-every", "2"]},
     "fk": {"--fk-particles": ["--fk-particles", "3"], "--fk-lambdas": ["--fk-lambdas", "0,9"],
            "--fk-resample-every": ["--fk-resample-every", "1"]},
+    "reno": {"--reno-lr": ["--reno-lr", "1.0"], "--reno-updates": ["--reno-updates", "3"],
+             "--reno-grad-clip": ["--reno-grad-clip", "0.5"],
+             "--reno-reg": ["--reno-reg", "0.5"], "--eval-every": ["--eval-every", "2"]},
+    "d3po": {"--d3po-lr": ["--d3po-lr", "0.001"], "--d3po-updates": ["--d3po-updates", "3"],
+             "--d3po-batch": ["--d3po-batch", "3"], "--d3po-beta": ["--d3po-beta", "1.0"],
+             "--d3po-eps": ["--d3po-eps", "1e-6"], "--eval-every": ["--eval-every", "2"]},
 }
 DIFFUSION_TINY = ["--channels", "8", "--train-steps", "2", "--gen-batch-size", "4",
                   "--train-timesteps", "10", "--sample-steps", "2", "--eval-prompts", "10",
@@ -84,7 +90,11 @@ DIFFUSION = Lab(
         "ddpo": [*DIFFUSION_TINY, "--optimizer", "ddpo", "--ddpo-updates", "2",
                  "--ddpo-batch", "8", "--eval-every", "1"],
         "fk": [*DIFFUSION_TINY, "--optimizer", "fk", "--fk-particles", "2", "--fk-lambdas",
-               "0,4"]},
+               "0,4"],
+        "reno": [*DIFFUSION_TINY, "--optimizer", "reno", "--reno-updates", "2",
+                 "--eval-every", "1"],
+        "d3po": [*DIFFUSION_TINY, "--optimizer", "d3po", "--d3po-updates", "2",
+                 "--d3po-batch", "2", "--eval-every", "1"]},
     reads={name: set(DIFFUSION_SHARED) | set(own) for name, own in DIFFUSION_OWN.items()},
     values={**DIFFUSION_SHARED, **{k: v for own in DIFFUSION_OWN.values() for k, v in own.items()}},
     selectors={**OUT, "--optimizer": "the component walked"},

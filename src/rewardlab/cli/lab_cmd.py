@@ -9,7 +9,8 @@ and PNGs under ``--out``. ``lab weak-to-strong`` trains a
 strong proxy on a weak proxy's labels and reports, per attribute, whether the
 strong one's best-of-n picks follow the weak one (:mod:`rewardlab.lab.weak_to_strong`).
 ``lab diffusion`` optimizes the lab's digit diffusion generator against an image
-reward model by best-of-n, DRaFT-K, DDPO and FK steering (:mod:`rewardlab.lab.diffusion`).
+reward model by best-of-n, DRaFT-K, DDPO, D3PO, FK steering and ReNO
+(:mod:`rewardlab.lab.diffusion`).
 ``lab constrained`` holds two component proxies of the synthetic arena at their
 proxy points with Lagrange multipliers (:mod:`rewardlab.lab.overopt.components`;
 Moskovitz et al., 2024) and compares it with their fixed-weight sum.

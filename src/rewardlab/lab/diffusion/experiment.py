@@ -20,15 +20,19 @@ image reward model (Gao et al. 2023's experiment, for images).
 * Optimizers (:mod:`rewardlab.optimize.diffusion`): ``bon`` (best-of-n from a
   pool of ``bon_pool`` base samples per evaluation prompt, the unbiased estimator
   of :func:`rewardlab.optimize.bon.expected_best_of_n`, KL = log n − (n − 1)/n),
-  ``draft`` (DRaFT-K) and ``ddpo`` (DDPO, 8 samples per prompt), each tuning a
-  copy of the UNet, all weights, with Adam; ``fk`` (FK steering of the base
-  sampler, one point per tilt λ, :mod:`rewardlab.lab.diffusion.steering`).
+  ``draft`` (DRaFT-K), ``ddpo`` (DDPO, 8 samples per prompt) and ``d3po`` (D3PO on
+  pairs the proxy labels), each tuning a copy of the UNet, all weights, with Adam
+  (:func:`update_rule`); ``fk`` (FK steering of the base sampler, one point per tilt
+  λ, :mod:`rewardlab.lab.diffusion.steering`); ``reno`` (ReNO on each evaluation
+  prompt's noise, the UNet frozen, :mod:`rewardlab.lab.diffusion.noise_curve`).
 * Curves: at every ``eval_every`` updates the tuned sampler draws one image for
   each of ``eval_prompts`` prompts from the same noise; KL is the mean per-step
   Gaussian path KL against the base (:mod:`rewardlab.optimize.diffusion.kl`), proxy
-  and gold the mean rewards. Each curve gets Gao's fit of gold gain on d = √KL
-  (:mod:`rewardlab.lab.scaling_fit`; the best-of-n form for the inference-time
-  ``bon`` and ``fk``, the RL form for the others) and keeps the first 10 images (digits 0–9) at each checkpoint.
+  and gold the mean rewards (``bon``, ``fk`` and ``reno`` say their own KL). Each
+  curve gets Gao's fit of gold gain on d = √KL (:mod:`rewardlab.lab.scaling_fit`; the
+  best-of-n form for ``bon`` and ``fk``, which sample and select, the RL form for the
+  others, which take gradient steps) and keeps the first 10 images (digits 0–9) at each
+  checkpoint.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import torch
 
 from rewardlab.lab.diffusion.generator import DigitsGenerator, cached_generator
 from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
+from rewardlab.lab.diffusion.noise_curve import reno_curve
 from rewardlab.lab.diffusion.options import DiffusionLabOptions
 from rewardlab.lab.diffusion.readings import reading_reward
 from rewardlab.lab.diffusion.steering import fk_curve
@@ -179,48 +184,83 @@ def bon_curve(lab: Lab, _name: str, progress: Progress | None
 
 def tuned_curve(lab: Lab, name: str, progress: Progress | None
                 ) -> tuple[list[dict], list[np.ndarray]]:
-    """DRaFT-K or DDPO from the base, a checkpoint every ``eval_every`` updates."""
-    from rewardlab.optimize.diffusion.ddpo import DDPOSettings, PerPromptStats, ddpo_step
-    from rewardlab.optimize.diffusion.draft import draft_step
-
-    o = lab.options
-    torch.manual_seed(o.seed)
+    """DRaFT-K, DDPO or D3PO from the base (:func:`update_rule`), a checkpoint every
+    ``eval_every`` updates and after the last."""
+    torch.manual_seed(lab.options.seed)
     unet = trainable_copy(lab.base)
-    lr, updates = (o.draft_lr, o.draft_updates) if name == "draft" else (o.ddpo_lr,
-                                                                          o.ddpo_updates)
+    lr, updates, update_once = update_rule(lab, name, unet)
     optimizer = torch.optim.Adam(unet.parameters(), lr=lr)
-    stats = PerPromptStats(buffer_size=16, min_count=8)
-    settings = DDPOSettings(clip_range=o.ddpo_clip, inner_epochs=o.ddpo_epochs)
-    rng = np.random.default_rng(o.seed + 3)
-    draws = torch.Generator().manual_seed(o.seed + 4)
     curve, images = [], []
     if progress is not None:
         progress(name, 0, updates)
     for update in range(updates + 1):
-        if update % o.eval_every == 0 or update == updates:
+        if update % lab.options.eval_every == 0 or update == updates:
             point, grid = lab.evaluate(unet)
             curve.append({"update": update, **point})
             images.append(grid)
         if update == updates:
             break
-        if name == "draft":
-            prompts = [lab.train_prompts[i] for i in
-                       rng.integers(len(lab.train_prompts), size=o.draft_batch)]
-            draft_step(lab.denoiser, unet, optimizer, prompts, lab.proxy,
-                                   o.sample_steps, o.draft_k or o.sample_steps, generator=draws,
-                                   max_grad_norm=1.0)
-        else:
-            chosen = [lab.train_prompts[i] for i in
-                      rng.integers(len(lab.train_prompts), size=o.ddpo_batch // 8)]
-            ddpo_step(lab.denoiser, unet, optimizer, chosen * 8, lab.proxy,
-                                  o.sample_steps, stats, settings, generator=draws)
+        update_once(optimizer)
         if progress is not None:
             progress(name, update + 1, updates)
     return curve, images
 
 
-CURVES = {"bon": bon_curve, "fk": fk_curve}
-"""The inference-time curves (Gao's best-of-n form); the others tune the UNet."""
+def update_rule(lab: Lab, name: str, unet: torch.nn.Module
+                ) -> tuple[float, int, Callable[[torch.optim.Optimizer], None]]:
+    """``(learning rate, updates, update(optimizer))`` of the tuned optimizer ``name``, each
+    update on prompts drawn from the training prompts: DRaFT-K on ``draft_batch`` prompts
+    (gradient norm clipped to 1); DDPO on ``ddpo_batch`` / 8 prompts, 8 samples each; D3PO
+    on ``d3po_batch`` prompts, two trajectories each, labelled by which final image the
+    proxy scores higher (:mod:`rewardlab.optimize.diffusion.d3po`: D3PO's authors label
+    with a reward model the same way, ``scripts/train_with_rm.py``)."""
+    from rewardlab.optimize.diffusion.d3po import d3po_step
+    from rewardlab.optimize.diffusion.ddpo import DDPOSettings, PerPromptStats, ddpo_step
+    from rewardlab.optimize.diffusion.draft import draft_step
+
+    o = lab.options
+    rng = np.random.default_rng(o.seed + 3)
+    draws = torch.Generator().manual_seed(o.seed + 4)
+
+    def prompts(n: int) -> list[str]:
+        return [lab.train_prompts[i] for i in rng.integers(len(lab.train_prompts), size=n)]
+
+    if name == "draft":
+        def draft(optimizer: torch.optim.Optimizer) -> None:
+            draft_step(lab.denoiser, unet, optimizer, prompts(o.draft_batch), lab.proxy,
+                       o.sample_steps, o.draft_k or o.sample_steps, generator=draws,
+                       max_grad_norm=1.0)
+
+        return o.draft_lr, o.draft_updates, draft
+    if name == "ddpo":
+        stats = PerPromptStats(buffer_size=16, min_count=8)
+        settings = DDPOSettings(clip_range=o.ddpo_clip, inner_epochs=o.ddpo_epochs)
+
+        def ddpo(optimizer: torch.optim.Optimizer) -> None:
+            ddpo_step(lab.denoiser, unet, optimizer, prompts(o.ddpo_batch // 8) * 8, lab.proxy,
+                      o.sample_steps, stats, settings, generator=draws)
+
+        return o.ddpo_lr, o.ddpo_updates, ddpo
+    if name == "d3po":
+        def proxy_prefers_first(chosen: Sequence[str], first: torch.Tensor,
+                                second: torch.Tensor) -> torch.Tensor:
+            return lab.proxy(chosen, first) > lab.proxy(chosen, second)
+
+        def d3po(optimizer: torch.optim.Optimizer) -> None:
+            d3po_step(lab.denoiser, unet, lab.base, optimizer, prompts(o.d3po_batch),
+                      proxy_prefers_first, o.sample_steps, beta=o.d3po_beta, eps=o.d3po_eps,
+                      generator=draws)
+
+        return o.d3po_lr, o.d3po_updates, d3po
+    raise ValueError(f"unknown tuned optimizer {name!r} (known: draft, ddpo, d3po)")
+
+
+CURVES = {"bon": bon_curve, "fk": fk_curve, "reno": reno_curve}
+"""The curves that leave the UNet as it is; the others tune it (:func:`tuned_curve`)."""
+
+BON_FORM = ("bon", "fk")
+"""The curves fitted with Gao's best-of-n form (sampling from the base and selecting); the
+others, which take gradient steps, with his RL form."""
 
 
 def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = None,
@@ -257,7 +297,7 @@ def run_diffusion_lab(options: DiffusionLabOptions, progress: Progress | None = 
         began = time.perf_counter()
         curve, grids = CURVES.get(optimizer, tuned_curve)(lab, optimizer, progress)
         seconds[name] = time.perf_counter() - began
-        form = "bon" if optimizer in CURVES else "rl"
+        form = "bon" if optimizer in BON_FORM else "rl"
         curves[name] = {"optimizer": optimizer, "proxy_sizes": size, "reading": reading,
                         "curve": curve, "summary": summarize(curve, form)}
         images[name] = grids

@@ -65,6 +65,10 @@ OPTIMIZERS: dict[str, str] = {
     "ddpo": "DDPO: clipped policy gradient over the denoising steps, per-prompt advantages",
     "fk": "FK steering: particles resampled toward the proxy during denoising, one point per "
           "tilt λ (KL: the run's upper bound)",
+    "reno": "ReNO: gradient ascent on each evaluation prompt's initial noise through the "
+            "deterministic sampler (KL: ‖ε − ε₀‖²/2 of the noise's move)",
+    "d3po": "D3PO: DPO on pairs of denoising trajectories labelled by which image the proxy "
+            "prefers (no reward values used)",
 }
 """The optimizers of ``lab diffusion``, in report order."""
 
@@ -82,6 +86,8 @@ OPTIMIZER_READS: dict[str, tuple[str, ...]] = {
     "draft": ("draft_k", "draft_lr", "draft_updates", "draft_batch", "eval_every"),
     "ddpo": ("ddpo_lr", "ddpo_updates", "ddpo_batch", "ddpo_clip", "ddpo_epochs", "eval_every"),
     "fk": ("fk_particles", "fk_lambdas", "fk_resample_every"),
+    "reno": ("reno_lr", "reno_updates", "reno_grad_clip", "reno_reg", "eval_every"),
+    "d3po": ("d3po_lr", "d3po_updates", "d3po_batch", "d3po_beta", "d3po_eps", "eval_every"),
 }
 """The options of one optimizer or two (the rest are every optimizer's): one given when no
 chosen optimizer reads it is refused (:func:`~rewardlab.options.refuse_unread`)."""
@@ -93,8 +99,9 @@ class DiffusionLabOptions:
     (:func:`rewardlab.lab.diffusion.experiment.run_diffusion_lab`)."""
 
     optimizers: tuple[str, ...] = option(
-        ("draft", "ddpo", "bon"), "bon | draft | ddpo | fk, or a comma list (fk is left out of "
-        "the default, which keeps a cached run within 5 minutes on 2 cores).",
+        ("draft", "ddpo", "bon"), "bon | draft | ddpo | fk | reno | d3po, or a comma list "
+        "(fk, reno and d3po are left out of the default, which keeps a cached run within 5 "
+        "minutes on 2 cores).",
         flag="--optimizer",
         parse=choice_list(_optimizer_names, "optimizer"), format=list_text)
     sample_steps: int = option(20, "Denoising steps S of every sample (DDPM, η = 1).", min=2)
@@ -135,7 +142,23 @@ class DiffusionLabOptions:
         (0.0, 1.0, 2.0, 4.0, 8.0, 16.0), "fk: tilts λ of the target p·exp(λ·proxy), one curve "
         "point each; a comma list.", parse=comma_list(float, 0.0), format=list_text)
     fk_resample_every: int = option(4, "fk: denoising steps between resamplings.", min=1)
-    eval_every: int = option(6, "draft, ddpo: updates between checkpoints.", min=1)
+    reno_lr: float = option(5.0, "reno: SGD learning rate (Nesterov momentum 0.9; the "
+                            "authors' default).", min=0.0, open_min=True)
+    reno_updates: int = option(50, "reno: updates of the noise (the authors' 50 "
+                               "iterations).", min=1)
+    reno_grad_clip: float = option(0.1, "reno: each image's noise gradient is clipped to "
+                                   "this norm (the authors' default).", min=0.0, open_min=True)
+    reno_reg: float = option(0.01, "reno: weight λ_reg of the noise-norm penalty (the "
+                             "authors' default).", min=0.0)
+    d3po_lr: float = option(1e-4, "d3po: Adam learning rate.", min=0.0, open_min=True)
+    d3po_updates: int = option(60, "d3po: sampled batches of pairs (one update each).", min=1)
+    d3po_batch: int = option(16, "d3po: prompts per batch, two trajectories each.", min=1)
+    d3po_beta: float = option(0.1, "d3po: β of the DPO loss (the authors' default).", min=0.0,
+                              open_min=True)
+    d3po_eps: float = option(0.1, "d3po: clip range ε of the ratio to the base (the authors' "
+                             "default).", min=0.0, open_min=True)
+    eval_every: int = option(6, "draft, ddpo, reno, d3po: updates between checkpoints.",
+                             min=1)
     seed: int = option(0, "Seed of every draw (proxy data and training, prompts, noise).",
                        min=0, max=SEED_MAX)
     generator: GeneratorConfig = option(default_factory=GeneratorConfig, cli=False,

@@ -133,17 +133,18 @@ def test_lab_agent_overopt_shows_the_reward_models_each_variant_and_the_report(t
 def test_lab_diffusion_shows_generator_proxy_optimizers_and_report(tmp_path):
     code, screen = run_in_terminal(
         "lab", "diffusion", "--out", str(tmp_path / "diffusion"), "--optimizer",
-        "draft,ddpo,bon,fk", "--channels", "8,16", "--train-steps", "3", "--gen-batch-size",
+        "draft,ddpo,bon,fk,reno,d3po", "--channels", "8,16", "--train-steps", "3", "--gen-batch-size",
         "8", "--train-timesteps", "20", "--sample-steps", "3", "--eval-prompts", "10",
         "--proxy-sizes", "60", "--bon-pool", "4", "--draft-updates", "2", "--draft-k", "2",
         "--ddpo-updates", "2", "--ddpo-batch", "8", "--eval-every", "1", "--fk-particles",
-        "2", "--fk-lambdas", "0,4")
+        "2", "--fk-lambdas", "0,4", "--reno-updates", "2", "--d3po-updates", "2",
+        "--d3po-batch", "2")
     assert code == 0, screen[-3000:]
     # trained here (steps reported every 20 and at the end) or read from the cache: 0, then 3
     assert counts_drawn(screen, "generator") == {(0, 3), (3, 3)}
     assert_advances(screen, "proxy l2 folds")
     assert_advances(screen, "proxy epochs")
-    for phase in ("draft", "ddpo"):
+    for phase in ("draft", "ddpo", "reno", "d3po"):
         assert counts_drawn(screen, phase) == {(0, 2), (1, 2), (2, 2)}
     assert counts_drawn(screen, "bon pool") == {(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)}
     assert counts_drawn(screen, "fk") == {(0, 2), (1, 2), (2, 2)}

@@ -196,6 +196,38 @@ def test_tiny_run_writes_consistent_results_and_report(tmp_path):
     assert strip["steps"][0] == 0 and strip["steps"][-1] == strip["length"] - 1
 
 
+def test_the_true_control_trains_on_the_environment_reward(tmp_path):
+    """``true``'s policy does not depend on the learned reward: its gold at every checkpoint
+    is that of a PPO trained directly on CartPole's reward for the same chunks and seed
+    (evaluated the same way), whichever pairs the reward learned from; only its proxy,
+    read by single's net, changes with them."""
+    base = ["--steps", "512", "--checkpoints", "2", "--random-episodes", "4", "--seeds", "1",
+            "--seed", "3", "--eval-episodes", "2", "--segment-length", "10", "--variants",
+            "single,true"]
+    runs = {}
+    for comparisons in ("8", "16"):
+        out = tmp_path / comparisons
+        result = runner.invoke(app, ["lab", "agent-overopt", "--out", str(out), *base,
+                                     "--comparisons", comparisons])
+        assert result.exit_code == 0, result.output
+        runs[comparisons] = {r["variant"]: r["checkpoints"]
+                             for r in json.loads((out / "results.json").read_text())["runs"]}
+    learner = PolicyLearner("CartPole-v1", "ppo", 512, 3)
+    # the KL's reference, built as the lab builds it (it draws initial weights from torch)
+    frozen_copy(learner.model.policy)
+    direct = []
+    for chunk in (0, 256, 256):
+        if chunk:
+            learner.learn(chunk)
+        episodes = policy_episodes(learner.model, "CartPole-v1", 2, 20_000 + 1000 * 3,
+                                   deterministic=True)
+        direct.append(float(np.mean([e.true_return() for e in episodes])))
+    for comparisons in ("8", "16"):
+        assert [c["gold"] for c in runs[comparisons]["true"]] == pytest.approx(direct)
+    assert runs["8"]["true"][-1]["proxy"] != runs["16"]["true"][-1]["proxy"]
+    assert [c["gold"] for c in runs["8"]["single"]] != direct  # the learned reward's policy
+
+
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["--variants", "wcoo"], 2, "did you mean 'wco'"),
     (["--ensemble", "1"], 2, "--ensemble"),

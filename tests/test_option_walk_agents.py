@@ -5,7 +5,7 @@ experiment starts (:mod:`option_walk`).
 ``lab agent``'s components are where its labels come from: the synthetic labeller asked by
 each query strategy (``random``, ``disagreement``) or a file of labelled pairs (``--labels``);
 ``lab agent-overopt``'s are its variants (one reward net, an ensemble read three ways, a net
-with a gradient penalty).
+with a gradient penalty, and the control that trains on the true reward).
 """
 
 from __future__ import annotations
@@ -70,10 +70,11 @@ AGENT_OVEROPT = Lab(
                 "mean": [*OVEROPT_TINY, "--variants", "mean", "--ensemble", "2"],
                 "wco": [*OVEROPT_TINY, "--variants", "wco", "--ensemble", "2"],
                 "uwo": [*OVEROPT_TINY, "--variants", "uwo", "--ensemble", "2"],
-                "lipschitz": [*OVEROPT_TINY, "--variants", "lipschitz"]},
+                "lipschitz": [*OVEROPT_TINY, "--variants", "lipschitz"],
+                "true": [*OVEROPT_TINY, "--variants", "true"]},
     reads={"single": SHARED, "mean": SHARED | {"--ensemble"}, "wco": SHARED | {"--ensemble"},
            "uwo": SHARED | {"--ensemble", "--uwo-lambda"},
-           "lipschitz": SHARED | {"--grad-penalty"}},
+           "lipschitz": SHARED | {"--grad-penalty"}, "true": SHARED},
     values=OVEROPT_VALUES,
     selectors={"--out": "where the results go: every run of the walk reads them there",
                "--variants": "the component walked"},

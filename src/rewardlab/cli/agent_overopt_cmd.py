@@ -4,7 +4,8 @@ Runs :func:`rewardlab.verbs.lab.agent_overopt` (a reward learned from segment
 preferences of random-action episodes, frozen; a policy trained on it for
 longer and longer; gold = true return, proxy = learned return, KL from the
 initial policy; variants: one net, an ensemble read as mean / WCO / UWO, one net
-with a gradient penalty), which writes ``results.json``, ``report.html`` and PNGs
+with a gradient penalty, and the control trained on the true reward), which writes
+``results.json``, ``report.html`` and PNGs
 under ``--out``. The flags are made from
 :class:`~rewardlab.lab.agent.overopt_options.AgentOveroptOptions` and
 :class:`~rewardlab.lab.agent.overopt_options.AgentOveroptReward`; one progress

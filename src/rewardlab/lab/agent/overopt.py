@@ -227,7 +227,7 @@ def run_variant(
     spec = options.variant(name)
     reward = AggregatedTransitionReward(model, spec.aggregate, **spec.params)
     learner = PolicyLearner(options.env, options.algorithm, options.steps, seed,
-                            SwappableReward(reward))
+                            None if spec.true_reward else SwappableReward(reward))
     reference = frozen_copy(learner.model.policy)
     gamma = float(learner.model.gamma)
     eval_seed = EVAL_SEED + 1000 * seed

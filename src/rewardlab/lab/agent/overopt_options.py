@@ -15,7 +15,11 @@ policy. Each variant is one way to read the learned reward:
   the members' mean, their minimum (WCO) or mean − ``uwo_lam``·variance (UWO)
   of each transition (Coste et al., 2024);
 - ``lipschitz``: one reward net trained with the gradient penalty
-  ``grad_penalty``·E‖∇ₓr̂‖².
+  ``grad_penalty``·E‖∇ₓr̂‖²;
+- ``true`` (asked for, not in the default list): the control, a policy trained on the
+  environment's own reward with the same steps, checkpoints and evaluation, its proxy
+  read by ``single``'s net; its gold curve shows how much the algorithm's own
+  instability moves the gold, apart from any reward.
 
 Defaults: CartPole-v1 with PPO (rl-baselines3-zoo's setting), 100 comparisons
 from 30 random episodes, 100 000 policy steps with 10 checkpoints, 3 seeds,
@@ -47,11 +51,15 @@ VARIANTS: dict[str, str] = {
     "wco": "an ensemble, the members' minimum reward (worst-case optimization)",
     "uwo": "an ensemble, mean − λ·variance of the members (uncertainty-weighted optimization)",
     "lipschitz": "one reward net trained with the gradient penalty λ·E‖∇ₓr̂‖²",
+    "true": "the control: the policy trained on the environment's own reward (proxy: "
+            "single's net), so PPO's own ups and downs show apart from the reward's",
 }
 """The variants of ``lab agent-overopt``, in report order."""
+DEFAULT_VARIANTS = ("single", "mean", "wco", "uwo", "lipschitz")
+"""The variants run unless ``--variants`` names others (the control ``true`` is asked for)."""
 VARIANT_READS: dict[str, tuple[str, ...]] = {
     "single": (), "mean": ("ensemble",), "wco": ("ensemble",), "uwo": ("ensemble", "uwo_lam"),
-    "lipschitz": ("grad_penalty",),
+    "lipschitz": ("grad_penalty",), "true": (),
 }
 """The options each variant reads besides the shared ones (:meth:`AgentOveroptOptions.variant`):
 one given when no variant compared reads it is refused."""
@@ -65,6 +73,8 @@ class VariantSpec:
     grad_penalty: float
     aggregate: str
     params: dict[str, float] = field(default_factory=dict)
+    true_reward: bool = False
+    """Train the policy on the environment's reward (the learned one is only read)."""
 
 
 @dataclass
@@ -86,8 +96,9 @@ class AgentOveroptOptions:
     segment_length: int = redefault(PreferenceLoopOptions, "segment_length", 25)
     temperature: float = redefault(PreferenceLoopOptions, "temperature", 0.0)
     noise: float = redefault(PreferenceLoopOptions, "noise", 0.0)
-    variants: tuple[str, ...] = option(tuple(VARIANTS), "Variants compared, a comma list of "
-                                       + " | ".join(VARIANTS) + ".",
+    variants: tuple[str, ...] = option(DEFAULT_VARIANTS, "Variants compared, a comma list of "
+                                       + " | ".join(VARIANTS) + " (true, the control, "
+                                       "trains on the environment's reward).",
                                        parse=choice_list(lambda: tuple(VARIANTS)),
                                        format=list_text)
     ensemble: int = option(5, "Members of the ensemble read by mean, wco and uwo.", min=2)
@@ -116,8 +127,8 @@ class AgentOveroptOptions:
         """The :class:`VariantSpec` of a variant name (``ValueError`` naming the known ones)."""
         if name not in VARIANTS:
             raise ValueError(f"unknown variant {name!r} (known: {', '.join(VARIANTS)})")
-        if name == "single":
-            return VariantSpec(1, 0.0, "mean")
+        if name in ("single", "true"):
+            return VariantSpec(1, 0.0, "mean", true_reward=name == "true")
         if name == "lipschitz":
             return VariantSpec(1, self.grad_penalty, "mean")
         params = {"lam": self.uwo_lam} if name == "uwo" else {}

@@ -142,8 +142,11 @@ class DiffusionLabOptions:
         (0.0, 1.0, 2.0, 4.0, 8.0, 16.0), "fk: tilts λ of the target p·exp(λ·proxy), one curve "
         "point each; a comma list.", parse=comma_list(float, 0.0), format=list_text)
     fk_resample_every: int = option(4, "fk: denoising steps between resamplings.", min=1)
-    reno_lr: float = option(5.0, "reno: SGD learning rate (Nesterov momentum 0.9; the "
-                            "authors' default).", min=0.0, open_min=True)
+    reno_lr: float = option(0.3, "reno: SGD learning rate (Nesterov momentum 0.9): the "
+                            "authors' 5 for SDXL-Turbo's 16,384-value latents, scaled by "
+                            "√(64/16384) to the lab's 64-value noise so each step moves ε "
+                            "as far relative to ‖ε‖; at 5 the images stop being digits "
+                            "within 12 steps.", min=0.0, open_min=True)
     reno_updates: int = option(50, "reno: updates of the noise (the authors' 50 "
                                "iterations).", min=1)
     reno_grad_clip: float = option(0.1, "reno: each image's noise gradient is clipped to "

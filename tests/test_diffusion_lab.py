@@ -103,24 +103,27 @@ def test_first_checkpoint_matches_gold_and_proxy_computed_another_way(run) -> No
     assert from_cache  # the command stored it
     prompts = lab_prompts(10, np.random.default_rng(options.seed))
     assert [p.count(str(i)) >= 1 for i, p in enumerate(prompts)] == [True] * 10
+
+    def grey_and_gold(latents: torch.Tensor) -> tuple[np.ndarray, float]:
+        """The 8×8 samples as the emitted uint8 grey level / 255, and the gold classifier's
+        mean log-probability of digits 0–9 on them."""
+        grey = np.round(255 * np.clip((latents.numpy().reshape(10, 64) + 1) / 2, 0, 1)) / 255
+        log_probs = np.log(gold_classifier().predict_proba(grey))
+        return grey, float(np.mean(log_probs[np.arange(10), np.arange(10) % 10]))
+
     with torch.no_grad():
-        latents = sample(generator.denoiser(), prompts, 3,
-                         generator=torch.Generator().manual_seed(options.seed + 1)).latents
-    # the gold classifier on the 8×8 sample as the emitted uint8 grey level / 255
-    grey = np.round(255 * np.clip((latents.numpy().reshape(10, 64) + 1) / 2, 0, 1)) / 255
-    log_probs = np.log(gold_classifier().predict_proba(grey))
-    gold = float(np.mean(log_probs[np.arange(10), np.arange(10) % 10]))
+        grey, gold = grey_and_gold(sample(
+            generator.denoiser(), prompts, 3,
+            generator=torch.Generator().manual_seed(options.seed + 1)).latents)
     for name in ("draft", "ddpo", "d3po"):  # d3po runs after reno: the base is left as it was
         assert results["optimizers"][name]["curve"][0]["gold"] == pytest.approx(gold, abs=1e-6)
     with torch.no_grad():  # reno starts from its own draws, sampled deterministically (η = 0)
         noise = torch.randn((10, 1, 8, 8), generator=torch.Generator().manual_seed(
             options.seed + 6))
-        latents = sample(generator.denoiser(), prompts, 3, 0.0, noise=noise).latents
-    grey_reno = np.round(255 * np.clip((latents.numpy().reshape(10, 64) + 1) / 2, 0, 1)) / 255
-    reno_gold = np.log(gold_classifier().predict_proba(grey_reno))[np.arange(10),
-                                                                     np.arange(10) % 10]
-    assert results["optimizers"]["reno"]["curve"][0]["gold"] == pytest.approx(
-        float(reno_gold.mean()), abs=1e-6)
+        _, reno_gold = grey_and_gold(sample(generator.denoiser(), prompts, 3, 0.0,
+                                            noise=noise).latents)
+    assert results["optimizers"]["reno"]["curve"][0]["gold"] == pytest.approx(reno_gold,
+                                                                              abs=1e-6)
     model, _ = train_proxy(options)
     images = np.repeat(np.repeat(np.repeat((grey.reshape(10, 8, 8, 1) * 255).round().astype(
         np.uint8), 4, axis=1), 4, axis=2), 3, axis=3)

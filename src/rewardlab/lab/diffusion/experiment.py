@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from rewardlab.lab.diffusion.generator import DigitsGenerator, cached_generator
-from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
+from rewardlab.lab.diffusion.images import GRID, checkpoint, gold_of, uint8_images
 from rewardlab.lab.diffusion.noise_curve import reno_curve
 from rewardlab.lab.diffusion.options import DiffusionLabOptions
 from rewardlab.lab.diffusion.readings import reading_reward
@@ -115,14 +115,8 @@ class Lab:
         with torch.no_grad():
             run = sample(self.denoiser, self.eval_prompts, self.options.sample_steps, 1.0,
                          draws, unet=unet, reference=self.base)
-            proxy = self.proxy(self.eval_prompts, run.pixels).double().numpy()
-        gold = gold_of(self.eval_prompts, run.pixels)
-        kl = run.kl.double().numpy()
-        n = len(gold)
-        point = {"kl": float(kl.mean()), "kl_se": float(kl.std() / np.sqrt(n)),
-                 "proxy": float(proxy.mean()), "gold": float(gold.mean()),
-                 "gold_se": float(gold.std() / np.sqrt(n))}
-        return point, uint8_images(run.pixels[:GRID])
+            proxy = self.proxy(self.eval_prompts, run.pixels)
+        return checkpoint(self.eval_prompts, run.pixels, run.kl, proxy)
 
 
 def gao_fit(curve: Sequence[dict[str, Any]], form: str) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
-"""The images of ``lab diffusion``: as the generator emits them, their gold, and how many
-each checkpoint keeps."""
+"""The images of ``lab diffusion``: as the generator emits them, their gold, how many each
+checkpoint keeps, and a checkpoint's numbers."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ def gold_of(prompts: Sequence[str], pixels: torch.Tensor) -> np.ndarray:
     from rewardlab.data.synthetic.digits import gold_rewards
 
     return gold_rewards(list(prompts), list(uint8_images(pixels)))
+
+
+def checkpoint(prompts: Sequence[str], pixels: torch.Tensor, kl: torch.Tensor,
+               proxy: torch.Tensor) -> tuple[dict[str, float], np.ndarray]:
+    """One curve point of the images ``pixels`` drawn for ``prompts`` (each with its ``kl``
+    and ``proxy`` reward): the means of KL, proxy and gold, KL's and gold's standard
+    errors (std/√N), and the first :data:`GRID` images."""
+    gold = gold_of(prompts, pixels)
+    kl_values = kl.detach().double().numpy()
+    root_n = np.sqrt(len(gold))
+    point = {"kl": float(kl_values.mean()), "kl_se": float(kl_values.std() / root_n),
+             "proxy": float(proxy.detach().double().numpy().mean()),
+             "gold": float(gold.mean()), "gold_se": float(gold.std() / root_n)}
+    return point, uint8_images(pixels[:GRID])

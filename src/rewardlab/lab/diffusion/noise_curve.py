@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
+from rewardlab.lab.diffusion.images import checkpoint
 from rewardlab.optimize.diffusion.reno import reno_step
 from rewardlab.optimize.diffusion.sampler import sample
 
@@ -61,7 +61,7 @@ def reno_curve(lab: Lab, _name: str, progress: Progress | None
         progress("reno", 0, o.reno_updates)
     try:
         for update in range(o.reno_updates + 1):
-            moved = noise_move_kl(noise.detach(), start).double().numpy()
+            moved = noise_move_kl(noise.detach(), start)  # before the update below
             if update < o.reno_updates:
                 rewards, run = reno_step(lab.denoiser, noise, sgd, prompts, lab.proxy,
                                          o.sample_steps, reg=o.reno_reg,
@@ -72,14 +72,9 @@ def reno_curve(lab: Lab, _name: str, progress: Progress | None
                                  noise=noise.detach())
                     rewards = lab.proxy(prompts, run.pixels)
             if update % o.eval_every == 0 or update == o.reno_updates:
-                gold = gold_of(prompts, run.pixels)
-                n = len(gold)
-                curve.append({"update": update, "kl": float(moved.mean()),
-                              "kl_se": float(moved.std() / np.sqrt(n)),
-                              "proxy": float(rewards.double().mean()),
-                              "gold": float(gold.mean()),
-                              "gold_se": float(gold.std() / np.sqrt(n))})
-                images.append(uint8_images(run.pixels[:GRID]))
+                point, grid = checkpoint(prompts, run.pixels, moved, rewards)
+                curve.append({"update": update, **point})
+                images.append(grid)
             if progress is not None and update < o.reno_updates:
                 progress("reno", update + 1, o.reno_updates)
     finally:

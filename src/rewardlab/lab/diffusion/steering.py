@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from rewardlab.lab.diffusion.images import GRID, gold_of, uint8_images
+from rewardlab.lab.diffusion.images import checkpoint
 from rewardlab.optimize.diffusion.fk import fk_steer
 
 if TYPE_CHECKING:
@@ -40,14 +40,10 @@ def fk_curve(lab: Lab, _name: str, progress: Progress | None
         steered = fk_steer(lab.denoiser, prompts, o.fk_particles, lab.proxy, o.sample_steps,
                            lam, resample_every=o.fk_resample_every, generator=draws)
         with torch.no_grad():
-            proxy = lab.proxy(prompts, steered.pixels).double().numpy()
-        gold = gold_of(prompts, steered.pixels)
-        kl = steered.kl_bound.numpy()
-        n = len(gold)
-        curve.append({"lam": lam, "particles": o.fk_particles, "kl": float(kl.mean()),
-                      "kl_se": float(kl.std() / np.sqrt(n)), "proxy": float(proxy.mean()),
-                      "gold": float(gold.mean()), "gold_se": float(gold.std() / np.sqrt(n))})
-        images.append(uint8_images(steered.pixels[:GRID]))
+            proxy = lab.proxy(prompts, steered.pixels)
+        point, grid = checkpoint(prompts, steered.pixels, steered.kl_bound, proxy)
+        curve.append({"lam": lam, "particles": o.fk_particles, **point})
+        images.append(grid)
         if progress is not None:
             progress("fk", done, len(o.fk_lambdas))
     return curve, images

@@ -64,8 +64,10 @@ class ForecastVerbResult:
     written: list[Path]
 
 
-def check_spec(spec: ForecastSpec) -> None:
-    """Validate ``spec`` before any model or data is read."""
+def check_spec(spec: ForecastSpec) -> tuple[ForecastSpec, HubModelOptions, JudgeOptions]:
+    """Validate ``spec`` before any model or data is read; return the spec the proxy is
+    loaded with and the gold model's loading options (:func:`share_loading`; ``spec`` and
+    its own options when the gold is a column)."""
     from rewardlab.verbs.loading import exactly_one
     from rewardlab.verbs.outputs import check_out_file
     from rewardlab.verbs.pools import check_source
@@ -74,13 +76,15 @@ def check_spec(spec: ForecastSpec) -> None:
     exactly_one({"--gold-column": spec.gold_column, "--gold-model": spec.gold_model})
     if spec.gold_model is None:
         check_source(spec)
+        loading = spec, spec.hub, spec.judge
     else:  # the gold model reads the loading options and the batch size too
         check_source(replace(spec, hub=HubModelOptions(), judge=JudgeOptions(),
                              batch_size=default_of(ForecastSpec, "batch_size")))
-        share_loading(spec)
+        loading = share_loading(spec)
     check_out_file(spec.out)
     if spec.html is not None:
         check_out_file(spec.html, "--html")
+    return loading
 
 
 def share_loading(spec: ForecastSpec) -> tuple[ForecastSpec, HubModelOptions, JudgeOptions]:
@@ -123,12 +127,9 @@ def forecast(spec: ForecastSpec, progress: Progress | None = None) -> ForecastVe
     from rewardlab.load import load
     from rewardlab.verbs.pools import load_proxy, proxy_uses
 
-    check_spec(spec)
+    spec, gold_hub, gold_judge = check_spec(spec)
     proxy = proxy_rows = gold = None
     batch_size = spec.batch_size
-    gold_hub, gold_judge = spec.hub, spec.judge
-    if spec.gold_model is not None:
-        spec, gold_hub, gold_judge = share_loading(spec)
     if spec.model is not None:
         proxy, batch_size = load_proxy(spec, progress)
     if spec.rewards is not None:
